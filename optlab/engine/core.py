@@ -1,0 +1,239 @@
+"""``simulate`` and ``sweep``: validate, allocate, call one compiled kernel."""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+import numpy as np
+
+from .. import objectives as _objectives
+from .. import optimizers as _optimizers
+from ..errors import OptlabError
+from .result import Result
+
+ENGINE_DEFAULTS = dict(
+    steps=100, record_every=1, seed=0, dtype="float64", device="cpu",
+    tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0, max_memory_gb=None,
+    progress=None,
+)
+
+
+def default_starts(obj, dim: int, n: int = 5, seed: int = 0) -> np.ndarray:
+    """A handful of start points across the objective's domain."""
+    if dim == 2 and obj.starts:
+        return np.asarray(obj.starts[:n], dtype=float)
+    box = obj.bounds(dim)
+    lo = box[:, 0] + 0.1 * (box[:, 1] - box[:, 0])
+    hi = box[:, 1] - 0.1 * (box[:, 1] - box[:, 0])
+    return np.random.default_rng(seed).uniform(lo, hi, size=(n, dim))
+
+
+def _check_positive_int(name, v, minimum=1):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise OptlabError(f"Invalid {name}: {v!r} (must be an integer >= {minimum})")
+    return int(v)
+
+
+def _check_float(name, v, ok, allowed):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise OptlabError(f"Invalid {name}: {v!r} (must be {allowed})") from None
+    if not ok(f):
+        raise OptlabError(f"Invalid {name}: {f} (must be {allowed})")
+    return f
+
+
+def available_memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_memory(n, n_rec, dim, itemsize, steps, record_every, max_memory_gb, n_extra=0):
+    """Refuse a run whose records would not fit, naming a stride that would."""
+    per_record = n * (dim * (1 + n_extra) + 1) * itemsize
+    need = per_record * n_rec + n * (6 * dim + 16) * 8
+    limit = (max_memory_gb * 2**30) if max_memory_gb else 0.5 * available_memory_bytes()
+    if need > limit:
+        fit = max(1, int(limit // per_record) - 1)
+        stride = max(record_every, -(-steps // fit)) if fit >= 1 else steps
+        raise OptlabError(
+            f"Recording {n} trajectories x {n_rec} records x {dim} dims needs {need / 2**30:.2f} GiB, "
+            f"over the limit of {limit / 2**30:.2f} GiB; use record_every={stride} or more "
+            f"(or fewer trajectories, or raise max_memory_gb)")
+    return need
+
+
+def _as_x0(obj, x0, n_hyper):
+    if x0 is None:
+        dim = obj.default_dim()
+        pts = default_starts(obj, dim)
+    else:
+        try:
+            pts = np.asarray(x0, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise OptlabError(f"Invalid x0: {x0!r} (must be one point (dim,) or points (n, dim))") from None
+        if pts.ndim == 1:
+            pts = pts[None, :]
+        if pts.ndim != 2 or pts.shape[1] == 0:
+            raise OptlabError(f"Invalid x0 of shape {pts.shape} (must be one point (dim,) or points (n, dim))")
+    obj.check_dim(pts.shape[1])
+    if not np.isfinite(pts).all():
+        raise OptlabError("Invalid x0: contains NaN or inf")
+    return pts
+
+
+def _n_per_traj(params) -> int:
+    """Number of trajectories implied by per-trajectory hyperparameters (1 if all scalar)."""
+    n = 1
+    for key, v in params.items():
+        arr = np.asarray(v, dtype=object)
+        if key in ("betas", "etas", "step_sizes"):
+            size = arr.size // 2 if arr.ndim >= 2 else 1
+        else:
+            size = arr.size if arr.ndim >= 1 else 1
+        if size > 1:
+            if n > 1 and size != n:
+                raise OptlabError(f"Hyperparameter '{key}' has {size} values but another has {n}; "
+                                  "give one value or one per trajectory (use optlab.sweep for grids)")
+            n = size
+    return n
+
+
+def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0, dtype="float64",
+             device="cpu", tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0,
+             max_memory_gb=None, objective_options=None, progress=None, **hyper) -> Result:
+    """Run ``optimizer`` on ``objective`` for many trajectories in one engine call.
+
+    Parameters
+    ----------
+    optimizer, objective : str
+        Registered names (``optlab.optimizers.names()``, ``optlab.objectives.names()``).
+    x0 : array (dim,) or (n, dim), optional
+        Start points; default: a handful across the objective's domain.
+    steps : int
+        Optimizer steps per trajectory.
+    record_every : int
+        Record x and the loss every k-th step (the first and last always... when
+        k divides steps); records have ``steps // k + 1`` rows.
+    seed : int
+        Key of the counter-based generator (gradient noise, minibatches).
+    dtype : "float64" or "float32"
+    tol : float
+        A trajectory "converged" when its final gradient norm, or its final
+        gap to the known minimum value, is <= tol; ``tol_step`` is the first
+        step meeting the gap (or gradient) criterion.
+    blowup : float
+        |loss| above this (or a non-finite loss) counts as divergence.
+    grad_noise : float
+        Std of additive Gaussian gradient noise (a stochastic-gradient stand-in).
+    clip_grad_norm : float
+        If > 0, rescale the gradient to at most this norm, as
+        ``torch.nn.utils.clip_grad_norm_``.
+    **hyper
+        Optimizer hyperparameters with torch.optim's names; each a scalar or
+        one value per trajectory.
+    """
+    t_start = time.perf_counter()
+    opt = _optimizers.get(optimizer)
+    obj = _objectives.get(objective)
+    steps = _check_positive_int("steps", steps)
+    record_every = _check_positive_int("record_every", record_every)
+    seed = _check_positive_int("seed", seed, minimum=0)
+    tol = _check_float("tol", tol, lambda v: v >= 0, ">= 0")
+    blowup = _check_float("blowup", blowup, lambda v: v > 0, "> 0")
+    grad_noise = _check_float("grad_noise", grad_noise, lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0")
+    clip = _check_float("clip_grad_norm", clip_grad_norm or 0.0, lambda v: v >= 0 and np.isfinite(v), ">= 0 (0 = off)")
+    if dtype not in ("float64", "float32"):
+        raise OptlabError(f"Invalid dtype: {dtype!r} (must be 'float64' or 'float32')")
+    if device not in ("cpu", "cuda"):
+        raise OptlabError(f"Invalid device: {device!r} (must be 'cpu' or 'cuda')")
+    n_h = _n_per_traj(hyper)
+    pts = _as_x0(obj, x0, n_h)
+    if pts.shape[0] == 1 and n_h > 1:
+        pts = np.repeat(pts, n_h, axis=0)
+    elif n_h > 1 and pts.shape[0] != n_h:
+        raise OptlabError(f"x0 has {pts.shape[0]} points but hyperparameters have {n_h} values; "
+                          "give one start, or one start per value (use optlab.sweep for grids)")
+    n, dim = pts.shape
+    options = dict(objective_options or {})
+    p = obj.make_params(dim, **options)
+    np_dtype = np.dtype(dtype)
+    hp, hs, hvals = opt.resolve(n, hyper, dtype=np_dtype)
+    f_min = obj.min_value(dim, **options)
+    n_rec = steps // record_every + 1
+    n_extra = len(opt.record_state)
+    check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
+
+    x0c = np.ascontiguousarray(pts, dtype=np_dtype)
+    out = dict(
+        rec_x=np.empty((n, n_rec, dim), dtype=np_dtype),
+        rec_f=np.empty((n, n_rec), dtype=np_dtype),
+        rec_e=np.empty((n_extra, n, n_rec, dim) if n_extra else (0, 1, 1, 1), dtype=np_dtype),
+        x_out=np.empty((n, dim), dtype=np_dtype),
+        f_out=np.empty(n, dtype=np_dtype),
+        gn_out=np.empty(n),
+        best_f=np.empty(n),
+        best_t=np.empty(n, dtype=np.int64),
+        div_t=np.empty(n, dtype=np.int64),
+        hit_t=np.empty(n, dtype=np.int64),
+        ex_out=np.zeros((n, max(1, len(opt.final_scalars)))),
+    )
+    f_target = np.nan if f_min is None else float(f_min)
+    scalars = (steps, record_every, f_target, tol, blowup, grad_noise, clip, seed)
+    if device not in opt.devices:
+        raise OptlabError(f"Optimizer '{opt.name}' runs on the {' and '.join(opt.devices)} engine only; "
+                          f"got device={device!r}")
+    if device == "cuda":
+        from . import cuda as _cuda
+        timing = _cuda.run(opt, obj, x0c, hp, hs, p, scalars, out, progress=progress)
+    else:
+        from . import cpu
+        t0 = time.perf_counter()
+        run = cpu.kernel(opt, obj)
+        t1 = time.perf_counter()
+        _run_chunked(run, x0c, hp, hs, p, scalars, out, progress)
+        t2 = time.perf_counter()
+        timing = dict(load_s=t1 - t0, run_s=t2 - t1)
+    timing["total_s"] = time.perf_counter() - t_start
+    extra = {name: out["rec_e"][k] for k, name in enumerate(opt.record_state)}
+    extra.update({name: out["ex_out"][:, k] for k, name in enumerate(opt.final_scalars)})
+    return Result(
+        optimizer=opt.name, objective=obj.name,
+        x=out["rec_x"], loss=out["rec_f"], steps=np.arange(n_rec) * record_every,
+        x_final=out["x_out"], loss_final=out["f_out"], grad_norm_final=out["gn_out"],
+        best_loss=out["best_f"], best_step=out["best_t"], diverged_step=out["div_t"],
+        tol_step=out["hit_t"], hyper={k: v for k, v in hvals.items()},
+        options=dict(steps=steps, record_every=record_every, seed=seed, dtype=dtype, device=device,
+                     tol=tol, blowup=blowup, grad_noise=grad_noise, clip_grad_norm=clip,
+                     f_target=f_min, objective_options=options),
+        extra=extra, timing=timing,
+    )
+
+
+def _run_chunked(run, x0, hp, hs, p, scalars, out, progress):
+    """Call the kernel once, or in trajectory chunks with a progress bar."""
+    n = x0.shape[0]
+    steps = scalars[0]
+    show = progress if progress is not None else (n * steps >= 5e8)
+    bar = None
+    if show:
+        from ..progress import bar as make_bar
+        bar = make_bar(total=n, desc="trajectories", enabled=progress)
+    if bar is None:
+        run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
+            out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
+            out["ex_out"])
+        return
+    chunk = max(256, -(-n // 20))
+    with bar:
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            run(x0[a:b], hp[:, a:b], hs, p, *scalars, a, out["rec_x"][a:b], out["rec_f"][a:b],
+                out["rec_e"][:, a:b] if out["rec_e"].shape[0] else out["rec_e"], out["x_out"][a:b],
+                out["f_out"][a:b], out["gn_out"][a:b], out["best_f"][a:b], out["best_t"][a:b],
+                out["div_t"][a:b], out["hit_t"][a:b], out["ex_out"][a:b])
+            bar.update(b - a)

@@ -1,0 +1,165 @@
+"""Result of an engine call: arrays per trajectory, plus what they mean."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+OUTCOMES = ("converged", "diverged", "running")
+
+
+@dataclass
+class Result:
+    """Trajectories of one engine call.
+
+    Arrays are indexed by trajectory first. ``x`` is (n_traj, n_records, dim)
+    with ``x[:, 0] == x0``; ``loss`` is (n_traj, n_records); ``steps`` gives
+    the step number of each record. Records after a divergence are NaN.
+
+    ``outcome[i]`` is "diverged" (the loss became non-finite or exceeded
+    ``blowup``, at step ``diverged_step[i]``), "converged" (the final gradient
+    norm, or the final gap to the known minimum value, is at most ``tol``) or
+    "running" (neither, when the steps ran out).
+    """
+
+    optimizer: str
+    objective: str
+    x: np.ndarray
+    loss: np.ndarray
+    steps: np.ndarray
+    x_final: np.ndarray
+    loss_final: np.ndarray
+    grad_norm_final: np.ndarray
+    best_loss: np.ndarray
+    best_step: np.ndarray
+    diverged_step: np.ndarray
+    tol_step: np.ndarray
+    hyper: dict
+    options: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+
+    @property
+    def n_traj(self) -> int:
+        return self.x_final.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.x_final.shape[1]
+
+    @property
+    def x0(self) -> np.ndarray:
+        return self.x[:, 0]
+
+    @property
+    def outcome(self) -> np.ndarray:
+        tol = self.options.get("tol", 1e-6)
+        f_target = self.options.get("f_target")
+        out = np.full(self.n_traj, "running", dtype=object)
+        conv = self.grad_norm_final <= tol
+        if f_target is not None:
+            conv |= (self.loss_final - f_target) <= tol
+        out[conv] = "converged"
+        out[self.diverged_step >= 0] = "diverged"
+        return out
+
+    def outcome_counts(self) -> dict:
+        vals, counts = np.unique(self.outcome.astype(str), return_counts=True)
+        return {k: int(counts[list(vals).index(k)]) if k in vals else 0 for k in OUTCOMES}
+
+    def metrics(self) -> list[dict]:
+        """Per-trajectory summary, JSON-ready."""
+        rows = []
+        oc = self.outcome
+        for i in range(self.n_traj):
+            rows.append({
+                "trajectory": i,
+                "x0": [float(v) for v in self.x0[i]],
+                **{k: _plain(v[i]) for k, v in self.hyper.items()},
+                "final_loss": _plain(self.loss_final[i]),
+                "best_loss": _plain(self.best_loss[i]),
+                "best_step": int(self.best_step[i]),
+                "outcome": str(oc[i]),
+                "diverged_step": None if self.diverged_step[i] < 0 else int(self.diverged_step[i]),
+                "steps_to_tol": None if self.tol_step[i] < 0 else int(self.tol_step[i]),
+                "final_grad_norm": _plain(self.grad_norm_final[i]),
+                "x_final": [_plain(v) for v in self.x_final[i]],
+            })
+        return rows
+
+    def save_npz(self, path) -> Path:
+        """Write the arrays atomically (temporary file, then rename)."""
+        arrays = dict(x=self.x, loss=self.loss, steps=self.steps, x_final=self.x_final,
+                      loss_final=self.loss_final, grad_norm_final=self.grad_norm_final,
+                      best_loss=self.best_loss, best_step=self.best_step,
+                      diverged_step=self.diverged_step, tol_step=self.tol_step,
+                      outcome=self.outcome.astype(str))
+        arrays.update({f"hyper_{k}": np.asarray(v) for k, v in self.hyper.items()})
+        arrays.update({f"extra_{k}": v for k, v in self.extra.items()})
+        meta = dict(optimizer=self.optimizer, objective=self.objective,
+                    options={k: _plain(v) for k, v in self.options.items()})
+        arrays["meta"] = np.array(json.dumps(meta))
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        return path
+
+    @classmethod
+    def load_npz(cls, path) -> "Result":
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            hyper = {k[6:]: z[k] for k in z.files if k.startswith("hyper_")}
+            extra = {k[6:]: z[k] for k in z.files if k.startswith("extra_")}
+            return cls(optimizer=meta["optimizer"], objective=meta["objective"],
+                       x=z["x"], loss=z["loss"], steps=z["steps"], x_final=z["x_final"],
+                       loss_final=z["loss_final"], grad_norm_final=z["grad_norm_final"],
+                       best_loss=z["best_loss"], best_step=z["best_step"],
+                       diverged_step=z["diverged_step"], tol_step=z["tol_step"],
+                       hyper=hyper, options=meta["options"], extra=extra)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.outcome_counts().items())
+        return (f"Result({self.optimizer} on {self.objective}: {self.n_traj} trajectories x "
+                f"{int(self.steps[-1])} steps, dim={self.dim}; {counts})")
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None if np.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, np.ndarray):
+        return [_plain(e) for e in v.tolist()]
+    return v
+
+
+class atomic_path:
+    """Context manager giving a temporary path that is renamed onto ``path`` on success."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(fd)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        return False
+
+
+def write_json_atomic(path, obj) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=2, allow_nan=False, default=_plain)
+    return Path(path)

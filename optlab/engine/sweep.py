@@ -1,0 +1,137 @@
+"""``sweep``: a cartesian grid of hyperparameters x start points in one engine call."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import optimizers as _optimizers
+from ..errors import OptlabError
+from .core import simulate
+from .result import Result
+
+
+@dataclass
+class Sweep:
+    """A :class:`Result` whose trajectories form a grid.
+
+    ``coords`` maps each axis name to its values, in grid order; the last axis
+    is ``"start"`` (the index of the start point). ``shape`` is the grid shape,
+    so ``sw.grid("loss_final")`` has that shape and ``sw.grid("loss")`` that
+    shape plus the record axis.
+    """
+
+    result: Result
+    coords: dict
+    shape: tuple
+
+    def grid(self, name: str) -> np.ndarray:
+        """A per-trajectory field of the result reshaped to the grid."""
+        if name == "outcome":
+            arr = self.result.outcome
+        elif name in self.result.hyper:
+            arr = np.asarray(self.result.hyper[name])
+        else:
+            arr = getattr(self.result, name)
+        return np.asarray(arr).reshape(self.shape + np.shape(arr)[1:])
+
+    def index(self, **where) -> np.ndarray:
+        """Flat trajectory indices where each named axis equals the given value."""
+        mask = np.ones(self.shape, dtype=bool)
+        for axis, (name, values) in enumerate(self.coords.items()):
+            if name not in where:
+                continue
+            vals = np.asarray(values)
+            want = where[name]
+            hit = np.array([np.all(np.isclose(v, want)) if vals.dtype.kind == "f" else np.all(v == want)
+                            for v in vals])
+            if not hit.any():
+                raise OptlabError(f"{name}={want!r} is not on the grid; values: {list(values)}")
+            shape = [1] * len(self.shape)
+            shape[axis] = -1
+            mask &= hit.reshape(shape)
+        return np.flatnonzero(mask.ravel())
+
+    def __getattr__(self, name):  # delegate x, loss, outcome ... to the result
+        if name in ("result", "coords", "shape"):
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    def __repr__(self) -> str:
+        axes = ", ".join(f"{k}[{len(v)}]" for k, v in self.coords.items())
+        return f"Sweep({axes}) of {self.result!r}"
+
+
+def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
+    """Run the cartesian product of ``grid`` (hyperparameter -> values) x start points.
+
+    Per-trajectory hyperparameters (lr, momentum, betas, ...) of the whole grid
+    run in one engine call. Per-call options (``amsgrad``, ``nesterov``,
+    ``centered`` ...) in the grid run as one call per value, merged.
+
+    >>> sw = sweep("sgd", "quadratic", grid={"lr": [0.1, 1.0], "momentum": [0.0, 0.9]},
+    ...            x0=[1.0, 1.0], steps=50)                        # doctest: +SKIP
+    >>> sw.grid("loss_final").shape                                 # doctest: +SKIP
+    (2, 2, 1)
+    """
+    opt = _optimizers.get(optimizer)
+    if not isinstance(grid, dict) or not grid:
+        raise OptlabError("grid must be a non-empty dict of hyperparameter -> list of values")
+    from .core import _as_x0
+    from .. import objectives as _objectives
+    obj = _objectives.get(objective)
+    starts = _as_x0(obj, x0, 1)
+    axes = {}
+    for name, values in grid.items():
+        vals = list(values) if not isinstance(values, np.ndarray) else list(values)
+        if not vals:
+            raise OptlabError(f"grid['{name}'] is empty")
+        axes[name] = vals
+    coords = {**{k: (np.asarray(v) if k not in ("betas", "etas", "step_sizes") else v) for k, v in axes.items()},
+              "start": np.arange(len(starts))}
+    shape = tuple(len(v) for v in axes.values()) + (len(starts),)
+    static = [k for k in axes if k in opt.static]
+    vector = [k for k in axes if k not in opt.static]
+    for k in kw:
+        if k in axes:
+            raise OptlabError(f"'{k}' is both in grid and a keyword argument")
+
+    # flat index order = C order over (grid axes..., start)
+    combos = list(itertools.product(*[range(len(v)) for v in axes.values()], range(len(starts))))
+    names = list(axes)
+    parts, order = [], []
+    static_keys = sorted({tuple(c[names.index(k)] for k in static) for c in combos}) if static else [()]
+    for skey in static_keys:
+        sel = [i for i, c in enumerate(combos) if tuple(c[names.index(k)] for k in static) == skey]
+        hyper = {k: axes[k][skey[m]] for m, k in enumerate(static)}
+        for k in vector:
+            vals = [axes[k][combos[i][names.index(k)]] for i in sel]
+            hyper[k] = np.asarray(vals, dtype=float)
+        x0s = starts[[combos[i][-1] for i in sel]]
+        parts.append(simulate(opt.name, objective, x0=x0s, **hyper, **kw))
+        order.extend(sel)
+    res = parts[0] if len(parts) == 1 else concat(parts, order)
+    return Sweep(result=res, coords=coords, shape=shape)
+
+
+def concat(parts, order) -> Result:
+    """Merge results of several calls; ``order[k]`` is the grid index of trajectory k."""
+    inv = np.argsort(np.asarray(order))
+    first = parts[0]
+
+    def cat(name):
+        return np.concatenate([getattr(p, name) for p in parts])[inv]
+
+    hyper = {}
+    for k in first.hyper:
+        vals = [np.broadcast_to(np.asarray(p.hyper[k]), (p.n_traj,)) for p in parts]
+        hyper[k] = np.concatenate(vals)[inv]
+    extra = {k: np.concatenate([p.extra[k] for p in parts], axis=-3 if np.ndim(first.extra[k]) == 3 else 0)
+             for k in first.extra}
+    return Result(optimizer=first.optimizer, objective=first.objective, x=cat("x"), loss=cat("loss"),
+                  steps=first.steps, x_final=cat("x_final"), loss_final=cat("loss_final"),
+                  grad_norm_final=cat("grad_norm_final"), best_loss=cat("best_loss"),
+                  best_step=cat("best_step"), diverged_step=cat("diverged_step"), tol_step=cat("tol_step"),
+                  hyper=hyper, options=first.options, extra=extra,
+                  timing={k: sum(p.timing.get(k, 0.0) for p in parts) for k in first.timing})

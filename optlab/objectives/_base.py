@@ -1,0 +1,140 @@
+"""What every objective provides.
+
+Kernel functions (plain Python in the Numba subset, one source for the CPU
+engine, the CUDA engine and ``NUMBA_DISABLE_JIT=1``) work on a *block* of
+points stored column-wise:
+
+``value_grad(x, g, f, p, n, ctx)``
+    for columns ``j < n`` of ``x`` (D, B): ``f[j] = f(x[:, j])`` and
+    ``g[:, j] = grad f(x[:, j])``. ``ctx`` is an int64 array
+    ``[seed, step, traj0]``: stochastic objectives (minibatches, sparse
+    gradients) draw their randomness from ``optlab.engine.rng`` keyed by
+    ``(seed, traj0 + j, step, k)``; deterministic ones ignore it.
+``hess(x, h, p, n)``
+    ``h[:, :, j] = Hessian f(x[:, j])``, h of shape (D, D, B).
+
+``p`` is a 1-D float array of the objective's parameters (a quadratic's
+matrix, say), built once per run by ``spec.params(dim, **options)``.
+Loops run over the dimension outside and the block inside so that LLVM
+vectorises across trajectories.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import OptlabError
+
+
+@dataclass(frozen=True)
+class StationaryPoint:
+    """A point with grad f = 0: ``kind`` is "minimum", "saddle" or "maximum"."""
+
+    x: tuple
+    value: float
+    kind: str
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """A registered objective: kernels, dimension, domain and known minima.
+
+    ``dim`` is an int, or None for "any dimension >= min_dim". ``domain`` is
+    the plotting box per coordinate ((lo, hi), ...) for 2-D, or one (lo, hi)
+    used for every coordinate. ``minima`` holds the global minima as
+    ``(x, value)`` for 2-D objectives, or a function of the dimension.
+    """
+
+    name: str
+    value_grad_kernel: Callable
+    hess_kernel: Callable
+    dim: int | None
+    domain: tuple
+    formula: str = ""
+    source: str = ""
+    min_dim: int = 1
+    minima: object = ()
+    f_min: object = None  # global minimum value, a float, a function of dim, or None
+    starts: tuple = ()  # suggested 2-D start points for demos
+    params: Callable | None = None  # (dim, **options) -> 1-D float array
+    options: dict = field(default_factory=dict)  # option -> default
+    aliases: tuple = ()
+    notes: str = ""
+    stationary: tuple = ()  # StationaryPoint records (2-D objectives)
+
+    # --- shape ---------------------------------------------------------------
+    def check_dim(self, dim: int) -> int:
+        dim = int(dim)
+        if self.dim is not None and dim != self.dim:
+            raise OptlabError(f"Objective '{self.name}' is {self.dim}-dimensional; got x0 of dimension {dim}")
+        if self.dim is None and dim < self.min_dim:
+            raise OptlabError(f"Objective '{self.name}' needs dimension >= {self.min_dim}; got {dim}")
+        return dim
+
+    def default_dim(self) -> int:
+        return self.dim if self.dim is not None else max(2, self.min_dim)
+
+    def bounds(self, dim: int | None = None) -> np.ndarray:
+        """Plotting/sampling box, shape (dim, 2)."""
+        dim = self.default_dim() if dim is None else self.check_dim(dim)
+        dom = np.asarray(self.domain, dtype=float)
+        if dom.ndim == 1:
+            return np.tile(dom, (dim, 1))
+        if dom.shape[0] != dim:
+            return np.tile(dom[0], (dim, 1))
+        return dom
+
+    def make_params(self, dim: int, **options) -> np.ndarray:
+        unknown = set(options) - set(self.options)
+        if unknown:
+            allowed = ", ".join(sorted(self.options)) or "none"
+            raise OptlabError(f"Unknown option '{sorted(unknown)[0]}' for objective '{self.name}'. Allowed: {allowed}")
+        if self.params is None:
+            return np.zeros(1)
+        merged = {**self.options, **options}
+        return np.ascontiguousarray(self.params(dim, **merged), dtype=np.float64)
+
+    def global_minima(self, dim: int | None = None, **options):
+        """List of (x, value) global minima, [] when none is known."""
+        dim = self.default_dim() if dim is None else dim
+        m = self.minima(dim, **{**self.options, **options}) if callable(self.minima) else self.minima
+        return [(np.asarray(x, dtype=float), float(v)) for x, v in m]
+
+    def min_value(self, dim: int | None = None, **options):
+        mins = self.global_minima(dim, **options)
+        return min(v for _, v in mins) if mins else None
+
+    # --- evaluation from Python ------------------------------------------------
+    def _eval(self, X, options):
+        from ..engine.compiled import evaluator
+        X = np.asarray(X, dtype=np.float64)
+        single = X.ndim == 1
+        pts = np.atleast_2d(X)
+        dim = self.check_dim(pts.shape[-1])
+        lead = pts.shape[:-1]
+        xt = np.ascontiguousarray(pts.reshape(-1, dim).T)
+        p = self.make_params(dim, **options)
+        return evaluator(self), xt, p, lead, single, dim
+
+    def value(self, X, **options):
+        """f at points X of shape (..., D); returns shape (...)."""
+        fns, xt, p, lead, single, dim = self._eval(X, options)
+        f, _ = fns.value_grad(xt, p)
+        f = f.reshape(lead)
+        return float(f[0]) if single else f
+
+    def grad(self, X, **options):
+        """grad f at points X of shape (..., D); returns shape (..., D)."""
+        fns, xt, p, lead, single, dim = self._eval(X, options)
+        _, g = fns.value_grad(xt, p)
+        g = g.T.reshape(lead + (dim,))
+        return g[0] if single else g
+
+    def hess(self, X, **options):
+        """Hessian at points X of shape (..., D); returns shape (..., D, D)."""
+        fns, xt, p, lead, single, dim = self._eval(X, options)
+        h = fns.hess(xt, p)
+        h = np.moveaxis(h, -1, 0).reshape(lead + (dim, dim))
+        return h[0] if single else h

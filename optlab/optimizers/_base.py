@@ -1,0 +1,189 @@
+"""What every optimizer module provides, and the checks they share.
+
+An optimizer module holds two kernel functions, written in the Numba subset
+as plain Python so that one source serves the CPU engine, the CUDA engine and
+``NUMBA_DISABLE_JIT=1`` runs:
+
+``init(x, st, sc, hp, hs, n)``
+    fill the state of a block of ``n`` trajectories before the first step.
+``step(x, g, st, sc, hp, hs, t, n)``
+    one torch ``optimizer.step()`` for the block, in place.
+
+Shapes (B is the block width, D the dimension):
+
+=====  ==========  ==========================================================
+x      (D, B)      parameters, updated in place
+g      (D, B)      gradient at x (the kernel may overwrite it)
+st     (S, D, B)   per-coordinate state (torch's state tensors), S = n_state
+sc     (K, B)      per-trajectory scalar state/scratch, K = n_scalar
+hp     (H, B)      per-trajectory hyperparameters, rows as ``spec.vector``
+hs     (M,)        per-call options (booleans as 0/1), rows as ``spec.static``
+t      int         torch's step counter, 1 on the first step
+=====  ==========  ==========================================================
+
+The module also defines ``SPEC``, an :class:`OptimizerSpec` that owns the
+names, defaults (torch.optim's, exactly) and validation (torch's messages).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+from ..errors import OptlabError
+
+# Hyperparameters given as a pair in torch, split into two per-trajectory rows.
+PAIRS = {
+    "betas": ("beta1", "beta2"),
+    "etas": ("etaminus", "etaplus"),
+    "step_sizes": ("step_size_min", "step_size_max"),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A registered optimizer: names, defaults, validation and kernels.
+
+    ``defaults`` uses torch.optim's keyword names and values. ``vector`` are
+    the per-trajectory rows of ``hp`` (pairs such as ``betas`` split into
+    ``beta1``/``beta2``); ``static`` the per-call options in ``hs``.
+    """
+
+    name: str
+    kernels: ModuleType
+    defaults: dict
+    vector: tuple
+    static: tuple = ()
+    n_state: int = 0
+    n_scalar: int = 0
+    validate: Callable[[dict], None] | None = None
+    summary: str = ""
+    torch_name: str | None = None
+    reference: str = ""
+    preset_of: str | None = None
+    aliases: tuple = ()
+    # extra per-step records, name -> st slot (consecutive), e.g. ASGD's averaged iterate "ax"
+    record_state: dict = field(default_factory=dict)
+    # per-trajectory final scalars, name -> sc slot (consecutive), e.g. LBFGS "func_evals"
+    final_scalars: dict = field(default_factory=dict)
+    # callable(opt_spec, obj_spec) -> run, for algorithms that need their own kernel template
+    kernel_factory: Callable | None = None
+    # which engines can run it
+    devices: tuple = ("cpu", "cuda")
+
+    @property
+    def doc(self) -> str:
+        return self.kernels.__doc__ or ""
+
+    def resolve(self, n: int, params: dict, dtype=np.float64):
+        """Per-trajectory ``hp`` (H, n), per-call ``hs`` and the plain values.
+
+        ``params`` holds torch keyword names (``betas=(0.9, 0.99)``) or their
+        components (``beta1=[0.8, 0.9]``); each value is a scalar or one per
+        trajectory. Unknown names raise with the allowed list.
+        """
+        allowed = set(self.defaults)
+        for pair, parts in PAIRS.items():
+            if pair in self.defaults:
+                allowed.update(parts)
+        for key in params:
+            if key not in allowed:
+                raise OptlabError(
+                    f"Unknown hyperparameter '{key}' for optimizer '{self.name}'. "
+                    f"Allowed: {', '.join(sorted(allowed))}")
+        values = {}
+        for key, default in self.defaults.items():
+            if key in PAIRS:
+                parts = PAIRS[key]
+                pair = params.get(key, default)
+                pair_arr = np.asarray(pair, dtype=object)
+                if pair_arr.ndim == 0 or pair_arr.shape[-1] != 2:
+                    raise OptlabError(f"Invalid {key}: {pair!r} (must be a pair of numbers)")
+                for i, part in enumerate(parts):
+                    v = params.get(part, np.asarray(pair, dtype=float)[..., i])
+                    values[part] = v
+                continue
+            values[key] = params.get(key, default)
+        out = {}
+        for key in self.vector:
+            out[key] = _per_traj(key, values[key], n)
+        for key in self.static:
+            v = values[key]
+            if isinstance(v, np.ndarray) and v.ndim == 0:
+                v = v.item()
+            out[key] = v
+        if self.validate is not None:
+            self.validate(out)
+        hp = np.empty((len(self.vector), n), dtype=dtype)
+        for i, key in enumerate(self.vector):
+            hp[i] = out[key]
+        hs = np.array([_static_float(k, out[k]) for k in self.static] or [0.0], dtype=np.float64)
+        return hp, hs, out
+
+
+def _per_traj(key, value, n):
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise OptlabError(f"Invalid {key}: {value!r} (must be a number or one number per trajectory)") from None
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    arr = arr.reshape(-1)
+    if arr.size != n:
+        raise OptlabError(f"Invalid {key}: {arr.size} values for {n} trajectories (give one value or one per trajectory)")
+    return arr
+
+
+def _static_float(key, v):
+    if v is None:
+        return 0.0
+    if isinstance(v, (bool, np.bool_)):
+        return float(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    raise OptlabError(f"Invalid {key}: {v!r} (must be a single value, not one per trajectory)")
+
+
+# --- torch's checks, one line each, torch's wording --------------------------
+
+def first_bad(values, bad_mask):
+    """The first value where ``bad_mask`` holds, as torch would print it."""
+    arr = np.atleast_1d(values)
+    i = int(np.flatnonzero(bad_mask)[0])
+    return float(arr[i])
+
+
+def require(values, ok: Callable, message: str):
+    """Raise ``OptlabError(message.format(v))`` for the first value not ok."""
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        good = ok(arr)
+    bad = ~good
+    if bad.any():
+        raise OptlabError(message.format(first_bad(arr, bad)))
+
+
+def check_lr(v):
+    require(v["lr"], lambda a: a >= 0.0, "Invalid learning rate: {}")
+
+
+def check_eps(v, name="eps"):
+    require(v[name], lambda a: a >= 0.0, "Invalid epsilon value: {}")
+
+
+def check_weight_decay(v):
+    require(v["weight_decay"], lambda a: a >= 0.0, "Invalid weight_decay value: {}")
+
+
+def check_betas(v):
+    require(v["beta1"], lambda a: (a >= 0.0) & (a < 1.0), "Invalid beta parameter at index 0: {}")
+    require(v["beta2"], lambda a: (a >= 0.0) & (a < 1.0), "Invalid beta parameter at index 1: {}")
+
+
+def check_bool(v, *names):
+    for name in names:
+        if not isinstance(v[name], (bool, np.bool_, int)) or v[name] not in (0, 1):
+            raise OptlabError(f"Invalid {name}: {v[name]!r} (must be true or false)")
+

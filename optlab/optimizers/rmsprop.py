@@ -1,0 +1,91 @@
+r"""RMSprop, as torch.optim.RMSprop.
+
+.. math::
+
+    &\textbf{input}: \gamma \text{ (lr)}, \alpha, \epsilon, \lambda \text{ (weight decay)},
+        \mu \text{ (momentum)}, \text{centered}, \text{maximize} \\
+    &\textbf{init}: v_0 = 0, \; b_0 = 0, \; \bar g_0 = 0 \\
+    &\textbf{for } t = 1, 2, \ldots: \\
+    &\quad g_t \leftarrow \pm\nabla_\theta f(\theta_{t-1}); \quad g_t \leftarrow g_t + \lambda\theta_{t-1} \\
+    &\quad v_t \leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2 \\
+    &\quad \text{centered: } \bar g_t \leftarrow \alpha\bar g_{t-1} + (1-\alpha) g_t, \;
+          a_t = \sqrt{v_t - \bar g_t^2} + \epsilon \quad \text{else } a_t = \sqrt{v_t} + \epsilon \\
+    &\quad \mu > 0: \; b_t \leftarrow \mu b_{t-1} + g_t / a_t, \; \theta_t \leftarrow \theta_{t-1} - \gamma b_t
+          \quad \text{else } \theta_t \leftarrow \theta_{t-1} - \gamma g_t / a_t
+
+No bias correction; eps is added outside the sqrt. Note that alpha here is the
+smoothing constant (torch's name), which the lecture calls rho or beta.
+
+Reference: Hinton, Srivastava & Swersky, "Neural Networks for Machine
+Learning", lecture 6e (2012); Graves, arXiv:1308.0850 (centered form).
+"""
+import math
+import sys
+
+from ..engine.ops import fma, lerp
+from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
+
+# st rows: 0 square_avg, 1 momentum_buffer, 2 grad_avg.  hp: lr, alpha, eps, weight_decay, momentum.
+# hs: centered, maximize.
+
+
+def init(x, st, sc, hp, hs, n):
+    for k in range(3):
+        for d in range(x.shape[0]):
+            for j in range(n):
+                st[k, d, j] = 0.0
+
+
+def step(x, g, st, sc, hp, hs, t, n):
+    centered = hs[0] != 0.0
+    maximize = hs[1] != 0.0
+    for d in range(x.shape[0]):
+        for j in range(n):
+            lr = hp[0, j]
+            alpha = hp[1, j]
+            eps = hp[2, j]
+            wd = hp[3, j]
+            mom = hp[4, j]
+            gi = g[d, j]
+            if maximize:
+                gi = -gi
+            if wd != 0.0:
+                gi = fma(wd, x[d, j], gi)
+            v = fma((1.0 - alpha) * gi, gi, st[0, d, j] * alpha)
+            st[0, d, j] = v
+            if centered:
+                ga = lerp(st[2, d, j], gi, 1.0 - alpha)
+                st[2, d, j] = ga
+                avg = math.sqrt(fma(-ga, ga, v)) + eps
+            else:
+                avg = math.sqrt(v) + eps
+            if mom > 0.0:
+                b = st[1, d, j] * mom + gi / avg
+                st[1, d, j] = b
+                x[d, j] = fma(-lr, b, x[d, j])
+            else:
+                x[d, j] = x[d, j] + (-lr * gi) / avg
+
+
+def _validate(v):
+    check_lr(v)
+    check_eps(v)
+    require(v["momentum"], lambda a: a >= 0.0, "Invalid momentum value: {}")
+    check_weight_decay(v)
+    require(v["alpha"], lambda a: a >= 0.0, "Invalid alpha value: {}")
+    check_bool(v, "centered", "maximize")
+
+
+SPEC = OptimizerSpec(
+    name="rmsprop",
+    kernels=sys.modules[__name__],
+    defaults=dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                  centered=False, maximize=False),
+    vector=("lr", "alpha", "eps", "weight_decay", "momentum"),
+    static=("centered", "maximize"),
+    n_state=3,
+    validate=_validate,
+    summary="RMSprop: divide by a running RMS of the gradient (torch.optim.RMSprop)",
+    torch_name="RMSprop",
+    reference="Hinton, Coursera lecture 6e, 2012; Graves 2013 (centered)",
+)

@@ -1,0 +1,87 @@
+r"""Stochastic gradient descent with momentum, as torch.optim.SGD.
+
+.. math::
+
+    &\textbf{input}: \gamma \text{ (lr)}, \theta_0, f, \lambda \text{ (weight decay)},
+        \mu \text{ (momentum)}, \tau \text{ (dampening)}, \text{nesterov}, \text{maximize} \\
+    &\textbf{for } t = 1, 2, \ldots: \\
+    &\quad g_t \leftarrow \nabla_\theta f(\theta_{t-1}); \quad
+          g_t \leftarrow -g_t \text{ if maximize} \\
+    &\quad g_t \leftarrow g_t + \lambda \theta_{t-1} \quad (\lambda \ne 0) \\
+    &\quad \text{if } \mu \ne 0: \;
+          b_t \leftarrow g_t \text{ if } t = 1 \text{ else } \mu b_{t-1} + (1-\tau) g_t; \;
+          g_t \leftarrow g_t + \mu b_t \text{ (nesterov) else } b_t \\
+    &\quad \theta_t \leftarrow \theta_{t-1} - \gamma g_t
+
+Note (as in torch): the momentum buffer starts at the *first gradient*, with
+no dampening on that step, and the velocity is not scaled by lr (Sutskever et
+al. 2013 scale it). Nesterov uses the look-ahead form ``g + mu * b``; for the
+lecture's form that evaluates the gradient at ``w - rho v`` see
+``nesterov_lookahead``.
+
+Reference: Robbins & Monro (1951); Polyak (1964) for momentum;
+Sutskever, Martens, Dahl & Hinton, ICML 2013 for Nesterov momentum.
+"""
+import sys
+
+from ..engine.ops import fma
+from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
+from ..errors import OptlabError
+
+
+def init(x, st, sc, hp, hs, n):
+    for d in range(x.shape[0]):
+        for j in range(n):
+            st[0, d, j] = 0.0
+
+
+def step(x, g, st, sc, hp, hs, t, n):
+    maximize = hs[1] != 0.0
+    nesterov = hs[0] != 0.0
+    for d in range(x.shape[0]):
+        for j in range(n):
+            lr = hp[0, j]
+            mom = hp[1, j]
+            damp = hp[2, j]
+            wd = hp[3, j]
+            gi = g[d, j]
+            if maximize:
+                gi = -gi
+            if wd != 0.0:
+                gi = fma(wd, x[d, j], gi)
+            if mom != 0.0:
+                if t == 1:
+                    b = gi
+                else:
+                    b = fma(1.0 - damp, gi, st[0, d, j] * mom)
+                st[0, d, j] = b
+                if nesterov:
+                    gi = fma(mom, b, gi)
+                else:
+                    gi = b
+            x[d, j] = fma(-lr, gi, x[d, j])
+
+
+def _validate(v):
+    check_lr(v)
+    require(v["momentum"], lambda a: a >= 0.0, "Invalid momentum value: {}")
+    check_weight_decay(v)
+    require(v["dampening"], lambda a: a == a, "Invalid dampening value: {}")
+    check_bool(v, "nesterov", "maximize")
+    if v["nesterov"] and ((v["momentum"] <= 0).any() or (v["dampening"] != 0).any()):
+        raise OptlabError("Nesterov momentum requires a momentum and zero dampening")
+
+
+SPEC = OptimizerSpec(
+    name="sgd",
+    kernels=sys.modules[__name__],
+    defaults=dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                  nesterov=False, maximize=False),
+    vector=("lr", "momentum", "dampening", "weight_decay"),
+    static=("nesterov", "maximize"),
+    n_state=1,
+    validate=_validate,
+    summary="SGD with optional heavy-ball or Nesterov momentum (torch.optim.SGD)",
+    torch_name="SGD",
+    reference="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013",
+)
