@@ -79,7 +79,7 @@ class Result:
             rows.append({
                 "trajectory": i,
                 "x0": [float(v) for v in self.x0[i]],
-                **{k: _plain(v[i]) for k, v in self.hyper.items()},
+                **{k: _plain(v[i] if np.ndim(v) else v) for k, v in self.hyper.items()},
                 "final_loss": _plain(self.loss_final[i]),
                 "best_loss": _plain(self.best_loss[i]),
                 "best_step": int(self.best_step[i]),
@@ -138,6 +138,10 @@ def _plain(v):
     return v
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class atomic_path:
     """Context manager giving a temporary path that is renamed onto ``path`` on success."""
 
@@ -148,6 +152,7 @@ class atomic_path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         os.close(fd)
+        os.chmod(self.tmp, 0o666 & ~_UMASK)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):

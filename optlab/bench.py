@@ -1,0 +1,187 @@
+"""``python -m optlab.bench`` / ``optlab bench``: the project's speed figures.
+
+Every figure is a ratio against a reference measured in the same run (these
+machines are shared and noisy), best of ``--repeat`` runs each:
+
+* core: Adam on 2-D Rosenbrock, float64, N = 100,000 trajectories x
+  T = 1,000 steps, recording every 100th step: the engine vs a numpy
+  implementation vectorised over trajectories (target >= 8x);
+* startup: a new process with an empty and with a filled kernel cache, to the
+  first result of ``optlab.simulate`` (target warm <= 1.5 s), and
+  ``python -m optlab +experiment=quickstart`` end to end, warm (<= 5 s);
+* optimizers: every optimizer on 2-D Rosenbrock vs its numpy reference;
+* objectives: Adam on objective families vs numpy references;
+* ``--device cuda``: the GPU engine (see optlab.bench_cuda).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_every=100):
+    """Adam on 2-D Rosenbrock, vectorised over trajectories with numpy (the reference)."""
+    x = x0.T.copy()
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    recs = [x.T.copy()]
+    for t in range(1, steps + 1):
+        a, b = x[0], x[1]
+        t1 = b - a * a
+        g = np.stack([-400.0 * a * t1 - 2.0 * (1.0 - a), 200.0 * t1])
+        m += (1.0 - b1) * (g - m)
+        v *= b2
+        v += (1.0 - b2) * g * g
+        x -= (lr / (1.0 - b1 ** t)) * m / (np.sqrt(v) / math.sqrt(1.0 - b2 ** t) + eps)
+        if t % record_every == 0:
+            recs.append(x.T.copy())
+    return x.T, recs
+
+
+def _best(fn, repeat):
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None):
+    import optlab
+    rng = np.random.default_rng(0)
+    x0 = np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1, 3, n)])
+    lr = np.full(n, 1e-3)
+    optlab.simulate("adam", "rosenbrock", x0=x0[:64], steps=2, lr=lr[:64])  # load/compile outside the timing
+    t_engine = _best(lambda: optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100,
+                                             lr=lr, progress=False), repeat)
+    ns = numpy_steps or steps
+    t_numpy = _best(lambda: numpy_adam_rosenbrock(x0, 1e-3, ns), repeat)
+    eng = n * steps / t_engine
+    ref = n * ns / t_numpy
+    return {"workload": f"adam/rosenbrock-2d float64 N={n} T={steps} record_every=100",
+            "engine_steps_per_s": eng, "numpy_steps_per_s": ref, "ratio": eng / ref, "target_ratio": 8.0}
+
+
+_FIRST_RESULT = ("import time; t=time.perf_counter(); import optlab; "
+                 "optlab.simulate('adam','rosenbrock',x0=[-1.5,2.0],steps=100); "
+                 "print(time.perf_counter()-t)")
+
+
+def bench_startup(quickstart=True):
+    """Cold and warm seconds to the first result in a new process, own cache folder."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
+        env = {**os.environ, "OPTLAB_CACHE_DIR": cache}
+        for label in ("cold", "warm"):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", _FIRST_RESULT], env=env, check=True, capture_output=True)
+            out[f"{label}_start_s"] = time.perf_counter() - t0
+        if quickstart:
+            cmd = [sys.executable, "-m", "optlab", "+experiment=quickstart", f"hydra.run.dir={runs}/q"]
+            subprocess.run(cmd, env=env, check=True, capture_output=True)  # fills the cache
+            t0 = time.perf_counter()
+            subprocess.run(cmd[:-1] + [f"hydra.run.dir={runs}/q2"], env=env, check=True, capture_output=True)
+            out["quickstart_warm_s"] = time.perf_counter() - t0
+    out["target_warm_start_s"] = 1.5
+    out["target_quickstart_warm_s"] = 5.0
+    return out
+
+
+def _print_core(row):
+    print(f"\n{row['workload']}")
+    print(f"  engine  {row['engine_steps_per_s']:.3e} trajectory-steps/s")
+    print(f"  numpy   {row['numpy_steps_per_s']:.3e} trajectory-steps/s")
+    ok = "ok" if row["ratio"] >= row["target_ratio"] else "BELOW TARGET"
+    print(f"  ratio   {row['ratio']:.1f}x  (target >= {row['target_ratio']:g}x: {ok})")
+
+
+def _print_startup(row):
+    print("\nstart-up (new process, own kernel cache)")
+    print(f"  cold start to first result   {row['cold_start_s']:.2f} s")
+    ok = "ok" if row["warm_start_s"] <= row["target_warm_start_s"] else "ABOVE TARGET"
+    print(f"  warm start to first result   {row['warm_start_s']:.2f} s  (target <= 1.5 s: {ok})")
+    if "quickstart_warm_s" in row:
+        ok = "ok" if row["quickstart_warm_s"] <= row["target_quickstart_warm_s"] else "ABOVE TARGET"
+        print(f"  quickstart end to end, warm  {row['quickstart_warm_s']:.2f} s  (target <= 5 s: {ok})")
+
+
+def _print_table(title, rows, target):
+    print(f"\n{title}")
+    print(f"  {'name':<28} {'engine/s':>11} {'numpy/s':>11} {'ratio':>7}")
+    for r in rows:
+        eng = r.get("engine_steps_per_s")
+        ref = r.get("numpy_steps_per_s")
+        ratio = r.get("ratio")
+        note = r.get("note", "")
+        flag = "" if ratio is None or ratio >= target else "  BELOW TARGET"
+        print(f"  {r['name']:<28} {eng:>11.3e} " + (f"{ref:>11.3e} {ratio:>6.1f}x" if ref else f"{'—':>11} {'—':>7}")
+              + flag + (f"  {note}" if note else ""))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="optlab bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--section", choices=["core", "startup", "optimizers", "objectives", "all"], default="all")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--n", type=int, default=100_000, help="trajectories (core and optimizer table)")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs per figure")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    ap.add_argument("--json", help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    if args.device == "cuda":
+        from .bench_cuda import main as cuda_main
+        return cuda_main((["--quick"] if args.quick else []) + (["--json", args.json] if args.json else []))
+    if args.quick:
+        args.n, args.steps, args.repeat = 2000, 100, 1
+    results = {}
+    print(f"optlab bench -- {os.cpu_count()} cores, numba threads={_threads()}")
+    if args.section in ("core", "all"):
+        results["core"] = bench_core(args.n, args.steps, args.repeat, numpy_steps=min(args.steps, 200))
+        _print_core(results["core"])
+    if args.section in ("startup", "all"):
+        results["startup"] = bench_startup(quickstart=not args.quick)
+        _print_startup(results["startup"])
+    if args.section in ("optimizers", "all"):
+        try:
+            from .bench_optimizers import optimizer_table
+        except ImportError:
+            optimizer_table = None
+        if optimizer_table is not None:
+            results["optimizers"] = optimizer_table(args.n, args.steps, repeat=args.repeat)
+            _print_table(f"optimizers on 2-D rosenbrock, N={args.n}, T={args.steps} (target >= 5x)",
+                         results["optimizers"], 5.0)
+    if args.section in ("objectives", "all"):
+        try:
+            from .bench_objectives import objective_table
+        except ImportError:
+            objective_table = None
+        if objective_table is not None:
+            n_obj = 10_000 if not args.quick else 1000
+            results["objectives"] = objective_table(n_obj, repeat=args.repeat)
+            _print_table(f"objective families with Adam, N={n_obj} (finite-sum target >= 5x)",
+                         results["objectives"], 5.0)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2, default=float)
+    return 0
+
+
+def _threads():
+    try:
+        import numba
+        return numba.get_num_threads()
+    except Exception:  # pragma: no cover
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The command line: a thin Hydra edge around :func:`optlab.runner.run`.
+
+``python -m optlab [overrides]`` and the ``optlab`` console script compose
+``conf/`` and hand a plain dict to the library; ``optlab bench`` and
+``optlab report`` are sub-commands. A user mistake prints one line
+(``optlab: error: ...``) and exits with status 2, without a traceback.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+_FAILED: list = []
+
+
+def _error(msg: str) -> None:
+    print(f"optlab: error: {msg}", file=sys.stderr)
+
+
+def _is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    try:
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:
+        return False
+
+
+def _remove_if_only_hydra(run_dir: Path) -> None:
+    """A run refused for bad input leaves no folder behind (only Hydra's own files were there)."""
+    import shutil
+    if not run_dir.is_dir():
+        return
+    leftovers = [p for p in run_dir.iterdir() if p.name not in (".hydra", "optlab.log")]
+    if not leftovers:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def task(cfg) -> dict | None:
+    """The Hydra task: resolve the config, run the study, write the artifacts."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from .errors import OptlabError
+    from .runner import run
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    multirun = _is_multirun()
+    t0 = time.perf_counter()
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        summary = run(plain, run_dir, config_yaml=OmegaConf.to_yaml(cfg, resolve=True))
+    except OptlabError as exc:
+        _error(str(exc))
+        if multirun:
+            from .runner import write_failure
+            write_failure(run_dir, exc)
+            _FAILED.append((run_dir, str(exc)))
+            return None
+        _remove_if_only_hydra(run_dir)
+        sys.exit(2)
+    except Exception as exc:  # a bug: keep the traceback, but let the other jobs of a sweep run
+        if not multirun:
+            raise
+        import traceback
+        from .runner import write_failure
+        traceback.print_exc()
+        write_failure(run_dir, exc)
+        _FAILED.append((run_dir, repr(exc)))
+        return None
+    header = f"[job {HydraConfig.get().job.num}] " if multirun else ""
+    print(f"{header}{summary.get('title', summary.get('study', ''))} -- {time.perf_counter() - t0:.2f} s")
+    if summary.get("table"):
+        print(summary["table"])
+    print(f"results: {run_dir}")
+    return summary
+
+
+_GROUPS = ("optimizer", "objective", "engine", "plot", "experiment")
+_SKIP_SWEEP = ("range(", "choice(", "interval(", "glob(", "sort(", "shuffle(", "tag(", "${")
+
+
+def _conf_dir() -> Path:
+    return Path(__file__).resolve().parent / "conf"
+
+
+def _precheck(args) -> None:
+    """One-line errors for the mistakes Hydra reports in many lines.
+
+    Checks ``group=name`` choices (with a did-you-mean) and ``optimizer.key=``
+    overrides against the chosen optimizer's hyperparameters, before Hydra
+    composes anything or creates a folder.
+    """
+    from .errors import OptlabError, unknown_name
+
+    chosen = {}
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        if key in _GROUPS and not any(t in value for t in _SKIP_SWEEP):
+            available = sorted(p.stem for p in (_conf_dir() / key).glob("*.yaml"))
+            for choice in value.split(","):
+                choice = choice.strip()
+                if choice and choice not in available:
+                    raise unknown_name(key if key != "experiment" else "experiment", choice, available)
+            chosen[key] = [c.strip() for c in value.split(",")]
+    from . import optimizers
+    names = chosen.get("optimizer", ["adam"] if "experiment" not in chosen else [])
+    for arg in args:
+        if "=" not in arg or arg.startswith(("+", "~", "-")):
+            continue
+        key = arg.split("=", 1)[0]
+        if not key.startswith("optimizer.") or key.count(".") != 1:
+            continue
+        hp = key.split(".", 1)[1]
+        for name in names:
+            try:
+                spec = optimizers.get(name)
+            except OptlabError:
+                continue
+            allowed = set(spec.defaults) | {"name", "label"}
+            if hp not in allowed:
+                raise OptlabError(f"Unknown hyperparameter '{hp}' for optimizer '{spec.name}'. "
+                                  f"Allowed: {', '.join(sorted(allowed - {'name', 'label'}))}")
+
+
+def _hydra_main(argv=None):
+    import hydra
+
+    decorated = hydra.main(config_path="conf", config_name="config", version_base="1.3")(task)
+    if argv is not None:
+        sys.argv = [sys.argv[0]] + list(argv)
+    decorated()
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m optlab`` and the ``optlab`` script."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] == "bench":
+        from .bench import main as bench_main
+        return bench_main(args[1:])
+    if args and args[0] == "report":
+        from .report import main as report_main
+        return report_main(args[1:])
+    _FAILED.clear()
+    from .errors import OptlabError
+    try:
+        _precheck(args)
+    except OptlabError as exc:
+        _error(str(exc))
+        return 2
+    _hydra_main(args)
+    if _FAILED:
+        _error(f"{len(_FAILED)} job(s) failed; see error.json in: " + ", ".join(str(d) for d, _ in _FAILED))
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

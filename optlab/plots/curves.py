@@ -1,0 +1,34 @@
+"""Loss vs step (log scale), and sweep curves."""
+from __future__ import annotations
+
+import numpy as np
+
+from .style import color_for, figure
+
+
+def loss_figure(runs, title, f_min=None, max_paths=50):
+    """``runs``: list of (label, Result). Plots f - f* when the minimum is known."""
+    fig, ax = figure(figsize=(6.4, 4.2))
+    positive = True
+    for label, res in runs:
+        y = res.loss - (f_min if f_min is not None else 0.0)
+        positive &= bool(np.all(y[np.isfinite(y)] > 0))
+    for label, res in runs:
+        color = color_for(label)
+        y = res.loss - (f_min if f_min is not None else 0.0)
+        for i in range(min(res.n_traj, max_paths)):
+            ax.plot(res.steps, y[i], color=color, lw=1.2, alpha=0.8, label=label if i == 0 else None)
+            if res.diverged_step[i] >= 0:
+                ok = np.isfinite(y[i])
+                if ok.any():
+                    k = np.flatnonzero(ok)[-1]
+                    ax.plot(res.steps[k], y[i, k], "x", color=color, ms=7, mew=2)
+    if positive:
+        ax.set_yscale("log")
+    else:
+        ax.set_yscale("symlog", linthresh=1e-6)
+    ax.set_xlabel("step")
+    ax.set_ylabel("f(x) - f*" if f_min is not None else "f(x)")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return fig

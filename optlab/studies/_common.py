@@ -1,0 +1,146 @@
+"""Pieces every study shares: config -> engine arguments, artifacts, tables."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import objectives, optimizers
+from ..engine.core import ENGINE_DEFAULTS
+from ..engine.result import write_json_atomic
+from ..errors import OptlabError
+
+ENGINE_KEYS = ("steps", "record_every", "seed", "dtype", "device", "tol", "blowup", "grad_noise",
+               "clip_grad_norm", "max_memory_gb")
+OBJECTIVE_KEYS = ("name", "dim", "x0", "bounds")
+
+
+def check_keys(section: str, given: dict, allowed) -> None:
+    for key in given:
+        if key not in allowed:
+            raise OptlabError(f"Unknown key '{section}.{key}'. Allowed: {', '.join(sorted(allowed))}")
+
+
+def engine_kwargs(cfg: dict) -> dict:
+    eng = dict(cfg.get("engine") or {})
+    check_keys("engine", eng, ENGINE_KEYS)
+    out = {k: eng[k] for k in ENGINE_KEYS if k in eng and eng[k] is not None}
+    for k, v in ENGINE_DEFAULTS.items():
+        out.setdefault(k, v) if k in ENGINE_KEYS else None
+    return out
+
+
+def objective_setup(cfg: dict, need_2d: bool = False, study: str = ""):
+    """(spec, dim, options, x0 array or None) from the ``objective`` section."""
+    sec = dict(cfg.get("objective") or {})
+    if "name" not in sec:
+        raise OptlabError("objective.name is missing")
+    spec = objectives.get(sec["name"])
+    options = {k: v for k, v in sec.items() if k not in OBJECTIVE_KEYS}
+    check_keys("objective", options, set(spec.options) | set(OBJECTIVE_KEYS))
+    x0 = sec.get("x0")
+    if x0 is not None:
+        x0 = np.asarray(x0, dtype=float)
+        if x0.ndim == 1:
+            x0 = x0[None, :]
+    dim = sec.get("dim")
+    if dim is None:
+        dim = x0.shape[1] if x0 is not None else spec.default_dim()
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise OptlabError(f"Invalid objective.dim: {dim!r} (must be an integer >= 1)")
+    spec.check_dim(dim)
+    if x0 is not None and x0.shape[1] != dim:
+        raise OptlabError(f"Invalid objective.x0: points of dimension {x0.shape[1]}, but objective.dim is {dim}")
+    if need_2d and dim != 2:
+        raise OptlabError(f"Study '{study}' draws 2-D landscapes; objective '{spec.name}' has dimension {dim}. "
+                          "Use a 2-D objective (e.g. objective=rosenbrock objective.dim=2, himmelblau, beale)")
+    spec.make_params(dim, **options)  # validates options early
+    return spec, dim, options, x0
+
+
+def optimizer_setup(sec: dict):
+    """(spec, hyper dict, label) from an optimizer section ``{name: ..., lr: ...}``."""
+    sec = dict(sec or {})
+    if "name" not in sec:
+        raise OptlabError("optimizer.name is missing")
+    spec = optimizers.get(sec.pop("name"))
+    label = sec.pop("label", None)
+    hyper = {}
+    for k, v in sec.items():
+        hyper[k] = tuple(v) if isinstance(v, list) else v
+    # validate now (before any work), so a bad value never leaves half a run behind
+    spec.resolve(1, {k: v for k, v in hyper.items()})
+    if label is None:
+        diff = [f"{k}={_fmt(v)}" for k, v in hyper.items()
+                if k in spec.defaults and _differs(v, spec.defaults[k]) and k != "maximize"]
+        lr = hyper.get("lr", spec.defaults.get("lr"))
+        parts = [f"lr={_fmt(lr)}"] + [d for d in diff if not d.startswith("lr=")]
+        label = f"{spec.name} ({', '.join(parts[:3])})"
+    return spec, hyper, label
+
+
+def _differs(a, b):
+    try:
+        return not np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    except (TypeError, ValueError):
+        return a != b
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_fmt(e) for e in v) + ")"
+    return str(v)
+
+
+def run_summary(label, res) -> dict:
+    """One row of the printed table / metrics.json."""
+    finite = res.loss_final[np.isfinite(res.loss_final)]
+    tol_steps = res.tol_step[res.tol_step >= 0]
+    return {
+        "label": label,
+        "optimizer": res.optimizer,
+        "n_traj": res.n_traj,
+        "final_loss_median": float(np.median(finite)) if finite.size else None,
+        "best_loss_min": float(np.min(res.best_loss)) if np.isfinite(res.best_loss).any() else None,
+        "outcomes": res.outcome_counts(),
+        "steps_to_tol_median": float(np.median(tol_steps)) if tol_steps.size else None,
+        "wall_s": round(res.timing.get("total_s", 0.0), 4),
+    }
+
+
+def format_table(rows) -> str:
+    head = f"{'run':<34} {'final loss':>11} {'best loss':>11} {'conv':>5} {'div':>5} {'run':>5} {'steps→tol':>9}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        oc = r["outcomes"]
+        fl = "—" if r["final_loss_median"] is None else f"{r['final_loss_median']:.3e}"
+        bl = "—" if r["best_loss_min"] is None else f"{r['best_loss_min']:.3e}"
+        st = "—" if r["steps_to_tol_median"] is None else f"{r['steps_to_tol_median']:.0f}"
+        lines.append(f"{r['label'][:34]:<34} {fl:>11} {bl:>11} {oc['converged']:>5} {oc['diverged']:>5} "
+                     f"{oc['running']:>5} {st:>9}")
+    return "\n".join(lines)
+
+
+def write_metrics(out_dir, study: str, spec, runs, extra=None) -> dict:
+    """metrics.json: per run, per trajectory final/best loss, outcome, steps to tol."""
+    doc = {
+        "study": study,
+        "objective": spec.name,
+        "runs": [{**run_summary(label, res), "hyper": {k: _plain_hyper(v) for k, v in res.hyper.items()},
+                  "trajectories": res.metrics()} for label, res in runs],
+    }
+    if extra:
+        doc.update(extra)
+    write_json_atomic(out_dir / "metrics.json", doc)
+    return doc
+
+
+def _plain_hyper(v):
+    arr = np.asarray(v)
+    if arr.ndim and np.all(arr == arr.flat[0]):
+        arr = arr.flat[0]
+    return arr.tolist() if hasattr(arr, "tolist") else arr
+
+
+def slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in label).strip("_").replace("__", "_")[:60]

@@ -1,0 +1,63 @@
+"""The basic studies: one optimizer ("single") and several side by side ("compare")."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import simulate
+from ..engine.core import default_starts
+from ..plots import save
+from ..plots.curves import loss_figure
+from ..plots.landscape import contour_figure
+from . import register
+from ._common import (engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, slug,
+                      write_metrics)
+
+
+def _run_all(cfg, out_dir, optimizer_sections, study):
+    spec, dim, options, x0 = objective_setup(cfg, study=study)
+    eng = engine_kwargs(cfg)
+    setups = [optimizer_setup(sec) for sec in optimizer_sections]  # validate all before running any
+    if x0 is None:
+        x0 = default_starts(spec, dim)
+    runs = []
+    for opt, hyper, label in setups:
+        res = simulate(opt.name, spec.name, x0=x0, objective_options=options, **eng, **hyper)
+        runs.append((label, res))
+    _artifacts(cfg, out_dir, spec, dim, options, runs, study)
+    rows = [run_summary(label, res) for label, res in runs]
+    return {"study": study, "objective": spec.name, "runs": rows, "table": format_table(rows)}
+
+
+def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
+    plot = dict(cfg.get("plot") or {})
+    fmt = plot.get("format", "png")
+    dpi = plot.get("dpi", 120)
+    write_metrics(out_dir, study, spec, runs)
+    for label, res in runs:
+        res.save_npz(out_dir / f"trajectories_{slug(label)}.npz")
+    names = ", ".join(label for label, _ in runs) if len(runs) <= 3 else f"{len(runs)} optimizers"
+    steps = runs[0][1].options["steps"]
+    if plot.get("contour", True) and dim == 2:
+        fig = contour_figure(spec, runs, f"{spec.name}: {names}, {steps} steps", options=options,
+                             max_paths=plot.get("max_paths", 50))
+        save(fig, out_dir / "contour", fmt, dpi)
+    if plot.get("loss", True):
+        fig = loss_figure(runs, f"{spec.name}: loss vs step", f_min=spec.min_value(dim, **options),
+                          max_paths=plot.get("max_paths", 50))
+        save(fig, out_dir / "loss", fmt, dpi)
+
+
+@register("single")
+def single(cfg, out_dir):
+    """The configured optimizer on the configured objective."""
+    return _run_all(cfg, out_dir, [cfg["optimizer"]], "single")
+
+
+@register("compare")
+def compare(cfg, out_dir):
+    """Several optimizers (``study.optimizers``: list of optimizer sections) from the same starts."""
+    sections = (cfg.get("study") or {}).get("optimizers") or []
+    if not sections:
+        from ..errors import OptlabError
+        raise OptlabError("study 'compare' needs study.optimizers: a list like [{name: adam, lr: 0.01}, ...]")
+    return _run_all(cfg, out_dir, sections, "compare")
