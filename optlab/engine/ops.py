@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
+
 from numba import types
 from numba.core.extending import intrinsic, overload
 
@@ -65,7 +67,7 @@ def _fma_cpu(a, b, c):
         return impl
     if all(isinstance(v, (types.Float, types.Integer)) for v in (a, b, c)):
         def impl(a, b, c):  # mixed types: promote to float64
-            return _llvm_fma(float(a), float(b), float(c))
+            return _llvm_fma(np.float64(a), np.float64(b), np.float64(c))
         return impl
     return None
 

@@ -3,56 +3,77 @@
 Each draw is a pure function of its key, so runs are reproducible, do not
 depend on the thread count or the block size, and are the same on the CPU and
 on a GPU. The mixer is SplitMix64's finaliser applied to a combined key
-(Steele, Lea & Flood, OOPSLA 2014), evaluated twice with different
-constants; it passes the usual avalanche checks, which is what we need for
-gradient noise and minibatch shuffles (not for cryptography).
+(Steele, Lea & Flood, OOPSLA 2014), chained over the key's parts; it passes
+the usual avalanche checks, which is what gradient noise and minibatch
+shuffles need (not cryptography).
+
+Each function is plain Python on Python ints (wrapping arithmetic spelled out
+with a 64-bit mask) for ``NUMBA_DISABLE_JIT=1`` and the CUDA simulator, with a
+Numba overload on uint64 for compiled kernels; both give the same bits.
 """
 import math
-import warnings
 
 import numpy as np
+from numba.core.extending import overload
 
-from .ops import jitable
-
-# uint64 arithmetic wraps on purpose; numpy warns when this runs as Python.
-warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning, __name__)
-
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_G = np.uint64(0x9E3779B97F4A7C15)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_TOP = np.uint64(11)
+_MASK = (1 << 64) - 1
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_G = 0x9E3779B97F4A7C15
 _INV53 = 1.0 / 9007199254740992.0
 
 
-@jitable
 def mix64(z):
-    """SplitMix64 finaliser of a uint64."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """SplitMix64 finaliser of a 64-bit integer."""
+    z = int(z) & _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
 
 
-@jitable
 def key64(seed, traj, step, k):
-    """Hash of the key (seed, traj, step, k), as a uint64."""
-    z = mix64(np.uint64(seed) * _G + np.uint64(traj))
-    z = mix64(z + np.uint64(step) * _G)
-    return mix64(z + np.uint64(k) * _G + _G)
+    """Hash of the key (seed, traj, step, k), as a 64-bit integer."""
+    z = mix64((int(seed) * _G + int(traj)) & _MASK)
+    z = mix64((z + int(step) * _G) & _MASK)
+    return mix64((z + int(k) * _G + _G) & _MASK)
 
 
-@jitable
 def uniform(seed, traj, step, k):
     """A float64 in [0, 1) from the key."""
-    return float(key64(seed, traj, step, k) >> _TOP) * _INV53
+    return float(key64(seed, traj, step, k) >> 11) * _INV53
 
 
-@jitable
 def normal(seed, traj, step, k):
     """A standard normal from the key (Box-Muller on two keyed uniforms)."""
     u1 = uniform(seed, traj, step, 2 * k)
     u2 = uniform(seed, traj, step, 2 * k + 1)
     r = math.sqrt(-2.0 * math.log(1.0 - u1))
     return r * math.cos(6.283185307179586 * u2)
+
+
+# --- compiled versions (uint64 arithmetic wraps by itself) -------------------
+_uM1 = np.uint64(_M1)
+_uM2 = np.uint64(_M2)
+_uG = np.uint64(_G)
+
+
+def _mix64_jit(z):
+    z = np.uint64(z)
+    z = (z ^ (z >> np.uint64(30))) * _uM1
+    z = (z ^ (z >> np.uint64(27))) * _uM2
+    return z ^ (z >> np.uint64(31))
+
+
+def _key64_jit(seed, traj, step, k):
+    z = mix64(np.uint64(seed) * _uG + np.uint64(traj))
+    z = mix64(z + np.uint64(step) * _uG)
+    return mix64(z + np.uint64(k) * _uG + _uG)
+
+
+def _uniform_jit(seed, traj, step, k):
+    return float(key64(seed, traj, step, k) >> np.uint64(11)) * _INV53
+
+
+for _py, _jit in ((mix64, _mix64_jit), (key64, _key64_jit), (uniform, _uniform_jit)):
+    overload(_py, target="generic", inline="always", strict=False)(lambda *a, _f=_jit: _f)
+overload(normal, target="generic", inline="always", strict=False)(lambda *a: normal)

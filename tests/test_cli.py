@@ -1,0 +1,74 @@
+"""The command line, run as a user would, in a subprocess into temporary folders."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+def test_single_run_writes_all_artifacts(tmp_path):
+    out = tmp_path / "run"
+    p = run_cli("optimizer=adam", "objective=beale", "optimizer.lr=0.01", "engine.steps=200",
+                f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr
+    assert "results:" in p.stdout and "adam" in p.stdout
+    for name in ("config.yaml", "metrics.json", "summary.json", "contour.png", "loss.png"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    run = metrics["runs"][0]
+    assert metrics["objective"] == "beale" and run["optimizer"] == "adam"
+    assert len(run["trajectories"]) == 5  # default: a handful of starts across the domain
+    for row in run["trajectories"]:
+        assert row["outcome"] in ("converged", "diverged", "running")
+        assert set(row) >= {"final_loss", "best_loss", "steps_to_tol", "outcome"}
+    npz = list(out.glob("trajectories_*.npz"))
+    assert len(npz) == 1
+    with np.load(npz[0]) as z:
+        assert z["x"].shape == (5, 201, 2)
+
+
+def test_quickstart_experiment(tmp_path):
+    out = tmp_path / "q"
+    p = run_cli("+experiment=quickstart", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    labels = [r["label"] for r in metrics["runs"]]
+    assert [lab.split()[0] for lab in labels] == ["gd", "momentum", "adam"]
+    final = {r["label"].split()[0]: r["final_loss_median"] for r in metrics["runs"]}
+    # the lecture's story: Adam reaches the minimum, momentum beats plain GD
+    assert final["adam"] < 1e-6 < final["momentum"] < final["gd"]
+    assert (out / "contour.png").stat().st_size > 10_000 and (out / "loss.png").is_file()
+
+
+def test_multirun_sweep(tmp_path):
+    sweep = tmp_path / "m"
+    p = run_cli("-m", "optimizer=sgd,adam", "optimizer.lr=0.001,0.01", "engine.steps=50",
+                "plot.contour=false", f"hydra.sweep.dir={sweep}")
+    assert p.returncode == 0, p.stderr
+    jobs = sorted(d for d in sweep.iterdir() if d.is_dir() and d.name.isdigit())
+    assert len(jobs) == 4
+    for d in jobs:
+        assert (d / "metrics.json").is_file() and (d / "loss.png").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["optimizer.lr=-1"], "Invalid learning rate: -1.0"),
+    (["optimizer=adamm"], "Unknown optimizer 'adamm'; did you mean 'adam'?"),
+    (["objective=rosenbrok"], "Unknown objective 'rosenbrok'; did you mean 'rosenbrock'?"),
+    (["optimizer.lrr=0.1"], "Unknown hyperparameter 'lrr' for optimizer 'adam'"),
+    (["optimizer.lr=abc"], "Invalid lr: 'abc'"),
+    (["optimizer.betas=[0.9,1.0]"], "Invalid beta parameter at index 1: 1.0"),
+    (["optimizer.eps=-1e-8"], "Invalid epsilon value: -1e-08"),
+    (["engine.steps=0"], "Invalid steps: 0"),
+    (["objective.x0=[[1,2,3]]"], "dimension 3"),
+    (["objective=quadratic", "objective.cond=0"], "Invalid condition number: 0.0"),
+])
+def test_bad_input_is_one_clean_line(tmp_path, args, message):
+    out = tmp_path / "bad"
+    p = run_cli(*args, f"hydra.run.dir={out}")
+    assert p.returncode != 0
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
+    assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
+    assert not out.exists()  # nothing written half-way

@@ -1,0 +1,77 @@
+"""Every file under conf/ composes, and every composed config is accepted by the library."""
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+import optlab
+from optlab.studies._common import engine_kwargs, objective_setup, optimizer_setup
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def _compose(overrides):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    GlobalHydra.instance().clear()
+    return OmegaConf.to_container(cfg, resolve=False)
+
+
+def test_defaults_compose():
+    cfg = _compose([])
+    assert cfg["optimizer"]["name"] == "adam" and cfg["objective"]["name"] == "rosenbrock"
+    assert cfg["engine"]["device"] == "cpu" and cfg["study"]["name"] == "single"
+
+
+@pytest.mark.parametrize("name", _options("optimizer"))
+def test_optimizer_configs_match_the_registry(name):
+    cfg = _compose([f"optimizer={name}"])
+    spec, hyper, _ = optimizer_setup(cfg["optimizer"])
+    assert spec.name == name
+    # every key is a torch keyword with torch's default value
+    for key, value in hyper.items():
+        assert key in spec.defaults, key
+        default = spec.defaults[key]
+        assert value == (tuple(default) if isinstance(default, (list, tuple)) else default), key
+
+
+@pytest.mark.parametrize("name", _options("objective"))
+def test_objective_configs_compose_and_validate(name):
+    cfg = _compose([f"objective={name}"])
+    spec, dim, options, x0 = objective_setup(cfg)
+    assert spec.name == name
+    assert spec.check_dim(dim) == dim
+
+
+@pytest.mark.parametrize("name", _options("engine"))
+def test_engine_configs(name):
+    cfg = _compose([f"engine={name}"])
+    kw = engine_kwargs(cfg)
+    assert kw["device"] == name
+
+
+@pytest.mark.parametrize("name", _options("plot"))
+def test_plot_configs(name):
+    assert "format" in _compose([f"plot={name}"])["plot"]
+
+
+@pytest.mark.parametrize("name", _options("experiment"))
+def test_experiments_compose_to_a_known_study(name):
+    cfg = _compose([f"+experiment={name}"])
+    from optlab import studies
+    assert studies.get(cfg["study"]["name"])
+    for sec in cfg["study"].get("optimizers", []) or []:
+        optimizer_setup(sec)
+    objective_setup(cfg)
+
+
+def test_every_registered_optimizer_and_objective_has_a_config():
+    assert set(optlab.optimizers.names()) <= set(_options("optimizer"))
+    assert set(optlab.objectives.names()) <= set(_options("objective"))
