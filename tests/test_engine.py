@@ -187,3 +187,28 @@ def test_rng_is_a_pure_function_of_its_key():
     assert 0.0 <= u.min() and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.02
     z = np.array([rng.normal(5, i, 1, 0) for i in range(4000)])
     assert abs(z.mean()) < 0.06 and abs(z.std() - 1) < 0.05
+
+
+def test_pure_python_path_gives_the_same_bits(tmp_path):
+    """NUMBA_DISABLE_JIT=1 runs the same kernel source as Python (exact fma fallback)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import json, optlab\n"
+        "out = {}\n"
+        "for name, kw in [('adam', dict(lr=0.01, amsgrad=True)), ('rmsprop', dict(lr=0.01, centered=True,"
+        " momentum=0.5)), ('sgd', dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.1))]:\n"
+        "    r = optlab.simulate(name, 'rosenbrock', x0=[[-1.5, 2.0], [0.3, 0.1]], steps=25, grad_noise=0.1, **kw)\n"
+        "    out[name] = r.x.tolist()\n"
+        "print(json.dumps(out))\n")
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "OPTLAB_CACHE_DIR": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    py = json.loads(p.stdout)
+    for name, kw in [("adam", dict(lr=0.01, amsgrad=True)),
+                     ("rmsprop", dict(lr=0.01, centered=True, momentum=0.5)),
+                     ("sgd", dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.1))]:
+        r = optlab.simulate(name, "rosenbrock", x0=[[-1.5, 2.0], [0.3, 0.1]], steps=25, grad_noise=0.1, **kw)
+        np.testing.assert_array_equal(np.array(py[name]), r.x, err_msg=name)
