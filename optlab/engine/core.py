@@ -193,7 +193,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     else:
         from . import cpu
         t0 = time.perf_counter()
-        run = cpu.kernel(opt, obj)
+        run = cpu.kernel(opt, obj, dim)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress)
         t2 = time.perf_counter()
