@@ -8,23 +8,24 @@ from ..engine.core import default_starts
 from ..plots import save
 from ..plots.curves import loss_figure
 from ..plots.landscape import contour_figure
+from ..sharding import apply_shard, kernel_timing
 from . import register
 from ._common import (engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, slug,
                       write_metrics)
 
 
 def _run_all(cfg, out_dir, optimizer_sections, study):
+    cfg, shard = apply_shard(cfg)  # engine.shard / engine.num_shards: this job's slice of the starts
     spec, dim, options, x0 = objective_setup(cfg, study=study)
     eng = engine_kwargs(cfg)
     setups = [optimizer_setup(sec) for sec in optimizer_sections]  # validate all before running any
-    if x0 is None:
-        x0 = default_starts(spec, dim)
+    x0 = shard.starts(cfg, spec, dim, x0, default_starts)  # objective.x0, study.starts or defaults
     runs = []
     for opt, hyper, label in setups:
         res = simulate(opt.name, spec.name, x0=x0, objective_options=options, **eng, **hyper)
         runs.append((label, res))
     _artifacts(cfg, out_dir, spec, dim, options, runs, study)
-    rows = [run_summary(label, res) for label, res in runs]
+    rows = [{**run_summary(label, res), **kernel_timing(res)} for label, res in runs]
     return {"study": study, "objective": spec.name, "runs": rows, "table": format_table(rows)}
 
 

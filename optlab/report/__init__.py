@@ -1,0 +1,399 @@
+"""Reports: a run or multirun folder -> ``report.html`` and ``report.md``.
+
+``report.html`` is one self-contained file (CSS inline, figures embedded as
+base64 PNG, no script, no network): the command and the config, a table
+with one row per job, figures comparing the jobs and each job's own
+figures. ``report.md`` has the same text and refers to the figures as files
+(``report_*.png`` beside it, each job's figures in its folder).
+
+Built from the artifacts on disk only, so ``optlab report <folder>`` rebuilds
+it at any time, also for an interrupted sweep: jobs that finished are
+reported, failed, broken and never-started ones are listed as such (see
+:mod:`optlab.report.artifacts`). Jobs of a sharded study (``engine.shard``)
+are merged into one row. Every file is written atomically; every string
+from a config is escaped.
+
+The :class:`optlab.callbacks.ReportCallback` calls :func:`build_report` at the
+end of every run and multirun.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.result import atomic_path
+from ..errors import OptlabError
+from .artifacts import (Job, RunData, base_config_text, command_line, find_jobs, is_complete, median_curve,
+                        merge_runs, parse_override)
+
+__all__ = ["Entry", "build_report", "is_complete", "main"]
+
+IGNORED_KEYS = ("engine.shard", "hydra.job.num")
+
+
+@dataclass
+class Entry:
+    """A row group of the report: one job, or the shards of one sharded job."""
+
+    jobs: list
+    overrides: dict
+    status: str = "ok"
+    runs: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    shards: tuple | None = None  # (present, expected)
+
+    @property
+    def name(self) -> str:
+        nums = [j.name for j in self.jobs]
+        if len(nums) == 1:
+            return nums[0]
+        return f"{nums[0]}–{nums[-1]}"
+
+    @property
+    def wall_s(self):
+        vals = [j.wall_s for j in self.jobs if j.wall_s is not None]
+        return float(sum(vals)) if vals else None
+
+    @property
+    def error(self) -> str | None:
+        msgs = [f"{(j.error or {}).get('type', 'Error')}: {(j.error or {}).get('error', '')}"
+                for j in self.jobs if j.status == "failed"]
+        return "; ".join(msgs) if msgs else None
+
+
+def _override_dict(job: Job) -> dict:
+    out = {}
+    for o in job.overrides:
+        key, value = parse_override(o)
+        if key in IGNORED_KEYS or key.startswith("hydra."):
+            continue
+        out[key] = value
+    return out
+
+
+def make_entries(jobs: list[Job]) -> list[Entry]:
+    """Jobs -> entries, merging the shards of a sharded job (same overrides but engine.shard)."""
+    entries: list[Entry] = []
+    groups: dict = {}
+    for job in jobs:
+        ov = _override_dict(job)
+        if job.shard is None:
+            entries.append(_entry([job], ov))
+            continue
+        key = tuple(sorted((k, str(v)) for k, v in ov.items()))
+        if key not in groups:
+            groups[key] = []
+            entries.append(Entry(jobs=groups[key], overrides=ov))  # placeholder, filled below
+        groups[key].append(job)
+    out = []
+    for e in entries:
+        if len(e.jobs) == 1 and e.jobs[0].shard is None:
+            out.append(e)
+        else:
+            out.append(_entry(sorted(e.jobs, key=lambda j: j.shard[0]), e.overrides))
+    return out
+
+
+def _entry(jobs: list[Job], overrides: dict) -> Entry:
+    e = Entry(jobs=jobs, overrides=overrides)
+    if len(jobs) == 1 and jobs[0].shard is None:
+        job = jobs[0]
+        e.status, e.runs, e.problems = job.status, list(job.runs), list(job.problems)
+        return e
+    count = max(j.shard[1] for j in jobs)
+    present = {j.shard[0] for j in jobs if j.status == "ok"}
+    e.shards = (len(present), count)
+    for j in jobs:
+        e.problems += [f"shard {j.shard[0]}: {p}" for p in j.problems]
+    missing = sorted(set(range(count)) - {j.shard[0] for j in jobs})
+    if missing:
+        e.problems.append(f"shards {', '.join(map(str, missing))} of {count} have no folder")
+    statuses = {j.status for j in jobs}
+    if "failed" in statuses:
+        e.status = "failed"
+    elif statuses == {"not started"}:
+        e.status = "not started"
+    elif statuses == {"ok"} and not missing:
+        e.status = "ok"
+    else:
+        e.status = "incomplete"
+    ok_jobs = [j for j in jobs if j.status == "ok"]
+    if ok_jobs:
+        n_runs = min(len(j.runs) for j in ok_jobs)
+        e.runs = [merge_runs([j.runs[i] for j in ok_jobs]) for i in range(n_runs)]
+        if e.status != "ok":
+            e.problems.append(f"numbers from {len(ok_jobs)} of {count} shards")
+    return e
+
+
+def swept_keys(entries: list[Entry]) -> list[str]:
+    """Override keys whose value differs between entries, in first-seen order."""
+    keys: list[str] = []
+    for e in entries:
+        for k in e.overrides:
+            if k not in keys:
+                keys.append(k)
+    if len(entries) < 2:
+        return []
+    return [k for k in keys if len({str(e.overrides.get(k)) for e in entries}) > 1]
+
+
+def _as_float(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fmt(v, spec=".3e"):
+    if v is None:
+        return "—"
+    if isinstance(v, float) and not np.isfinite(v):
+        return str(v)
+    return format(v, spec)
+
+
+def _gap(run: RunData):
+    """(final loss or gap to f*, label) for figures: f - f* when the minimum value is known."""
+    v = run.final_loss_median
+    if v is None:
+        return None
+    return v - run.f_target if run.f_target is not None else v
+
+
+# --- comparison figures ----------------------------------------------------------------------------
+
+def comparison_figures(entries: list[Entry], swept: list[str]) -> list[tuple[str, str, bytes]]:
+    """[(file stem, caption, png bytes)] comparing the entries; empty for a single job."""
+    from . import figures as F
+    out = []
+    done = [e for e in entries if e.runs and e.status == "ok"]
+    if len(entries) < 2 or not done:
+        return out
+    known_fmin = all(r.f_target is not None for e in done for r in e.runs)
+    ylab = "f(x) - f*" if known_fmin else "f(x)"
+    multi = any(len(e.runs) > 1 for e in done)
+
+    def name(e, run):
+        ov = ", ".join(f"{k}={e.overrides.get(k)}" for k in swept) or f"job {e.name}"
+        return f"{ov} · {run.label}" if multi else ov
+
+    series = []
+    for e in done:
+        for run in e.runs:
+            mc = median_curve(run)
+            if mc is None:
+                continue
+            series.append(dict(label=name(e, run), color_key=run.optimizer or run.label, steps=mc[0], y=mc[1]))
+    if series:
+        sampled = any(r.n_curve_total > r.curve_rows.shape[0] for e in done for r in e.runs
+                      if r.curve_rows is not None)
+        cap = ("Median over trajectories" + (" (of an even subsample of each job)" if sampled else "")
+               + " of the loss" + (" minus the known minimum value" if known_fmin else "")
+               + "; a curve ends where more than half of its trajectories have diverged.")
+        out.append(("report_loss", cap, F.loss_curves(series, ylab + " (median)", "loss vs step, all jobs")))
+
+    keys = [k for k in swept]
+    if keys:
+        x_key = next((k for k in keys if all(_as_float(e.overrides.get(k)) is not None for e in entries)), keys[0])
+        numeric = all(_as_float(e.overrides.get(x_key)) is not None for e in entries)
+        x_vals = _ordered({e.overrides.get(x_key) for e in entries}, numeric)
+        others = [k for k in keys if k != x_key]
+        lines: dict = {}
+        for e in entries:
+            runs = e.runs or [None]
+            for i, run in enumerate(runs):
+                gkey = tuple(str(e.overrides.get(k)) for k in others) + ((run.label,) if multi and run else ())
+                ln = lines.setdefault(gkey, dict(
+                    label=", ".join(f"{k}={v}" for k, v in zip(others, gkey)) + (
+                        (" · " if others else "") + gkey[-1] if multi and run else "") or "final loss",
+                    color_key=(run.optimizer or run.label) if run else str(gkey[0] if gkey else "job"),
+                    y=[None] * len(x_vals), missing=[True] * len(x_vals)))
+                j = x_vals.index(e.overrides.get(x_key))
+                ln["missing"][j] = e.status not in ("ok", "failed")  # incomplete / not started: no point
+                ln["y"][j] = _gap(run) if (run is not None and e.status == "ok") else None
+        # a line for an optimizer sweep takes the optimizer's color
+        for gkey, ln in lines.items():
+            for k, v in zip(others, gkey):
+                if k in ("optimizer", "optimizer.name"):
+                    ln["color_key"] = v
+        cap = (f"Median final {'gap f - f*' if known_fmin else 'loss'} against {x_key}"
+               + (f", one line per {', '.join(others)}" if others else "") + ".")
+        xs_disp = [_as_float(v) if numeric else v for v in x_vals]
+        out.append(("report_sweep", cap, F.sweep_lines(x_key, xs_disp, numeric, list(lines.values()),
+                                                       f"final {ylab} (median)", f"final loss vs {x_key}")))
+        if len(keys) == 2:
+            out += _heatmaps(entries, keys, multi, ylab, F)
+    return out
+
+
+def _ordered(values, numeric):
+    vals = list(values)
+    if numeric:
+        return sorted(vals, key=lambda v: _as_float(v))
+    return sorted(vals, key=lambda v: str(v))
+
+
+def _heatmaps(entries, keys, multi, ylab, F):
+    row_key, col_key = keys
+    r_num = all(_as_float(e.overrides.get(row_key)) is not None for e in entries)
+    c_num = all(_as_float(e.overrides.get(col_key)) is not None for e in entries)
+    # the categorical key (an optimizer) goes on the rows, a numeric one (lr) on the columns
+    if r_num and not c_num:
+        row_key, col_key, r_num, c_num = col_key, row_key, c_num, r_num
+    rows = _ordered({e.overrides.get(row_key) for e in entries}, r_num)
+    cols = _ordered({e.overrides.get(col_key) for e in entries}, c_num)
+    labels = [None]
+    if multi:
+        labels = []
+        for e in entries:
+            for r in e.runs:
+                if r.label not in labels:
+                    labels.append(r.label)
+        labels = labels[:6]
+    out = []
+    for lab in labels:
+        cells = np.full((len(rows), len(cols)), np.nan)
+        status = np.full((len(rows), len(cols)), "—", dtype=object)
+        for e in entries:
+            i, j = rows.index(e.overrides.get(row_key)), cols.index(e.overrides.get(col_key))
+            run = next((r for r in e.runs if lab is None or r.label == lab), None)
+            v = _gap(run) if (run is not None and e.status == "ok") else None
+            if v is not None:
+                cells[i, j] = v
+            else:
+                status[i, j] = {"failed": "failed", "not started": "not run", "incomplete": "incomplete"}.get(
+                    e.status, "diverged" if run is not None else "—")
+        title = f"final {ylab} (median)" + (f": {lab}" if lab else "")
+        stem = "report_heatmap" + (f"_{len(out)}" if lab else "")
+        cap = f"Median final {ylab} over {row_key} and {col_key}" + (f" for {lab}" if lab else "") + "."
+        out.append((stem, cap, F.heatmap(row_key, rows, col_key, cols, cells, status, ylab, title)))
+    return out
+
+
+# --- kernel loading: first job of each worker vs the later ones ---------------------------------
+
+def worker_order(entries: list[Entry]) -> dict:
+    """job folder -> (pid, rank): the rank of the job among the jobs of its worker process that
+    ran the engine, by start time (0 = the worker's first, which loads its kernels); None for a
+    job that failed before running anything."""
+    by_pid: dict = {}
+    out = {}
+    for e in entries:
+        for j in e.jobs:
+            info = j.info or {}
+            if "pid" not in info or not isinstance(info.get("started"), (int, float)):
+                continue
+            if j.status == "failed" or j.kernel_s is None:
+                out[j.folder] = (info["pid"], None)
+                continue
+            by_pid.setdefault((info.get("host"), info["pid"]), []).append((info["started"], j.folder))
+    for (host, pid), items in by_pid.items():
+        for rank, (_, folder) in enumerate(sorted(items, key=lambda t: t[0])):
+            out[folder] = (pid, rank)
+    return out
+
+
+def load_summary_line(entries: list[Entry], order: dict) -> str | None:
+    first, later, compiled = [], [], 0
+    for e in entries:
+        for j in e.jobs:
+            compiled += j.compiles or 0
+            if j.kernel_s is None or order.get(j.folder, (None, None))[1] is None:
+                continue
+            (first if order[j.folder][1] == 0 else later).append(j.kernel_s)
+    if not first:
+        return None
+    workers = len({order[f][0] for f in order if order[f][1] is not None})
+    text = (f"Kernel load/compile per job: the first job of each of {workers} worker process(es) "
+            f"{np.median(first):.3f} s (median, max {max(first):.3f} s)")
+    if later:
+        text += f"; the {len(later)} later job(s) max {max(later):.3f} s (median {np.median(later):.3f} s)"
+    text += (f"; {compiled} kernel(s) compiled, the rest loaded from the disk cache" if compiled
+             else "; every kernel came from the disk cache (no compilation)")
+    return text + "."
+
+
+# --- build ------------------------------------------------------------------------------------------
+
+def build_report(folder, *, figures: bool = True, job_figures: int = 50, write: bool = True) -> dict:
+    """Write ``report.html`` and ``report.md`` into ``folder``; return their paths and the counts.
+
+    ``figures``: draw the comparison figures; ``job_figures``: embed the
+    figures of at most this many jobs in the HTML (the rest are linked).
+    Raises :class:`OptlabError` when the folder holds no run.
+    """
+    from . import render
+    root = Path(folder)
+    if not root.is_dir():
+        raise OptlabError(f"No such folder: {root}")
+    kind, jobs = find_jobs(root)
+    if not kind:
+        raise OptlabError(f"No optlab run or multirun in {root} (no summary.json, metrics.json, .hydra/ "
+                          "or multirun.yaml)")
+    entries = make_entries(jobs)
+    swept = swept_keys(entries) if kind == "multirun" else []
+    figs = comparison_figures(entries, swept) if (figures and kind == "multirun") else []
+    order = worker_order(entries)
+    counts = {s: sum(1 for j in jobs if j.status == s) for s in ("ok", "failed", "incomplete", "not started")}
+    ctx = render.Context(
+        root=root, kind=kind, jobs=jobs, entries=entries, swept=swept, figures=figs, order=order,
+        counts=counts, command=command_line(root, kind, jobs), config=base_config_text(root, kind, jobs),
+        load_line=load_summary_line(entries, order), job_figures=job_figures,
+        written=time.strftime("%Y-%m-%d %H:%M:%S"))
+    html_text = render.html_report(ctx)
+    md_text = render.markdown_report(ctx)
+    paths = {"html": root / "report.html", "md": root / "report.md"}
+    if write:
+        for stem, _, png in figs:
+            _write_bytes(root / f"{stem}.png", png)
+        _write_bytes(paths["html"], html_text.encode("utf-8"))
+        _write_bytes(paths["md"], md_text.encode("utf-8"))
+    return {**paths, "counts": counts, "kind": kind, "jobs": len(jobs), "html_text": html_text,
+            "md_text": md_text}
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+
+def counts_line(result: dict) -> str:
+    c = result["counts"]
+    parts = [f"{v} {k}" for k, v in c.items() if v]
+    return f"{result['jobs']} job(s): {', '.join(parts) or 'none'}"
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    """``optlab report FOLDER`` / ``python -m optlab.report FOLDER``: (re)build the report."""
+    p = argparse.ArgumentParser(prog="optlab report",
+                                description="Build report.html and report.md for a run or multirun folder "
+                                            "from its saved artifacts (also for an interrupted sweep).")
+    p.add_argument("folders", nargs="+", metavar="FOLDER", help="a run folder or a multirun folder")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures comparing the jobs")
+    p.add_argument("--job-figures", type=int, default=50, metavar="N",
+                   help="embed the figures of at most N jobs in the HTML, link the rest (default 50)")
+    args = p.parse_args(argv)
+    status = 0
+    for folder in args.folders:
+        try:
+            res = build_report(folder, figures=not args.no_figures, job_figures=args.job_figures)
+        except OptlabError as exc:
+            print(f"optlab: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        print(f"{res['kind']} {folder}: {counts_line(res)}")
+        print(f"report: {res['html']}\n        {res['md']}")
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

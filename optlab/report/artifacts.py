@@ -1,0 +1,453 @@
+"""Read what runs left on disk, whatever state they were left in.
+
+A run folder (one Hydra job) holds, when it finished: ``config.yaml``,
+``summary.json``, ``metrics.json``, ``trajectories_<label>.npz`` and figures;
+``error.json`` when it failed; ``job.json`` (worker pid and times, from the
+report callback) and Hydra's ``.hydra/`` when it started. A multirun folder
+holds ``multirun.yaml`` and one such folder per job (``0``, ``1``, ...).
+
+Nothing here raises for a damaged folder: every problem becomes a line in
+``Job.problems`` and the job's ``status`` says what it amounts to:
+
+``ok``           summary.json, metrics.json and every trajectories npz read back
+``failed``       error.json (newer than any summary.json): the job raised
+``incomplete``   started, but some result is missing, truncated or unreadable
+``not started``  a job of the sweep (from multirun.yaml) without a folder
+
+No Hydra at import time; :func:`expand_sweep` imports Hydra's override parser
+lazily (it exists wherever a multirun was made).
+"""
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FIGURE_SUFFIXES = (".png", ".svg", ".gif", ".jpg", ".jpeg")
+REPORT_PREFIX = "report"  # report.html, report.md, report_*.png: ours, never a job's figure
+CURVE_ROWS = 4096  # at most this many trajectories per run enter a median loss curve
+NPZ_KEYS = ("steps", "loss", "loss_final", "best_loss", "tol_step", "diverged_step", "outcome", "meta")
+
+
+@dataclass
+class RunData:
+    """One optimizer run of a job (a job of the ``compare`` study has several)."""
+
+    label: str
+    optimizer: str | None = None
+    n_traj: int | None = None
+    final_loss_median: float | None = None
+    best_loss_min: float | None = None
+    outcomes: dict | None = None
+    steps_to_tol_median: float | None = None
+    wall_s: float | None = None
+    load_s: float | None = None
+    f_target: float | None = None
+    npz: Path | None = None
+    # per-trajectory arrays from the npz (None when it could not be read)
+    loss_final: np.ndarray | None = None
+    best_loss: np.ndarray | None = None
+    tol_step: np.ndarray | None = None
+    outcome: np.ndarray | None = None
+    steps: np.ndarray | None = None
+    curve_rows: np.ndarray | None = None  # (<= CURVE_ROWS, n_records) loss - f*, NaN -> inf
+    n_curve_total: int = 0
+
+
+@dataclass
+class Job:
+    folder: Path
+    name: str
+    num: int | None = None
+    status: str = "incomplete"
+    overrides: list = field(default_factory=list)
+    config_text: str | None = None
+    summary: dict | None = None
+    error: dict | None = None
+    problems: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+    info: dict | None = None  # job.json: pid, host, started, ended
+    notes: list = field(default_factory=list)  # remarks that do not make the job incomplete
+    shard: tuple | None = None  # (index, count) from engine.shard / engine.num_shards
+
+    @property
+    def wall_s(self):
+        if self.summary and isinstance(self.summary.get("wall_s"), (int, float)):
+            return float(self.summary["wall_s"])
+        return None
+
+    @property
+    def kernel_s(self):
+        """Seconds loading or compiling kernels: Numba's compiler-lock time (job.json) plus the
+        engine's module import time (summary ``load_s``); None when neither was recorded."""
+        lock = (self.info or {}).get("numba_lock_s")
+        vals = [r.load_s for r in self.runs if r.load_s is not None]
+        if lock is None and not vals:
+            return None
+        return float(lock or 0.0) + float(sum(vals))
+
+    @property
+    def compiles(self):
+        """Kernels Numba compiled during the job (0: all from the cache); None when unknown."""
+        n = (self.info or {}).get("numba_compiles")
+        return int(n) if isinstance(n, int) else None
+
+
+# --- small readers -------------------------------------------------------------------------------
+
+def read_json(path: Path):
+    """(value, problem): the parsed JSON, or None and a one-line reason."""
+    if not path.is_file():
+        return None, f"{path.name} missing"
+    try:
+        return json.loads(path.read_text()), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{path.name} unreadable: {exc}"
+    except json.JSONDecodeError as exc:
+        return None, f"{path.name} truncated or corrupt ({exc.msg}, char {exc.pos})"
+
+
+def read_yaml(path: Path):
+    if not path.is_file():
+        return None
+    try:
+        import yaml
+        return yaml.safe_load(path.read_text())
+    except Exception:  # noqa: BLE001 - a damaged file is reported as missing information
+        return None
+
+
+def read_npz(path: Path, keys=NPZ_KEYS) -> tuple[dict | None, str | None]:
+    """The arrays ``keys`` of an npz, or None and why (a truncated file fails here, never later)."""
+    try:
+        out = {}
+        with np.load(path, allow_pickle=False) as z:
+            for k in keys:
+                if k in z.files:
+                    out[k] = z[k]
+        missing = [k for k in ("loss_final", "meta") if k not in out]
+        if missing:
+            return None, f"{path.name} lacks {', '.join(missing)}"
+        return out, None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        return None, f"{path.name} truncated or corrupt ({type(exc).__name__}: {exc})"
+
+
+def slug(label: str) -> str:
+    """The file-name form of a run label (as the studies name their npz files)."""
+    from ..studies._common import slug as _slug
+    return _slug(label)
+
+
+def _num(v):
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def parse_override(text: str) -> tuple[str, str | None]:
+    """``'+engine.shard=1'`` -> ``('engine.shard', '1')``; ``'~key'`` -> ``('key', None)``."""
+    key, sep, value = str(text).partition("=")
+    key = key.lstrip("+~")
+    return key, (value if sep else None)
+
+
+# --- one job ---------------------------------------------------------------------------------------
+
+def _is_job_folder(path: Path) -> bool:
+    return path.is_dir() and not path.name.startswith(".") and any(
+        (path / n).exists() for n in (".hydra", "summary.json", "metrics.json", "error.json", "config.yaml",
+                                      "job.json"))
+
+
+def load_job(folder: Path, name: str | None = None) -> Job:
+    """Everything a report needs about one run folder; never raises for a damaged folder."""
+    folder = Path(folder)
+    job = Job(folder=folder, name=name if name is not None else folder.name)
+    job.num = int(folder.name) if folder.name.isdigit() else None
+    overrides = read_yaml(folder / ".hydra" / "overrides.yaml")
+    job.overrides = [str(o) for o in overrides] if isinstance(overrides, list) else []
+    for cand in (folder / "config.yaml", folder / ".hydra" / "config.yaml"):
+        if cand.is_file():
+            try:
+                job.config_text = cand.read_text()
+            except (OSError, UnicodeDecodeError):
+                pass
+            break
+    info, _ = read_json(folder / "job.json")
+    job.info = info if isinstance(info, dict) else None
+    job.shard = _shard_of(job)
+    job.figures = sorted(p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES
+                         and p.is_file() and not p.name.startswith((REPORT_PREFIX, ".")))
+
+    summary, s_problem = read_json(folder / "summary.json")
+    metrics, m_problem = read_json(folder / "metrics.json")
+    error, e_problem = (read_json(folder / "error.json") if (folder / "error.json").exists() else (None, None))
+    job.summary = summary if isinstance(summary, dict) else None
+
+    # an error.json older than a complete summary is from an earlier attempt (resume): stale
+    failed = (folder / "error.json").exists()
+    stale = False
+    if failed and job.summary is not None and metrics is not None:
+        try:
+            stale = (folder / "error.json").stat().st_mtime < (folder / "summary.json").stat().st_mtime
+        except OSError:
+            pass
+        failed = not stale
+    if failed:
+        job.status = "failed"
+        job.error = error if isinstance(error, dict) else {"error": e_problem or "error.json unreadable",
+                                                          "type": "unknown"}
+    else:
+        job.problems += [p for p in (s_problem, m_problem) if p]
+    job.runs = _load_runs(job, metrics if isinstance(metrics, dict) else None)
+    if not failed:
+        if job.summary is None and metrics is None and not job.runs and not job.problems:
+            job.problems.append("no results written")
+        job.status = "incomplete" if job.problems else "ok"
+    if stale:
+        job.notes.append("error.json is from an earlier attempt; the job has since completed")
+    return job
+
+
+def _shard_of(job: Job):
+    idx = cnt = None
+    for o in job.overrides:
+        key, val = parse_override(o)
+        if key == "engine.shard":
+            idx = val
+        elif key == "engine.num_shards":
+            cnt = val
+    if idx is None and job.config_text:
+        m = re.search(r"^\s+shard:\s*(\d+)\s*$", job.config_text, re.M)
+        n = re.search(r"^\s+num_shards:\s*(\d+)\s*$", job.config_text, re.M)
+        idx, cnt = (m.group(1) if m else None), (n.group(1) if n else cnt)
+    try:
+        idx = int(idx) if idx is not None else None
+        cnt = int(cnt) if cnt is not None else None
+    except ValueError:
+        return None
+    if idx is None or cnt is None or cnt < 2:
+        return None
+    return idx, cnt
+
+
+def _load_runs(job: Job, metrics: dict | None) -> list[RunData]:
+    rows = []
+    if job.summary and isinstance(job.summary.get("runs"), list):
+        rows = [r for r in job.summary["runs"] if isinstance(r, dict)]
+    elif metrics and isinstance(metrics.get("runs"), list):
+        rows = [{k: v for k, v in r.items() if k != "trajectories"} for r in metrics["runs"] if isinstance(r, dict)]
+    runs = []
+    npz_files = sorted(job.folder.glob("trajectories_*.npz"))
+    seen = set()
+    for row in rows:
+        label = str(row.get("label", "?"))
+        run = RunData(label=label, optimizer=row.get("optimizer"), n_traj=row.get("n_traj"),
+                      final_loss_median=_num(row.get("final_loss_median")),
+                      best_loss_min=_num(row.get("best_loss_min")),
+                      outcomes=row.get("outcomes") if isinstance(row.get("outcomes"), dict) else None,
+                      steps_to_tol_median=_num(row.get("steps_to_tol_median")),
+                      wall_s=_num(row.get("wall_s")), load_s=_num(row.get("load_s")))
+        path = job.folder / f"trajectories_{slug(label)}.npz"
+        if path.is_file():
+            seen.add(path)
+            _attach_npz(job, run, path)
+        elif job.status != "failed":
+            job.problems.append(f"{path.name} missing")
+        runs.append(run)
+    for path in npz_files:  # npz without a summary row (the job died before writing it)
+        if path in seen:
+            continue
+        run = RunData(label=path.stem[len("trajectories_"):])
+        _attach_npz(job, run, path)
+        if run.loss_final is not None:
+            run.n_traj = int(run.loss_final.shape[0])
+            _stats_from_arrays(run)
+        runs.append(run)
+    return runs
+
+
+def _attach_npz(job: Job, run: RunData, path: Path) -> None:
+    arrays, problem = read_npz(path)
+    run.npz = path
+    if problem:
+        job.problems.append(problem)
+        return
+    try:
+        meta = json.loads(str(arrays["meta"]))
+        f_target = (meta.get("options") or {}).get("f_target")
+        run.f_target = float(f_target) if isinstance(f_target, (int, float)) else None
+        run.optimizer = run.optimizer or meta.get("optimizer")
+    except (ValueError, TypeError, AttributeError):
+        pass
+    run.loss_final = np.asarray(arrays["loss_final"], dtype=float)
+    run.best_loss = np.asarray(arrays["best_loss"], dtype=float) if "best_loss" in arrays else None
+    run.tol_step = np.asarray(arrays["tol_step"]) if "tol_step" in arrays else None
+    run.outcome = np.asarray(arrays["outcome"]).astype(str) if "outcome" in arrays else None
+    if "loss" in arrays and "steps" in arrays and arrays["loss"].ndim == 2:
+        loss = np.asarray(arrays["loss"], dtype=float)
+        n = loss.shape[0]
+        idx = np.unique(np.linspace(0, n - 1, min(n, CURVE_ROWS)).round().astype(int)) if n else np.arange(0)
+        rows = loss[idx] - (run.f_target or 0.0)
+        run.curve_rows = np.where(np.isnan(rows), np.inf, rows)
+        run.n_curve_total = n
+        run.steps = np.asarray(arrays["steps"])
+
+
+def _stats_from_arrays(run: RunData) -> None:
+    """Table numbers from per-trajectory arrays, as the studies compute them (studies._common.run_summary)."""
+    lf = run.loss_final
+    finite = lf[np.isfinite(lf)]
+    run.final_loss_median = float(np.median(finite)) if finite.size else None
+    if run.best_loss is not None and np.isfinite(run.best_loss).any():
+        run.best_loss_min = float(np.nanmin(np.where(np.isfinite(run.best_loss), run.best_loss, np.nan)))
+    if run.tol_step is not None:
+        hit = run.tol_step[run.tol_step >= 0]
+        run.steps_to_tol_median = float(np.median(hit)) if hit.size else None
+    if run.outcome is not None:
+        run.outcomes = {k: int(np.sum(run.outcome == k)) for k in ("converged", "diverged", "running")}
+
+
+def merge_runs(parts: list[RunData]) -> RunData:
+    """One run from the shards of a run (same label), trajectories concatenated in shard order."""
+    first = parts[0]
+    out = RunData(label=first.label, optimizer=first.optimizer, f_target=first.f_target)
+    if all(p.loss_final is not None for p in parts):
+        out.loss_final = np.concatenate([p.loss_final for p in parts])
+        out.best_loss = (np.concatenate([p.best_loss for p in parts])
+                         if all(p.best_loss is not None for p in parts) else None)
+        out.tol_step = (np.concatenate([p.tol_step for p in parts])
+                        if all(p.tol_step is not None for p in parts) else None)
+        out.outcome = (np.concatenate([p.outcome for p in parts])
+                       if all(p.outcome is not None for p in parts) else None)
+        out.n_traj = int(out.loss_final.shape[0])
+        _stats_from_arrays(out)
+    walls = [p.wall_s for p in parts if p.wall_s is not None]
+    out.wall_s = float(sum(walls)) if walls else None
+    loads = [p.load_s for p in parts if p.load_s is not None]
+    out.load_s = float(max(loads)) if loads else None
+    curves = [p for p in parts if p.curve_rows is not None]
+    if curves and all(np.array_equal(c.steps, curves[0].steps) for c in curves):
+        out.steps = curves[0].steps
+        out.curve_rows = np.concatenate([c.curve_rows for c in curves])
+        out.n_curve_total = sum(c.n_curve_total for c in curves)
+    return out
+
+
+def median_curve(run: RunData):
+    """(steps, median of loss - f* over trajectories); inf where more than half have diverged."""
+    if run.curve_rows is None or run.curve_rows.size == 0:
+        return None
+    return run.steps, np.median(run.curve_rows, axis=0)
+
+
+# --- folders ------------------------------------------------------------------------------------------
+
+def is_complete(folder) -> bool:
+    """summary.json and metrics.json present and parseable (what a resumed sweep skips)."""
+    folder = Path(folder)
+    for name in ("summary.json", "metrics.json"):
+        value, problem = read_json(folder / name)
+        if problem or not isinstance(value, dict):
+            return False
+    return True
+
+
+def find_jobs(root: Path) -> tuple[str, list[Job]]:
+    """("run" or "multirun", jobs) for a folder; ("", []) when it holds neither."""
+    root = Path(root)
+    if (root / "multirun.yaml").is_file() or not _is_job_folder(root):
+        subs = [p for p in root.iterdir() if _is_job_folder(p)] if root.is_dir() else []
+        if subs or (root / "multirun.yaml").is_file():
+            subs.sort(key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
+            jobs = [load_job(p, p.name) for p in subs]
+            jobs += _not_started(root, jobs)
+            jobs.sort(key=lambda j: (j.num is None, j.num if j.num is not None else 0, j.name))
+            return "multirun", jobs
+        return "", []
+    return "run", [load_job(root, ".")]
+
+
+def _not_started(root: Path, jobs: list[Job]) -> list[Job]:
+    """Jobs of the sweep in multirun.yaml with no folder (an interrupted multirun)."""
+    cfg = read_yaml(root / "multirun.yaml")
+    if not isinstance(cfg, dict):
+        return []
+    expected = expand_sweep(cfg.get("hydra") or {})
+    if expected is None:
+        return []
+    have = {j.num for j in jobs if j.num is not None}
+    out = []
+    for num, overrides in enumerate(expected):
+        if num not in have:
+            job = Job(folder=root / str(num), name=str(num), num=num, status="not started",
+                      overrides=list(overrides), problems=["no folder: the job never started"])
+            job.shard = _shard_of(job)
+            out.append(job)
+    return out
+
+
+def expand_sweep(hydra_cfg: dict):
+    """The job overrides of a basic-sweeper multirun, in job order; None when unknown.
+
+    ``hydra_cfg`` is the ``hydra`` section (a plain dict, unresolved) of the
+    multirun's config. Only Hydra's BasicSweeper with job-numbered subfolders
+    numbers jobs predictably; for any other sweeper this returns None.
+    """
+    try:
+        sweeper = hydra_cfg.get("sweeper") or {}
+        if "BasicSweeper" not in str(sweeper.get("_target_", "")):
+            return None
+        if str((hydra_cfg.get("sweep") or {}).get("subdir", "")).replace(" ", "") != "${hydra.job.num}":
+            return None
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        args = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
+        args += list((hydra_cfg.get("overrides") or {}).get("task") or [])
+        parsed = OverridesParser.create().parse_overrides(args)
+        batches = BasicSweeper.split_arguments(parsed, None)
+        return [list(job) for batch in batches for job in batch]
+    except Exception:  # noqa: BLE001 - an unknown sweep is reported without a job count
+        return None
+
+
+def command_line(root: Path, kind: str, jobs: list[Job]) -> str:
+    """The command that made the folder, rebuilt from Hydra's saved overrides."""
+    import shlex
+    if kind == "multirun":
+        cfg = read_yaml(root / "multirun.yaml")
+        hydra = (cfg or {}).get("hydra") or {}
+        flag = ["-m"]
+    else:
+        cfg = read_yaml(root / ".hydra" / "hydra.yaml")
+        hydra = (cfg or {}).get("hydra") or {}
+        flag = []
+    ov = hydra.get("overrides") or {}
+    h = [o for o in (ov.get("hydra") or []) if not str(o).startswith("hydra.mode=")]
+    t = list(ov.get("task") or [])
+    if not (h or t or cfg):
+        t = jobs[0].overrides if jobs else []
+    return " ".join(["python -m optlab", *flag, *(shlex.quote(str(a)) for a in [*h, *t])])
+
+
+def base_config_text(root: Path, kind: str, jobs: list[Job], max_lines: int = 400) -> str | None:
+    """The config shown in the header: the run's, or the multirun's without its ``hydra`` section."""
+    text = None
+    if kind == "multirun":
+        cfg = read_yaml(root / "multirun.yaml")
+        if isinstance(cfg, dict):
+            import yaml
+            cfg.pop("hydra", None)
+            text = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=100)
+    if text is None:
+        text = next((j.config_text for j in jobs if j.config_text), None)
+    if text is None:
+        return None
+    lines = text.splitlines()
+    if len(lines) > max_lines:
+        text = "\n".join(lines[:max_lines]) + f"\n# ... {len(lines) - max_lines} more lines (see config.yaml)"
+    return text

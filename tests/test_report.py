@@ -1,0 +1,131 @@
+"""Reports: written at the end of runs and sweeps, rebuilt from whatever a sweep left behind."""
+import json
+import shutil
+
+import pytest
+
+from conftest import run_cli
+from optlab import report as report_mod
+from optlab.report import build_report
+from optlab.report.artifacts import find_jobs, is_complete
+from optlab.report.render import md
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A 4-job sweep whose job 1 fails (lr=-1); the others finish. Made once, copied by tests."""
+    folder = tmp_path_factory.mktemp("report") / "sweep"
+    p = run_cli("-m", "optimizer=adam", "optimizer.lr=0.001,-1,0.01,0.003", "engine.steps=40",
+                "plot.contour=false", f"hydra.sweep.dir={folder}")
+    return folder, p
+
+
+def _rows(md_text):
+    """{job: table line} from report.md."""
+    out = {}
+    for line in md_text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] and (cells[0].isdigit() or cells[0] == "."):
+            out[cells[0]] = line
+    return out
+
+
+def test_failed_job_does_not_stop_the_sweep_and_is_reported(sweep):
+    folder, p = sweep
+    assert p.returncode == 1, p.stderr  # a failed job makes the exit status non-zero ...
+    assert "1 job(s) failed" in p.stderr and "Traceback" not in p.stderr
+    for job in ("0", "2", "3"):  # ... but the other jobs ran to the end
+        assert is_complete(folder / job), job
+    assert (folder / "1" / "error.json").is_file()
+    html = (folder / "report.html").read_text()
+    md_text = (folder / "report.md").read_text()
+    assert "Invalid learning rate: -1.0" in html and "Invalid learning rate: -1.0" in md_text
+    rows = _rows(md_text)
+    assert set(rows) == {"0", "1", "2", "3"}
+    assert "| failed" in rows["1"] and "| ok |" in rows["0"] and "| ok |" in rows["3"]
+    assert "4 jobs: 3 ok, 1 failed" in md_text
+    # self-contained: figures embedded, nothing fetched from anywhere
+    assert html.count("data:image/png;base64,") >= 2 + 3  # 2 comparison figures + 3 jobs' loss.png
+    assert "http://" not in html and "https://" not in html and "<script" not in html.lower()
+    for name in ("report_loss.png", "report_sweep.png"):
+        assert (folder / name).stat().st_size > 5_000
+    assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
+    # the command that made the sweep heads the report
+    assert "python -m optlab -m" in md_text and "optimizer.lr=0.001,-1,0.01,0.003" in md_text
+
+
+def test_report_of_an_interrupted_sweep(sweep, tmp_path):
+    """Killed mid-write (truncated npz, no metrics.json), a job never started: the report still builds."""
+    src, _ = sweep
+    folder = tmp_path / "broken"
+    shutil.copytree(src, folder)
+    for f in folder.glob("report*"):
+        f.unlink()
+    npz = next((folder / "2").glob("trajectories_*.npz"))
+    npz.write_bytes(npz.read_bytes()[:2000])
+    (folder / "2" / "metrics.json").unlink()
+    (folder / "0" / "summary.json").write_text('{"study": "sin')  # cut short
+    shutil.rmtree(folder / "3")
+
+    assert report_mod.main([str(folder)]) == 0
+    md_text = (folder / "report.md").read_text()
+    rows = _rows(md_text)
+    assert set(rows) == {"0", "1", "2", "3"}
+    assert "incomplete" in rows["0"] and "summary.json truncated" in rows["0"]
+    assert "failed" in rows["1"] and "Invalid learning rate" in rows["1"]
+    assert "incomplete" in rows["2"] and "metrics.json missing" in rows["2"] and "npz truncated" in rows["2"]
+    assert "not started" in rows["3"]
+    assert "4 jobs: 1 failed, 2 incomplete, 1 not started" in md_text
+    kind, jobs = find_jobs(folder)
+    assert kind == "multirun" and [j.status for j in jobs] == ["incomplete", "failed", "incomplete", "not started"]
+
+
+def test_report_command_line_errors(tmp_path, capsys):
+    assert report_mod.main([str(tmp_path / "nope")]) == 2
+    assert "No such folder" in capsys.readouterr().err
+    assert report_mod.main([str(tmp_path)]) == 2
+    assert "No optlab run or multirun" in capsys.readouterr().err
+
+
+def test_python_m_optlab_report_rebuilds(sweep, tmp_path):
+    folder = tmp_path / "again"
+    shutil.copytree(sweep[0], folder)
+    (folder / "report.html").unlink()
+    p = run_cli("report", str(folder))
+    assert p.returncode == 0, p.stderr
+    assert "4 job(s): 3 ok, 1 failed" in p.stdout
+    assert (folder / "report.html").stat().st_size > 10_000
+
+
+def test_a_failing_build_leaves_the_old_report_intact(sweep, tmp_path, monkeypatch):
+    folder = tmp_path / "atomic"
+    shutil.copytree(sweep[0], folder)
+    before = (folder / "report.html").read_bytes(), (folder / "report.md").read_bytes()
+    from optlab.report import render
+
+    def boom(ctx):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(render, "markdown_report", boom)
+    with pytest.raises(RuntimeError):
+        build_report(folder)
+    assert ((folder / "report.html").read_bytes(), (folder / "report.md").read_bytes()) == before
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_hostile_config_strings_are_escaped(tmp_path):
+    out = tmp_path / "run"
+    p = run_cli("study.name=compare", f"+study.optimizers=[{{name:adam,lr:0.01,label:'{HOSTILE}'}},"
+                "{name:sgd,lr:0.001,label:'a|b & $x$ <i>c</i>'}]", "engine.steps=30", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr
+    html = (out / "report.html").read_text()
+    assert "<script" not in html.lower() and "<i>c</i>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "default-src 'none'" in html  # and a policy that would block a script anyway
+    md_text = (out / "report.md").read_text()
+    table = "\n".join(line for line in md_text.splitlines() if line.startswith("|"))
+    assert HOSTILE not in table and "&lt;script&gt;" in table and r"a\|b &amp; $x$" in table
+    assert len(_rows(md_text)) == 1  # a run: one job, two optimizer rows under it
+    assert md("a|b") == r"a\|b" and md("<b>") == "&lt;b&gt;"
+    assert (out / "job.json").is_file() and (out / "report.md").is_file()
