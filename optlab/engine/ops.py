@@ -35,7 +35,12 @@ def jitable(fn):
 def fma(a, b, c):
     """a*b + c with a single rounding (the Python fallback is exact)."""
     if math.isfinite(a) and math.isfinite(b) and math.isfinite(c):
-        return float(Fraction(a) * Fraction(b) + Fraction(c))
+        # float(): numpy float32 scalars are not Rational; overflow rounds to inf as in IEEE
+        r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+        try:
+            return float(r)
+        except OverflowError:
+            return math.inf if r > 0 else -math.inf
     return a * b + c
 
 

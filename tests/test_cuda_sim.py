@@ -1,0 +1,212 @@
+"""The CUDA engine against the CPU engine, in Numba's CUDA simulator (no GPU needed).
+
+The simulator must be chosen before numba.cuda is first imported, so every
+check runs ``tests/cuda_sim_check.py`` in a subprocess with its own
+environment and reads back JSON:
+
+* simulator (``NUMBA_ENABLE_CUDASIM=1``) vs the CPU engine's kernel run as
+  Python (``NUMBA_DISABLE_JIT=1``; tests/test_engine.py shows that path gives
+  the compiled kernels' bits) for every registered optimizer that runs on
+  CUDA -- picked up from the registry -- on rosenbrock 2-D, quadratic 3-D and
+  himmelblau, with torch defaults, with per-trajectory learning rates up to
+  10^4 x the default (diverging runs), and with gradient noise + clipping;
+  float32 on the quadratic. About 25 s.
+* chunked runs and a one-block grid (the grid-stride loop), the "does not
+  fit" error, gradient noise;
+* without the simulator: the one-line errors (no driver/GPU here, numba-cuda
+  missing, an optimizer without a CUDA kernel) and that importing optlab
+  imports no numba.cuda;
+* the real CUDA compiler (libNVVM, when a toolkit is on disk): the generated
+  kernels compile to PTX, without FMA contraction.
+
+``OPTLAB_TEST_SLOW=1`` adds two ``slow`` tests: the compiled CPU engine as
+the reference, and the PTX of every optimizer (minutes when the kernel cache
+is cold; skipped otherwise so this file stays well under 90 s).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = Path(__file__).resolve().parent / "cuda_sim_check.py"
+SIM_PY = {"NUMBA_ENABLE_CUDASIM": "1", "NUMBA_DISABLE_JIT": "1"}
+SIM_JIT = {"NUMBA_ENABLE_CUDASIM": "1"}
+
+pytestmark = pytest.mark.cudasim
+needs_slow_opt_in = pytest.mark.skipif(os.environ.get("OPTLAB_TEST_SLOW", "") in ("", "0"),
+                                       reason="minutes with a cold kernel cache; set OPTLAB_TEST_SLOW=1")
+
+
+def run_check(mode, *args, env=None, timeout=600):
+    full = {k: v for k, v in os.environ.items() if k not in ("NUMBA_ENABLE_CUDASIM", "NUMBA_DISABLE_JIT")}
+    full.update(env or {})
+    p = subprocess.run([sys.executable, str(SCRIPT), mode, *args], cwd=ROOT, env=full, capture_output=True,
+                       text=True, timeout=timeout)
+    assert p.returncode == 0, p.stderr[-4000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def cuda_optimizer_names():
+    from optlab import optimizers
+    return [s.name for s in optimizers.registry if "cuda" in s.devices and s.kernel_factory is None]
+
+
+@pytest.fixture(scope="module")
+def sim_vs_python_cpu():
+    return run_check("compare", env=SIM_PY)
+
+
+def check_case(c, compiled_reference=False):
+    where = f"{c['optimizer']} on {c['objective']} ({c['setting']}, {c['dtype']})"
+    assert "error" not in c, f"{where}: {c.get('error')}\n{c.get('traceback', '')}"
+    assert c["shapes_equal"] and c["dtype_cuda"] == c["dtype"], where
+    assert c["outcomes_cuda"] == c["outcomes_cpu"], where
+    assert c["diverged_cuda"] == c["diverged_cpu"], where
+    assert c["tol_cuda"] == c["tol_cpu"], where
+    assert c["best_cuda"] == c["best_cpu"], where
+    assert c["patterns_equal"], f"{where}: NaN/inf records differ"
+    assert c["extra_keys_cuda"] == c["extra_keys_cpu"], where
+    if c["dtype"] == "float64":
+        assert c["max_abs_live"] <= 1e-12, f"{where}: {c['max_abs_live']}"
+    elif compiled_reference:
+        # the simulator computes float32 with numpy's scalar rules, the compiled CPU kernel with Numba's
+        assert c["max_abs_live"] <= 1e-4 * max(1.0, c["scale_live"]), f"{where}: {c['max_abs_live']}"
+    else:
+        assert c["max_abs_live"] <= 1e-6 * max(1.0, c["scale_live"]), f"{where}: {c['max_abs_live']}"
+
+
+@pytest.mark.parametrize("name", cuda_optimizer_names())
+def test_matches_cpu_engine(sim_vs_python_cpu, name):
+    cases = [c for c in sim_vs_python_cpu["cases"] if c["optimizer"] == name]
+    assert len(cases) >= 10, f"{name}: only {len(cases)} cases ran"
+    for c in cases:
+        check_case(c)
+
+
+def test_comparisons_cover_divergence_convergence_and_extras(sim_vs_python_cpu):
+    cases = [c for c in sim_vs_python_cpu["cases"] if "error" not in c]
+    diverged = [c for c in cases if "diverged" in c["outcomes_cpu"]]
+    converged = [c for c in cases if "converged" in c["outcomes_cpu"]]
+    assert len(diverged) >= 5 and len(converged) >= 5, (len(diverged), len(converged))
+    sgd_hot = [c for c in diverged if c["optimizer"] == "sgd" and c["setting"] == "hot"]
+    assert sgd_hot and all(d >= 1 for c in sgd_hot for d in c["diverged_cuda"] if d >= 0)
+    # an optimizer with extra per-step records (ASGD's averaged iterate), when registered
+    if "asgd" in cuda_optimizer_names():
+        assert any(c["extra_keys_cuda"] for c in cases if c["optimizer"] == "asgd")
+    names = {c["optimizer"] for c in sim_vs_python_cpu["cases"]}
+    assert names == set(cuda_optimizer_names())
+
+
+def test_chunks_grid_stride_and_noise(sim_vs_python_cpu):
+    sp = sim_vs_python_cpu["special"]
+    for key, chunks in (("chunked", 4), ("chunked_2threads", 3)):
+        c = dict(sp[key], optimizer="adam", objective="rosenbrock", setting=key, dtype="float64")
+        check_case(c)
+        assert c["chunks"] == chunks, key
+        assert c["max_abs_all"] == 0.0, key
+    assert "diverged" in sp["chunked"]["outcomes_cuda"]
+    if "chunked_extra" in sp:  # an optimizer with extra per-step records (ASGD), chunked
+        c = dict(sp["chunked_extra"], objective="rosenbrock", setting="chunked_extra", dtype="float64")
+        check_case(c)
+        assert c["chunks"] == 4 and c["extra_keys_cuda"] and c["max_abs_all"] == 0.0
+    assert sp["noise_changes_x"] > 1e-6  # the noise is really there, and identical to the CPU's (above)
+    msg = sp["too_small"]
+    assert msg and "\n" not in msg
+    assert "one trajectory needs 320 bytes of GPU memory (8 records x 2 dims)" in msg and "free on" in msg
+
+
+def test_no_gpu_error_and_import_does_not_touch_cuda():
+    out = run_check("errors", timeout=300)
+    assert out["cuda_modules_after_import"] == []
+    if "lbfgs" in out:
+        assert out["lbfgs"]["type"] == "OptlabError" and "cpu engine only" in out["lbfgs"]["message"]
+    adam = out["adam"]
+    if adam["ran"]:
+        pytest.skip("a GPU is present: the no-GPU error cannot be seen here")
+    assert adam["type"] == "OptlabError", adam
+    msg = adam["message"]
+    assert "\n" not in msg and "device='cpu'" in msg and "engine=cpu" in msg
+    if not out["libcuda_found"]:
+        assert msg.startswith("device='cuda' found no NVIDIA driver"), msg
+    else:
+        assert "GPU" in msg or "driver" in msg or "NVVM" in msg, msg
+
+
+def test_missing_numba_cuda_error():
+    out = run_check("missing", timeout=300)
+    assert not out["ran"] and out["type"] == "OptlabError", out
+    assert out["message"] == ("device='cuda' needs numba-cuda, which is not installed: pip install "
+                              "'optlab[cuda]' (or numba-cuda[cu12]), or run on the CPU with device='cpu' "
+                              "(engine=cpu on the command line)")
+
+
+def _ptx_cases(out):
+    if "skipped" in out:
+        pytest.skip(out["skipped"])
+    return out["cases"]
+
+
+def test_kernels_compile_for_a_real_gpu():
+    """libNVVM compiles the generated kernels (typing, CUDA overloads, local arrays) without contraction."""
+    out = run_check("ptx", "--optimizers", "adam", "--dtypes", "float64,float32", timeout=600)
+    out2 = run_check("ptx", "--optimizers", "sgd", "--objectives", "quadratic,himmelblau", timeout=600)
+    cases = _ptx_cases(out) + _ptx_cases(out2)
+    assert len(cases) == 4
+    for c in cases:
+        assert c["ok"], c
+        assert c["mul_rn"] > 0 and c["mul_plain"] == 0 and c["add_plain"] == 0, c  # exact_fp took effect
+
+
+# --- slow: the compiled CPU engine as reference, and every optimizer's PTX ------------------
+
+@pytest.mark.slow
+@needs_slow_opt_in
+def test_matches_compiled_cpu_engine():
+    out = run_check("compare", env=SIM_JIT, timeout=3600)
+    assert {c["optimizer"] for c in out["cases"]} == set(cuda_optimizer_names())
+    for c in out["cases"]:
+        check_case(c, compiled_reference=True)
+
+
+@pytest.mark.slow
+@needs_slow_opt_in
+def test_every_optimizer_compiles_for_a_real_gpu():
+    out = run_check("ptx", "--dtypes", "float64,float32", timeout=3600)
+    cases = _ptx_cases(out)
+    assert {c["optimizer"] for c in cases} == set(cuda_optimizer_names())
+    for c in cases:
+        assert c["ok"], c
+        assert c["mul_plain"] == 0 and c["add_plain"] == 0, c
+
+
+# --- in-process: memory planning (imports no numba.cuda) ---------------------------------
+
+def test_plan_chunks_fits_and_refuses_with_numbers():
+    from optlab.engine import cuda as ecuda
+    from optlab.errors import OptlabError
+    per = ecuda.bytes_per_trajectory(11, 2, 5, 8)
+    free = (ecuda.RESERVE_BYTES + 1000.5 * per) / ecuda.FREE_FRACTION
+    assert ecuda.plan_chunks(10**6, 11, 2, 5, 8, free, 1000, 100) == (1000, per)
+    assert ecuda.plan_chunks(10, 11, 2, 5, 8, free, 1000, 100) == (10, per)
+    # 10^6 steps recorded every step: one trajectory needs ~23 MiB, 8 MiB usable -> suggest a stride
+    free = (ecuda.RESERVE_BYTES + 8 * 2**20) / ecuda.FREE_FRACTION
+    with pytest.raises(OptlabError) as e:
+        ecuda.plan_chunks(100, 10**6 + 1, 2, 5, 8, free, 10**6, 1)
+    msg = str(e.value)
+    assert "one trajectory needs 22.9 MiB of GPU memory (1000001 records x 2 dims)" in msg
+    assert "use record_every=3 or more" in msg
+
+
+def test_importing_the_cuda_engine_is_lazy():
+    code = ("import sys, optlab, optlab.engine.cuda, optlab.bench_cuda; "
+            "print([m for m in sys.modules if m == 'numba.cuda' or m.startswith(('numba.cuda.', 'numba_cuda'))])")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"
