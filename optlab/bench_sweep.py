@@ -38,11 +38,18 @@ def sweep_args(args) -> list[str]:
             f"engine.record_every={args.record_every}"]
 
 
+CPU_S: list = []  # CPU seconds (user + system) of each sweep, its worker processes included
+
+
 def run_sweep(extra: list[str], sweep_dir: Path, env: dict) -> float:
+    import resource
     cmd = [sys.executable, "-m", "optlab", *extra, f"hydra.sweep.dir={sweep_dir}"]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_S.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
     if p.returncode != 0:
         sys.stderr.write(p.stdout[-3000:] + p.stderr[-3000:])
         raise SystemExit(f"bench_sweep: the sweep failed (exit {p.returncode}): {' '.join(cmd)}")
@@ -90,6 +97,8 @@ def main(argv=None) -> int:
     p.add_argument("--lrs", default=",".join(LRS))
     p.add_argument("--out", type=Path, default=None, help="keep the sweeps here (default: a temporary folder)")
     p.add_argument("--order", choices=("sequential-first", "joblib-first"), default="sequential-first")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run each launcher this many times, alternating the order; report the best")
     args = p.parse_args(argv)
     args.optimizers = args.optimizers.split(",")
     args.lrs = args.lrs.split(",")
@@ -110,31 +119,34 @@ def main(argv=None) -> int:
     print(f"warm-up (fills the kernel cache): {t:.1f} s")
 
     base = sweep_args(args)
-    runs = [("sequential", []), (f"joblib, {args.workers} workers",
-                                 ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.workers}"])]
-    if args.order == "joblib-first":
-        runs.reverse()
-    walls = {}
-    for name, extra in runs:
-        folder = root / name.split(",")[0]
-        if folder.exists():
-            shutil.rmtree(folder)
-        walls[name] = run_sweep([*base, *extra], folder, env)
-        k = kernel_times(folder)
-        later = f"later jobs max {max(k['later']):.3f} s" if k["later"] else "no later jobs"
-        print(f"{name:<22} {walls[name]:7.1f} s   kernel load/compile: first job of each of {k['workers']} "
-              f"worker(s) {', '.join(f'{v:.3f}' for v in k['first'])} s; {later}; "
-              f"{k['compiles']} compiled   ({_load()})")
-        walls[name + "/kernels"] = k
-    seq = walls["sequential"]
     par_name = f"joblib, {args.workers} workers"
-    par = walls[par_name]
+    variants = {"sequential": [], par_name: ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.workers}"]}
+    walls: dict = {name: [] for name in variants}
+    later_all: list = []
+    for rep in range(args.repeat):
+        order = list(variants)
+        if (args.order == "joblib-first") != (rep % 2 == 1):  # alternate the order between repetitions
+            order.reverse()
+        for name in order:
+            folder = root / f"{name.split(',')[0]}-{rep}"
+            if folder.exists():
+                shutil.rmtree(folder)
+            wall = run_sweep([*base, *variants[name]], folder, env)
+            walls[name].append(wall)
+            k = kernel_times(folder)
+            if name == par_name:
+                later_all += k["later"]
+            later = f"later jobs max {max(k['later']):.3f} s" if k["later"] else "no later jobs"
+            print(f"{name:<22} {wall:7.1f} s wall, {CPU_S[-1]:6.1f} s CPU   kernel load/compile: first job of each of {k['workers']} "
+                  f"worker(s) {', '.join(f'{v:.3f}' for v in k['first'])} s; {later}; "
+                  f"{k['compiles']} compiled   ({_load()})", flush=True)
+    seq, par = min(walls["sequential"]), min(walls[par_name])
     speedup = seq / par
-    later = walls[par_name + "/kernels"]["later"]
-    print(f"speed-up joblib/{args.workers} vs sequential: {speedup:.2f}x  "
+    best = " (best of %d each)" % args.repeat if args.repeat > 1 else ""
+    print(f"sequential {seq:.1f} s, {par_name} {par:.1f} s{best}: speed-up {speedup:.2f}x  "
           f"(target >= 1.6x: {'met' if speedup >= 1.6 else 'NOT met'})")
-    worst = max(later) if later else 0.0
-    print(f"kernel load/compile of any job after a worker's first: max {worst:.3f} s "
+    worst = max(later_all) if later_all else 0.0
+    print(f"kernel load/compile of any joblib job after its worker's first: max {worst:.3f} s "
           f"(target <= 0.2 s: {'met' if worst <= 0.2 else 'NOT met'})")
     if args.out is None:
         shutil.rmtree(root, ignore_errors=True)

@@ -92,6 +92,7 @@ class ReportCallback(Callback):
         self._multirun_started = time.time()
         sweep_dir = Path(str(config.hydra.sweep.dir))
         show = _setting(config, "progress", None)
+
         show = sys.stderr.isatty() if show is None else bool(show)
         if show:
             from .report.artifacts import expand_sweep, is_complete
@@ -100,7 +101,7 @@ class ReportCallback(Callback):
             if _setting(config, "resume", False) and sweep_dir.is_dir():
                 skipped = {p.name for p in sweep_dir.iterdir() if p.is_dir() and is_complete(p)}
             self._watcher = SweepProgress(sweep_dir, len(jobs) if jobs is not None else None,
-                                          self._multirun_started, skipped)
+                                          self._multirun_started, skipped, enabled=True)
             self._watcher.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
@@ -242,6 +243,8 @@ class SweepProgress:
         self.skipped = set(skipped)
         self.interval = interval
         self.bar = bar(total=total, desc="sweep", enabled=enabled) if file is None else _tqdm(total, file)
+        if self.bar is not None:
+            self.bar.unit = "job"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="optlab-sweep-progress", daemon=True)
         self.done = 0

@@ -259,8 +259,8 @@ def _load_runs(job: Job, metrics: dict | None) -> list[RunData]:
         elif job.status != "failed":
             job.problems.append(f"{path.name} missing")
         runs.append(run)
-    for path in npz_files:  # npz without a summary row (the job died before writing it)
-        if path in seen:
+    for path in npz_files:  # npz without a summary row (the job died before writing its summary)
+        if path in seen or job.summary is not None:
             continue
         run = RunData(label=path.stem[len("trajectories_"):])
         _attach_npz(job, run, path)

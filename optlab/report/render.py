@@ -125,10 +125,12 @@ def table_rows(ctx: Context):
     return rows
 
 
-def _run_cells(run) -> list[tuple[str, bool]]:
+def _run_cells(run, entry=None) -> list[tuple[str, bool]]:
     """(text, numeric) cells of one run: label, n, final, best, conv, div, running, steps->tol, engine s."""
     if run is None:
-        return [("—", False)] + [("—", True)] * 8
+        title = next((j.summary.get("title") for j in (entry.jobs if entry else []) if j.summary
+                      and isinstance(j.summary.get("title"), str)), None)
+        return [(title or "—", False)] + [("—", True)] * 8
     oc = run.outcomes or {}
     return [(run.label, False), (str(run.n_traj) if run.n_traj is not None else "—", True),
             (_num(run.final_loss_median), True), (_num(run.best_loss_min), True),
@@ -191,7 +193,7 @@ def html_report(ctx: Context) -> str:
                 notes = f"<span class=\"problem\">{esc(err)}</span>" + notes
             w(f"<td{span}><span class=\"{_status_class(e.status)}\">{esc(e.status)}</span>{notes}</td>")
             w(f"<td{span} class=\"num\">{esc(_secs(e.wall_s))}</td><td{span} class=\"num\">{esc(_kernel(e))}</td>")
-        for text, numeric in _run_cells(run):
+        for text, numeric in _run_cells(run, e):
             w(f"<td class=\"num\">{esc(text)}</td>" if numeric else f"<td>{esc(text)}</td>")
         if first:
             w(f"<td{span} class=\"num\">{esc(_worker(ctx, e))}</td>")
@@ -302,7 +304,7 @@ def markdown_report(ctx: Context) -> str:
             worker = md(_worker(ctx, e))
         else:
             lead, worker = ["", "", "", "", ""], ""
-        w("| " + " | ".join(lead + [md(t) for t, _ in _run_cells(run)] + [worker]) + " |")
+        w("| " + " | ".join(lead + [md(t) for t, _ in _run_cells(run, e)] + [worker]) + " |")
     w("")
     bad = [e for e in ctx.entries if e.status != "ok"]
     if bad:
