@@ -137,8 +137,8 @@ def main(argv=None) -> int:
             if name == par_name:
                 later_all += k["later"]
             later = f"later jobs max {max(k['later']):.3f} s" if k["later"] else "no later jobs"
-            print(f"{name:<22} {wall:7.1f} s wall, {CPU_S[-1]:6.1f} s CPU   kernel load/compile: first job of each of {k['workers']} "
-                  f"worker(s) {', '.join(f'{v:.3f}' for v in k['first'])} s; {later}; "
+            print(f"{name:<22} {wall:7.1f} s wall, {CPU_S[-1]:6.1f} s CPU   kernel load/compile: first job of "
+                  f"each of {k['workers']} worker(s) {', '.join(f'{v:.3f}' for v in k['first'])} s; {later}; "
                   f"{k['compiles']} compiled   ({_load()})", flush=True)
     seq, par = min(walls["sequential"]), min(walls[par_name])
     speedup = seq / par

@@ -1,5 +1,4 @@
 """Reports: written at the end of runs and sweeps, rebuilt from whatever a sweep left behind."""
-import json
 import shutil
 
 import pytest

@@ -150,16 +150,11 @@ def _as_float(v):
         return None
 
 
-def _fmt(v, spec=".3e"):
-    if v is None:
-        return "—"
-    if isinstance(v, float) and not np.isfinite(v):
-        return str(v)
-    return format(v, spec)
-
-
 def _gap(run: RunData):
-    """(final loss or gap to f*, label) for figures: f - f* when the minimum value is known."""
+    """The final value a figure shows: median over all trajectories of f - f* (f when f* is unknown),
+    diverged ones counting as +inf; None when more than half diverged."""
+    if run.loss_final is not None:
+        return run.final_gap_all
     v = run.final_loss_median
     if v is None:
         return None
@@ -223,7 +218,8 @@ def comparison_figures(entries: list[Entry], swept: list[str]) -> list[tuple[str
                 if k in ("optimizer", "optimizer.name"):
                     ln["color_key"] = v
         cap = (f"Median final {'gap f - f*' if known_fmin else 'loss'} against {x_key}"
-               + (f", one line per {', '.join(others)}" if others else "") + ".")
+               + (f", one line per {', '.join(others)}" if others else "")
+               + "; diverged trajectories count as +inf, so a job where more than half diverged has no point.")
         xs_disp = [_as_float(v) if numeric else v for v in x_vals]
         out.append(("report_sweep", cap, F.sweep_lines(x_key, xs_disp, numeric, list(lines.values()),
                                                        f"final {ylab} (median)", f"final loss vs {x_key}")))
@@ -260,19 +256,24 @@ def _heatmaps(entries, keys, multi, ylab, F):
     for lab in labels:
         cells = np.full((len(rows), len(cols)), np.nan)
         status = np.full((len(rows), len(cols)), "—", dtype=object)
+        notes = np.full((len(rows), len(cols)), "", dtype=object)
         for e in entries:
             i, j = rows.index(e.overrides.get(row_key)), cols.index(e.overrides.get(col_key))
             run = next((r for r in e.runs if lab is None or r.label == lab), None)
             v = _gap(run) if (run is not None and e.status == "ok") else None
             if v is not None:
                 cells[i, j] = v
+                frac = run.diverged_frac
+                if frac:
+                    notes[i, j] = f"{100 * frac:.0f}% div" if frac >= 0.005 else "<1% div"
             else:
                 status[i, j] = {"failed": "failed", "not started": "not run", "incomplete": "incomplete"}.get(
-                    e.status, "diverged" if run is not None else "—")
+                    e.status, ">50% div" if run is not None else "—")
         title = f"final {ylab} (median)" + (f": {lab}" if lab else "")
         stem = "report_heatmap" + (f"_{len(out)}" if lab else "")
-        cap = f"Median final {ylab} over {row_key} and {col_key}" + (f" for {lab}" if lab else "") + "."
-        out.append((stem, cap, F.heatmap(row_key, rows, col_key, cols, cells, status, ylab, title)))
+        cap = (f"Median final {ylab} over {row_key} and {col_key}" + (f" for {lab}" if lab else "")
+               + " (diverged trajectories count as +inf; the share that diverged is noted in the cell).")
+        out.append((stem, cap, F.heatmap(row_key, rows, col_key, cols, cells, status, ylab, title, notes)))
     return out
 
 

@@ -57,6 +57,29 @@ class RunData:
     curve_rows: np.ndarray | None = None  # (<= CURVE_ROWS, n_records) loss - f*, NaN -> inf
     n_curve_total: int = 0
 
+    @property
+    def final_gap_all(self):
+        """Median over *all* trajectories of the final loss (minus f* when known), a diverged one
+        counting as +inf: None when more than half diverged. (The table's ``final_loss_median``,
+        like the printed table, is over the finite ones only.)"""
+        if self.loss_final is None or self.loss_final.size == 0:
+            return None
+        lf = np.where(np.isfinite(self.loss_final), self.loss_final, np.inf)
+        if self.outcome is not None and self.outcome.shape == lf.shape:
+            lf = np.where(self.outcome == "diverged", np.inf, lf)
+        med = float(np.median(lf))
+        if not np.isfinite(med):
+            return None
+        return med - (self.f_target or 0.0)
+
+    @property
+    def diverged_frac(self):
+        if self.outcome is not None and self.outcome.size:
+            return float(np.mean(self.outcome == "diverged"))
+        if self.outcomes and self.n_traj:
+            return self.outcomes.get("diverged", 0) / self.n_traj
+        return None
+
 
 @dataclass
 class Job:

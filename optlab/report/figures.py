@@ -114,13 +114,14 @@ def sweep_lines(xs_label: str, x_values: list, numeric: bool, lines: list[dict],
         ax.set_yscale("log")
     ax.set_xlabel(plain(xs_label))
     ax.set_ylabel(ylabel)
-    ax.set_title(plain(title) + ("\n(x at the top: no finite result -- diverged or failed)" if any_bad else ""))
+    note = "\n(x at the top: failed, or more than half of the trajectories diverged)" if any_bad else ""
+    ax.set_title(plain(title) + note)
     _legend(ax, len(lines))
     return to_png(fig)
 
 
 def heatmap(row_key: str, row_values: list, col_key: str, col_values: list, cells: np.ndarray,
-            status: np.ndarray, zlabel: str, title: str) -> bytes:
+            status: np.ndarray, zlabel: str, title: str, notes: np.ndarray | None = None) -> bytes:
     """Final loss over two swept values. ``cells`` (rows, cols) float (NaN: none);
     ``status`` the same shape of short strings shown in cells without a value."""
     nr, nc = cells.shape
@@ -151,7 +152,7 @@ def heatmap(row_key: str, row_values: list, col_key: str, col_values: list, cell
     for i in range(nr):
         for j in range(nc):
             if np.isfinite(cells[i, j]):
-                txt = f"{cells[i, j]:.2g}"
+                txt = f"{cells[i, j]:.2g}" + (f"\n{notes[i, j]}" if notes is not None and notes[i, j] else "")
                 light = (z[i, j] - lo) / (hi - lo) > 0.6 if hi > lo else False
                 ax.text(j, i, txt, ha="center", va="center", fontsize=7, color="black" if light else "white")
             else:

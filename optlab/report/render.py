@@ -149,7 +149,9 @@ def _kernel(entry) -> str:
         parts.append(f"{j.kernel_s:.3f}" + ("" if n is None else " (cached)" if n == 0 else f" ({n} compiled)"))
     if not parts:
         return "—"
-    return ", ".join(parts) if len(parts) <= 3 else f"max {max(j.kernel_s for j in entry.jobs if j.kernel_s is not None):.3f}"
+    if len(parts) <= 3:
+        return ", ".join(parts)
+    return f"max {max(j.kernel_s for j in entry.jobs if j.kernel_s is not None):.3f}"
 
 
 HEAD = ["job", "overrides", "status", "job wall s", "kernel load s", "run", "trajectories",
