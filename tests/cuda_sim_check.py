@@ -8,8 +8,9 @@ environment each mode needs:
     every registered optimizer that runs on CUDA x (rosenbrock 2-D, quadratic
     3-D, himmelblau) x settings (torch defaults; per-trajectory lr up to 10^4
     times the default, which makes runs diverge; gradient noise + clipping),
-    float64, plus float32 on the quadratic; the CUDA engine against the CPU
-    engine. Also: chunked runs with a one-block grid (grid-stride loop), the
+    float64, plus float32 on the quadratic and the large-lr setting on
+    ``saddle`` (no known minimum: tol from the gradient norm); the CUDA engine
+    against the CPU engine. Also: chunked runs with a one-block grid (grid-stride loop), the
     "does not fit" error, and that gradient noise changes the result.
 ``errors``   (no simulator) the device='cuda' error on this machine, and that
     ``import optlab`` and ``import optlab.engine.cuda`` import no numba.cuda.
@@ -42,7 +43,10 @@ def _starts(obj_name, dim, n):
         box = obj.bounds(dim)
         extra = np.random.default_rng(2).uniform(box[:, 0], box[:, 1], size=(n - pts.shape[0], dim))
         pts = np.vstack([pts, extra])
-    return pts[:n]
+    pts = pts[:n].copy()
+    if obj_name == "saddle":
+        pts[0] = 0.0  # on the stationary point: the gradient-norm tol criterion fires at step 0
+    return pts
 
 
 def cuda_optimizers(names=None):
@@ -111,14 +115,20 @@ def mode_compare(args):
     assert cuda_ops.SIMULATOR, "compare mode needs NUMBA_ENABLE_CUDASIM=1"
     cases = []
     objectives = args.objectives.split(",") if args.objectives else list(OBJECTIVES)
+    if not args.objectives and "saddle" in optlab.objectives.names():
+        objectives.append("saddle")
+    if objectives == ["all"]:
+        objectives = optlab.objectives.names()
     opts = cuda_optimizers(args.optimizers.split(",") if args.optimizers else None)
     t0 = time.perf_counter()
     for spec in opts:
         for obj in objectives:
-            x0 = _starts(obj, OBJECTIVES[obj], args.n)
+            x0 = _starts(obj, OBJECTIVES.get(obj, optlab.objectives.get(obj).default_dim()), args.n)
             runs = [(lab, hyper, eng, "float64") for lab, hyper, eng in settings(spec, args.n)]
             if obj == "quadratic":
                 runs.append(("defaults", {}, {}, "float32"))
+            if obj == "saddle":  # no known minimum: the tol step comes from the gradient norm
+                runs = [r for r in runs if r[0] == "hot"]
             for label, hyper, eng, dtype in runs:
                 case = dict(optimizer=spec.name, objective=obj, setting=label, dtype=dtype)
                 try:

@@ -19,9 +19,10 @@ environment and reads back JSON:
 * the real CUDA compiler (libNVVM, when a toolkit is on disk): the generated
   kernels compile to PTX, without FMA contraction.
 
-``OPTLAB_TEST_SLOW=1`` adds two ``slow`` tests: the compiled CPU engine as
-the reference, and the PTX of every optimizer (minutes when the kernel cache
-is cold; skipped otherwise so this file stays well under 90 s).
+``OPTLAB_TEST_SLOW=1`` adds the ``slow`` tests: the compiled CPU engine as
+the reference, SGD on every registered objective in the simulator, and the
+PTX of every optimizer and every objective (minutes, more with a cold kernel
+cache; skipped otherwise so this file stays under 90 s).
 """
 from __future__ import annotations
 
@@ -99,6 +100,9 @@ def test_comparisons_cover_divergence_convergence_and_extras(sim_vs_python_cpu):
     # an optimizer with extra per-step records (ASGD's averaged iterate), when registered
     if "asgd" in cuda_optimizer_names():
         assert any(c["extra_keys_cuda"] for c in cases if c["optimizer"] == "asgd")
+    # the gradient-norm tol criterion (an objective without a known minimum) was exercised
+    saddle = [c for c in cases if c["objective"] == "saddle"]
+    assert saddle and all(c["tol_cuda"][0] == 0 for c in saddle)
     names = {c["optimizer"] for c in sim_vs_python_cpu["cases"]}
     assert names == set(cuda_optimizer_names())
 
@@ -172,6 +176,29 @@ def test_matches_compiled_cpu_engine():
     assert {c["optimizer"] for c in out["cases"]} == set(cuda_optimizer_names())
     for c in out["cases"]:
         check_case(c, compiled_reference=True)
+
+
+@pytest.mark.slow
+@needs_slow_opt_in
+def test_every_objective_matches_cpu_engine():
+    """SGD on every registered objective (finite-sum ones draw minibatches from ctx), in the simulator."""
+    out = run_check("compare", "--optimizers", "sgd", "--objectives", "all", "--n", "3", "--steps", "10",
+                    env=SIM_PY, timeout=3600)
+    from optlab import objectives
+    assert {c["objective"] for c in out["cases"]} == set(objectives.names())
+    for c in out["cases"]:
+        check_case(c)
+
+
+@pytest.mark.slow
+@needs_slow_opt_in
+def test_every_optimizer_and_objective_compiles_for_a_real_gpu():
+    out = run_check("ptx", "--optimizers", "sgd", "--objectives", "all", timeout=3600)
+    cases = _ptx_cases(out)
+    from optlab import objectives
+    assert {c["objective"] for c in cases} == set(objectives.names())
+    for c in cases:
+        assert c["ok"], c
 
 
 @pytest.mark.slow

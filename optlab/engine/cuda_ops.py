@@ -5,10 +5,12 @@ modules, never by ``import optlab``.
 
 * ``fma`` of :mod:`optlab.engine.ops` gets a CUDA overload: ``cuda.fma``
   (PTX ``fma.rn``: one rounding, the same value as ``llvm.fma`` on the CPU).
-  ``lerp`` and the RNG helpers are generic-target overloads already and
-  compile for CUDA unchanged. In the CUDA simulator
-  (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python and call the plain
-  ``ops.fma`` (exact rational arithmetic); nothing needs registering.
+* :func:`register_overloads` gives the inlined generic overloads of optlab's
+  helpers (``lerp``, the RNG, ``ops.jitable`` helpers of objectives) CUDA
+  twins that numba-cuda can compile.
+* In the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python
+  and call the plain functions (``ops.fma``: exact rational arithmetic);
+  nothing is registered.
 * :func:`device_function` wraps a plain kernel function as a CUDA device
   function (inlined at the NVVM level).
 * :func:`exact_fp` keeps NVVM from contracting ``a*b + c`` into an FMA, which
