@@ -128,3 +128,16 @@ def test_hostile_config_strings_are_escaped(tmp_path):
     assert len(_rows(md_text)) == 1  # a run: one job, two optimizer rows under it
     assert md("a|b") == r"a\|b" and md("<b>") == "&lt;b&gt;"
     assert (out / "job.json").is_file() and (out / "report.md").is_file()
+
+
+def test_a_large_metrics_json_is_checked_by_its_ends(tmp_path):
+    from optlab.report.artifacts import QUICK_JSON_BYTES, read_metrics
+    path = tmp_path / "metrics.json"
+    text = '{"runs": [' + ",".join(['{"final_loss": 1.0}'] * (QUICK_JSON_BYTES // 15)) + "]}\n"
+    path.write_text(text)
+    assert read_metrics(path, need_content=False) == ({}, None)
+    assert read_metrics(path, need_content=True)[0]["runs"][0] == {"final_loss": 1.0}
+    path.write_text(text[: len(text) // 2])
+    for need in (False, True):
+        value, problem = read_metrics(path, need_content=need)
+        assert value is None and "truncated" in problem

@@ -333,7 +333,7 @@ def build_report(folder, *, figures: bool = True, job_figures: int = 50, write: 
     root = Path(folder)
     if not root.is_dir():
         raise OptlabError(f"No such folder: {root}")
-    kind, jobs = find_jobs(root)
+    kind, jobs = find_jobs(root, curves=figures)
     if not kind:
         raise OptlabError(f"No optlab run or multirun in {root} (no summary.json, metrics.json, .hydra/ "
                           "or multirun.yaml)")

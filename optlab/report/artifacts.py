@@ -135,6 +135,31 @@ def read_json(path: Path):
         return None, f"{path.name} truncated or corrupt ({exc.msg}, char {exc.pos})"
 
 
+QUICK_JSON_BYTES = 1 << 20  # metrics.json above this is checked by its ends, not parsed (see read_metrics)
+
+
+def read_metrics(path: Path, need_content: bool):
+    """(metrics or {}, problem). A large metrics.json (10,000 trajectories: megabytes, a second to
+    parse) that the report does not need is only checked to be whole: the studies write it
+    atomically, so a damaged file is a cut one, and a cut JSON document does not end in ``}``."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None, f"{path.name} missing"
+    if need_content or size <= QUICK_JSON_BYTES:
+        return read_json(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64).lstrip()
+            fh.seek(max(0, size - 64))
+            tail = fh.read().rstrip()
+    except OSError as exc:
+        return None, f"{path.name} unreadable: {exc}"
+    if head.startswith(b"{") and tail.endswith(b"}"):
+        return {}, None
+    return None, f"{path.name} truncated or corrupt (does not end the JSON document)"
+
+
 def read_yaml(path: Path):
     if not path.is_file():
         return None
@@ -186,8 +211,11 @@ def _is_job_folder(path: Path) -> bool:
                                       "job.json"))
 
 
-def load_job(folder: Path, name: str | None = None) -> Job:
-    """Everything a report needs about one run folder; never raises for a damaged folder."""
+def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
+    """Everything a report needs about one run folder; never raises for a damaged folder.
+
+    ``curves=False`` skips the recorded losses (the largest arrays) that only the loss-curve
+    figure needs."""
     folder = Path(folder)
     job = Job(folder=folder, name=name if name is not None else folder.name)
     job.num = int(folder.name) if folder.name.isdigit() else None
@@ -207,7 +235,8 @@ def load_job(folder: Path, name: str | None = None) -> Job:
                          and p.is_file() and not p.name.startswith((REPORT_PREFIX, ".")))
 
     summary, s_problem = read_json(folder / "summary.json")
-    metrics, m_problem = read_json(folder / "metrics.json")
+    has_rows = isinstance(summary, dict) and isinstance(summary.get("runs"), list)
+    metrics, m_problem = read_metrics(folder / "metrics.json", need_content=not has_rows)
     error, e_problem = (read_json(folder / "error.json") if (folder / "error.json").exists() else (None, None))
     job.summary = summary if isinstance(summary, dict) else None
 
@@ -226,7 +255,7 @@ def load_job(folder: Path, name: str | None = None) -> Job:
                                                           "type": "unknown"}
     else:
         job.problems += [p for p in (s_problem, m_problem) if p]
-    job.runs = _load_runs(job, metrics if isinstance(metrics, dict) else None)
+    job.runs = _load_runs(job, metrics if isinstance(metrics, dict) else None, curves)
     if not failed:
         if job.summary is None and metrics is None and not job.runs and not job.problems:
             job.problems.append("no results written")
@@ -258,7 +287,7 @@ def _shard_of(job: Job):
     return idx, cnt
 
 
-def _load_runs(job: Job, metrics: dict | None) -> list[RunData]:
+def _load_runs(job: Job, metrics: dict | None, curves: bool = True) -> list[RunData]:
     rows = []
     if job.summary and isinstance(job.summary.get("runs"), list):
         rows = [r for r in job.summary["runs"] if isinstance(r, dict)]
@@ -278,7 +307,7 @@ def _load_runs(job: Job, metrics: dict | None) -> list[RunData]:
         path = job.folder / f"trajectories_{slug(label)}.npz"
         if path.is_file():
             seen.add(path)
-            _attach_npz(job, run, path)
+            _attach_npz(job, run, path, curves)
         elif job.status != "failed":
             job.problems.append(f"{path.name} missing")
         runs.append(run)
@@ -286,7 +315,7 @@ def _load_runs(job: Job, metrics: dict | None) -> list[RunData]:
         if path in seen or job.summary is not None:
             continue
         run = RunData(label=path.stem[len("trajectories_"):])
-        _attach_npz(job, run, path)
+        _attach_npz(job, run, path, curves)
         if run.loss_final is not None:
             run.n_traj = int(run.loss_final.shape[0])
             _stats_from_arrays(run)
@@ -294,8 +323,8 @@ def _load_runs(job: Job, metrics: dict | None) -> list[RunData]:
     return runs
 
 
-def _attach_npz(job: Job, run: RunData, path: Path) -> None:
-    arrays, problem = read_npz(path)
+def _attach_npz(job: Job, run: RunData, path: Path, curves: bool = True) -> None:
+    arrays, problem = read_npz(path, NPZ_KEYS if curves else tuple(k for k in NPZ_KEYS if k != "loss"))
     run.npz = path
     if problem:
         job.problems.append(problem)
@@ -380,19 +409,19 @@ def is_complete(folder) -> bool:
     return True
 
 
-def find_jobs(root: Path) -> tuple[str, list[Job]]:
+def find_jobs(root: Path, curves: bool = True) -> tuple[str, list[Job]]:
     """("run" or "multirun", jobs) for a folder; ("", []) when it holds neither."""
     root = Path(root)
     if (root / "multirun.yaml").is_file() or not _is_job_folder(root):
         subs = [p for p in root.iterdir() if _is_job_folder(p)] if root.is_dir() else []
         if subs or (root / "multirun.yaml").is_file():
             subs.sort(key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
-            jobs = [load_job(p, p.name) for p in subs]
+            jobs = [load_job(p, p.name, curves) for p in subs]
             jobs += _not_started(root, jobs)
             jobs.sort(key=lambda j: (j.num is None, j.num if j.num is not None else 0, j.name))
             return "multirun", jobs
         return "", []
-    return "run", [load_job(root, ".")]
+    return "run", [load_job(root, ".", curves)]
 
 
 def _not_started(root: Path, jobs: list[Job]) -> list[Job]:
