@@ -1,0 +1,367 @@
+"""The optimizer table of ``optlab bench``: every optimizer on 2-D Rosenbrock vs numpy.
+
+For each elementwise optimizer the engine (``optlab.simulate``, float64,
+N trajectories x T steps, recording only the first and last step) is timed
+against a numpy implementation of the same algorithm vectorised over the N
+trajectories (:data:`REFERENCES`, one function per optimizer, torch's
+defaults; the gradient of Rosenbrock is computed with numpy too). Both are
+timed in the same process, best of ``repeat``; the numpy reference runs
+``min(T, 200)`` steps (its cost per step is constant). Target: the engine
+>= 5x its reference. L-BFGS gets its own row (engine only: it has no
+vectorised numpy counterpart; one ``.step(closure)`` counts as one step).
+
+The references double as readable, vectorised statements of each algorithm;
+``tests/test_optimizers.py`` checks them against the engine too.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+ROSEN_X0_BOX = ((-2.0, 2.0), (-1.0, 3.0))
+
+
+def rosen_grad(x):
+    """Gradient of 2-D Rosenbrock for x of shape (2, N)."""
+    a, b = x[0], x[1]
+    t1 = b - a * a
+    return np.stack([-400.0 * a * t1 - 2.0 * (1.0 - a), 200.0 * t1])
+
+
+# --- numpy references, vectorised over trajectories: x is (D, N) ----------------------------------
+
+def np_sgd(x, steps, grad, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+           maximize=False):
+    buf = None
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * x
+        if momentum:
+            if buf is None:
+                buf = g.copy()
+            else:
+                buf *= momentum
+                buf += (1.0 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        x -= lr * g
+    return x
+
+
+def np_gd(x, steps, grad, **kw):
+    return np_sgd(x, steps, grad, **{"momentum": 0.0, **kw})
+
+
+def np_momentum(x, steps, grad, **kw):
+    return np_sgd(x, steps, grad, **{"momentum": 0.9, **kw})
+
+
+def np_nesterov(x, steps, grad, **kw):
+    return np_sgd(x, steps, grad, **{"momentum": 0.9, "nesterov": True, **kw})
+
+
+def np_nesterov_lookahead(x, steps, grad, lr=1e-3, momentum=0.9, weight_decay=0.0, maximize=False):
+    v = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        look = x - momentum * v
+        grad(x)  # the engine evaluates f and grad f at w too (records, divergence checks)
+        g = grad(look)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * look
+        v *= momentum
+        v += lr * g
+        x -= v
+    return x
+
+
+def np_adagrad(x, steps, grad, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+               eps=1e-10, maximize=False):
+    s = np.full_like(x, initial_accumulator_value)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * x
+        s += g * g
+        x -= (lr / (1.0 + (t - 1) * lr_decay)) * g / (np.sqrt(s) + eps)
+    return x
+
+
+def np_adadelta(x, steps, grad, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    v = np.zeros_like(x)
+    u = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * x
+        v *= rho
+        v += (1.0 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u *= rho
+        u += (1.0 - rho) * delta * delta
+        x -= lr * delta
+    return x
+
+
+def np_adam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+            maximize=False, decoupled_weight_decay=False):
+    b1, b2 = betas
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    vmax = np.zeros_like(x) if amsgrad else None
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            if decoupled_weight_decay:
+                x *= 1.0 - lr * weight_decay
+            else:
+                g += weight_decay * x
+        m += (1.0 - b1) * (g - m)
+        v *= b2
+        v += (1.0 - b2) * g * g
+        if amsgrad:
+            np.maximum(vmax, v, out=vmax)
+        vv = vmax if amsgrad else v
+        x -= (lr / (1.0 - b1 ** t)) * m / (np.sqrt(vv) / math.sqrt(1.0 - b2 ** t) + eps)
+    return x
+
+
+def np_adamw(x, steps, grad, weight_decay=1e-2, **kw):
+    return np_adam(x, steps, grad, weight_decay=weight_decay, decoupled_weight_decay=True, **kw)
+
+
+def np_adamax(x, steps, grad, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
+    b1, b2 = betas
+    m = np.zeros_like(x)
+    u = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * x
+        m += (1.0 - b1) * (g - m)
+        np.maximum(u * b2, np.abs(g) + eps, out=u)
+        x -= (lr / (1.0 - b1 ** t)) * m / u
+    return x
+
+
+def np_nadam(x, steps, grad, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+             decoupled_weight_decay=False, maximize=False):
+    b1, b2 = betas
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    prod = np.float32(1.0)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            if decoupled_weight_decay:
+                x *= 1.0 - lr * weight_decay
+            else:
+                g += weight_decay * x
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        prod = np.float32(prod * np.float32(mu))
+        prod_next = float(prod) * mu_next
+        m += (1.0 - b1) * (g - m)
+        v *= b2
+        v += (1.0 - b2) * g * g
+        denom = np.sqrt(v / (1.0 - b2 ** t)) + eps
+        x -= (lr * (1.0 - mu) / (1.0 - float(prod))) * g / denom
+        x -= (lr * mu_next / (1.0 - prod_next)) * m / denom
+    return x
+
+
+def np_radam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+             decoupled_weight_decay=False, maximize=False):
+    b1, b2 = betas
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    rho_inf = 2.0 / (1.0 - b2) - 1.0
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            if decoupled_weight_decay:
+                x *= 1.0 - lr * weight_decay
+            else:
+                g += weight_decay * x
+        m += (1.0 - b1) * (g - m)
+        v *= b2
+        v += (1.0 - b2) * g * g
+        bc2 = 1.0 - b2 ** t
+        rho_t = rho_inf - 2.0 * t * b2 ** t / bc2
+        m_hat = m / (1.0 - b1 ** t)
+        if rho_t > 5.0:
+            r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            x -= (lr * r * math.sqrt(bc2)) * m_hat / (np.sqrt(v) + eps)
+        else:
+            x -= lr * m_hat
+    return x
+
+
+def np_rmsprop(x, steps, grad, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+               centered=False, maximize=False):
+    v = np.zeros_like(x)
+    gbar = np.zeros_like(x)
+    buf = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * x
+        v *= alpha
+        v += (1.0 - alpha) * g * g
+        if centered:
+            gbar += (1.0 - alpha) * (g - gbar)
+            avg = np.sqrt(v - gbar * gbar) + eps
+        else:
+            avg = np.sqrt(v) + eps
+        if momentum > 0:
+            buf *= momentum
+            buf += g / avg
+            x -= lr * buf
+        else:
+            x -= lr * g / avg
+    return x
+
+
+def np_asgd(x, steps, grad, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+    eta = float(np.float32(lr))
+    mu = 1.0
+    ax = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g += weight_decay * x
+        x *= 1.0 - lambd * eta
+        x -= eta * g
+        if mu != 1.0:
+            ax += (x - ax) * mu
+        else:
+            ax[...] = x
+        eta = float(np.float32(lr / (1.0 + lambd * lr * t) ** alpha))
+        mu = float(np.float32(1.0 / max(1.0, t - t0)))
+    return x
+
+
+def np_rprop(x, steps, grad, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False):
+    em, ep = etas
+    lo, hi = step_sizes
+    prev = np.zeros_like(x)
+    size = np.full_like(x, lr)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        s = np.sign(g * prev)
+        factor = np.where(s > 0, ep, np.where(s < 0, em, 1.0))
+        np.clip(size * factor, lo, hi, out=size)
+        g[s < 0] = 0.0
+        prev = g
+        x -= np.sign(g) * size
+    return x
+
+
+def np_sparse_adam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+    b1, b2 = betas
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        active = g != 0.0
+        m = np.where(active, m + (1.0 - b1) * (g - m), m)
+        v = np.where(active, v + (1.0 - b2) * (g * g - v), v)
+        step = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        x -= np.where(active, step * m / (np.sqrt(v) + eps), 0.0)
+    return x
+
+
+REFERENCES = {name[3:]: fn for name, fn in list(globals().items()) if name.startswith("np_")}
+
+
+# --- the table ------------------------------------------------------------------------------
+
+def _best(fn, repeat):
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _starts(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1, 3, n)])
+
+
+def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200):
+    """Rows {optimizer, name, engine_steps_per_s, numpy_steps_per_s, ratio} for 2-D Rosenbrock.
+
+    ``names`` restricts the table (default: every registered optimizer).
+    Hyperparameters are torch's defaults except a small lr for the ones
+    whose default would blow up on Rosenbrock; engine and numpy use the same.
+    """
+    import optlab
+    x0 = _starts(N)
+    rows = []
+    for name in names or optlab.optimizers.names():
+        spec = optlab.optimizers.get(name)
+        hyper = dict(lr=1e-3) if "lr" in spec.defaults else {}
+        if name == "lbfgs":
+            hyper = dict(lr=1.0, max_iter=5, history_size=10)
+        optlab.simulate(name, "rosenbrock", x0=x0[:64], steps=2, progress=False, **hyper)  # compile/load
+        t_eng = _best(lambda: optlab.simulate(name, "rosenbrock", x0=x0, steps=T, record_every=T,
+                                              progress=False, **hyper), repeat)
+        eng = N * T / t_eng
+        ref_fn = REFERENCES.get(name)
+        if ref_fn is None:
+            rows.append(dict(optimizer=name, name=name, engine_steps_per_s=eng, numpy_steps_per_s=None,
+                             ratio=None, note="no vectorised numpy reference (one step = one .step(closure))"))
+            continue
+        ns = min(T, numpy_steps)
+        t_np = _best(lambda: ref_fn(x0.T.copy(), ns, rosen_grad, **hyper), repeat)
+        ref = N * ns / t_np
+        rows.append(dict(optimizer=name, name=name, engine_steps_per_s=eng, numpy_steps_per_s=ref,
+                         ratio=eng / ref))
+    return rows
+
+
+def main(argv=None) -> int:  # pragma: no cover - a command, timed by hand
+    import argparse
+    ap = argparse.ArgumentParser(description="optlab optimizer table (engine vs numpy on 2-D Rosenbrock)")
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("names", nargs="*")
+    args = ap.parse_args(argv)
+    rows = optimizer_table(args.n, args.steps, args.repeat, names=args.names or None)
+    for r in rows:
+        ratio = f"{r['ratio']:6.1f}x" if r["ratio"] else "     -"
+        ref = f"{r['numpy_steps_per_s']:.3e}" if r["numpy_steps_per_s"] else "-"
+        print(f"{r['name']:<20} engine {r['engine_steps_per_s']:.3e}/s  numpy {ref:>10}/s  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,576 @@
+"""The CPU engine for L-BFGS: one generated kernel per objective.
+
+L-BFGS is not elementwise: a torch ``LBFGS.step(closure)`` runs up to
+``max_iter`` quasi-Newton iterations, each with a dot-product two-loop
+recursion over the history and (optionally) a strong-Wolfe line search that
+calls the closure several times. So it cannot use the blocked template of
+:mod:`optlab.engine.cpu`; this module generates its own kernel, with exactly
+the same ``run(...)`` signature and outputs (records, divergence step, best
+loss, tolerance step, ``ex_out``), in which
+
+* ``prange`` runs over trajectories, one trajectory per iteration; the
+  objective kernel is called on a (D, 1) block with n = 1;
+* one engine step is one ``optimizer.step(closure)`` -- the closure
+  evaluation that starts the step is the one that is recorded;
+* the state (direction, step, history of ``history_size`` pairs as a ring
+  buffer, ``H_diag``, previous gradient and loss, ``n_iter``, ``func_evals``)
+  persists across steps, as torch keeps it in ``optimizer.state``;
+* ``ex_out[i, 0]`` is torch's ``state["func_evals"]`` after the last step.
+
+Bit-level details follow ``shared/reference/torch_optim_spec.md`` section 13:
+``p.add_(d, alpha=t)`` is ``fma(t, d, p)``, ``q.add_(y, alpha=-a)`` is
+``fma(-a, y, q)``; ``torch.dot`` on CPU float64 sums the products in four
+interleaved accumulators combined as ``(a0 + a2) + (a1 + a3)`` (exact for
+n <= 8, measured against torch 2.13) and ``Tensor.sum`` of |g| adds four
+interleaved accumulators in order (exact for n <= 5). In the cubic
+interpolation torch computes ``3 (f1 - f2) / (x1 - x2)`` as a reciprocal
+times the scalar when the step ``t`` is a 0-dim tensor -- it is one on the
+very first iteration (``t = min(1, 1/sum|g|) * lr``) when ``1/sum|g| < 1``,
+and stays one through the arithmetic of that line search. The kernels track
+that "is a tensor" flag alongside each step value.
+
+Gradient noise and clipping apply to every closure gradient: evaluation
+``e`` of step ``t`` draws its noise with key ``(seed, trajectory, t, e*D + d)``
+(so the first evaluation of a step draws the same numbers as the elementwise
+engine), and clipping uses the norm of the noisy gradient.
+"""
+from __future__ import annotations
+
+import math
+
+from . import codegen
+from numba import njit
+
+from .ops import fma
+
+C1 = 1e-4
+C2 = 0.9
+
+
+@njit(nogil=True)
+def tdot(a, b, n):
+    """``torch.dot`` of two float64 vectors on CPU: four interleaved partial sums."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    while i + 4 <= n:
+        s0 += a[i] * b[i]
+        s1 += a[i + 1] * b[i + 1]
+        s2 += a[i + 2] * b[i + 2]
+        s3 += a[i + 3] * b[i + 3]
+        i += 4
+    if i < n:
+        s0 += a[i] * b[i]
+    if i + 1 < n:
+        s1 += a[i + 1] * b[i + 1]
+    if i + 2 < n:
+        s2 += a[i + 2] * b[i + 2]
+    return (s0 + s2) + (s1 + s3)
+
+
+@njit(nogil=True)
+def tabssum(a, n):
+    """``a.abs().sum()`` as torch adds a short vector: four lanes, then in order."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    while i + 4 <= n:
+        s0 += abs(a[i])
+        s1 += abs(a[i + 1])
+        s2 += abs(a[i + 2])
+        s3 += abs(a[i + 3])
+        i += 4
+    if i < n:
+        s0 += abs(a[i])
+    if i + 1 < n:
+        s1 += abs(a[i + 1])
+    if i + 2 < n:
+        s2 += abs(a[i + 2])
+    return ((s0 + s1) + s2) + s3
+
+
+@njit(nogil=True)
+def tabsmax(a, n):
+    """``a.abs().max()`` (NaN propagates, as in torch)."""
+    m = abs(a[0])
+    for i in range(1, n):
+        v = abs(a[i])
+        m = v if (v > m or v != v) else m
+    return m
+
+
+@njit(nogil=True)
+def cubic_interpolate(x1, f1, g1, x2, f2, g2, lo, hi, bounded, tx1, tx2, tlo, thi):
+    """torch's ``_cubic_interpolate``; returns (t, t_is_tensor).
+
+    ``tx1``/``tx2``/``tlo``/``thi`` say whether x1, x2 and the bounds are 0-dim
+    tensors in torch (which changes one division). Without ``bounded`` the
+    bounds are (x1, x2) in increasing order.
+    """
+    if not bounded:
+        if x1 <= x2:
+            lo, hi, tlo, thi = x1, x2, tx1, tx2
+        else:
+            lo, hi, tlo, thi = x2, x1, tx2, tx1
+    if tx1 or tx2:  # float / tensor is reciprocal(tensor) * float in torch
+        q = (1.0 / (x1 - x2)) * (3.0 * (f1 - f2))
+    else:
+        q = 3.0 * (f1 - f2) / (x1 - x2)
+    d1 = g1 + g2 - q
+    d2_square = d1 * d1 - g1 * g2
+    if d2_square >= 0.0:
+        d2 = math.sqrt(d2_square)
+        if x1 <= x2:
+            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
+        else:
+            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
+        # min(max(min_pos, lo), hi) with Python's choice of which object is returned
+        r = min_pos
+        tr = True
+        if lo > r:
+            r = lo
+            tr = tlo
+        if hi < r:
+            r = hi
+            tr = thi
+        return r, tr
+    return (lo + hi) / 2.0, (tlo or thi)
+
+
+_TEMPLATE = '''"""optlab CPU kernel: lbfgs on {obj} (generated; do not edit)."""
+import math
+import numpy as np
+from numba import njit, prange
+from optlab.engine.rng import normal
+from optlab.engine.ops import fma
+from optlab.engine.cpu_lbfgs import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
+{imports}
+
+obj_fg = njit(inline="always")(_obj_fg)
+
+
+@njit(cache=True, nogil=True)
+def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev):
+    """Evaluate f and grad f at x + t*d (fma, as p.add_(d, alpha=t)); grad into gout."""
+    D = x.shape[0]
+    for k in range(D):
+        xb[k, 0] = fma(t, d[k], x[k])
+    obj_fg(xb, gb, fb, p, 1, ctx)
+    for k in range(D):
+        gout[k] = gb[k, 0]
+    if noise > 0.0:
+        for k in range(D):
+            gout[k] += noise * normal(seed, traj, step, ev * D + k)
+    if clip > 0.0:
+        s2 = 0.0
+        for k in range(D):
+            s2 += float(gout[k]) * float(gout[k])
+        c = clip / (math.sqrt(s2) + 1e-6)
+        if c < 1.0:
+            for k in range(D):
+                gout[k] = gout[k] * c
+    return float(fb[0])
+
+
+@njit(cache=True, nogil=True)
+def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p, ctx,
+                 noise, clip, seed, traj, step, ev0, g0, gp, gn_, bg, gout, out):
+    """torch's ``_strong_wolfe``: the new loss, gradient (into gout), t and evals (into out)."""
+    D = x.shape[0]
+    d_norm = tabsmax(d, D)
+    for k in range(D):
+        g0[k] = g[k]
+    f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step, ev0)
+    ls_evals = 1
+    gtd_new = tdot(gn_, d, D)
+    t_prev = 0.0
+    tp_tensor = False
+    f_prev = f
+    for k in range(D):
+        gp[k] = g0[k]
+    gtd_prev = gtd
+    done = False
+    ls_iter = 0
+    nb = 0
+    b0 = 0.0
+    b1 = 0.0
+    tb0 = False
+    tb1 = False
+    bf0 = 0.0
+    bf1 = 0.0
+    bd0 = 0.0
+    bd1 = 0.0
+    while ls_iter < max_ls:
+        if f_new > (f + C1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
+            nb = 2
+            b0, b1, tb0, tb1 = t_prev, t, tp_tensor, t_tensor
+            bf0, bf1 = f_prev, f_new
+            bd0, bd1 = gtd_prev, gtd_new
+            for k in range(D):
+                bg[0, k] = gp[k]
+                bg[1, k] = gn_[k]
+            break
+        if abs(gtd_new) <= -C2 * gtd:
+            nb = 1
+            b0, tb0 = t, t_tensor
+            bf0 = f_new
+            for k in range(D):
+                bg[0, k] = gn_[k]
+            done = True
+            break
+        if gtd_new >= 0.0:
+            nb = 2
+            b0, b1, tb0, tb1 = t_prev, t, tp_tensor, t_tensor
+            bf0, bf1 = f_prev, f_new
+            bd0, bd1 = gtd_prev, gtd_new
+            for k in range(D):
+                bg[0, k] = gp[k]
+                bg[1, k] = gn_[k]
+            break
+        # extrapolate
+        min_step = t + 0.01 * (t - t_prev)
+        max_step = t * 10.0
+        tmp = t
+        tmp_tensor = t_tensor
+        t, t_tensor = cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
+                                        min_step, max_step, True, tp_tensor, t_tensor,
+                                        t_tensor or tp_tensor, t_tensor)
+        t_prev = tmp
+        tp_tensor = tmp_tensor
+        f_prev = f_new
+        for k in range(D):
+            gp[k] = gn_[k]
+        gtd_prev = gtd_new
+        f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step,
+                        ev0 + ls_evals)
+        ls_evals += 1
+        gtd_new = tdot(gn_, d, D)
+        ls_iter += 1
+    if ls_iter == max_ls:
+        nb = 2
+        b0, b1, tb0, tb1 = 0.0, t, False, t_tensor
+        bf0, bf1 = f, f_new
+        for k in range(D):
+            bg[0, k] = g0[k]
+            bg[1, k] = gn_[k]
+    # zoom
+    insuf_progress = False
+    if nb == 1:
+        low = 0 if bf0 <= bf0 else 1
+    else:
+        low = 0 if bf0 <= bf1 else 1
+    if low >= nb:  # NaN loss with a one-point bracket: torch would fail; keep the point
+        low = 0
+    high = 1 - low
+    while (not done) and ls_iter < max_ls:
+        if abs(b1 - b0) * d_norm < tol_change:
+            break
+        t, t_tensor = cubic_interpolate(b0, bf0, bd0, b1, bf1, bd1, 0.0, 0.0, False,
+                                        tb0, tb1, False, False)
+        # Python's max/min over the list [b0, b1]
+        if b1 > b0:
+            bmax, tmax = b1, tb1
+        else:
+            bmax, tmax = b0, tb0
+        if b1 < b0:
+            bmin, tmin = b1, tb1
+        else:
+            bmin, tmin = b0, tb0
+        eps = 0.1 * (bmax - bmin)
+        teps = tmax or tmin
+        a1 = bmax - t
+        a2 = t - bmin
+        close = (a2 if a2 < a1 else a1) < eps
+        if close:
+            if insuf_progress or t >= bmax or t <= bmin:
+                if abs(t - bmax) < abs(t - bmin):
+                    t = bmax - eps
+                    t_tensor = tmax or teps
+                else:
+                    t = bmin + eps
+                    t_tensor = tmin or teps
+                insuf_progress = False
+            else:
+                insuf_progress = True
+        else:
+            insuf_progress = False
+        f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step,
+                        ev0 + ls_evals)
+        ls_evals += 1
+        gtd_new = tdot(gn_, d, D)
+        ls_iter += 1
+        bf_low = bf0 if low == 0 else bf1
+        if f_new > (f + C1 * t * gtd) or f_new >= bf_low:
+            if high == 0:
+                b0, tb0, bf0, bd0 = t, t_tensor, f_new, gtd_new
+            else:
+                b1, tb1, bf1, bd1 = t, t_tensor, f_new, gtd_new
+            for k in range(D):
+                bg[high, k] = gn_[k]
+            low = 0 if bf0 <= bf1 else 1
+            high = 1 - low
+        else:
+            if abs(gtd_new) <= -C2 * gtd:
+                done = True
+            elif gtd_new * ((b1 - b0) if high == 1 else (b0 - b1)) >= 0.0:
+                # old high becomes new low
+                if high == 0:
+                    b0, tb0, bf0, bd0 = b1, tb1, bf1, bd1
+                else:
+                    b1, tb1, bf1, bd1 = b0, tb0, bf0, bd0
+                for k in range(D):
+                    bg[high, k] = bg[low, k]
+            if low == 0:
+                b0, tb0, bf0, bd0 = t, t_tensor, f_new, gtd_new
+            else:
+                b1, tb1, bf1, bd1 = t, t_tensor, f_new, gtd_new
+            for k in range(D):
+                bg[low, k] = gn_[k]
+    for k in range(D):
+        gout[k] = bg[low, k]
+    out[0] = b0 if low == 0 else b1
+    out[1] = ls_evals
+    return bf0 if low == 0 else bf1
+
+
+@njit(cache=True, nogil=True)
+def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
+               d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip, seed, traj,
+               step, w0, w1, w2, bg, gw, out):
+    """One ``LBFGS.step(closure)`` after its first closure call gave (loss, g) at x.
+
+    sv: [t, H_diag, prev_loss]; iv: [n_iter, func_evals, oldest slot, history length].
+    """
+    D = x.shape[0]
+    current_evals = 1
+    iv[1] += 1
+    if tabsmax(g, D) <= tol_grad:
+        return loss
+    t = sv[0]
+    n_iter = 0
+    ev = np.int64(1)
+    while n_iter < max_iter:
+        n_iter += 1
+        iv[0] += 1
+        if iv[0] == 1:
+            for k in range(D):
+                d[k] = -g[k]
+            iv[2] = 0
+            iv[3] = 0
+            sv[1] = 1.0
+        else:
+            # y = g - g_prev and s = d * t go straight into the next history slot
+            h0 = iv[2]
+            nh = iv[3]
+            slot = (h0 + nh) % hist
+            for k in range(D):
+                w0[k] = g[k] - pg[k]
+                w1[k] = d[k] * t
+            ys = tdot(w0, w1, D)
+            if ys > 1e-10:
+                if nh == hist:
+                    h0 = (h0 + 1) % hist
+                    nh -= 1
+                    slot = (h0 + nh) % hist
+                for k in range(D):
+                    dirs[slot, k] = w0[k]
+                    stps[slot, k] = w1[k]
+                ro[slot] = 1.0 / ys
+                nh += 1
+                iv[2] = h0
+                iv[3] = nh
+                sv[1] = ys / tdot(w0, w0, D)
+            # two-loop recursion
+            for k in range(D):
+                w2[k] = -g[k]
+            for i in range(nh - 1, -1, -1):
+                s_ = (h0 + i) % hist
+                a = tdot(stps[s_], w2, D) * ro[s_]
+                al[i] = a
+                for k in range(D):
+                    w2[k] = fma(-a, dirs[s_, k], w2[k])
+            hd = sv[1]
+            for k in range(D):
+                d[k] = w2[k] * hd
+            for i in range(nh):
+                s_ = (h0 + i) % hist
+                be = tdot(dirs[s_], d, D) * ro[s_]
+                c = al[i] - be
+                for k in range(D):
+                    d[k] = fma(c, stps[s_, k], d[k])
+        for k in range(D):
+            pg[k] = g[k]
+        sv[2] = loss
+        prev_loss = loss
+        t_tensor = False
+        if iv[0] == 1:
+            r = 1.0 / tabssum(g, D)
+            t_tensor = r < 1.0
+            t = (r if t_tensor else 1.0) * lr
+        else:
+            t = lr
+        gtd = tdot(g, d, D)
+        if gtd > -tol_change:
+            break
+        ls_evals = 0
+        opt_cond = False
+        if use_ls:
+            loss = strong_wolfe(x, t, t_tensor, d, loss, g, gtd, tol_change,
+                                max_eval - current_evals, xb, gb, fb, p, ctx, noise, clip,
+                                seed, traj, step, np.int64(ev), w0, w1, w2, bg, gw, out)
+            t = out[0]
+            ls_evals = int(out[1])
+            for k in range(D):
+                g[k] = gw[k]
+                x[k] = fma(t, d[k], x[k])
+            opt_cond = tabsmax(g, D) <= tol_grad
+        else:
+            for k in range(D):
+                x[k] = fma(t, d[k], x[k])
+            if n_iter != max_iter:
+                loss = closure(x, 0.0, d, xb, gb, fb, g, p, ctx, noise, clip, seed, traj,
+                               step, np.int64(ev))
+                opt_cond = tabsmax(g, D) <= tol_grad
+                ls_evals = 1
+        ev += ls_evals
+        current_evals += ls_evals
+        iv[1] += ls_evals
+        if n_iter == max_iter:
+            break
+        if current_evals >= max_eval:
+            break
+        if opt_cond:
+            break
+        dt_max = 0.0
+        for k in range(D):
+            v = abs(d[k] * t)
+            dt_max = v if (v > dt_max or v != v) else dt_max
+        if dt_max <= tol_change:
+            break
+        if abs(loss - prev_loss) < tol_change:
+            break
+    sv[0] = t
+    return loss
+
+
+@njit(cache=True, nogil=True)
+def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
+               i_off, rec_x, rec_f, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+    """All steps of trajectory i, with the engine's book-keeping."""
+    D = x0.shape[1]
+    use_f = f_target == f_target
+    max_iter = int(hs[0])
+    max_eval = int(hs[1])
+    tol_grad = float(hs[2])
+    tol_change = float(hs[3])
+    hist = int(hs[4])
+    use_ls = hs[5] != 0.0
+    traj = np.int64(i_off + i)
+    lr = float(hp[0, i])
+    x = np.empty(D, dtype=np.float64)
+    g = np.zeros(D, dtype=np.float64)
+    d = np.zeros(D, dtype=np.float64)
+    pg = np.zeros(D, dtype=np.float64)
+    dirs = np.zeros((hist, D), dtype=np.float64)
+    stps = np.zeros((hist, D), dtype=np.float64)
+    ro = np.zeros(hist, dtype=np.float64)
+    al = np.zeros(hist, dtype=np.float64)
+    sv = np.zeros(3, dtype=np.float64)
+    iv = np.zeros(4, dtype=np.int64)
+    xb = np.zeros((D, 1), dtype=x0.dtype)
+    gb = np.zeros((D, 1), dtype=x0.dtype)
+    fb = np.zeros(1, dtype=x0.dtype)
+    w0 = np.zeros(D, dtype=np.float64)
+    w1 = np.zeros(D, dtype=np.float64)
+    w2 = np.zeros(D, dtype=np.float64)
+    bg = np.zeros((2, D), dtype=np.float64)
+    gw = np.zeros(D, dtype=np.float64)
+    out = np.zeros(2, dtype=np.float64)
+    ctx = np.zeros(3, dtype=np.int64)
+    ctx[0] = seed
+    ctx[2] = traj
+    for k in range(D):
+        x[k] = x0[i, k]
+    bf = np.inf
+    bt = 0
+    dt = -1
+    ht = -1
+    gn = 0.0
+    f = 0.0
+    for t in range(steps + 1):
+        ctx[1] = t
+        # the closure call that opens step t + 1 (and the record of step t)
+        for k in range(D):
+            xb[k, 0] = x[k]
+        obj_fg(xb, gb, fb, p, 1, ctx)
+        f = float(fb[0])
+        s2 = 0.0
+        for k in range(D):
+            g[k] = gb[k, 0]
+            s2 += g[k] * g[k]
+        gn = math.sqrt(s2)
+        if f < bf:
+            bf = f
+            bt = t
+        if dt < 0 and not abs(f) <= blowup:
+            dt = t
+        if ht < 0 and dt < 0 and ((f - f_target <= tol) if use_f else (gn <= tol)):
+            ht = t
+        if t % rec_every == 0:
+            r = t // rec_every
+            if dt >= 0 and dt < t:
+                rec_f[i, r] = np.nan
+                for k in range(D):
+                    rec_x[i, r, k] = np.nan
+            else:
+                rec_f[i, r] = f
+                for k in range(D):
+                    rec_x[i, r, k] = x[k]
+        if t == steps:
+            break
+        if noise > 0.0:
+            for k in range(D):
+                g[k] += noise * normal(seed, traj, t, k)
+        if clip > 0.0:
+            s2 = 0.0
+            for k in range(D):
+                s2 += g[k] * g[k]
+            c = clip / (math.sqrt(s2) + 1e-6)
+            if c < 1.0:
+                for k in range(D):
+                    g[k] = g[k] * c
+        lbfgs_step(x, g, f, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
+                   d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip,
+                   seed, traj, np.int64(t), w0, w1, w2, bg, gw, out)
+    for k in range(D):
+        x_out[i, k] = x[k]
+    f_out[i] = f
+    gn_out[i] = gn
+    best_f[i] = bf
+    best_t[i] = bt
+    div_t[i] = dt
+    hit_t[i] = ht
+    ex_out[i, 0] = iv[1]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+    for i in prange(x0.shape[0]):
+        trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
+                   i_off, rec_x, rec_f, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,
+                   ex_out)
+'''
+
+
+def kernel(opt_spec, obj_spec):
+    """The compiled ``run`` for L-BFGS on this objective (``OptimizerSpec.kernel_factory``)."""
+    fns = (obj_spec.value_grad_kernel, kernel)  # kernel: hashes this file too
+    src = _TEMPLATE.format(obj=obj_spec.name,
+                           imports=codegen.import_line(obj_spec.value_grad_kernel, "_obj_fg"))
+    mod = codegen.load(codegen.safe_tag("cpu_lbfgs", obj_spec.value_grad_kernel.__name__), src, fns)
+    return mod.run

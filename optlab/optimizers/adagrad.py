@@ -1,0 +1,79 @@
+r"""Adagrad, as torch.optim.Adagrad.
+
+.. math::
+
+    &\textbf{input}: \gamma \text{ (lr)}, \theta_0, f, \lambda \text{ (weight decay)},
+        \tau \text{ (initial accumulator value)}, \eta \text{ (lr decay)}, \epsilon, \text{maximize} \\
+    &\textbf{init}: s_0 \leftarrow \tau \\
+    &\textbf{for } t = 1, 2, \ldots: \\
+    &\quad g_t \leftarrow \pm\nabla_\theta f(\theta_{t-1}) \\
+    &\quad g_t \leftarrow g_t + \lambda\theta_{t-1} \quad (\lambda \ne 0) \\
+    &\quad \tilde\gamma \leftarrow \gamma / (1 + (t-1)\eta) \\
+    &\quad s_t \leftarrow s_{t-1} + g_t^2 \\
+    &\quad \theta_t \leftarrow \theta_{t-1} - \tilde\gamma\, g_t / (\sqrt{s_t} + \epsilon)
+
+eps is added *outside* the square root, as in torch. The accumulator starts at
+``initial_accumulator_value`` (torch creates it in the constructor). Sparse
+gradients are not modelled: every coordinate is updated every step.
+
+Reference: Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online
+Learning and Stochastic Optimization", JMLR 12 (2011).
+"""
+import math
+import sys
+
+from ..engine.ops import fma
+from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
+
+# st rows: 0 sum.  sc rows: 0 clr.
+# hp rows: lr, lr_decay, weight_decay, initial_accumulator_value, eps.  hs: maximize.
+
+
+def init(x, st, sc, hp, hs, n):
+    for d in range(x.shape[0]):
+        for j in range(n):
+            st[0, d, j] = hp[3, j]
+
+
+def step(x, g, st, sc, hp, hs, t, n):
+    maximize = hs[0] != 0.0
+    tm1 = float(t) - 1.0
+    for j in range(n):
+        sc[0, j] = hp[0, j] / (1.0 + tm1 * hp[1, j])
+    for d in range(x.shape[0]):
+        for j in range(n):
+            wd = hp[2, j]
+            eps = hp[4, j]
+            xi = x[d, j]
+            gi = g[d, j]
+            gi = -gi if maximize else gi
+            gi = fma(wd, xi, gi) if wd != 0.0 else gi
+            s = fma(gi, gi, st[0, d, j])
+            st[0, d, j] = s
+            x[d, j] = xi + (-sc[0, j] * gi) / (math.sqrt(s) + eps)
+
+
+def _validate(v):
+    check_lr(v)
+    require(v["lr_decay"], lambda a: a >= 0.0, "Invalid lr_decay value: {}")
+    check_weight_decay(v)
+    require(v["initial_accumulator_value"], lambda a: a >= 0.0,
+            "Invalid initial_accumulator_value value: {}")
+    check_eps(v)
+    check_bool(v, "maximize")
+
+
+SPEC = OptimizerSpec(
+    name="adagrad",
+    kernels=sys.modules[__name__],
+    defaults=dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                  eps=1e-10, maximize=False),
+    vector=("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
+    static=("maximize",),
+    n_state=1, n_scalar=1,
+    validate=_validate,
+    summary="Adagrad: per-coordinate steps scaled by the root of the summed squared gradients "
+            "(torch.optim.Adagrad)",
+    torch_name="Adagrad",
+    reference="Duchi, Hazan & Singer, JMLR 2011",
+)

@@ -1,0 +1,129 @@
+r"""NAdam, as torch.optim.NAdam.
+
+.. math::
+
+    &\textbf{input}: \gamma \text{ (lr)}, \beta_1, \beta_2, \theta_0, f, \lambda \text{ (weight decay)},
+        \psi \text{ (momentum decay)}, \epsilon, \text{decoupled}, \text{maximize} \\
+    &\textbf{init}: m_0 \leftarrow 0, \; v_0 \leftarrow 0, \; P_0 \leftarrow 1 \\
+    &\textbf{for } t = 1, 2, \ldots: \\
+    &\quad g_t \leftarrow \pm\nabla_\theta f(\theta_{t-1}) \\
+    &\quad \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) \text{ (decoupled) or }
+          g_t \leftarrow g_t + \lambda\theta_{t-1} \\
+    &\quad \mu_t \leftarrow \beta_1\big(1 - \tfrac12\, 0.96^{t\psi}\big), \quad
+          \mu_{t+1} \leftarrow \beta_1\big(1 - \tfrac12\, 0.96^{(t+1)\psi}\big) \\
+    &\quad P_t \leftarrow P_{t-1}\mu_t \;(\text{float32}), \quad P_{t+1} \leftarrow P_t\,\mu_{t+1} \\
+    &\quad m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad
+          v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+    &\quad \delta_t \leftarrow \sqrt{v_t / (1-\beta_2^t)} + \epsilon \\
+    &\quad \theta_t \leftarrow \theta_{t-1} - \gamma\frac{1-\mu_t}{1-P_t}\frac{g_t}{\delta_t}
+          - \gamma\frac{\mu_{t+1}}{1-P_{t+1}}\frac{m_t}{\delta_t}
+
+Notes, as in torch 2.13: the running product of the momentum schedule
+(``mu_product``) is a float32 scalar tensor, so ``P_t`` is rounded to float32
+every step (``mu_t`` is rounded to float32 first); ``P_{t+1}`` is formed in
+float64 from the rounded ``P_t``. The two parameter updates are applied one
+after the other. eps is added outside the square root, after the bias
+correction (which sits inside the root).
+
+References: Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016
+workshop; decoupled weight decay after Loshchilov & Hutter, ICLR 2019.
+"""
+import math
+import sys
+
+import numpy as np
+
+from ..engine.ops import fma, lerp
+from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
+                    check_weight_decay, require)
+
+# st rows: 0 exp_avg, 1 exp_avg_sq.
+# sc rows: 0 mu_product (float32 values), 1 coefficient of g, 2 coefficient of m, 3 bc2.
+# hp rows: lr, beta1, beta2, eps, weight_decay, momentum_decay.  hs: maximize, decoupled.
+
+
+def init(x, st, sc, hp, hs, n):
+    for k in range(2):
+        for d in range(x.shape[0]):
+            for j in range(n):
+                st[k, d, j] = 0.0
+    for j in range(n):
+        sc[0, j] = 1.0
+
+
+def step(x, g, st, sc, hp, hs, t, n):
+    maximize = hs[0] != 0.0
+    decoupled = hs[1] != 0.0
+    tf = float(t)
+    pb1 = -1.0
+    ppsi = -1.0
+    pb2 = -1.0
+    mu = 0.0
+    mu_next = 0.0
+    bc2 = 1.0
+    for j in range(n):  # schedule and bias correction, pows only when the block's values change
+        b1 = hp[1, j]
+        psi = hp[5, j]
+        b2 = hp[2, j]
+        if b1 != pb1 or psi != ppsi:
+            mu = b1 * (1.0 - 0.5 * 0.96 ** (tf * psi))
+            mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((tf + 1.0) * psi))
+            pb1 = b1
+            ppsi = psi
+        if b2 != pb2:
+            bc2 = 1.0 - b2 ** tf
+            pb2 = b2
+        # mu_product *= mu on a float32 tensor: both factors float32, product rounded to float32
+        prod = float(np.float32(float(np.float32(sc[0, j])) * float(np.float32(mu))))
+        prod_next = prod * mu_next
+        lr = hp[0, j]
+        sc[0, j] = prod
+        sc[1, j] = (-lr * (1.0 - mu)) / (1.0 - prod)
+        sc[2, j] = (-lr * mu_next) / (1.0 - prod_next)
+        sc[3, j] = bc2
+    for d in range(x.shape[0]):
+        for j in range(n):
+            lr = hp[0, j]
+            b1 = hp[1, j]
+            b2 = hp[2, j]
+            eps = hp[3, j]
+            wd = hp[4, j]
+            xi = x[d, j]
+            gi = g[d, j]
+            gi = -gi if maximize else gi
+            xd = xi * (1.0 - lr * wd)
+            gd = fma(wd, xi, gi)
+            use_wd = wd != 0.0
+            xi = xd if (use_wd and decoupled) else xi
+            gi = gd if (use_wd and not decoupled) else gi
+            m = lerp(st[0, d, j], gi, 1.0 - b1)
+            v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
+            st[0, d, j] = m
+            st[1, d, j] = v
+            denom = math.sqrt(v / sc[3, j]) + eps
+            xi = xi + (sc[1, j] * gi) / denom
+            x[d, j] = xi + (sc[2, j] * m) / denom
+
+
+def _validate(v):
+    check_lr(v)
+    check_eps(v)
+    check_betas(v)
+    check_weight_decay(v)
+    require(v["momentum_decay"], lambda a: a >= 0.0, "Invalid momentum_decay value: {}")
+    check_bool(v, "maximize", "decoupled_weight_decay")
+
+
+SPEC = OptimizerSpec(
+    name="nadam",
+    kernels=sys.modules[__name__],
+    defaults=dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                  decoupled_weight_decay=False, maximize=False),
+    vector=("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"),
+    static=("maximize", "decoupled_weight_decay"),
+    n_state=2, n_scalar=4,
+    validate=_validate,
+    summary="NAdam: Adam with Nesterov momentum and a momentum schedule (torch.optim.NAdam)",
+    torch_name="NAdam",
+    reference="Dozat, ICLR 2016 workshop",
+)

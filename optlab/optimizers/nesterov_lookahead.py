@@ -1,0 +1,156 @@
+r"""Nesterov momentum in the lecture's look-ahead form.
+
+.. math::
+
+    &\textbf{input}: \lambda \text{ (lr)}, \rho \text{ (momentum)}, w_0, L,
+        \text{weight decay } \kappa, \text{maximize} \\
+    &\textbf{init}: v_0 \leftarrow 0 \\
+    &\textbf{for } t = 1, 2, \ldots: \\
+    &\quad \tilde w \leftarrow w_{t-1} - \rho v_{t-1} \quad \text{(the look-ahead point)} \\
+    &\quad g_t \leftarrow \pm\nabla L(\tilde w) + \kappa\tilde w \\
+    &\quad v_t \leftarrow \rho v_{t-1} + \lambda g_t \\
+    &\quad w_t \leftarrow w_{t-1} - v_t
+
+The gradient is evaluated at the look-ahead point ``w - rho v``, so this
+optimizer has its own engine kernel (the standard template with one extra
+objective evaluation per step, at the look-ahead point): the recorded ``x``,
+the loss, best loss and divergence checks are those of ``w``, while the step
+uses the gradient at ``w - rho v``. CPU engine only.
+
+**Equivalence with torch's form** (``nesterov``, i.e. ``SGD(nesterov=True)``).
+Let ``theta_t = w_t - rho v_t`` (the look-ahead point) and ``v_t = lr b_t``.
+Substituting,
+
+.. math::
+
+    b_t = \rho b_{t-1} + \nabla L(\theta_{t-1}), \qquad
+    \theta_t = w_t - \rho v_t = \theta_{t-1} + \rho v_{t-1} - (1+\rho) v_t
+             = \theta_{t-1} - \lambda\,(\nabla L(\theta_{t-1}) + \rho b_t),
+
+which is exactly torch's Nesterov update with the buffer starting at the
+first gradient (``b_1 = g_1`` since ``v_0 = 0``) and ``theta_0 = w_0``. So
+torch iterates the look-ahead point, and ``w_t = theta_t + rho lr b_t``
+recovers this optimizer's iterate from torch's state (equal up to rounding;
+the tests check it to 1e-9). Weight decay here is that of the look-ahead point,
+as in torch.
+
+References: Nesterov, Soviet Math. Dokl. 27 (1983); Sutskever, Martens,
+Dahl & Hinton, ICML 2013 (the momentum form used in the lecture).
+"""
+import sys
+
+from ..engine.ops import fma
+from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
+
+# st rows: 0 v (the lecture's velocity, lr-scaled).  hp rows: lr, momentum, weight_decay.
+# hs: maximize.
+
+
+def init(x, st, sc, hp, hs, n):
+    for d in range(x.shape[0]):
+        for j in range(n):
+            st[0, d, j] = 0.0
+
+
+def lookahead(x, xa, st, sc, hp, hs, t, n):
+    """xa = w - rho v: where the gradient of step t is taken."""
+    for d in range(x.shape[0]):
+        for j in range(n):
+            xa[d, j] = x[d, j] - hp[1, j] * st[0, d, j]
+
+
+def step(x, g, st, sc, hp, hs, t, n):
+    """One step; ``g`` is the gradient at the look-ahead point ``w - rho v``."""
+    maximize = hs[0] != 0.0
+    for d in range(x.shape[0]):
+        for j in range(n):
+            lr = hp[0, j]
+            mom = hp[1, j]
+            wd = hp[2, j]
+            v = st[0, d, j]
+            xi = x[d, j]
+            gi = g[d, j]
+            gi = -gi if maximize else gi
+            xa = xi - mom * v
+            gi = fma(wd, xa, gi) if wd != 0.0 else gi
+            v = fma(lr, gi, mom * v)
+            st[0, d, j] = v
+            x[d, j] = xi - v
+
+
+def _validate(v):
+    check_lr(v)
+    require(v["momentum"], lambda a: a >= 0.0, "Invalid momentum value: {}")
+    check_weight_decay(v)
+    check_bool(v, "maximize")
+
+
+def _block(cpu, dim):
+    """The engine's block width (``cpu.kernel`` does not pass the dimension to a factory)."""
+    if hasattr(cpu, "block_size"):
+        return cpu.block_size(dim if dim is not None else 2)
+    return getattr(cpu, "BLOCK", 16)
+
+
+_ALLOC = "        g = np.zeros((D, B), dtype=x0.dtype)\n"
+_BEFORE_NOISE = "            if noise > 0.0:\n"
+_LOOK = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
+            obj_fg(xa, g, fa, p, B, ctx)
+            if clip > 0.0:
+                for j in range(B):
+                    s2 = 0.0
+                    for d in range(D):
+                        s2 += float(g[d, j]) * float(g[d, j])
+                    gn[j] = math.sqrt(s2)
+"""
+
+
+def kernel_factory(opt_spec, obj_spec, dim=None):
+    """The engine's blocked CPU template plus a gradient evaluation at ``w - rho v``.
+
+    The template of :mod:`optlab.engine.cpu` is reused verbatim (records,
+    divergence, best loss, noise, clipping); after the book-keeping of step t
+    the gradient is recomputed at the look-ahead point and that gradient is
+    what noise, clipping and the step see.
+    """
+    from ..engine import codegen, cpu
+    mod = sys.modules[__name__]
+    fns = (mod.init, mod.step, obj_spec.value_grad_kernel, mod.lookahead)
+    src = cpu._TEMPLATE.format(
+        opt=opt_spec.name, obj=obj_spec.name, block=_block(cpu, dim),
+        n_state=opt_spec.n_state, n_scalar=opt_spec.n_scalar,
+        n_extra=0, extra_slot0=0, n_final=0, final_slot0=0,
+        imports="\n".join([
+            codegen.import_line(fns[0], "_opt_init"),
+            codegen.import_line(fns[1], "_opt_step"),
+            codegen.import_line(fns[2], "_obj_fg"),
+            codegen.import_line(fns[3], "_opt_look"),
+            'opt_look = njit(inline="always")(_opt_look)',
+        ]),
+    )
+    for anchor in (_ALLOC, _BEFORE_NOISE):
+        if src.count(anchor) != 1:
+            raise RuntimeError("nesterov_lookahead: the CPU engine template changed; "
+                               f"cannot find {anchor.strip()!r} exactly once")
+    src = src.replace(_ALLOC, _ALLOC + "        xa = np.zeros((D, B), dtype=x0.dtype)\n"
+                                       "        fa = np.zeros(B, dtype=x0.dtype)\n")
+    src = src.replace(_BEFORE_NOISE, _LOOK + _BEFORE_NOISE)
+    gen = codegen.load(codegen.safe_tag("cpu_lookahead", obj_spec.value_grad_kernel.__name__),
+                       src, fns)
+    return gen.run
+
+
+SPEC = OptimizerSpec(
+    name="nesterov_lookahead",
+    kernels=sys.modules[__name__],
+    defaults=dict(lr=1e-3, momentum=0.9, weight_decay=0.0, maximize=False),
+    vector=("lr", "momentum", "weight_decay"),
+    static=("maximize",),
+    n_state=1,
+    validate=_validate,
+    summary="Nesterov momentum, lecture form: v = rho v + lr grad L(w - rho v), w = w - v",
+    reference="Nesterov 1983; Sutskever et al., ICML 2013",
+    preset_of=None,
+    kernel_factory=kernel_factory,
+    devices=("cpu",),
+)

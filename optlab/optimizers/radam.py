@@ -1,0 +1,127 @@
+r"""RAdam, as torch.optim.RAdam.
+
+.. math::
+
+    &\textbf{input}: \gamma \text{ (lr)}, \beta_1, \beta_2, \theta_0, f, \lambda \text{ (weight decay)},
+        \epsilon, \text{decoupled}, \text{maximize} \\
+    &\textbf{init}: m_0 \leftarrow 0, \; v_0 \leftarrow 0, \;
+          \rho_\infty \leftarrow 2/(1-\beta_2) - 1 \\
+    &\textbf{for } t = 1, 2, \ldots: \\
+    &\quad g_t \leftarrow \pm\nabla_\theta f(\theta_{t-1}) \\
+    &\quad \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) \text{ (decoupled) or }
+          g_t \leftarrow g_t + \lambda\theta_{t-1} \\
+    &\quad m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad
+          v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+    &\quad \hat m_t \leftarrow m_t / (1-\beta_1^t), \quad
+          \rho_t \leftarrow \rho_\infty - 2t\beta_2^t/(1-\beta_2^t) \\
+    &\quad \textbf{if } \rho_t > 5: \;
+          a_t \leftarrow \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon}, \;
+          r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}, \;
+          \theta_t \leftarrow \theta_{t-1} - \gamma\hat m_t a_t r_t \\
+    &\quad \textbf{else}: \; \theta_t \leftarrow \theta_{t-1} - \gamma\hat m_t
+
+Notes, as in torch: eps is added to the sqrt of the *uncorrected* v, and
+``sqrt(1 - beta2^t) / (sqrt(v) + eps)`` is computed as a reciprocal times the
+scalar. While the variance of the adaptive rate is intractable (rho_t <= 5,
+the first 5 steps for beta2 >= 0.9, for ever when beta2 <= 2/3) the step is
+plain bias-corrected momentum SGD.
+
+Reference: Liu, Jiang, He, Chen, Liu, Gao & Han, "On the Variance of the
+Adaptive Learning Rate and Beyond", ICLR 2020.
+"""
+import math
+import sys
+
+from ..engine.ops import fma, lerp
+from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
+
+# st rows: 0 exp_avg, 1 exp_avg_sq.
+# sc rows: 0 bc1, 1 sqrt(bc2), 2 rectification r, 3 rectified (1.0) or not (0.0).
+# hp rows: lr, beta1, beta2, eps, weight_decay.  hs: maximize, decoupled.
+
+
+def init(x, st, sc, hp, hs, n):
+    for k in range(2):
+        for d in range(x.shape[0]):
+            for j in range(n):
+                st[k, d, j] = 0.0
+
+
+def step(x, g, st, sc, hp, hs, t, n):
+    maximize = hs[0] != 0.0
+    decoupled = hs[1] != 0.0
+    tf = float(t)
+    pb1 = -1.0
+    pb2 = -1.0
+    bc1 = 1.0
+    bc2s = 1.0
+    rect = 0.0
+    ok = 0.0
+    for j in range(n):  # per-trajectory scalars, pows only when the block's betas change
+        b1 = hp[1, j]
+        b2 = hp[2, j]
+        if b1 != pb1:
+            bc1 = 1.0 - b1 ** tf
+            pb1 = b1
+        if b2 != pb2:
+            b2t = b2 ** tf
+            bc2 = 1.0 - b2t
+            bc2s = bc2 ** 0.5
+            rho_inf = 2.0 / (1.0 - b2) - 1.0
+            rho_t = rho_inf - 2.0 * tf * b2t / bc2
+            ok = 1.0 if rho_t > 5.0 else 0.0
+            rect = 1.0
+            if rho_t > 5.0:
+                rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+            pb2 = b2
+        sc[0, j] = bc1
+        sc[1, j] = bc2s
+        sc[2, j] = rect
+        sc[3, j] = ok
+    for d in range(x.shape[0]):
+        for j in range(n):
+            lr = hp[0, j]
+            b1 = hp[1, j]
+            b2 = hp[2, j]
+            eps = hp[3, j]
+            wd = hp[4, j]
+            xi = x[d, j]
+            gi = g[d, j]
+            gi = -gi if maximize else gi
+            xd = xi * (1.0 - lr * wd)
+            gd = fma(wd, xi, gi)
+            use_wd = wd != 0.0
+            xi = xd if (use_wd and decoupled) else xi
+            gi = gd if (use_wd and not decoupled) else gi
+            m = lerp(st[0, d, j], gi, 1.0 - b1)
+            v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
+            st[0, d, j] = m
+            st[1, d, j] = v
+            mlr = m / sc[0, j] * lr
+            a = (1.0 / (math.sqrt(v) + eps)) * sc[1, j]
+            upd = mlr * a * sc[2, j] if sc[3, j] != 0.0 else mlr
+            x[d, j] = xi - upd
+
+
+def _validate(v):
+    check_lr(v)
+    check_eps(v)
+    check_betas(v)
+    check_weight_decay(v)
+    check_bool(v, "maximize", "decoupled_weight_decay")
+
+
+SPEC = OptimizerSpec(
+    name="radam",
+    kernels=sys.modules[__name__],
+    defaults=dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                  decoupled_weight_decay=False, maximize=False),
+    vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
+    static=("maximize", "decoupled_weight_decay"),
+    n_state=2, n_scalar=4,
+    validate=_validate,
+    summary="RAdam: Adam with a rectified adaptive learning rate (torch.optim.RAdam)",
+    torch_name="RAdam",
+    reference="Liu et al., ICLR 2020",
+)

@@ -1,0 +1,365 @@
+"""Every optimizer kernel against a slow, obvious numpy reference, and the spec around it.
+
+* each registered optimizer, at non-default settings, equals its reference in
+  ``tests/naive_optimizers.py`` on 2-D Rosenbrock (every step);
+* per-trajectory hyperparameters give the same bits as separate runs (the
+  kernels cache bias corrections by equal neighbouring values);
+* validation messages are torch's (compared with torch itself when it is
+  installed, else with pinned strings);
+* ``maximize`` ascends; presets equal ``sgd`` with the same settings;
+* every ``conf/optimizer/<name>.yaml`` holds the optimizer's torch defaults.
+
+Only Rosenbrock kernels are used here (the parity tests need them too), so
+the file costs one compiled kernel per optimizer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import naive_optimizers as naive
+import optlab
+from optlab import OptlabError
+from optlab.bench_optimizers import REFERENCES, rosen_grad
+
+ROSEN = optlab.objectives.get("rosenbrock")
+X0 = np.array([-1.5, 2.0])
+X0_UP = np.array([0.9, 0.8])
+STEPS = 60
+CONF = Path(__file__).resolve().parents[1] / "conf" / "optimizer"
+
+
+def grad(x):
+    return ROSEN.grad(x)
+
+
+def value_grad(x):
+    return float(ROSEN.value(x)), np.asarray(ROSEN.grad(x))
+
+
+# optimizer -> settings checked against the naive reference (torch keyword names)
+SETTINGS = {
+    "sgd": [dict(lr=1e-3, momentum=0.9, dampening=0.2, weight_decay=0.05),
+            dict(lr=1e-4, momentum=0.6, nesterov=True, maximize=True)],
+    "gd": [dict(lr=1.5e-3, weight_decay=0.01)],
+    "momentum": [dict(lr=5e-4), dict(lr=5e-4, momentum=0.5, dampening=0.3)],
+    "nesterov": [dict(lr=5e-4, weight_decay=0.02)],
+    "nesterov_lookahead": [dict(lr=5e-4), dict(lr=1e-4, momentum=0.7, weight_decay=0.02, maximize=True)],
+    "adagrad": [dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, eps=1e-8),
+                dict(lr=0.05, weight_decay=0.01, maximize=True)],
+    "adadelta": [dict(lr=0.5, rho=0.95, eps=1e-5), dict(weight_decay=0.01, maximize=True)],
+    "adam": [dict(lr=1e-2, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.01),
+             dict(lr=5e-3, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)],
+    "adamw": [dict(lr=1e-2, amsgrad=True, weight_decay=0.3)],
+    "adamax": [dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6), dict(lr=5e-3, weight_decay=0.02, maximize=True)],
+    "nadam": [dict(lr=5e-3, betas=(0.85, 0.99), momentum_decay=8e-3, weight_decay=0.01),
+              dict(lr=5e-3, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)],
+    "radam": [dict(lr=1e-2, betas=(0.9, 0.9), weight_decay=0.01),
+              dict(lr=5e-3, betas=(0.8, 0.6)),
+              dict(lr=1e-3, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)],
+    "rmsprop": [dict(lr=1e-3, alpha=0.9, momentum=0.5, centered=True),
+                dict(lr=1e-3, momentum=0.3, weight_decay=0.01, eps=1e-6, maximize=True)],
+    "asgd": [dict(lr=1e-3, lambd=1e-3, alpha=0.6, t0=20.0), dict(lr=1e-4, weight_decay=0.01, t0=0.0, maximize=True)],
+    "rprop": [dict(lr=1e-3, etas=(0.4, 1.1), step_sizes=(1e-5, 1.0)), dict(lr=0.5, step_sizes=(1e-6, 0.1), maximize=True)],
+    "sparse_adam": [dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6), dict(lr=5e-3, maximize=True)],
+}
+ELEMENTWISE = sorted(SETTINGS)
+
+
+def _rel_close(a, b, rtol=1e-9):
+    scale = max(1.0, float(np.max(np.abs(b))))
+    return float(np.max(np.abs(a - b))) <= rtol * scale
+
+
+def test_every_optimizer_is_covered():
+    assert set(ELEMENTWISE) | {"lbfgs"} == set(optlab.optimizers.names())
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_kernel_matches_naive_reference(name):
+    for kw in SETTINGS[name]:
+        # ascent on Rosenbrock soon blows up: start near the minimum, fewer steps
+        x0, steps = (X0_UP, 12) if kw.get("maximize") else (X0, STEPS)
+        r = optlab.simulate(name, "rosenbrock", x0=x0, steps=steps, progress=False, **kw)
+        ref = getattr(naive, name)(grad, x0, steps, **kw)
+        assert np.isfinite(ref["x"]).all(), (name, kw)
+        assert _rel_close(r.x[0], ref["x"]), (name, kw, np.abs(r.x[0] - ref["x"]).max())
+        if "ax" in ref:
+            assert _rel_close(r.extra["ax"][0], ref["ax"]), (name, kw)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_vectorised_numpy_reference_of_the_bench(name):
+    """The bench's numpy references (vectorised over trajectories) are the same algorithms."""
+    kw = SETTINGS[name][0]
+    x0 = np.array([[-1.5, 2.0], [0.3, -0.2], [1.2, 1.1]])
+    r = optlab.simulate(name, "rosenbrock", x0=x0, steps=STEPS, record_every=STEPS, progress=False, **kw)
+    out = REFERENCES[name](x0.T.copy(), STEPS, rosen_grad, **kw)
+    assert _rel_close(r.x_final, out.T), name
+
+
+@pytest.mark.parametrize("ls", [None, "strong_wolfe"])
+def test_lbfgs_matches_naive_reference(ls):
+    for kw in (dict(line_search_fn=ls), dict(line_search_fn=ls, lr=0.5, history_size=3, max_iter=7)):
+        r = optlab.simulate("lbfgs", "rosenbrock", x0=X0, steps=6, progress=False, **kw)
+        ref = naive.lbfgs(value_grad, X0, 6, **kw)
+        assert np.abs(r.x[0] - ref["x"]).max() <= 1e-9, kw
+        assert int(r.extra["func_evals"][0]) == int(ref["func_evals"][-1]), kw
+
+
+def test_lbfgs_reaches_the_minimum_and_counts_evaluations():
+    r = optlab.simulate("lbfgs", "rosenbrock", x0=[[-1.5, 2.0], [1.5, 2.5]], steps=8,
+                        line_search_fn="strong_wolfe", progress=False)
+    assert np.allclose(r.x_final, 1.0, atol=1e-4)
+    assert (r.extra["func_evals"] > 8).all()
+    assert list(r.outcome) == ["converged", "converged"]
+
+
+# --- per-trajectory hyperparameters ------------------------------------------------------------
+
+# three settings per optimizer; trajectory i uses setting i % 3, so neighbours in a block differ
+TRIPLES = {
+    "sgd": dict(lr=[1e-3, 5e-4, 2e-3], momentum=[0.9, 0.0, 0.5], dampening=[0.0, 0.1, 0.3],
+                weight_decay=[0.0, 0.01, 0.1]),
+    "nesterov_lookahead": dict(lr=[1e-3, 5e-4, 2e-4], momentum=[0.9, 0.5, 0.0], weight_decay=[0.0, 0.1, 0.01]),
+    "adagrad": dict(lr=[0.1, 0.05, 0.01], lr_decay=[0.0, 0.01, 0.1], weight_decay=[0.0, 0.01, 0.0],
+                    initial_accumulator_value=[0.0, 0.1, 1.0], eps=[1e-10, 1e-8, 1e-6]),
+    "adadelta": dict(lr=[1.0, 0.5, 2.0], rho=[0.9, 0.95, 0.5], eps=[1e-6, 1e-5, 1e-4],
+                     weight_decay=[0.0, 0.01, 0.1]),
+    "adam": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.99, 0.9],
+                 eps=[1e-8, 1e-6, 1e-4], weight_decay=[0.0, 0.01, 0.1]),
+    "adamax": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.99, 0.9],
+                   eps=[1e-8, 1e-6, 1e-4], weight_decay=[0.0, 0.01, 0.1]),
+    "nadam": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.99, 0.9],
+                  eps=[1e-8, 1e-6, 1e-4], weight_decay=[0.0, 0.01, 0.1], momentum_decay=[4e-3, 0.0, 1e-2]),
+    "radam": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.6, 0.9],
+                  eps=[1e-8, 1e-6, 1e-4], weight_decay=[0.0, 0.01, 0.1]),
+    "rmsprop": dict(lr=[1e-3, 5e-4, 2e-3], alpha=[0.99, 0.9, 0.5], eps=[1e-8, 1e-6, 1e-4],
+                    weight_decay=[0.0, 0.01, 0.1], momentum=[0.0, 0.5, 0.9]),
+    "asgd": dict(lr=[1e-3, 5e-4, 2e-3], lambd=[1e-4, 1e-3, 1e-2], alpha=[0.75, 0.5, 1.0],
+                 t0=[1e6, 10.0, 0.0], weight_decay=[0.0, 0.01, 0.1]),
+    "rprop": dict(lr=[1e-2, 1e-3, 0.5], etaminus=[0.5, 0.3, 0.7], etaplus=[1.2, 1.1, 1.5],
+                  step_size_min=[1e-6, 1e-4, 1e-3], step_size_max=[50.0, 1.0, 0.1]),
+    "sparse_adam": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.99, 0.9],
+                        eps=[1e-8, 1e-6, 1e-4]),
+    "lbfgs": dict(lr=[1.0, 0.5, 0.1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRIPLES))
+def test_per_trajectory_hyperparameters_equal_separate_runs(name):
+    n = 70 if name != "lbfgs" else 6  # more than one block of the CPU engine
+    idx = np.arange(n) % 3
+    hyper = {k: np.asarray(v)[idx] for k, v in TRIPLES[name].items()}
+    steps = 40 if name != "lbfgs" else 3
+    x0 = np.array([-1.5, 2.0]) + 0.01 * np.arange(n)[:, None]
+    r = optlab.simulate(name, "rosenbrock", x0=x0, steps=steps, progress=False, **hyper)
+    for c in range(3):
+        sel = np.flatnonzero(idx == c)
+        one = optlab.simulate(name, "rosenbrock", x0=x0[sel], steps=steps, progress=False,
+                              **{k: v[c] for k, v in TRIPLES[name].items()})
+        np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"{name} setting {c}")
+        for key in r.extra:
+            np.testing.assert_array_equal(r.extra[key][sel], one.extra[key])
+
+
+# --- semantics -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if "maximize" in optlab.optimizers.get(n).defaults])
+def test_maximize_ascends(name):
+    kw = {k: v for k, v in SETTINGS[name][0].items() if k != "maximize"}
+    kw["lr"] = 1e-4
+    up = optlab.simulate(name, "rosenbrock", x0=X0_UP, steps=5, maximize=True, progress=False, **kw)
+    down = optlab.simulate(name, "rosenbrock", x0=X0_UP, steps=5, maximize=False, progress=False, **kw)
+    assert up.loss[0, -1] > up.loss[0, 0] > down.loss[0, -1]
+
+
+@pytest.mark.parametrize("preset, settings", [
+    ("gd", dict(momentum=0.0)),
+    ("momentum", dict(momentum=0.9)),
+    ("nesterov", dict(momentum=0.9, nesterov=True)),
+])
+def test_presets_equal_sgd_with_the_same_settings(preset, settings):
+    spec = optlab.optimizers.get(preset)
+    assert spec.preset_of == "sgd" and spec.kernels is optlab.optimizers.get("sgd").kernels
+    for extra in (dict(lr=1e-3), dict(lr=5e-4, weight_decay=0.01, maximize=True)):
+        a = optlab.simulate(preset, "rosenbrock", x0=X0, steps=30, progress=False, **extra)
+        b = optlab.simulate("sgd", "rosenbrock", x0=X0, steps=30, progress=False, **settings, **extra)
+        np.testing.assert_array_equal(a.x, b.x)
+    assert {k: spec.defaults[k] for k in settings} == settings
+
+
+def test_nesterov_lookahead_records_w_and_uses_the_lookahead_gradient():
+    lr, mom = 1e-3, 0.9
+    r = optlab.simulate("nesterov_lookahead", "rosenbrock", x0=X0, steps=3, lr=lr, momentum=mom,
+                        progress=False)
+    w0 = X0
+    v1 = lr * grad(w0)
+    w1 = w0 - v1
+    v2 = mom * v1 + lr * grad(w1 - mom * v1)
+    w2 = w1 - v2
+    np.testing.assert_allclose(r.x[0, :3], [w0, w1, w2], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(r.loss[0, 2], ROSEN.value(w2), rtol=1e-14)
+
+
+def test_sparse_adam_freezes_coordinates_with_zero_gradient():
+    # at (0.5, 0.25) the second coordinate's gradient is exactly 0 on the first step
+    x0 = np.array([0.5, 0.25])
+    assert grad(x0)[1] == 0.0
+    r = optlab.simulate("sparse_adam", "rosenbrock", x0=x0, steps=5, lr=1e-2, progress=False)
+    assert r.x[0, 1, 1] == 0.25 and r.x[0, 1, 0] != 0.5
+    assert r.x[0, 2, 1] != 0.25
+    ref = naive.sparse_adam(grad, x0, 5, lr=1e-2)
+    assert _rel_close(r.x[0], ref["x"])
+    # the step counter advanced on step 1 for the frozen coordinate too: its first move uses t = 2
+    lr, b1, b2 = 1e-2, 0.9, 0.999
+    g = grad(r.x[0, 1])[1]
+    m, v = (1 - b1) * g, (1 - b2) * g * g
+    move = lr * np.sqrt(1 - b2 ** 2) / (1 - b1 ** 2) * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(r.x[0, 2, 1], 0.25 - move, rtol=1e-12)
+
+
+def test_asgd_records_the_averaged_iterate():
+    r = optlab.simulate("asgd", "rosenbrock", x0=X0, steps=30, lr=1e-3, t0=10.0, progress=False)
+    ax = r.extra["ax"][0]
+    assert ax.shape == r.x[0].shape
+    np.testing.assert_array_equal(ax[0], 0.0)
+    np.testing.assert_array_equal(ax[1:12], r.x[0, 1:12])  # ax = theta while t <= t0 + 1
+    assert not np.array_equal(ax[20:], r.x[0, 20:])
+
+
+def test_lbfgs_static_options_and_devices():
+    spec = optlab.optimizers.get("lbfgs")
+    hp, hs, v = spec.resolve(1, dict(max_iter=7, line_search_fn="strong_wolfe"))
+    assert v["max_eval"] == 8 and v["line_search_fn"] == 1
+    assert list(hs) == [7, 8, 1e-7, 1e-9, 100, 1]
+    with pytest.raises(OptlabError, match="only 'strong_wolfe' is supported"):
+        spec.resolve(1, dict(line_search_fn="backtracking"))
+    with pytest.raises(OptlabError, match="history_size"):
+        spec.resolve(1, dict(history_size=0))
+    with pytest.raises(OptlabError, match="cpu engine only"):
+        optlab.simulate("lbfgs", "rosenbrock", x0=X0, steps=2, device="cuda")
+
+
+# --- validation: torch's messages ---------------------------------------------------------------
+
+# (optimizer, bad keyword arguments, torch's message)
+BAD = [
+    ("adagrad", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("adagrad", dict(lr_decay=-0.5), "Invalid lr_decay value: -0.5"),
+    ("adagrad", dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+    ("adagrad", dict(initial_accumulator_value=-1.0), "Invalid initial_accumulator_value value: -1.0"),
+    ("adagrad", dict(eps=-1e-10), "Invalid epsilon value: -1e-10"),
+    ("adadelta", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+    ("adadelta", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    ("adadelta", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("adamax", dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    ("adamax", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    ("adamax", dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
+    ("adamax", dict(betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+    ("adamax", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("nadam", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("nadam", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    ("nadam", dict(momentum_decay=-0.1), "Invalid momentum_decay value: -0.1"),
+    ("nadam", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("nadam", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    ("radam", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("radam", dict(betas=(-0.1, 0.999)), "Invalid beta parameter at index 0: -0.1"),
+    ("radam", dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    ("radam", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("asgd", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("asgd", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("rprop", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("rprop", dict(etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
+    ("rprop", dict(etas=(0.5, 0.9)), "Invalid eta values: 0.5, 0.9"),
+    ("sparse_adam", dict(lr=0.0), "Invalid learning rate: 0.0"),
+    ("sparse_adam", dict(eps=0.0), "Invalid epsilon value: 0.0"),
+    ("sparse_adam", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    ("lbfgs", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("sgd", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("sgd", dict(momentum=-0.5), "Invalid momentum value: -0.5"),
+    ("sgd", dict(nesterov=True, momentum=0.0), "Nesterov momentum requires a momentum and zero dampening"),
+    ("gd", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+    ("momentum", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    ("nesterov", dict(dampening=0.1), "Nesterov momentum requires a momentum and zero dampening"),
+    ("nesterov_lookahead", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("nesterov_lookahead", dict(momentum=-1.0), "Invalid momentum value: -1.0"),
+    ("adam", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
+    ("rmsprop", dict(alpha=-0.5), "Invalid alpha value: -0.5"),
+]
+
+
+def _torch_message(name, kw):
+    """torch's message for these arguments, or None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    import generate  # tests/torch_reference/generate.py maps optlab names to torch's
+    cls_name, tkw = generate.torch_setup(name, kw)
+    p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    try:
+        getattr(torch.optim, cls_name)([p], **tkw)
+    except ValueError as e:
+        return str(e)
+    raise AssertionError(f"torch accepted {cls_name}({tkw})")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reference_on_path():
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "torch_reference"))
+    yield
+    sys.path.remove(str(Path(__file__).resolve().parent / "torch_reference"))
+
+
+@pytest.mark.parametrize("name, kw, message", BAD, ids=[f"{b[0]}-{'-'.join(b[1])}" for b in BAD])
+def test_validation_messages_are_torchs(name, kw, message):
+    expected = _torch_message(name, kw) or message
+    assert expected == message  # the pinned string is torch's
+    with pytest.raises(OptlabError) as err:
+        optlab.optimizers.get(name).resolve(1, kw)
+    assert str(err.value) == expected
+
+
+def test_lbfgs_line_search_message_is_torchs():
+    torch = pytest.importorskip("torch")
+    p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([p], line_search_fn="backtracking")
+
+    def closure():
+        p.grad = torch.ones(2, dtype=torch.float64)
+        return torch.tensor(1.0)
+    with pytest.raises(RuntimeError) as err:
+        opt.step(closure)
+    with pytest.raises(OptlabError) as ours:
+        optlab.optimizers.get("lbfgs").resolve(1, dict(line_search_fn="backtracking"))
+    assert str(ours.value) == str(err.value)
+
+
+def test_per_trajectory_values_are_validated_one_by_one():
+    with pytest.raises(OptlabError, match=r"^Invalid learning rate: -0.5$"):
+        optlab.optimizers.get("adagrad").resolve(3, dict(lr=[0.1, -0.5, 0.2]))
+    with pytest.raises(OptlabError, match=r"^Invalid beta parameter at index 1: 1.5$"):
+        optlab.optimizers.get("nadam").resolve(2, dict(beta2=[0.99, 1.5]))
+
+
+# --- configs ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(optlab.optimizers.names()))
+def test_conf_file_holds_torch_defaults(name):
+    yaml = pytest.importorskip("yaml")
+    path = CONF / f"{name}.yaml"
+    assert path.exists(), f"missing {path}"
+    conf = yaml.safe_load(path.read_text())
+    assert conf.pop("name") == name
+    spec = optlab.optimizers.get(name)
+    assert set(conf) <= set(spec.defaults), set(conf) - set(spec.defaults)
+    for key, value in conf.items():
+        want = spec.defaults[key]
+        assert (list(want) if isinstance(want, tuple) else want) == value, (name, key)
+    assert "lr" in spec.vector and set(spec.vector) | set(spec.static) >= {
+        k for k in spec.defaults if k not in ("betas", "etas", "step_sizes")}

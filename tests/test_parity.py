@@ -1,0 +1,107 @@
+"""optlab's optimizers against torch.optim 2.13, step by step.
+
+(a) offline: every case recorded in ``tests/torch_reference/*.npz`` (written by
+    ``tests/torch_reference/generate.py`` under torch 2.13, float64) against
+    ``optlab.simulate``: max |x_optlab - x_torch| <= 1e-12 at every one of the
+    200 steps (ASGD's averaged iterate too); L-BFGS <= 1e-10 at every
+    ``.step(closure)`` and the same ``func_evals`` after every step.
+(b) live (``-m parity``, needs torch): the same cases regenerated in-process
+    (plus SparseAdam on genuinely sparse minibatch gradients), so a change of
+    torch version or of an objective shows up here.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optlab
+
+REF = Path(__file__).resolve().parent / "torch_reference"
+sys.path.insert(0, str(REF))
+import generate  # noqa: E402
+
+TOL = 1e-12
+TOL_LBFGS = 1e-10
+
+
+def _files():
+    return sorted(REF.glob("*.npz"))
+
+
+def simulate_case(case, steps=None):
+    return optlab.simulate(case["optimizer"], case["objective"], x0=case["x0"],
+                           steps=steps or case["steps"], objective_options=case["options"],
+                           progress=False, **case["kwargs"])
+
+
+def compare(case, ref):
+    """Max abs differences {name: value} between optlab and torch for one case."""
+    r = simulate_case(case)
+    diffs = {"x": float(np.max(np.abs(r.x[0] - ref["x"])))}
+    if "ax" in ref:
+        diffs["ax"] = float(np.max(np.abs(r.extra["ax"][0] - ref["ax"])))
+    if "func_evals" in ref:
+        evals = [int(simulate_case(case, steps=k).extra["func_evals"][0])
+                 for k in range(1, case["steps"] + 1)]
+        diffs["func_evals"] = int(np.max(np.abs(np.asarray(evals) - ref["func_evals"])))
+    return diffs
+
+
+def _check(case, diffs):
+    tol = TOL_LBFGS if case["optimizer"] == "lbfgs" else TOL
+    name = f"{case['optimizer']}/{case['label']}/{case['key']}"
+    assert diffs["x"] <= tol, f"{name}: max |dx| = {diffs['x']:.3e} > {tol:g}"
+    if "ax" in diffs:
+        assert diffs["ax"] <= tol, f"{name}: max |d ax| = {diffs['ax']:.3e}"
+    if "func_evals" in diffs:
+        assert diffs["func_evals"] == 0, f"{name}: func_evals differ by up to {diffs['func_evals']}"
+
+
+def test_every_optimizer_has_a_reference_file():
+    have = {p.stem for p in _files()}
+    missing = sorted(set(optlab.optimizers.names()) - have)
+    assert not missing, f"no torch reference for {missing}; run tests/torch_reference/generate.py"
+    assert sum(p.stat().st_size for p in _files()) < 2 * 2**20
+
+
+def test_reference_cases_cover_the_settings():
+    for path in _files():
+        meta, arrays = generate.load(path)
+        cases = meta["cases"]
+        assert len({c["label"] for c in cases}) >= 3, path.stem
+        assert len({c["key"] for c in cases}) >= 3, path.stem
+        for c in cases:
+            assert arrays[f"{c['name']}__x"].shape == (c["steps"] + 1, len(c["x0"]))
+
+
+@pytest.mark.parametrize("path", _files(), ids=lambda p: p.stem)
+def test_offline_parity(path):
+    meta, arrays = generate.load(path)
+    for case in meta["cases"]:
+        ref = {k[len(case["name"]) + 2:]: v for k, v in arrays.items()
+               if k.startswith(case["name"] + "__")}
+        _check(case, compare(case, ref))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("opt", list(generate.SETTINGS))
+def test_live_parity(opt):
+    pytest.importorskip("torch")
+    for case in generate.cases([opt]):
+        _check(case, compare(case, generate.run_case(case)))
+
+
+@pytest.mark.parity
+def test_live_parity_sparse_adam_on_sparse_minibatch_gradients():
+    pytest.importorskip("torch")
+    if "sparse_linear" not in optlab.objectives.names():
+        pytest.skip("no sparse_linear objective")
+    case = generate.sparse_case()
+    ref = generate.run_case(case)
+    # the minibatch gradients really are sparse: some coordinates sit still on some steps
+    still = np.diff(ref["x"], axis=0) == 0.0
+    assert still.any() and not still.all()
+    _check(case, compare(case, ref))

@@ -1,0 +1,292 @@
+"""Record torch.optim trajectories for optlab's parity tests.
+
+    python tests/torch_reference/generate.py          # rewrite tests/torch_reference/*.npz
+    python tests/torch_reference/generate.py adam     # only these optimizers
+
+Every optimizer of ``optlab.optimizers`` runs here under torch.optim 2.13
+(float64 parameters, the default dtype left at float32 as in a normal
+session, the CPU single-tensor path), with ``p.grad`` fed from optlab's own
+objective gradient, ``optlab.objectives.get(name).grad(x, **options)``, so the
+comparison isolates the optimizer. Each elementwise case records every one of
+200 steps; L-BFGS cases record every ``.step(closure)`` (each up to
+``max_iter`` inner iterations) and the cumulative ``func_evals``.
+
+Cases: for every optimizer at least two non-default settings, maximize and
+weight decay where torch has them, on 2-D Rosenbrock, a 5-D quadratic
+(cond=50, angle=30) and 4-D Rosenbrock. Learning rates are small enough that
+every case converges or stays bounded, so a tight per-step bound
+(1e-12; L-BFGS 1e-10) is meaningful. Maximize runs ascend the quadratic,
+which grows slowly at these rates.
+
+The functions :func:`cases` and :func:`run_case` are what
+``tests/test_parity.py`` uses to regenerate live.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+STEPS = 200
+LBFGS_STEPS = 8
+
+OBJECTIVES = {
+    "rosen2d": ("rosenbrock", {}, [-1.5, 2.0]),
+    "quad5d": ("quadratic", {"cond": 50.0, "angle": 30.0}, [1.0, -0.8, 0.6, -0.4, 0.9]),
+    "rosen4d": ("rosenbrock", {}, [-1.2, 1.0, -0.5, 0.8]),
+}
+ALL = ("rosen2d", "quad5d", "rosen4d")
+ASCENT = ("quad5d",)  # maximize: the quadratic only (ascent on Rosenbrock blows up)
+
+# optimizer -> list of (label, optlab keyword arguments, objectives); torch gets the same
+# keywords (presets and nesterov_lookahead: see torch_setup).
+SETTINGS = {
+    "sgd": [
+        ("plain", dict(lr=1e-3), ALL),
+        ("momentum_damp_wd", dict(lr=1e-3, momentum=0.9, dampening=0.1, weight_decay=0.01), ALL),
+        ("nesterov", dict(lr=1e-3, momentum=0.8, nesterov=True), ALL),
+        ("nesterov_maximize", dict(lr=1e-2, momentum=0.5, nesterov=True, maximize=True), ASCENT),
+    ],
+    "gd": [
+        ("lr", dict(lr=1.5e-3), ALL),
+        ("wd", dict(lr=1e-3, weight_decay=0.05), ALL),
+        ("wd_maximize", dict(lr=1e-2, weight_decay=0.05, maximize=True), ASCENT),
+    ],
+    "momentum": [
+        ("lr", dict(lr=5e-4), ALL),
+        ("damp_wd", dict(lr=5e-4, momentum=0.8, dampening=0.2, weight_decay=0.02), ALL),
+        ("maximize", dict(lr=1e-3, maximize=True), ASCENT),
+    ],
+    "nesterov": [
+        ("lr", dict(lr=5e-4), ALL),
+        ("mom_wd", dict(lr=5e-4, momentum=0.7, weight_decay=0.02), ALL),
+        ("maximize", dict(lr=1e-3, maximize=True), ASCENT),
+    ],
+    "nesterov_lookahead": [
+        ("lr", dict(lr=5e-4), ALL),
+        ("mom_wd", dict(lr=1e-3, momentum=0.7, weight_decay=0.02), ALL),
+        ("maximize", dict(lr=5e-3, momentum=0.5, maximize=True), ASCENT),
+    ],
+    "adagrad": [
+        ("default", dict(), ALL),
+        ("decay_init_eps", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, eps=1e-8), ALL),
+        ("wd", dict(lr=0.05, weight_decay=0.01), ALL),
+        ("maximize", dict(lr=0.05, maximize=True), ASCENT),
+    ],
+    "adadelta": [
+        ("default", dict(), ALL),
+        ("rho_eps_lr", dict(lr=0.5, rho=0.95, eps=1e-5), ALL),
+        ("wd", dict(lr=1.0, rho=0.8, weight_decay=0.01), ALL),
+        ("maximize", dict(lr=1.0, maximize=True), ASCENT),
+    ],
+    "adam": [
+        ("default", dict(), ALL),
+        ("amsgrad_wd", dict(lr=1e-2, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.01), ALL),
+        ("decoupled_eps", dict(lr=5e-3, eps=1e-6, weight_decay=0.1, decoupled_weight_decay=True), ALL),
+        ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
+    ],
+    "adamw": [
+        ("default", dict(), ALL),
+        ("amsgrad_wd", dict(lr=1e-2, amsgrad=True, weight_decay=0.3), ALL),
+        ("maximize", dict(lr=1e-2, betas=(0.85, 0.995), maximize=True), ASCENT),
+    ],
+    "adamax": [
+        ("default", dict(), ALL),
+        ("betas_eps", dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6), ALL),
+        ("wd", dict(lr=5e-3, weight_decay=0.02), ALL),
+        ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
+    ],
+    "nadam": [
+        ("default", dict(), ALL),
+        ("betas_mdecay", dict(lr=5e-3, betas=(0.85, 0.99), momentum_decay=8e-3), ALL),
+        ("wd", dict(lr=5e-3, weight_decay=0.01), ALL),
+        ("decoupled_wd", dict(lr=5e-3, weight_decay=0.1, decoupled_weight_decay=True), ALL),
+        ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
+    ],
+    "radam": [
+        ("default", dict(), ALL),
+        ("betas_0.9", dict(lr=1e-3, betas=(0.9, 0.9), weight_decay=0.01), ALL),
+        ("never_rectified", dict(lr=5e-4, betas=(0.8, 0.6)), ALL),
+        ("decoupled_wd", dict(lr=1e-3, weight_decay=0.1, decoupled_weight_decay=True), ALL),
+        ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
+    ],
+    "rmsprop": [
+        ("default", dict(lr=1e-3), ALL),
+        ("centered_momentum", dict(lr=1e-3, alpha=0.9, momentum=0.5, centered=True), ALL),
+        ("momentum_wd_eps", dict(lr=1e-3, momentum=0.3, weight_decay=0.01, eps=1e-6), ALL),
+        ("maximize", dict(lr=1e-2, centered=True, maximize=True), ASCENT),
+    ],
+    "asgd": [
+        ("default", dict(lr=1e-3), ALL),
+        ("t0_lambd_alpha", dict(lr=1e-3, lambd=1e-3, alpha=0.6, t0=50.0), ALL),
+        ("wd_t0_0", dict(lr=1e-3, weight_decay=0.01, t0=0.0, lambd=1e-2), ALL),
+        ("maximize", dict(lr=1e-2, t0=20.0, maximize=True), ASCENT),
+    ],
+    "rprop": [
+        ("default", dict(), ALL),
+        ("etas_steps", dict(lr=1e-3, etas=(0.4, 1.1), step_sizes=(1e-5, 1.0)), ALL),
+        ("lr_above_max", dict(lr=0.5, step_sizes=(1e-6, 0.1)), ALL),
+        ("maximize", dict(lr=1e-3, step_sizes=(1e-6, 0.01), maximize=True), ASCENT),
+    ],
+    "sparse_adam": [
+        ("default", dict(lr=1e-2), ALL),
+        ("betas_eps", dict(lr=5e-3, betas=(0.8, 0.99), eps=1e-6), ALL),
+        ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
+    ],
+    "lbfgs": [
+        ("default", dict(), ALL),
+        ("lr_hist_iter", dict(lr=0.05, history_size=3, max_iter=7), ALL),
+        ("strong_wolfe", dict(line_search_fn="strong_wolfe"), ALL),
+        ("wolfe_hist_eval", dict(line_search_fn="strong_wolfe", history_size=2, max_iter=10, max_eval=12),
+         ALL),
+        ("wolfe_lr_tolgrad", dict(line_search_fn="strong_wolfe", lr=0.5, tolerance_grad=1e-5), ALL),
+    ],
+}
+
+# Genuinely sparse gradients for SparseAdam (minibatches touch a few features); live test only,
+# since the data set belongs to the objective (regenerated in-process, never stale).
+SPARSE = ("sparse_linear", dict(n_samples=64, batch_size=4, nnz=2),
+          [0.5, -0.3, 0.2, 0.1, -0.4, 0.3, 0.0, 0.2])
+
+
+def cases(names=None):
+    """All cases as dicts: optimizer, label, objective key, objective name/options, x0, kwargs, steps."""
+    out = []
+    for opt, settings in SETTINGS.items():
+        if names and opt not in names:
+            continue
+        for label, kw, objs in settings:
+            for key in objs:
+                name, options, x0 = OBJECTIVES[key]
+                out.append(dict(optimizer=opt, label=label, key=key, objective=name,
+                                options=dict(options), x0=list(x0), kwargs=dict(kw),
+                                steps=LBFGS_STEPS if opt == "lbfgs" else STEPS))
+    return out
+
+
+def sparse_case(x0=None):
+    name, options, start = SPARSE
+    return dict(optimizer="sparse_adam", label="sparse_minibatch", key="sparse8d", objective=name,
+                options=dict(options), x0=list(start if x0 is None else x0), kwargs=dict(lr=1e-2),
+                steps=STEPS)
+
+
+def torch_setup(opt_name, kwargs):
+    """(torch class name, torch keyword arguments) for an optlab optimizer and its keywords."""
+    import optlab
+    spec = optlab.optimizers.get(opt_name)
+    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()}
+    if spec.preset_of == "sgd":
+        base = optlab.optimizers.get("sgd").defaults
+        kw = {**{k: v for k, v in spec.defaults.items() if base[k] != v}, **kw}
+        return "SGD", kw
+    if opt_name == "nesterov_lookahead":
+        kw = {"momentum": spec.defaults["momentum"], **kw, "nesterov": True}
+        return "SGD", kw
+    return spec.torch_name, kw
+
+
+def _gradient_fn(case):
+    """x -> (f, g) as optlab computes them (a minibatch per step for stochastic objectives)."""
+    import optlab
+    obj = optlab.objectives.get(case["objective"])
+    options = case["options"]
+    if case["objective"] != "sparse_linear":
+        return lambda x, step: (float(obj.value(x, **options)), np.asarray(obj.grad(x, **options)))
+    dim = len(case["x0"])
+    p = obj.make_params(dim, **options)
+    kernel = obj.value_grad_kernel  # plain Python: the minibatch of step t, trajectory 0, seed 0
+
+    def fg(x, step):
+        g = np.zeros((dim, 1))
+        f = np.zeros(1)
+        kernel(np.asarray(x, dtype=np.float64).reshape(dim, 1), g, f, p, 1,
+               np.array([0, step, 0], dtype=np.int64))
+        return float(f[0]), g[:, 0].copy()
+    return fg
+
+
+def run_case(case):
+    """Run one case under torch; returns {"x": (steps+1, D), ...extra arrays}."""
+    import torch
+    cls_name, kw = torch_setup(case["optimizer"], case["kwargs"])
+    fg = _gradient_fn(case)
+    p = torch.tensor(np.asarray(case["x0"], dtype=np.float64), dtype=torch.float64, requires_grad=True)
+    opt = getattr(torch.optim, cls_name)([p], **kw)
+    xs = [p.detach().numpy().copy()]
+    out = {}
+    if cls_name == "LBFGS":
+        evals = []
+
+        def closure():
+            x = p.detach().numpy().copy()
+            f, g = fg(x, step)
+            p.grad = torch.from_numpy(g.copy())
+            return torch.tensor(f, dtype=torch.float64)
+
+        for step in range(case["steps"]):
+            opt.step(closure)
+            xs.append(p.detach().numpy().copy())
+            evals.append(opt.state[p]["func_evals"])
+        out["func_evals"] = np.asarray(evals, dtype=np.int64)
+    else:
+        sparse = cls_name == "SparseAdam"
+        lookahead = case["optimizer"] == "nesterov_lookahead"
+        ax = []
+        for step in range(case["steps"]):
+            _, g = fg(p.detach().numpy().copy(), step)
+            grad = torch.from_numpy(g.copy())
+            p.grad = grad.to_sparse() if sparse else grad
+            opt.step()
+            x = p.detach().numpy().copy()
+            if lookahead:  # w = theta + momentum * lr * b (see optlab.optimizers.nesterov_lookahead)
+                b = opt.state[p]["momentum_buffer"].numpy()
+                x = x + kw["momentum"] * kw["lr"] * b
+            xs.append(x)
+            if cls_name == "ASGD":
+                ax.append(opt.state[p]["ax"].numpy().copy())
+        if cls_name == "ASGD":
+            out["ax"] = np.vstack([np.zeros(len(case["x0"]))] + ax)
+    out["x"] = np.vstack(xs)
+    return out
+
+
+def _case_key(case):
+    return f"{case['label']}__{case['key']}"
+
+
+def write(names=None):
+    import torch
+    done = {}
+    for case in cases(names):
+        res = run_case(case)
+        if not np.isfinite(res["x"]).all() or np.abs(res["x"]).max() > 1e3:
+            raise SystemExit(f"case {case['optimizer']}/{_case_key(case)} does not stay bounded; "
+                             "pick a smaller lr")
+        done.setdefault(case["optimizer"], []).append((case, res))
+    for opt, items in done.items():
+        arrays = {}
+        meta = []
+        for case, res in items:
+            key = _case_key(case)
+            meta.append({**case, "name": key})
+            for k, v in res.items():
+                arrays[f"{key}__{k}"] = v
+        arrays["meta"] = np.array(json.dumps({"torch": torch.__version__, "cases": meta}))
+        np.savez_compressed(HERE / f"{opt}.npz", **arrays)
+        print(f"{opt}: {len(items)} cases")
+
+
+def load(path):
+    """(meta dict, arrays) of one recorded file."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+    return meta, arrays
+
+
+if __name__ == "__main__":
+    write(sys.argv[1:] or None)
