@@ -58,22 +58,32 @@ def mark_points(ax, spec, bounds=None):
         marker, size, face = MARKERS.get(p.kind, ("o", 60, "white"))
         lab = {"minimum": "minimum", "saddle": "saddle", "maximum": "maximum"}.get(p.kind, p.kind)
         ax.scatter([p.x[0]], [p.x[1]], marker=marker, s=size, c=face, edgecolors="k", linewidths=0.8,
-                   zorder=5, label=lab if lab not in seen else None)
+                   zorder=9, label=lab if lab not in seen else None)
         seen.add(lab)
 
 
-def draw_paths(ax, x, label, color, max_paths=50):
-    """Trajectories x (n, records, 2): lines, start dots, end crosses."""
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def draw_paths(ax, x, label, color, max_paths=50, order=0):
+    """Trajectories x (n, records, 2): lines, start dots, end squares (crosses where diverged).
+
+    ``order`` is the run's position in the figure: earlier runs are drawn
+    wider and lower, later ones narrower and dashed on top, so paths that
+    share a valley stay visible.
+    """
+    lw = max(1.0, 3.4 - 0.9 * order)
     for i in range(min(len(x), max_paths)):
         path = x[i]
         ok = np.isfinite(path).all(axis=1)
         path = path[ok]
         if len(path) == 0:
             continue
-        ax.plot(path[:, 0], path[:, 1], "-", color=color, lw=1.3, alpha=0.9, label=label if i == 0 else None)
-        ax.plot(path[0, 0], path[0, 1], "o", color=color, ms=4, mec="k", mew=0.5)
-        ax.plot(path[-1, 0], path[-1, 1], "x" if len(path) < x.shape[1] else "s", color=color, ms=5,
-                mec="k", mew=0.8)
+        ax.plot(path[:, 0], path[:, 1], LINESTYLES[order % len(LINESTYLES)], color=color, lw=lw, alpha=0.95,
+                zorder=2 + order, label=label if i == 0 else None, solid_capstyle="round")
+        ax.plot(path[0, 0], path[0, 1], "o", color=color, ms=5, mec="k", mew=0.6, zorder=6)
+        ax.plot(path[-1, 0], path[-1, 1], "X" if len(path) < x.shape[1] else "s", color=color, ms=7,
+                mec="k", mew=0.8, zorder=7)
 
 
 def contour_figure(spec, runs, title, bounds=None, options=None, max_paths=50):
@@ -86,8 +96,8 @@ def contour_figure(spec, runs, title, bounds=None, options=None, max_paths=50):
         cb.formatter = LogFormatterSciNotation()
         cb.update_ticks()
     cb.set_label(zlabel)
-    for label, res in runs:
-        draw_paths(ax, res.x, label, color_for(label), max_paths)
+    for k, (label, res) in enumerate(runs):
+        draw_paths(ax, res.x, label, color_for(label), max_paths, order=k)
     mark_points(ax, spec, np.asarray(ax.get_xlim() + ax.get_ylim()).reshape(2, 2))
     ax.set_xlim(cs.axes.get_xlim())
     handles, labels = ax.get_legend_handles_labels()

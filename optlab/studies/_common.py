@@ -69,8 +69,10 @@ def optimizer_setup(sec: dict):
     # validate now (before any work), so a bad value never leaves half a run behind
     spec.resolve(1, {k: v for k, v in hyper.items()})
     if label is None:
-        diff = [f"{k}={_fmt(v)}" for k, v in hyper.items()
-                if k in spec.defaults and _differs(v, spec.defaults[k]) and k != "maximize"]
+        base = optimizers.get(spec.preset_of) if spec.preset_of else spec
+        given = {**spec.defaults, **hyper}
+        diff = [f"{k}={_fmt(v)}" for k, v in given.items()
+                if k in base.defaults and _differs(v, base.defaults[k]) and k not in ("maximize", "nesterov")]
         lr = hyper.get("lr", spec.defaults.get("lr"))
         parts = [f"lr={_fmt(lr)}"] + [d for d in diff if not d.startswith("lr=")]
         label = f"{spec.name} ({', '.join(parts[:3])})"
