@@ -48,6 +48,8 @@ def _agreement(rg, rc):
         b = np.asarray(b, dtype=np.float64)[live]
         fin = np.isfinite(a) & np.isfinite(b)
         out[f"max_abs_diff_{name}"] = float(np.max(np.abs(a[fin] - b[fin]))) if fin.any() else 0.0
+        out[f"max_rel_diff_{name}"] = (float(np.max(np.abs(a[fin] - b[fin]) / np.maximum(1.0, np.abs(b[fin]))))
+                                       if fin.any() else 0.0)
     out["outcomes_equal"] = int(np.sum(rg.outcome[:m] == rc.outcome))
     out["diverged_step_equal"] = int(np.sum(rg.diverged_step[:m] == rc.diverged_step))
     return out
@@ -97,7 +99,8 @@ def bench_dtype(dtype, n, cpu_n, steps, record_every, repeat, log=print):
     a = res["agreement"]
     log(f"  agreement on {a['compared_trajectories']} trajectories ({a['non_diverged']} not diverged): "
         f"max |dx_final| = {a['max_abs_diff_x_final']:.3e}, max |dx| = {a['max_abs_diff_x']:.3e}, "
-        f"max |dloss| = {a['max_abs_diff_loss']:.3e}; outcomes equal {a['outcomes_equal']}/{m}, "
+        f"max |dloss| = {a['max_abs_diff_loss']:.3e} (relative to max(1, |CPU|): "
+        f"{a['max_rel_diff_x']:.1e}, {a['max_rel_diff_loss']:.1e}); outcomes equal {a['outcomes_equal']}/{m}, "
         f"divergence steps equal {a['diverged_step_equal']}/{m}")
     return res
 

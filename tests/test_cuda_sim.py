@@ -237,3 +237,19 @@ def test_importing_the_cuda_engine_is_lazy():
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_bench_cuda_quick_runs_in_the_simulator(tmp_path):
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items()}
+    env.update(SIM_PY)
+    p = subprocess.run([sys.executable, "-m", "optlab.bench_cuda", "--quick", "--dtypes", "float64", "--json",
+                        str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads(out.read_text())["dtypes"]["float64"]
+    assert res["gpu_device"] == "CUDA simulator" and res["gpu_chunks"] == 1
+    for key in ("gpu_kernel_steps_per_s", "gpu_run_steps_per_s", "cpu_steps_per_s", "ratio_kernel"):
+        assert res[key] > 0, key
+    agree = res["agreement"]
+    assert agree["compared_trajectories"] == 32 and agree["outcomes_equal"] == 32
+    assert agree["max_abs_diff_x"] == 0.0 and agree["max_abs_diff_x_final"] == 0.0
