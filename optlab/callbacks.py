@@ -46,16 +46,18 @@ class ReportCallback(Callback):
     def __init__(self) -> None:
         self._watcher = None
         self._job_started = None
+        self._job_cpu = None
         self._multirun_started = None
         self._kernel_clock = None
 
     def __getstate__(self):  # launchers pickle the callbacks to their workers: no thread goes along
-        return {"_watcher": None, "_job_started": None, "_multirun_started": self._multirun_started,
-                "_kernel_clock": None}
+        return {"_watcher": None, "_job_started": None, "_job_cpu": None,
+                "_multirun_started": self._multirun_started, "_kernel_clock": None}
 
     # --- in the job's process ------------------------------------------------------------------
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         self._job_started = time.time()
+        self._job_cpu = time.process_time()
         self._kernel_clock = KernelClock().start()
 
     def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
@@ -74,7 +76,9 @@ class ReportCallback(Callback):
             write_json_atomic(out_dir / "job.json", {
                 "num": OmegaConf.select(config, "hydra.job.num"),
                 "pid": os.getpid(), "host": socket.gethostname(),
-                "started": self._job_started, "ended": time.time(), "status": status, **kernel,
+                "started": self._job_started, "ended": time.time(), "status": status,
+                "cpu_s": round(time.process_time() - self._job_cpu, 3) if self._job_cpu is not None else None,
+                **kernel,
                 "launcher": str(OmegaConf.select(config, "hydra.launcher._target_", default="")).rsplit(".", 1)[-1],
             })
         except Exception as exc:  # noqa: BLE001 - bookkeeping must never fail a job
