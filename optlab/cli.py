@@ -47,6 +47,11 @@ def task(cfg) -> dict | None:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = _is_multirun()
+    if multirun:
+        from .callbacks import resumed_summary
+        done = resumed_summary(cfg, run_dir)  # report.resume: a complete job is not run again
+        if done is not None:
+            return done
     t0 = time.perf_counter()
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
