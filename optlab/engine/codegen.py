@@ -41,15 +41,42 @@ def cache_dir() -> Path:
     return path
 
 
+def _dependency_files(functions) -> set:
+    """Source files of the functions' modules and of every optlab module they use.
+
+    A kernel inlines helpers from other modules (``ops.fma``, ``rng``,
+    objective helper modules): all of them must be in the hash, because Numba's
+    cache does not notice when a callee changes.
+    """
+    files: set = set()
+    seen: set = set()
+    todo = [sys.modules[fn.__module__] for fn in functions]
+    here = Path(__file__).resolve().parent
+    todo += [sys.modules[__package__ + ".ops"], sys.modules[__package__ + ".rng"]]
+    while todo:
+        mod = todo.pop()
+        name = getattr(mod, "__name__", "")
+        if name in seen or not name.startswith("optlab"):
+            continue
+        seen.add(name)
+        path = getattr(mod, "__file__", None)
+        if path:
+            files.add(Path(path).resolve())
+        for value in vars(mod).values():
+            owner = value if inspect.ismodule(value) else sys.modules.get(getattr(value, "__module__", "") or "")
+            if owner is not None and getattr(owner, "__name__", "").startswith("optlab") and owner.__name__ not in seen:
+                todo.append(owner)
+    files.add(here / "ops.py")
+    files.add(here / "rng.py")
+    return files
+
+
 def _source_digest(functions, extra: str) -> str:
     from .. import __version__
     h = hashlib.sha256()
     h.update(f"{__version__}|{numba.__version__}|{sys.version_info[:2]}".encode())
     h.update(extra.encode())
-    files = {Path(inspect.getfile(fn)).resolve() for fn in functions}
-    here = Path(__file__).resolve().parent
-    files.update(here / name for name in ("ops.py", "rng.py"))
-    for path in sorted(files):
+    for path in sorted(_dependency_files(functions)):
         h.update(str(path.name).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
