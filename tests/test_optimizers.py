@@ -363,3 +363,47 @@ def test_conf_file_holds_torch_defaults(name):
         assert (list(want) if isinstance(want, tuple) else want) == value, (name, key)
     assert "lr" in spec.vector and set(spec.vector) | set(spec.static) >= {
         k for k in spec.defaults if k not in ("betas", "etas", "step_sizes")}
+
+
+# --- one source: the pure-Python path gives the compiled bits ------------------------------------
+
+PY_CASES = [
+    ("adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01)),
+    ("adadelta", dict(weight_decay=0.01)),
+    ("adamax", dict(lr=1e-2, maximize=True)),
+    ("nadam", dict(lr=5e-3, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("radam", dict(lr=1e-3, betas=(0.9, 0.9))),
+    ("asgd", dict(lr=1e-3, t0=3.0)),
+    ("rprop", dict(lr=1e-3)),
+    ("sparse_adam", dict(lr=1e-2)),
+    ("nesterov_lookahead", dict(lr=1e-3, weight_decay=0.01)),
+    ("lbfgs", dict(max_iter=5)),
+    ("lbfgs", dict(max_iter=5, line_search_fn="strong_wolfe")),
+]
+
+
+def test_pure_python_path_gives_the_same_bits(tmp_path):
+    """NUMBA_DISABLE_JIT=1 runs the same kernel source as Python (exact fma fallback)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import json, optlab\n"
+        f"cases = {PY_CASES!r}\n"
+        "out = []\n"
+        "for name, kw in cases:\n"
+        "    r = optlab.simulate(name, 'rosenbrock', x0=[[-1.5, 2.0], [0.3, 0.1]], steps=6, grad_noise=0.1,\n"
+        "                        progress=False, **kw)\n"
+        "    out.append([r.x.tolist(), {k: v.tolist() for k, v in r.extra.items()}])\n"
+        "print(json.dumps(out))\n")
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "OPTLAB_CACHE_DIR": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    py = json.loads(p.stdout.strip().splitlines()[-1])
+    for (name, kw), (x, extra) in zip(PY_CASES, py):
+        r = optlab.simulate(name, "rosenbrock", x0=[[-1.5, 2.0], [0.3, 0.1]], steps=6, grad_noise=0.1,
+                            progress=False, **kw)
+        np.testing.assert_array_equal(np.array(x), r.x, err_msg=name)
+        for k, v in extra.items():
+            np.testing.assert_array_equal(np.array(v), r.extra[k], err_msg=f"{name} {k}")

@@ -210,8 +210,21 @@ def _gradient_fn(case):
 
 
 def run_case(case):
-    """Run one case under torch; returns {"x": (steps+1, D), ...extra arrays}."""
+    """Run one case under torch; returns {"x": (steps+1, D), ...extra arrays}.
+
+    torch runs single-threaded here: the tensors are tiny (no op splits its work), and on a
+    busy machine torch's thread pool makes sparse ``add_`` about 100x slower.
+    """
     import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_case(case, torch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_case(case, torch):
     cls_name, kw = torch_setup(case["optimizer"], case["kwargs"])
     fg = _gradient_fn(case)
     p = torch.tensor(np.asarray(case["x0"], dtype=np.float64), dtype=torch.float64, requires_grad=True)
