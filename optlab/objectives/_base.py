@@ -37,6 +37,26 @@ class StationaryPoint:
     kind: str
 
 
+_STATIONARY_FILE = "stationary_points.json"
+_STATIONARY_CACHE: dict = {}
+
+
+def _stored_stationary() -> dict:
+    """name -> tuple of StationaryPoint, from the committed JSON table (read once)."""
+    if "table" not in _STATIONARY_CACHE:
+        import json
+        from pathlib import Path
+        path = Path(__file__).with_name(_STATIONARY_FILE)
+        table = {}
+        if path.exists():
+            data = json.loads(path.read_text())
+            for name, entry in data.get("objectives", {}).items():
+                table[name] = tuple(StationaryPoint(tuple(pt["x"]), float(pt["value"]), pt["kind"])
+                                    for pt in entry["points"])
+        _STATIONARY_CACHE["table"] = table
+    return _STATIONARY_CACHE["table"]
+
+
 @dataclass(frozen=True)
 class ObjectiveSpec:
     """A registered objective: kernels, dimension, domain and known minima.
@@ -62,7 +82,9 @@ class ObjectiveSpec:
     options: dict = field(default_factory=dict)  # option -> default
     aliases: tuple = ()
     notes: str = ""
-    stationary: tuple = ()  # StationaryPoint records (2-D objectives)
+    stationary: tuple = ()  # StationaryPoint records (2-D objectives); empty: the stored table
+    dim_default: int | None = None  # default dimension of an N-D objective (else max(2, min_dim))
+    stationary_bounds: tuple | None = None  # box of the stored stationary points, if smaller than domain
 
     # --- shape ---------------------------------------------------------------
     def check_dim(self, dim: int) -> int:
@@ -74,7 +96,30 @@ class ObjectiveSpec:
         return dim
 
     def default_dim(self) -> int:
-        return self.dim if self.dim is not None else max(2, self.min_dim)
+        if self.dim is not None:
+            return self.dim
+        return self.dim_default if self.dim_default is not None else max(2, self.min_dim)
+
+    # --- critical points -------------------------------------------------------
+    @property
+    def stationary_points(self) -> tuple:
+        """Every point with grad f = 0 in the 2-D plotting box (``stationary_box``).
+
+        Computed once by ``python -m optlab.analysis.stationary --write`` and
+        read lazily from ``optlab/objectives/stationary_points.json``; for
+        finite-sum problems they hold for the default options. Empty for
+        objectives without a 2-D form.
+        """
+        if self.stationary:
+            return tuple(self.stationary)
+        return _stored_stationary().get(self.name, ())
+
+    @property
+    def stationary_box(self) -> np.ndarray:
+        """The box (2, 2) in which ``stationary_points`` is complete."""
+        if self.stationary_bounds is not None:
+            return np.asarray(self.stationary_bounds, dtype=float)
+        return self.bounds(2)
 
     def bounds(self, dim: int | None = None) -> np.ndarray:
         """Plotting/sampling box, shape (dim, 2)."""

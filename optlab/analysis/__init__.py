@@ -1,0 +1,1 @@
+"""Analysis of objectives and runs: stationary points (``stationary``)."""

@@ -1,0 +1,230 @@
+"""Minibatches without replacement from a keyed permutation (a shuffled DataLoader).
+
+A finite-sum objective with ``n`` samples and batch size ``m`` splits every
+epoch into ``ceil(n / m)`` batches. Step ``t`` of trajectory ``i`` uses
+
+    epoch e = t // ceil(n/m),   batch b = t % ceil(n/m),
+    samples pi_{seed, i, e}(k)  for positions k in [b m, min(b m + m, n)),
+
+where ``pi`` is a pseudo-random permutation of [0, n) keyed by (run seed,
+trajectory, epoch). Every sample is used exactly once per epoch; the last
+batch of an epoch is *short* when m does not divide n (torch's DataLoader
+with ``drop_last=False``), and its gradient is the mean over its own size.
+``m = 0`` means the full batch, in order.
+
+The permutation is a 4-round Feistel network on the ``bits = ceil(log2 n)``
+bit strings, made a bijection of [0, n) by *cycle-walking* (apply it again
+while the result is >= n; fewer than 2 rounds on average because
+2^bits < 2n). It is a pure function of its key and position, so nothing is
+stored, batches do not depend on the thread count or the block size, and
+the CPU and CUDA engines draw the same ones. Unequal halves (floor/ceil of
+bits/2) keep the domain below 2n for odd bit counts: a round maps
+(L, R) -> (R, L xor F(R)) and the two widths swap, which stays invertible.
+The round function is SplitMix64's finaliser (``optlab.engine.rng.mix64``)
+of the right half plus a round key. This is a shuffle for SGD, not a
+cryptographic permutation.
+
+References: Luby & Rackoff, SIAM J. Comput. 17 (1988); Black & Rogaway,
+"Ciphers with arbitrary finite domains", CT-RSA 2002 (cycle-walking).
+"""
+import warnings
+
+import numpy as np
+from numba.core.extending import overload
+
+from optlab.engine.ops import jitable
+from optlab.engine.rng import key64, mix64
+
+_MASK = (1 << 64) - 1
+_G = 0x9E3779B97F4A7C15
+_PERM_STREAM = 0x5EEDBA7C  # the k of rng.key64 reserved for minibatch permutations
+ROUNDS = 4
+
+
+def permutation_bits(n: int) -> int:
+    """Bits of the Feistel domain for n samples: ceil(log2 n), at least 1."""
+    n = int(n)
+    return max(1, (n - 1).bit_length())
+
+
+def epoch_key(seed, traj, epoch):
+    """The permutation key of (run seed, trajectory, epoch): rng.key64(seed,
+    traj, epoch, _PERM_STREAM), a 64-bit integer (uint64 in kernels)."""
+    return key64(seed, traj, epoch, _PERM_STREAM)
+
+
+def permute(pos, n, bits, key):
+    """pi_key(pos): the sample at position ``pos`` of the shuffled [0, n).
+
+    Plain Python on ints (for ``NUMBA_DISABLE_JIT=1`` and the CUDA
+    simulator); compiled kernels get the uint64 twin below, same bits."""
+    wl = bits // 2
+    wr = bits - wl
+    ml = (1 << wl) - 1
+    mr = (1 << wr) - 1
+    key = int(key) & _MASK
+    k1 = (key + _G) & _MASK
+    k2 = (k1 + _G) & _MASK
+    k3 = (k2 + _G) & _MASK
+    k4 = (k3 + _G) & _MASK
+    v = int(pos)
+    while True:
+        # widths: (hi wl, lo wr) -> (lo wr, t wl) -> (t wl, hi2 wr) -> (hi2, t2) -> (t2 wl, lo2 wr)
+        lo = v & mr
+        hi = v >> wr
+        t = (hi ^ mix64((lo + k1) & _MASK)) & ml
+        hi2 = (lo ^ mix64((t + k2) & _MASK)) & mr
+        t2 = (t ^ mix64((hi2 + k3) & _MASK)) & ml
+        lo2 = (hi2 ^ mix64((t2 + k4) & _MASK)) & mr
+        v = (t2 << wr) | lo2
+        if v < n:
+            return v
+
+
+_uONE = np.uint64(1)
+_uG = np.uint64(_G)
+_uM1 = np.uint64(0xBF58476D1CE4E5B9)
+_uM2 = np.uint64(0x94D049BB133111EB)
+_uS = np.uint64((_PERM_STREAM * _G + _G) & _MASK)
+_u30 = np.uint64(30)
+_u27 = np.uint64(27)
+_u31 = np.uint64(31)
+
+# The compiled twins below spell SplitMix64 out instead of calling rng.mix64:
+# Numba inlines helpers at the IR level and nested inlining is slow to compile.
+
+
+def _epoch_key_jit(seed, traj, epoch):
+    z = np.uint64(seed) * _uG + np.uint64(traj)
+    z = (z ^ (z >> _u30)) * _uM1
+    z = (z ^ (z >> _u27)) * _uM2
+    z = z ^ (z >> _u31)
+    z = z + np.uint64(epoch) * _uG
+    z = (z ^ (z >> _u30)) * _uM1
+    z = (z ^ (z >> _u27)) * _uM2
+    z = z ^ (z >> _u31)
+    z = z + _uS
+    z = (z ^ (z >> _u30)) * _uM1
+    z = (z ^ (z >> _u27)) * _uM2
+    return z ^ (z >> _u31)
+
+
+def _permute_jit(pos, n, bits, key):
+    wl = bits // 2
+    wr = bits - wl
+    uwr = np.uint64(wr)
+    ml = (_uONE << np.uint64(wl)) - _uONE
+    mr = (_uONE << uwr) - _uONE
+    nn = np.uint64(n)
+    k1 = np.uint64(key) + _uG
+    k2 = k1 + _uG
+    k3 = k2 + _uG
+    k4 = k3 + _uG
+    v = np.uint64(pos)
+    while True:
+        lo = v & mr
+        hi = v >> uwr
+        z = lo + k1
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        t = (hi ^ z ^ (z >> _u31)) & ml
+        z = t + k2
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        hi2 = (lo ^ z ^ (z >> _u31)) & mr
+        z = hi2 + k3
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        t2 = (t ^ z ^ (z >> _u31)) & ml
+        z = t2 + k4
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        lo2 = (hi2 ^ z ^ (z >> _u31)) & mr
+        v = (t2 << uwr) | lo2
+        if v < nn:
+            return np.int64(v)  # int(uint64) stays uint64 in Numba, and uint64 + int64 -> float64
+
+
+overload(epoch_key, target="generic", inline="always", strict=False)(lambda *a: _epoch_key_jit)
+overload(permute, target="generic", inline="always", strict=False)(lambda *a: _permute_jit)
+
+
+@jitable
+def batch_span(step, n, m):
+    """(epoch, first position, count) of the minibatch at ``step``, for 0 < m < n.
+
+    (m = 0 or m >= n is the full batch: kernels take all samples in order.)"""
+    nb = (n + m - 1) // m
+    epoch = step // nb
+    b = step - epoch * nb
+    start = b * m
+    count = min(m, n - start)
+    return epoch, start, count
+
+
+# --- numpy twins (tests, benchmarks): same numbers, vectorised ----------------------
+
+def _mix64_np(z):
+    z = (z ^ (z >> np.uint64(30))) * _uM1
+    z = (z ^ (z >> np.uint64(27))) * _uM2
+    return z ^ (z >> np.uint64(31))
+
+
+def epoch_key_np(seed, traj, epoch):
+    """``epoch_key`` for arrays of trajectories and epochs (uint64 array)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        seed = np.asarray(seed, dtype=np.uint64)
+        traj = np.asarray(traj, dtype=np.uint64)
+        epoch = np.asarray(epoch, dtype=np.uint64)
+        z = _mix64_np(seed * _uG + traj)
+        z = _mix64_np(z + epoch * _uG)
+        return _mix64_np(z + np.uint64(_PERM_STREAM) * _uG + _uG)
+
+
+def permute_np(pos, n, keys):
+    """``permute`` for arrays of positions and keys (broadcast together)."""
+    bits = permutation_bits(n)
+    wl = np.uint64(bits // 2)
+    wr = np.uint64(bits - bits // 2)
+    ml = (_uONE << wl) - _uONE
+    mr = (_uONE << wr) - _uONE
+    v, key = np.broadcast_arrays(np.asarray(pos, dtype=np.uint64), np.asarray(keys, dtype=np.uint64))
+    v = v.ravel().copy()
+    shape = key.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        k1 = key.ravel() + _uG
+        k2 = k1 + _uG
+        k3 = k2 + _uG
+        k4 = k3 + _uG
+        idx = np.arange(v.size)
+        w = v
+        a1, a2, a3, a4 = k1, k2, k3, k4
+        while idx.size:
+            lo = w & mr
+            hi = w >> wr
+            t = (hi ^ _mix64_np(lo + a1)) & ml
+            hi2 = (lo ^ _mix64_np(t + a2)) & mr
+            t2 = (t ^ _mix64_np(hi2 + a3)) & ml
+            lo2 = (hi2 ^ _mix64_np(t2 + a4)) & mr
+            w = (t2 << wr) | lo2
+            v[idx] = w
+            walk = w >= np.uint64(n)
+            idx, w = idx[walk], w[walk]
+            a1, a2, a3, a4 = a1[walk], a2[walk], a3[walk], a4[walk]
+    return v.astype(np.int64).reshape(shape)
+
+
+def batch_indices_np(seed, trajs, step, n, m):
+    """Sample indices of the minibatch at ``step`` for each trajectory: (len(trajs), count)."""
+    trajs = np.atleast_1d(np.asarray(trajs, dtype=np.int64))
+    if m <= 0 or m >= n:
+        return np.broadcast_to(np.arange(n), (trajs.size, n))
+    nb = -(-n // m)
+    epoch, b = divmod(int(step), nb)
+    start = b * m
+    count = min(m, n - start)
+    keys = epoch_key_np(seed, trajs, epoch)
+    pos = np.arange(start, start + count, dtype=np.uint64)
+    return permute_np(pos[None, :], n, keys[:, None])

@@ -1,0 +1,218 @@
+r"""A one-hidden-layer tanh network on the two-moons data set.
+
+.. math::
+
+    o(x) = c + \sum_{k=1}^{h} v_k \tanh(W_{k1} x_1 + W_{k2} x_2 + b_k), \qquad
+    L(\theta) = \frac1n \sum_i \left[\operatorname{softplus}(o(x_i)) - y_i\, o(x_i)\right]
+                + \tfrac{l_2}{2}\|\theta\|^2
+
+theta = (W (h x 2, row-major), b (h), v (h), c): dimension D = 4h + 1, so the
+dimension picks the width -- D = 33 (h = 8) by default; D must be 5, 9, 13,
+... The data: n_samples points of scikit-learn's ``make_moons`` (two
+interleaving half-circles, centred) with Gaussian noise ``noise`` (default
+0.1), from ``seed``. A non-convex problem with saddles and symmetries
+(permuting or sign-flipping hidden units leaves L unchanged); no closed-form
+minimum, so the engine judges convergence by the gradient norm.
+
+Options, minibatches and the reported loss are as for ``logistic_regression``
+(see ``optlab.objectives.regression``); the Hessian is the full-data one.
+Kernels: the full-data loss runs vectorised over the block (the logits
+accumulate in g[0] before the gradient is formed); the gradient pass
+recomputes tanh instead of storing activations, so the kernels allocate
+nothing (the CUDA engine runs them as they are). ``mlp_hess`` is for the CPU
+evaluators only: it allocates a scratch vector.
+"""
+import math
+
+import numpy as np
+
+from ..errors import OptlabError
+from . import _data
+from ._base import ObjectiveSpec
+from ._data import HEADER
+from ._sampling import batch_span, epoch_key, permute
+from ._vecmath import bce_logit, bce_logit_v, sigmoid, tanh_v
+
+# p[8:]: X (n, 2) row-major | y (n) in {0, 1};  p[6] = h
+
+
+def mlp(x, g, f, p, n, ctx):
+    ns = int(p[0])
+    m = int(p[2])
+    full = p[3] != 0.0
+    l2 = p[4]
+    bits = int(p[5])
+    h = int(p[6])
+    oX = HEADER
+    oy = oX + 2 * ns
+    ob = 2 * h
+    ov = 3 * h
+    oc = 4 * h
+    minib = m > 0
+    inv_n = 1.0 / ns
+    for j in range(n):
+        f[j] = 0.0
+    if full and minib:
+        for i in range(ns):
+            x0 = p[oX + 2 * i]
+            x1 = p[oX + 2 * i + 1]
+            for j in range(n):
+                g[0, j] = x[oc, j]
+            for k in range(h):
+                for j in range(n):
+                    z = x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j]
+                    g[0, j] += x[ov + k, j] * tanh_v(z)
+            yi = p[oy + i]
+            for j in range(n):
+                f[j] += bce_logit_v(g[0, j], yi)
+        for j in range(n):
+            f[j] *= inv_n
+    for a in range(oc + 1):
+        for j in range(n):
+            g[a, j] = 0.0
+    if minib:
+        epoch, start, cnt = batch_span(ctx[1], ns, m)
+    else:
+        epoch, start, cnt = 0, 0, ns
+    inv = 1.0 / cnt
+    for j in range(n):
+        key = epoch_key(ctx[0], ctx[2] + j, epoch)
+        for r in range(cnt):
+            i = permute(start + r, ns, bits, key) if minib else r
+            x0 = p[oX + 2 * i]
+            x1 = p[oX + 2 * i + 1]
+            o = x[oc, j]
+            for k in range(h):
+                o += x[ov + k, j] * math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+            yi = p[oy + i]
+            res = inv * (sigmoid(o) - yi)
+            g[oc, j] += res
+            for k in range(h):
+                a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                g[ov + k, j] += res * a
+                dz = res * x[ov + k, j] * (1.0 - a * a)
+                g[ob + k, j] += dz
+                g[2 * k, j] += dz * x0
+                g[2 * k + 1, j] += dz * x1
+            if not (full and minib):
+                f[j] += inv * bce_logit(o, yi)
+    if l2 != 0.0:
+        for a in range(oc + 1):
+            for j in range(n):
+                v = x[a, j]
+                f[j] += 0.5 * l2 * v * v
+                g[a, j] += l2 * v
+
+
+def mlp_hess(x, hh, p, n):
+    """H = mean_i [s_i grad o grad o^T + r_i hess o] + l2 I, s = sigma(1 - sigma), r = sigma - y."""
+    ns = int(p[0])
+    l2 = p[4]
+    h = int(p[6])
+    oX = HEADER
+    oy = oX + 2 * ns
+    ob = 2 * h
+    ov = 3 * h
+    oc = 4 * h
+    D = oc + 1
+    inv_n = 1.0 / ns
+    do = np.zeros(D)
+    for a in range(D):
+        for b in range(D):
+            for j in range(n):
+                hh[a, b, j] = l2 if a == b else 0.0
+    for j in range(n):
+        for i in range(ns):
+            x0 = p[oX + 2 * i]
+            x1 = p[oX + 2 * i + 1]
+            o = x[oc, j]
+            for k in range(h):
+                a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                o += x[ov + k, j] * a
+                d1 = 1.0 - a * a
+                vk = x[ov + k, j]
+                do[2 * k] = vk * d1 * x0
+                do[2 * k + 1] = vk * d1 * x1
+                do[ob + k] = vk * d1
+                do[ov + k] = a
+            do[oc] = 1.0
+            s = sigmoid(o)
+            w = inv_n * s * (1.0 - s)
+            r = inv_n * (s - p[oy + i])
+            for a in range(D):
+                for b in range(D):
+                    hh[a, b, j] += w * do[a] * do[b]
+            for k in range(h):
+                a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                d1 = 1.0 - a * a
+                d2 = -2.0 * a * d1
+                vk = x[ov + k, j]
+                # second derivatives of o within unit k: inputs (x0, x1, 1) of (W_k1, W_k2, b_k)
+                i0 = 2 * k
+                i1 = 2 * k + 1
+                i2 = ob + k
+                iv = ov + k
+                c = r * vk * d2
+                hh[i0, i0, j] += c * x0 * x0
+                hh[i0, i1, j] += c * x0 * x1
+                hh[i1, i0, j] += c * x0 * x1
+                hh[i1, i1, j] += c * x1 * x1
+                hh[i0, i2, j] += c * x0
+                hh[i2, i0, j] += c * x0
+                hh[i1, i2, j] += c * x1
+                hh[i2, i1, j] += c * x1
+                hh[i2, i2, j] += c
+                e = r * d1
+                hh[iv, i0, j] += e * x0
+                hh[i0, iv, j] += e * x0
+                hh[iv, i1, j] += e * x1
+                hh[i1, iv, j] += e * x1
+                hh[iv, i2, j] += e
+                hh[i2, iv, j] += e
+
+
+def hidden_units(dim):
+    """Width h of the network with D = 4h + 1 parameters (an error otherwise)."""
+    if dim < 5 or (dim - 1) % 4 != 0:
+        raise OptlabError(f"Objective 'mlp' needs dimension 4*hidden + 1 (5, 9, 13, ..., 33, ...); got {dim}")
+    return (dim - 1) // 4
+
+
+def _mlp_params(dim, n_samples, noise, seed, batch_size, full_loss, l2):
+    h = hidden_units(dim)
+    n, noise, seed, m, full, l2 = _data.check_common(n_samples, noise, seed, batch_size, full_loss, l2)
+    X, y = _data.moons_data(n, noise, seed)
+    return np.concatenate([_data.header(n, 2, m, full, l2, extra=h), X.ravel(), y])
+
+
+def mlp_loss_np(theta, X, y, l2=0.0):
+    """Full-data loss and gradient in numpy (the reference)."""
+    h = hidden_units(theta.size)
+    W = theta[:2 * h].reshape(h, 2)
+    b = theta[2 * h:3 * h]
+    v = theta[3 * h:4 * h]
+    c = theta[4 * h]
+    A = np.tanh(X @ W.T + b)
+    o = A @ v + c
+    s = 0.5 * (1.0 + np.tanh(0.5 * o))
+    loss = np.mean(np.logaddexp(0.0, o) - y * o) + 0.5 * l2 * theta @ theta
+    r = (s - y) / len(y)
+    dZ = (r[:, None] * v[None, :]) * (1.0 - A * A)
+    grad = np.concatenate([(dZ.T @ X).ravel(), dZ.sum(0), A.T @ r, [r.sum()]]) + l2 * theta
+    return loss, grad
+
+
+SPEC = ObjectiveSpec(
+    name="mlp",
+    value_grad_kernel=mlp,
+    hess_kernel=mlp_hess,
+    dim=None, min_dim=5, dim_default=33,
+    domain=(-1.0, 1.0),
+    formula="BCE of c + sum_k v_k tanh(W_k . x + b_k) on two moons; D = 4 hidden + 1",
+    source="a 2-h-1 tanh network (h = 8 by default); data as sklearn.datasets.make_moons",
+    minima=lambda dim, **o: [],
+    params=_mlp_params,
+    options=dict(n_samples=256, noise=0.1, seed=0, batch_size=0, full_loss=True, l2=0.0),
+    aliases=("mlp_moons", "two_moons"),
+    notes="finite sum: non-convex, 33 parameters by default; minibatches via batch_size",
+)

@@ -1,0 +1,539 @@
+"""The objective library: derivatives, minima, stationary points, finite sums.
+
+Every registered objective's gradient and Hessian against central finite
+differences at seeded random points of its domain; every global minimum
+against the reference table (shared/reference/test_functions.md); every
+stored stationary point re-checked (gradient, Hessian signature); the solver
+against functions of known structure; finite-sum problems against numpy on
+the full data and, through the engine, minibatch by minibatch.
+"""
+import json
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+import optlab
+from optlab import objectives as O
+from optlab.analysis.stationary import TABLE, count_kinds, find_stationary_points, two_d_objectives
+from optlab.errors import OptlabError
+from optlab.objectives import _data, _sampling
+from optlab.objectives._sampling import batch_indices_np, epoch_key_np, permutation_bits, permute_np
+
+ALL = O.names()
+FINITE = [n for n in ALL if "batch_size" in O.get(n).options]
+NEW = ["rastrigin", "ackley", "booth", "goldstein_price", "six_hump_camel", "three_hump_camel", "matyas",
+       "mccormick", "levy13", "styblinski_tang", "easom", "cross_in_tray", "eggholder", "holder_table",
+       "bukin6", "sphere", "griewank", "saddle", "monkey_saddle", "plateau_cliff", "narrow_valley",
+       "linear_regression", "logistic_regression", "mlp", "sparse_linear"]
+
+
+def _full(spec):
+    """Options giving the deterministic full-data gradient."""
+    return {"batch_size": 0} if "batch_size" in spec.options else {}
+
+
+def test_registry_holds_the_library():
+    assert set(NEW) <= set(ALL)
+    for name in ALL:
+        spec = O.get(name)
+        assert spec.formula and spec.source, name
+        if spec.default_dim() == 2:
+            assert len(spec.starts) >= 3, name
+
+
+# --- derivatives -----------------------------------------------------------------------
+
+def _smooth(name, X):
+    """Points at least a little away from the creases of the non-smooth objectives."""
+    x, y = X[:, 0], X[:, 1] if X.shape[1] > 1 else None
+    if name == "bukin6":
+        return (np.abs(y - 0.01 * x * x) > 1e-2) & (np.abs(x + 10.0) > 1e-2)
+    if name == "eggholder":
+        return (np.abs(x / 2 + y + 47.0) > 1.0) & (np.abs(x - y - 47.0) > 1.0)
+    if name == "cross_in_tray":
+        return np.abs(np.sin(x) * np.sin(y)) > 1e-2
+    if name == "holder_table":
+        return (np.abs(np.sin(x) * np.cos(y)) > 1e-2) & (np.abs(np.hypot(x, y) - np.pi) > 1e-2)
+    if name == "ackley":
+        return np.linalg.norm(X, axis=1) > 1e-2
+    return np.ones(len(X), dtype=bool)
+
+
+def _fd(fn, X, h):
+    """Central differences of fn (points -> values (P,) or (P, D)) along every axis."""
+    P, D = X.shape
+    E = np.eye(D)[None, :, :] * h[:, :, None]  # (P, D, D)
+    plus = fn((X[:, None, :] + E).reshape(-1, D))
+    minus = fn((X[:, None, :] - E).reshape(-1, D))
+    diff = (plus - minus).reshape((P, D) + plus.shape[1:])
+    return diff / (2.0 * h.reshape((P, D) + (1,) * (plus.ndim - 1)))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradient_and_hessian_match_finite_differences(name):
+    spec = O.get(name)
+    opts = _full(spec)
+    dim = spec.default_dim()
+    box = spec.bounds(dim)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    X = rng.uniform(box[:, 0], box[:, 1], size=(60, dim))
+    X = X[_smooth(name, X)][:30]
+    assert len(X) >= 20
+    f = spec.value(X, **opts)
+    g = spec.grad(X, **opts)
+    H = spec.hess(X, **opts)
+    h = 1e-6 * np.maximum(1.0, np.abs(X))
+    g_fd = _fd(lambda P: spec.value(P, **opts), X, h)
+    H_fd = _fd(lambda P: spec.grad(P, **opts), X, h)  # H_fd[p, i, :] = d grad / d x_i
+    # error scale of a central difference: rounding eps |f| / h plus the size of what is measured
+    g_scale = np.abs(g) + 1e-6 * np.abs(f)[:, None] / h + 1e-8
+    assert np.max(np.abs(g - g_fd) / g_scale) < 1e-5
+    h_scale = np.abs(H) + 1e-6 * np.abs(g)[:, :, None] / h[:, :, None] + 1e-6
+    assert np.max(np.abs(H - H_fd) / h_scale) < 1e-5
+    assert np.allclose(H, np.swapaxes(H, 1, 2), rtol=1e-12, atol=1e-12 * np.abs(H).max())
+
+
+# --- global minima against the reference table ----------------------------------------
+
+PI = math.pi
+REFERENCE = {  # shared/reference/test_functions.md, at the precision it prints
+    "rosenbrock": [((1.0, 1.0), 0.0)],
+    "rastrigin": [((0.0, 0.0), 0.0)],
+    "ackley": [((0.0, 0.0), 0.0)],
+    "beale": [((3.0, 0.5), 0.0)],
+    "booth": [((1.0, 3.0), 0.0)],
+    "himmelblau": [((3.0, 2.0), 0.0), ((-2.8051181, 3.1313125), 0.0), ((-3.7793103, -3.2831860), 0.0),
+                   ((3.5844283, -1.8481265), 0.0)],
+    "goldstein_price": [((0.0, -1.0), 3.0)],
+    "six_hump_camel": [((0.0898420, -0.7126564), -1.0316284535), ((-0.0898420, 0.7126564), -1.0316284535)],
+    "three_hump_camel": [((0.0, 0.0), 0.0)],
+    "matyas": [((0.0, 0.0), 0.0)],
+    "mccormick": [((-0.5471976, -1.5471976), -1.9132229550)],
+    "levy13": [((1.0, 1.0), 0.0)],
+    "styblinski_tang": [((-2.903534, -2.903534), -78.332331)],
+    "easom": [((PI, PI), -1.0)],
+    "cross_in_tray": [((a, b), -2.0626118708) for a in (1.3494066, -1.3494066) for b in (1.3494066, -1.3494066)],
+    "eggholder": [((512.0, 404.2318050), -959.6406627)],
+    "holder_table": [((a, b), -19.2085025679) for a in (8.0550235, -8.0550235) for b in (9.6645900, -9.6645900)],
+    "bukin6": [((-10.0, 1.0), 0.0)],
+    "sphere": [((0.0, 0.0), 0.0)],
+    "griewank": [((0.0, 0.0), 0.0)],
+}
+
+
+def _digits(v):
+    """Absolute tolerance of a printed value: half a unit in its last printed place, at least 1e-12."""
+    s = repr(float(v))
+    return max(1e-12, 0.5 * 10.0 ** -len(s.split(".")[1])) if "." in s and "e" not in s else 1e-12
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_global_minima_match_reference(name):
+    spec = O.get(name)
+    mins = spec.global_minima(2)
+    ref = REFERENCE[name]
+    assert len(mins) == len(ref)
+    for x_ref, f_ref in ref:
+        d = [np.max(np.abs(x - np.asarray(x_ref))) for x, _ in mins]
+        k = int(np.argmin(d))
+        x, f = mins[k]
+        assert d[k] <= 1e-6, (x, x_ref)
+        assert abs(f - f_ref) <= max(_digits(f_ref), 1e-12 * abs(f_ref)), (f, f_ref)
+        # the listed value is the kernel's value there, and the point is refined
+        assert abs(spec.value(x) - f) <= 1e-12 * (1.0 + abs(f))
+        g = spec.grad(x)
+        if name == "eggholder":  # the minimum of the box sits on its edge x = 512
+            assert abs(g[1]) < 1e-9 and g[0] < 0.0
+        else:
+            assert np.max(np.abs(g)) < 1e-9, g
+    # no stored stationary point lies below the global minimum
+    if spec.stationary_points:
+        assert min(p.value for p in spec.stationary_points) >= min(f for _, f in mins) - 1e-12
+
+
+@pytest.mark.parametrize("name,dim", [("rosenbrock", 5), ("rastrigin", 7), ("ackley", 3), ("sphere", 4),
+                                      ("griewank", 6), ("styblinski_tang", 5), ("plateau_cliff", 3)])
+def test_nd_minima(name, dim):
+    spec = O.get(name)
+    (x, f), = spec.global_minima(dim)
+    assert x.shape == (dim,)
+    assert abs(spec.value(x) - f) <= 1e-12 * (1 + abs(f))
+    assert np.max(np.abs(spec.grad(x))) < 1e-9
+    assert np.all(np.linalg.eigvalsh(spec.hess(x)) > 0)
+    if name == "styblinski_tang":
+        assert f == pytest.approx(-39.16617 * dim, abs=1e-5 * dim)
+
+
+def test_finite_sum_minima_are_stationary():
+    for name in ("linear_regression", "logistic_regression", "sparse_linear"):
+        spec = O.get(name)
+        dim = spec.default_dim()
+        (x, f), = spec.global_minima(dim)
+        assert abs(spec.value(x, batch_size=0) - f) <= 1e-12 * (1 + abs(f))
+        assert np.max(np.abs(spec.grad(x, batch_size=0))) < 1e-9
+    assert O.get("mlp").global_minima(33) == []
+    # separable data without l2: no minimiser, and the spec says so
+    assert O.get("logistic_regression").global_minima(2, noise=0.0) == []
+
+
+# --- stationary points ------------------------------------------------------------------
+
+with open(TABLE) as fh:
+    STORED = json.load(fh)["objectives"]
+
+PINNED = {  # counts (minima, saddles, maxima) in each objective's stationary_box, default options
+    "ackley": (25, 40, 16), "beale": (1, 2, 0), "booth": (1, 0, 0), "bukin6": (1, 0, 0),
+    "cross_in_tray": (36, 0, 0), "easom": (5, 4, 4), "eggholder": (15, 31, 15),
+    "goldstein_price": (4, 4, 1), "griewank": (17, 24, 18), "himmelblau": (4, 4, 1),
+    "holder_table": (42, 42, 0), "levy13": (41, 64, 24), "linear_regression": (1, 0, 0),
+    "logistic_regression": (1, 0, 0), "matyas": (1, 0, 0), "mccormick": (2, 1, 0),
+    "monkey_saddle": (0, 1, 0), "narrow_valley": (1, 0, 0), "plateau_cliff": (1, 0, 0),
+    "quadratic": (1, 0, 0), "rastrigin": (25, 40, 16), "rosenbrock": (1, 0, 0), "saddle": (0, 1, 0),
+    "six_hump_camel": (6, 7, 2), "sphere": (1, 0, 0), "styblinski_tang": (4, 4, 1),
+    "three_hump_camel": (3, 2, 0),
+}
+TWO_D = sorted(s.name for s in two_d_objectives())
+
+
+def test_table_covers_every_2d_objective():
+    assert sorted(STORED) == TWO_D == sorted(PINNED)
+
+
+def _sampled_kind(spec, x, size, opts):
+    """Independent check of a degenerate point: f on two small circles around it."""
+    t = np.linspace(0.0, 2 * np.pi, 48, endpoint=False)
+    u = np.stack([np.cos(t), np.sin(t)], 1)
+    f0 = spec.value(x, **opts)
+    d = spec.value(np.concatenate([x + r * size * u for r in (3e-4, 3e-3)]), **opts) - f0
+    tol = 1e-13 * max(1.0, abs(f0))
+    above, below = np.any(d > tol), np.any(d < -tol)
+    return "saddle" if above and below else ("maximum" if below else "minimum")
+
+
+@pytest.mark.parametrize("name", TWO_D)
+def test_stored_stationary_points(name):
+    spec = O.get(name)
+    opts = _full(spec)
+    pts = spec.stationary_points
+    assert tuple(count_kinds(pts).values()) == PINNED[name]
+    X = np.array([p.x for p in pts])
+    box = spec.stationary_box
+    size = float(np.max(box[:, 1] - box[:, 0]))
+    assert np.all((X >= box[:, 0]) & (X <= box[:, 1]))
+    assert np.max(np.abs(spec.grad(X, **opts))) < 1e-8
+    assert np.allclose(spec.value(X, **opts), [p.value for p in pts], rtol=1e-12, atol=1e-12)
+    if len(X) > 1:  # distinct points
+        dist = np.max(np.abs(X[:, None, :] - X[None, :, :]), axis=2) + np.eye(len(X)) * size
+        assert dist.min() > 1e-6 * size
+    lam = np.linalg.eigvalsh(spec.hess(X, **opts))
+    for p, ev in zip(pts, lam):
+        if np.min(np.abs(ev)) > 1e-6 * max(1.0, np.max(np.abs(ev))):
+            expect = "minimum" if np.all(ev > 0) else ("maximum" if np.all(ev < 0) else "saddle")
+        else:
+            expect = _sampled_kind(spec, np.asarray(p.x), size, opts)
+        assert p.kind == expect, (p, ev)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("himmelblau", (4, 4, 1)), ("six_hump_camel", (6, 7, 2)), ("booth", (1, 0, 0)),
+    ("monkey_saddle", (0, 1, 0)), ("saddle", (0, 1, 0)), ("styblinski_tang", (4, 4, 1)),
+])
+def test_solver_finds_known_structure(name, expected):
+    pts = find_stationary_points(name, n_starts=400, include_known=False, seed=3)
+    assert tuple(count_kinds(pts).values()) == expected
+    stored = np.array([p.x for p in O.get(name).stationary_points])
+    for p in pts:  # the same points as the table
+        assert np.min(np.max(np.abs(stored - np.array(p.x)), axis=1)) < 1e-7
+
+
+def test_monkey_saddle_is_degenerate_and_a_saddle():
+    (p,) = O.get("monkey_saddle").stationary_points
+    assert np.max(np.abs(p.x)) < 1e-9 and p.kind == "saddle"
+    assert np.max(np.abs(O.get("monkey_saddle").hess(np.array(p.x)))) < 1e-8
+
+
+def test_solver_rejects_bad_input():
+    with pytest.raises(OptlabError, match="Invalid bounds"):
+        find_stationary_points("booth", bounds=[[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(OptlabError, match="2-dimensional"):
+        find_stationary_points("booth", bounds=[[0.0, 1.0]] * 3)
+
+
+# --- behaviour the special objectives are built for ------------------------------------
+
+def test_plateau_cliff_crawls_then_overshoots():
+    spec = O.get("plateau_cliff")
+    rng = np.random.default_rng(0)
+    ang = rng.uniform(0, 2 * np.pi, 100)
+    rad = rng.uniform(1.0, 3.0, 100)
+    x = np.stack([rad * np.cos(ang), rad * np.sin(ang)], 1)
+    first_big = np.full(100, -1)
+    over = np.zeros(100, dtype=bool)
+    for t in range(1500):
+        step = 0.1 * spec.grad(x)
+        xn = x - step
+        big = np.linalg.norm(step, axis=1) > 0.5
+        first_big[(first_big < 0) & big] = t
+        over |= big & (np.einsum("ij,ij->i", x, xn) < 0) & (np.linalg.norm(xn, axis=1) > 0.5)
+        x = xn
+    jumped = first_big >= 0
+    assert jumped.mean() > 0.3 and np.all(first_big[jumped] > 100)  # a long crawl, then a jump
+    assert over.mean() > 0.3  # ... that throws many across the crater onto the far plateau
+    assert np.all(spec.grad(np.array([[2.0, 1.0]])) < 0.06)
+
+
+def test_narrow_valley_curvatures():
+    spec = O.get("narrow_valley")
+    assert np.allclose(np.linalg.eigvalsh(spec.hess([0.0, 0.0])), [1.0, 100.0])
+    far = np.array([5.0 * math.cos(math.pi / 6), 5.0 * math.sin(math.pi / 6)])  # on the floor, u = 5
+    g = spec.grad(far)
+    assert np.linalg.norm(g) < 1.0 and np.linalg.norm(g) > 0.9
+
+
+# --- finite sums: full data against numpy ----------------------------------------------
+
+def _points(spec, dim, n=8, seed=0):
+    box = spec.bounds(dim)
+    return np.random.default_rng(seed).uniform(box[:, 0], box[:, 1], size=(n, dim))
+
+
+def test_linear_regression_matches_numpy():
+    spec = O.get("linear_regression")
+    for dim, noise in ((2, 0.5), (4, 0.1)):
+        X, y, w, b = _data.regression_data(256, dim - 1, noise, 0)
+        Z = np.hstack([X, np.ones((256, 1))])
+        P = _points(spec, dim)
+        r = P @ Z.T - y
+        assert np.allclose(spec.value(P, noise=noise), (r * r).mean(1), rtol=1e-12)
+        assert np.allclose(spec.grad(P, noise=noise), 2 * r @ Z / 256, rtol=1e-11, atol=1e-12)
+        assert np.allclose(spec.hess(P[0], noise=noise), 2 * Z.T @ Z / 256, rtol=1e-12)
+
+
+def test_logistic_regression_matches_numpy():
+    from optlab.objectives.regression import logistic_loss_np
+    spec = O.get("logistic_regression")
+    for dim, l2 in ((2, 0.0), (3, 0.05)):
+        X, y, _, _ = _data.classification_data(256, dim - 1, 1.0, 0)
+        for x in _points(spec, dim):
+            loss, grad, hess = logistic_loss_np(x, X, y, l2)
+            assert spec.value(x, l2=l2) == pytest.approx(loss, rel=1e-12)
+            assert np.allclose(spec.grad(x, l2=l2), grad, rtol=1e-11, atol=1e-13)
+            assert np.allclose(spec.hess(x, l2=l2), hess, rtol=1e-11, atol=1e-13)
+            # the vectorised full-loss pass (minibatch runs) gives the same full loss
+            assert spec.value(x, l2=l2, batch_size=16) == pytest.approx(loss, rel=1e-12)
+
+
+def test_mlp_matches_numpy():
+    from optlab.objectives.mlp import mlp_loss_np
+    spec = O.get("mlp")
+    X, y = _data.moons_data(256, 0.1, 0)
+    for dim, l2 in ((33, 0.0), (9, 1e-3)):
+        for x in _points(spec, dim, n=4):
+            loss, grad = mlp_loss_np(x, X, y, l2)
+            assert spec.value(x, l2=l2) == pytest.approx(loss, rel=1e-12)
+            assert np.allclose(spec.grad(x, l2=l2), grad, rtol=1e-10, atol=1e-13)
+            assert spec.value(x, l2=l2, batch_size=32) == pytest.approx(loss, rel=1e-12)
+
+
+def test_sparse_linear_matches_numpy():
+    from optlab.objectives.sparse_linear import sparse_design
+    spec = O.get("sparse_linear")
+    A, y = sparse_design(64)
+    assert np.all((A != 0).sum(1) == 3)
+    counts = (A != 0).sum(0)
+    assert counts[0] > 5 * counts[-8:].mean()  # Zipf: frequent head, rare tail
+    P = _points(spec, 64)
+    r = P @ A.T - y
+    assert np.allclose(spec.value(P), (r * r).mean(1), rtol=1e-12)
+    assert np.allclose(spec.grad(P, batch_size=0), 2 * r @ A / len(y), rtol=1e-11, atol=1e-13)
+    assert np.allclose(spec.hess(P[0]), 2 * A.T @ A / len(y), rtol=1e-12, atol=1e-15)
+
+
+# --- minibatches ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n,m", [(1, 1), (7, 3), (50, 8), (256, 32), (1000, 999), (300, 1)])
+def test_each_sample_once_per_epoch(n, m):
+    nb = -(-n // m)
+    for epoch in (0, 3):
+        idx = [batch_indices_np(11, np.arange(5), epoch * nb + b, n, m) for b in range(nb)]
+        assert [a.shape[1] for a in idx] == [m] * (n // m) + ([n % m] if n % m else [])
+        allidx = np.concatenate(idx, axis=1)
+        assert np.all(np.sort(allidx, axis=1) == np.arange(n))
+
+
+def test_permutation_twins_agree():
+    from numba import njit
+
+    @njit
+    def perm_all(n, bits, key, out):
+        for i in range(n):
+            out[i] = _sampling.permute(i, n, bits, _sampling.epoch_key(key[0], key[1], key[2]))
+
+    for n in (1, 2, 3, 100, 257, 4096, 5000):
+        bits = permutation_bits(n)
+        for key in ((0, 0, 0), (7, 123, 5)):
+            out = np.empty(n, dtype=np.int64)
+            perm_all(n, bits, np.array(key), out)
+            k = _sampling.epoch_key(*key)
+            assert k == int(epoch_key_np(*key))
+            assert np.array_equal(out, permute_np(np.arange(n), n, np.uint64(k)))
+            assert sorted(out) == list(range(n))
+            if n <= 257:
+                assert [_sampling.permute(i, n, bits, k) for i in range(n)] == list(out)
+    # different keys, different orders
+    a = permute_np(np.arange(100), 100, epoch_key_np(0, 0, 0))
+    b = permute_np(np.arange(100), 100, epoch_key_np(0, 1, 0))
+    c = permute_np(np.arange(100), 100, epoch_key_np(0, 0, 1))
+    assert not np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def _sgd_grads(obj, x0, steps, lr, seed, **options):
+    res = optlab.simulate("sgd", obj, x0=x0, steps=steps, lr=lr, seed=seed, objective_options=options)
+    return res, (res.x[:, :-1] - res.x[:, 1:]) / lr
+
+
+def test_engine_minibatch_gradients_match_numpy():
+    """Through the engine: step t of trajectory i uses batch t of its shuffled epochs."""
+    n, m, steps, lr, seed = 50, 8, 15, 1e-2, 5  # 7 batches per epoch, the last one of 2 samples
+    spec = O.get("linear_regression")
+    X, y, _, _ = _data.regression_data(n, 1, 0.5, 0)
+    Z = np.hstack([X, np.ones((n, 1))])
+    x0 = np.tile([0.5, -1.0], (6, 1))  # identical starts: any difference comes from the batches
+    res, g = _sgd_grads("linear_regression", x0, steps, lr, seed, n_samples=n, batch_size=m)
+    for t in range(steps):
+        idx = batch_indices_np(seed, np.arange(6), t, n, m)
+        xt = res.x[:, t]
+        r = np.einsum("ik,ibk->ib", xt, Z[idx]) - y[idx]
+        ref = 2.0 * np.einsum("ib,ibk->ik", r, Z[idx]) / idx.shape[1]
+        assert np.allclose(g[:, t], ref, rtol=1e-9, atol=1e-11)
+        full = ((xt @ Z.T - y) ** 2).mean(1)  # the reported loss is the full-data loss
+        assert np.allclose(res.loss[:, t], full, rtol=1e-12)
+    assert not np.allclose(res.x[0, 1], res.x[1, 1])  # trajectories draw different batches
+    # full_loss=False reports the minibatch's own loss
+    res2, _ = _sgd_grads("linear_regression", x0[:2], 3, lr, seed, n_samples=n, batch_size=m, full_loss=False)
+    idx = batch_indices_np(seed, np.arange(2), 0, n, m)
+    r = np.einsum("ik,ibk->ib", x0[:2], Z[idx]) - y[idx]
+    assert np.allclose(res2.loss[:, 0], (r * r).mean(1), rtol=1e-12)
+
+
+def test_minibatches_reproducible_and_seeded():
+    import numba
+    x0 = np.tile([1.0, -1.0, 0.5], (40, 1))
+    kw = dict(steps=20, lr=0.05, objective_options=dict(batch_size=16, n_samples=100))
+    a = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=1, **kw)
+    b = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=1, **kw)
+    c = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=2, **kw)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.loss, b.loss)
+    assert not np.array_equal(a.x, c.x)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        d = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=1, **kw)
+    finally:
+        numba.set_num_threads(threads)
+    assert np.array_equal(a.x, d.x)
+    # a trajectory's batches do not depend on which other trajectories run beside it
+    e = optlab.simulate("sgd", "logistic_regression", x0=x0[:1], seed=1, **kw)
+    assert np.array_equal(a.x[0], e.x[0])
+
+
+def test_sparse_gradients_touch_only_the_batch():
+    from optlab.objectives.sparse_linear import sparse_design
+    A, y = sparse_design(64)
+    x0 = np.random.default_rng(0).normal(size=(3, 64))
+    res, g = _sgd_grads("sparse_linear", x0, 6, 1e-2, 0)
+    for t in range(6):
+        idx = batch_indices_np(0, np.arange(3), t, len(y), 4)
+        for i in range(3):
+            touched = np.flatnonzero(A[idx[i]].any(0))
+            assert np.all(g[i, t][np.setdiff1d(np.arange(64), touched)] == 0.0)
+            r = A[idx[i]] @ res.x[i, t] - y[idx[i]]
+            assert np.allclose(g[i, t], 2 * r @ A[idx[i]] / 4, rtol=1e-9, atol=1e-11)
+
+
+# --- the vectorisable exp family ---------------------------------------------------------
+
+def test_vecmath_accuracy_and_twins():
+    from numba import njit
+    from scipy.special import expit
+
+    from optlab.objectives import _vecmath as vm
+
+    @njit
+    def apply(z, y, out):
+        for i in range(z.size):
+            out[0, i] = vm.bce_logit_v(z[i], y[i])
+            out[1, i] = vm.tanh_v(z[i])
+            out[2, i] = vm.bce_logit(z[i], y[i])
+            out[3, i] = vm.sigmoid(z[i])
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([-np.logspace(-300, 2.85, 4000), np.logspace(-300, 2.85, 4000),
+                        rng.normal(0, 5, 4000), [0.0, 1e-20, -30.0, 36.9]])
+    y = (rng.random(z.size) < 0.5).astype(float)
+    out = np.empty((4, z.size))
+    apply(z, y, out)
+    bce = np.where(y == 1, np.logaddexp(0, -z), np.logaddexp(0, z))
+    for row, ref in ((0, bce), (1, np.tanh(z)), (2, bce), (3, expit(z))):
+        m = np.abs(ref) > 1e-300
+        assert np.max(np.abs(out[row, m] - ref[m]) / np.abs(ref[m])) < 4 * 2.3e-16, row
+    # plain Python gives the same bits (NUMBA_DISABLE_JIT=1 and the CUDA simulator)
+    for i in range(0, z.size, 211):
+        assert vm.bce_logit_v(float(z[i]), float(y[i])) == out[0, i]
+        assert vm.tanh_v(float(z[i])) == out[1, i]
+    nan = float("nan")
+    assert all(math.isnan(v) for v in (vm.bce_logit_v(nan, 1.0), vm.tanh_v(nan), vm.sigmoid(nan)))
+
+
+# --- bad input: one clear line ----------------------------------------------------------
+
+def _one_line(excinfo):
+    msg = str(excinfo.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_bad_input_messages():
+    with pytest.raises(OptlabError) as e:
+        O.get("rastrign")
+    assert "did you mean 'rastrigin'" in _one_line(e)
+    with pytest.raises(OptlabError) as e:
+        optlab.simulate("sgd", "himmelblau", x0=[0.0, 0.0, 0.0], steps=1)
+    assert "2-dimensional" in _one_line(e)
+    with pytest.raises(OptlabError) as e:
+        O.get("rosenbrock").value([1.0])
+    assert "dimension >= 2" in _one_line(e)
+    with pytest.raises(OptlabError) as e:
+        O.get("mlp").value(np.zeros(10))
+    assert "4*hidden + 1" in _one_line(e)
+    for cond in (0.0, -3.0):
+        with pytest.raises(OptlabError) as e:
+            O.get("quadratic").make_params(2, cond=cond)
+        assert _one_line(e).startswith(f"Invalid condition number: {cond}")
+    with pytest.raises(OptlabError) as e:
+        optlab.simulate("sgd", "logistic_regression", steps=1, objective_options=dict(batch_size=300))
+    assert _one_line(e).startswith("Invalid batch_size: 300 (larger than the data set, n_samples = 256")
+    bad = [(dict(n_samples=0), "Invalid n_samples: 0"), (dict(noise=-1.0), "Invalid noise: -1.0"),
+           (dict(batch_size=-2), "Invalid batch_size: -2"), (dict(batch_size=2.5), "Invalid batch_size: 2.5"),
+           (dict(full_loss=3), "Invalid full_loss: 3"), (dict(nope=1), "Unknown option 'nope'")]
+    for opts, msg in bad:
+        with pytest.raises(OptlabError) as e:
+            O.get("linear_regression").make_params(2, **opts)
+        assert _one_line(e).startswith(msg), (opts, str(e.value))
+    with pytest.raises(OptlabError) as e:
+        O.get("sparse_linear").make_params(2)
+    assert _one_line(e).startswith("Invalid nnz: 3")
+    with pytest.raises(OptlabError) as e:
+        O.get("logistic_regression").make_params(2, l2=-1)
+    assert _one_line(e).startswith("Invalid l2: -1.0")
+
+
+def test_spec_defaults_backward_compatible():
+    assert O.get("mlp").default_dim() == 33
+    assert O.get("sparse_linear").default_dim() == 64
+    assert O.get("rastrigin").default_dim() == 2
+    assert O.get("rosenbrock").stationary_box.shape == (2, 2)
+    assert np.array_equal(O.get("rastrigin").stationary_box, [[-2.25, 2.25], [-2.25, 2.25]])
+    assert O.get("mlp").stationary_points == ()
