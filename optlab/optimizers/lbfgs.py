@@ -67,8 +67,9 @@ def step(x, g, st, sc, hp, hs, t, n):  # pragma: no cover - not elementwise; see
 
 
 def _int(v, name, minimum):
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
-            or float(v) != int(v) or int(v) < minimum:
+    ok = (not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer, float, np.floating))
+          and np.isfinite(v) and float(v) == int(v) and int(v) >= minimum)
+    if not ok:
         raise OptlabError(f"Invalid {name} value: {v!r} (must be an integer >= {minimum})")
     return int(v)
 

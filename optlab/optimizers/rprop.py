@@ -24,10 +24,10 @@ Backpropagation Learning: The RPROP Algorithm", IEEE ICNN 1993.
 """
 import sys
 
-from ._base import OptimizerSpec, check_bool, check_lr
-from ..errors import OptlabError
-
 import numpy as np
+
+from ..errors import OptlabError
+from ._base import OptimizerSpec, check_bool, check_lr
 
 # st rows: 0 prev, 1 step_size.
 # hp rows: lr, etaminus, etaplus, step_size_min, step_size_max.  hs: maximize.
