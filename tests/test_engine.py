@@ -153,6 +153,13 @@ def test_clip_grad_norm_matches_torch_rule():
     assert res.diverged_step[0] == -1  # the unclipped run at this lr diverges
 
 
+def test_clipping_sees_the_noisy_gradient():
+    res = optlab.simulate("sgd", "rosenbrock", x0=[-1.5, 2.0], steps=80, lr=1e-2, clip_grad_norm=1.0,
+                          grad_noise=50.0, seed=4)
+    want = naive_run(sgd_step(1e-2), [-1.5, 2.0], 80, clip=1.0, noise=50.0, seed=4)
+    np.testing.assert_allclose(res.x[0], want["x"], atol=1e-12)
+
+
 def test_per_trajectory_hyperparameters_equal_separate_runs():
     lrs = [1e-3, 3e-3, 1e-2]
     betas = np.array([[0.9, 0.999], [0.5, 0.99], [0.0, 0.9]])

@@ -81,7 +81,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, B, ctx)
-            if clip > 0.0 or not use_f or t == steps:
+            if not use_f or t == steps:
                 for j in range(B):
                     s2 = 0.0
                     for d in range(D):
@@ -128,9 +128,12 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                 for d in range(D):
                     for j in range(B):
                         g[d, j] += noise * normal(seed, i_off + i0 + j, t, d)
-            if clip > 0.0:
+            if clip > 0.0:  # torch.nn.utils.clip_grad_norm_ on the (noisy) gradient
                 for j in range(B):
-                    c = clip / (gn[j] + 1e-6)
+                    s2 = 0.0
+                    for d in range(D):
+                        s2 += float(g[d, j]) * float(g[d, j])
+                    c = clip / (math.sqrt(s2) + 1e-6)
                     if c < 1.0:
                         for d in range(D):
                             g[d, j] = g[d, j] * c
@@ -157,7 +160,7 @@ def kernel(opt_spec, obj_spec, dim: int = 2):
     through ``spec.kernel_factory``, with the same ``run`` signature.
     """
     if opt_spec.kernel_factory is not None:
-        return opt_spec.kernel_factory(opt_spec, obj_spec)
+        return opt_spec.kernel_factory(opt_spec, obj_spec, dim)
     block = block_size(dim)
     k = opt_spec.kernels
     fns = (k.init, k.step, obj_spec.value_grad_kernel)

@@ -110,7 +110,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, 1, ctx)
-            if clip > 0.0 or not use_f or t == steps:
+            if not use_f or t == steps:
                 s2 = 0.0
                 for d in range(D):
                     s2 += float(g[d, 0]) * float(g[d, 0])
@@ -146,8 +146,11 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
             if noise > 0.0:
                 for d in range(D):
                     g[d, 0] += noise * normal(seed, i_off + i, t, d)
-            if clip > 0.0:
-                c = clip / (gn + 1e-6)
+            if clip > 0.0:  # torch.nn.utils.clip_grad_norm_ on the (noisy) gradient
+                s2 = 0.0
+                for d in range(D):
+                    s2 += float(g[d, 0]) * float(g[d, 0])
+                c = clip / (math.sqrt(s2) + 1e-6)
                 if c < 1.0:
                     for d in range(D):
                         g[d, 0] = g[d, 0] * c

@@ -99,7 +99,7 @@ def _validate(v):
     v["line_search_fn"] = ls
 
 
-def kernel_factory(opt_spec, obj_spec):
+def kernel_factory(opt_spec, obj_spec, dim=None):
     from ..engine import cpu_lbfgs
     return cpu_lbfgs.kernel(opt_spec, obj_spec)
 

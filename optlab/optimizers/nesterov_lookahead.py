@@ -86,7 +86,7 @@ def _validate(v):
 
 
 def _block(cpu, dim):
-    """The engine's block width (``cpu.kernel`` does not pass the dimension to a factory)."""
+    """The engine's block width for this dimension."""
     if hasattr(cpu, "block_size"):
         return cpu.block_size(dim if dim is not None else 2)
     return getattr(cpu, "BLOCK", 16)
@@ -96,12 +96,6 @@ _ALLOC = "        g = np.zeros((D, B), dtype=x0.dtype)\n"
 _BEFORE_NOISE = "            if noise > 0.0:\n"
 _LOOK = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
             obj_fg(xa, g, fa, p, B, ctx)
-            if clip > 0.0:
-                for j in range(B):
-                    s2 = 0.0
-                    for d in range(D):
-                        s2 += float(g[d, j]) * float(g[d, j])
-                    gn[j] = math.sqrt(s2)
 """
 
 
