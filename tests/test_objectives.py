@@ -397,7 +397,6 @@ def _sgd_grads(obj, x0, steps, lr, seed, **options):
 def test_engine_minibatch_gradients_match_numpy():
     """Through the engine: step t of trajectory i uses batch t of its shuffled epochs."""
     n, m, steps, lr, seed = 50, 8, 15, 1e-2, 5  # 7 batches per epoch, the last one of 2 samples
-    spec = O.get("linear_regression")
     X, y, _, _ = _data.regression_data(n, 1, 0.5, 0)
     Z = np.hstack([X, np.ones((n, 1))])
     x0 = np.tile([0.5, -1.0], (6, 1))  # identical starts: any difference comes from the batches

@@ -38,15 +38,19 @@ global minima.
 ``python -m optlab.analysis.stationary --write`` recomputes the table
 ``optlab/objectives/stationary_points.json`` read by
 ``ObjectiveSpec.stationary_points``: every registered objective with a 2-D
-form, in its ``stationary_box`` (the plotting domain, or the documented
-smaller box where the full one holds too many points: rastrigin, ackley,
-griewank's usual box, levy13, eggholder), with default options.
+form, in its ``stationary_box``, with default options. That box is the
+plotting domain, except where the domain holds too many points: rastrigin
+and ackley ([-2.25, 2.25]^2; some 441 points in the plotting box), levy13
+([0, 2]^2; thousands in [-10, 10]^2) and eggholder ([-100, 100]^2; hundreds
+in [-512, 512]^2). griewank is listed in its plotting domain [-10, 10]^2,
+itself a zoom of the usual [-600, 600]^2 (tens of thousands of points). The
+table is computed twice, from two independent sets of starts; a mismatch of
+the counts is reported and kept in the entry's "check" field.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path

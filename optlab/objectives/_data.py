@@ -33,8 +33,6 @@ from ._sampling import permutation_bits
 
 HEADER = 8
 
-COMMON_OPTIONS = dict(n_samples=256, noise=0.5, seed=0, batch_size=0, full_loss=True)
-
 
 def _int(name, v, lo, hi=None, note=""):
     try:

@@ -38,7 +38,6 @@ from optlab.engine.rng import key64, mix64
 _MASK = (1 << 64) - 1
 _G = 0x9E3779B97F4A7C15
 _PERM_STREAM = 0x5EEDBA7C  # the k of rng.key64 reserved for minibatch permutations
-ROUNDS = 4
 
 
 def permutation_bits(n: int) -> int:

@@ -25,7 +25,6 @@ solution (minimum-norm when a feature never occurs).
 """
 import numpy as np
 
-from ..errors import OptlabError
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
