@@ -421,20 +421,20 @@ def test_minibatches_reproducible_and_seeded():
     import numba
     x0 = np.tile([1.0, -1.0, 0.5], (40, 1))
     kw = dict(steps=20, lr=0.05, objective_options=dict(batch_size=16, n_samples=100))
-    a = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=1, **kw)
-    b = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=1, **kw)
-    c = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=2, **kw)
+    a = optlab.simulate("sgd", "linear_regression", x0=x0, seed=1, **kw)
+    b = optlab.simulate("sgd", "linear_regression", x0=x0, seed=1, **kw)
+    c = optlab.simulate("sgd", "linear_regression", x0=x0, seed=2, **kw)
     assert np.array_equal(a.x, b.x) and np.array_equal(a.loss, b.loss)
     assert not np.array_equal(a.x, c.x)
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        d = optlab.simulate("sgd", "logistic_regression", x0=x0, seed=1, **kw)
+        d = optlab.simulate("sgd", "linear_regression", x0=x0, seed=1, **kw)
     finally:
         numba.set_num_threads(threads)
     assert np.array_equal(a.x, d.x)
     # a trajectory's batches do not depend on which other trajectories run beside it
-    e = optlab.simulate("sgd", "logistic_regression", x0=x0[:1], seed=1, **kw)
+    e = optlab.simulate("sgd", "linear_regression", x0=x0[:1], seed=1, **kw)
     assert np.array_equal(a.x[0], e.x[0])
 
 
