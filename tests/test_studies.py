@@ -1,0 +1,243 @@
+"""The lecture's studies, each in quick mode, each checked for the claim it makes.
+
+Every study runs through ``optlab.runner.run`` (one through the CLI) into a
+temporary folder; the asserts read its summary / metrics.json, so what is
+checked is what a user gets.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+import optlab
+from optlab.errors import OptlabError
+from optlab.runner import run
+
+from conftest import run_cli
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_betas", "batch_vs_minibatch",
+           "optimizer_race", "plateau_cliff")
+
+
+def quick(name, tmp_path, **study):
+    cfg = {"study": {"name": name, "quick": True, **study}, "plot": {"dpi": 50}}
+    out = tmp_path / name
+    summary = run(cfg, out)
+    for fig in summary.get("figures", []):
+        assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
+    assert (out / "metrics.json").is_file() and (out / "summary.json").is_file()
+    return summary, json.loads((out / "metrics.json").read_text()), out
+
+
+# --- the claims ---------------------------------------------------------------
+
+def test_lr_divergence_measured_edge_matches_2_over_L(tmp_path):
+    summary, metrics, _ = quick("lr_divergence", tmp_path)
+    rows = {r["objective"]: r for r in metrics["objectives"]}
+    quad = rows["quadratic (κ=10)"]
+    # L from the Hessian at the minimum (quadratic: lmax = 1; Rosenbrock: 1001.6 per the literature)
+    assert quad["L"] == pytest.approx(1.0, rel=1e-12)
+    assert rows["rosenbrock"]["L"] == pytest.approx(1001.6, abs=0.05)
+    gd, hb = quad["runs"]
+    assert gd["method"] == "gd" and hb["method"] == "momentum"
+    assert gd["bound"] == pytest.approx(2.0) and hb["bound"] == pytest.approx(2 * 1.9)
+    assert abs(gd["relative_error"]) < 0.02, gd
+    assert abs(hb["relative_error"]) < 0.02, hb
+    # near the minimum of Rosenbrock, GD's edge is the local 2/L too
+    rgd = rows["rosenbrock"]["runs"][0]
+    assert abs(rgd["relative_error"]) < 0.03, rgd
+    assert "2/L" in summary["table"] or "bound" in summary["table"]
+
+
+def test_saddle_escape_manifold_stays_others_leave(tmp_path):
+    _, metrics, _ = quick("saddle_escape", tmp_path)
+    rows = {r["objective"]: r for r in metrics["objectives"]}
+    sad = rows["saddle"]["runs"]
+    assert rows["saddle"]["manifold_exact"]
+    assert sad["gd_manifold"]["escape_step"] is None
+    assert sad["gd_manifold"]["final_distance"] <= 1e-8
+    for key in ("gd_perturbed", "gd_noise", "momentum", "adam"):
+        assert sad[key]["escape_step"] is not None, key
+    # symmetry is not broken by momentum or Adam alone
+    assert sad["momentum_manifold"]["escape_step"] is None and sad["adam_manifold"]["escape_step"] is None
+    monkey = rows["monkey_saddle"]["runs"]
+    assert monkey["gd_manifold"]["escape_step"] is None
+    assert monkey["gd_manifold"]["final_distance"] < 0.01       # ~1/(3 lr t): algebraic, not exponential
+    for key in ("gd_perturbed", "gd_noise", "momentum", "adam"):
+        assert monkey[key]["escape_step"] is not None, key
+    him = rows["himmelblau"]
+    assert not him["manifold_exact"] and him["manifold_bracket"] < 1e-12
+    r = him["runs"]
+    assert r["gd_manifold"]["closest"] < 1e-8                     # it gets to the saddle ...
+    others = [r[k]["escape_step"] for k in ("gd_perturbed", "gd_noise", "momentum", "adam")]
+    assert all(s is not None for s in others)
+    # ... and lingers longer than every perturbed, noisy or accelerated run
+    assert r["gd_manifold"]["escape_step"] is None or r["gd_manifold"]["escape_step"] > max(others)
+
+
+def test_local_minima_himmelblau_reaches_all_four(tmp_path):
+    summary, metrics, out = quick("local_minima", tmp_path)
+    (row,) = metrics["objectives"]
+    assert row["n_minima"] == 4
+    for r in row["runs"]:
+        shares = r["global"] + r["other_stationary"] + r["not_converged"] + r["diverged"]
+        assert shares == pytest.approx(1.0)
+    gd = row["runs"][0]
+    assert gd["method"] == "gd" and gd["minima_reached"] == 4
+    assert gd["global"] > 0.99                                    # all four minima of himmelblau are global
+    with np.load(out / "local_minima.npz") as z:
+        cats = z["himmelblau__gd__category"]
+        assert cats.shape == (48, 48) and set(np.unique(cats)) == {0, 1, 2, 3}
+    from optlab.studies.local_minima import DEFAULTS
+    assert DEFAULTS["n"] >= 200
+
+
+def test_momentum_bound_and_polyak_optimum(tmp_path):
+    _, metrics, out = quick("momentum", tmp_path)
+    (row,) = metrics["objectives"]
+    kappa = row["kappa"]
+    assert kappa == pytest.approx(100.0)
+    sb = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    assert row["polyak_beta"] == pytest.approx(sb ** 2) and row["polyak_lr"] == pytest.approx((1 + sb) ** 2)
+    # the optimum converges, at least as fast as anything on the (coarse) quick grid, up to 2x
+    assert row["steps_at_polyak"] is not None
+    assert row["steps_at_polyak"] <= 2 * row["fastest_on_grid"]["steps"]
+    with np.load(out / "momentum.npz") as z:
+        lrs, betas = z["quadratic_cond_100__lrs"], z["quadratic_cond_100__momenta"]
+        div = z["quadratic_cond_100__diverged"]
+    bound = 2 * (1 + betas[:, None]) / row["L"]
+    beyond = lrs[None, :] > bound * 1.01
+    inside = lrs[None, :] < bound * 0.9
+    assert div[beyond].all()                                      # above 2(1+beta)/L: diverged, every cell
+    assert not div[inside].any()                                  # well below: none diverged
+
+
+def test_adam_betas_grid(tmp_path):
+    _, metrics, _ = quick("adam_betas", tmp_path)
+    (row,) = metrics["objectives"]
+    assert row["share_reached"] > 0.3
+    assert row["fastest"]["median_steps"] <= (row["near_default"]["median_steps"] or np.inf)
+
+
+def test_batch_gd_reaches_numpy_least_squares(tmp_path):
+    summary, metrics, _ = quick("batch_vs_minibatch", tmp_path)
+    spec = optlab.objectives.get("linear_regression")
+    (theta_spec, _), = spec.global_minima(2, n_samples=256, noise=0.5, seed=0)
+    assert np.allclose(metrics["theta_lstsq"], theta_spec, rtol=1e-10, atol=1e-12)
+    runs = {r["batch_size"]: r for r in metrics["runs"]}
+    assert runs[0]["distance_to_lstsq"] < 1e-6
+    assert runs[0]["final_gap"] < 1e-12
+    # constant-lr SGD hovers in a noise ball; minibatches shrink it
+    assert runs[1]["distance_to_lstsq"] > 1e-3
+    assert runs[1]["mean_gap_last_10pct"] > runs[32]["mean_gap_last_10pct"] > runs[0]["mean_gap_last_10pct"]
+    assert runs[1]["grad_evals"] == runs[0]["grad_evals"] == runs[32]["grad_evals"]
+
+
+def test_optimizer_race_tuned_beats_default(tmp_path):
+    summary, metrics, out = quick("optimizer_race", tmp_path)
+    (row,) = metrics["objectives"]
+    assert [r["optimizer"] for r in row["runs"]] == ["sgd", "adam", "rmsprop"]
+    better = 0
+    for r in row["runs"]:
+        s = r["search"]
+        assert r["tuned_lr"] in s["lrs"] and r["default_lr"] in s["lrs"]
+        d = np.inf if r["default_score"] is None else r["default_score"]
+        assert r["tuned_score"] <= d
+        better += r["tuned_score"] < 0.5 * d
+    assert better >= 2
+    # held-out starts: the tuned lr still beats the default
+    rng = np.random.default_rng(123)
+    starts = rng.uniform([-1.6, -0.6], [1.6, 2.6], size=(8, 2))
+    wins = 0
+    for r in row["runs"]:
+        tuned = optlab.simulate(r["optimizer"], "rosenbrock", x0=starts, steps=row["steps"], record_every=row["steps"],
+                                lr=r["tuned_lr"])
+        default = optlab.simulate(r["optimizer"], "rosenbrock", x0=starts, steps=row["steps"],
+                                  record_every=row["steps"], lr=r["default_lr"])
+        gap = lambda res: np.median(np.where(res.diverged_step >= 0, np.inf, res.loss_final))  # noqa: E731
+        wins += gap(tuned) <= gap(default)
+    assert wins >= 2
+    from PIL import Image
+    with Image.open(out / "race_rosenbrock.gif") as im:
+        assert im.n_frames >= 10
+
+
+def test_plateau_cliff_clipping_removes_the_jump(tmp_path):
+    _, metrics, _ = quick("plateau_cliff", tmp_path)
+    runs = {r["run"]: r for r in metrics["runs"]}
+    gd = runs["GD lr=0.1"]
+    clipped = runs["GD lr=0.1 + clip_grad_norm=0.5"]
+    assert gd["jumped_main"] and gd["max_step_main"] > 1.0         # thrown across the crater
+    assert gd["share_jumped"] > 0.5
+    assert clipped["largest_step_any"] <= 0.1 * 0.5 * (1 + 1e-9)  # at most lr * c, for every start
+    assert clipped["share_jumped"] == 0.0
+    assert clipped["steps_to_tol_main"] is not None
+    assert not runs["Adam lr=0.05"]["jumped_main"]
+
+
+# --- bad input: one line, naming what would work -----------------------------------
+
+@pytest.mark.parametrize("study,extra,message", [
+    ("local_minima", {"objectives": [{"name": "rastrigin", "dim": 50}]}, "has dimension 50, not 2"),
+    ("local_minima", {"objectives": [{"name": "rastrigin", "dim": 1}]}, "has dimension 1, not 2"),
+    ("saddle_escape", {"objectives": [{"name": "rastrigin", "dim": 3}]}, "Use a 2-D objective"),
+    ("plateau_cliff", {"objective": {"name": "plateau_cliff", "dim": 3}}, "contour"),
+    ("optimizer_race", {"objectives": [{"name": "sphere", "dim": 5}]}, "Use a 2-D objective"),
+    ("batch_vs_minibatch", {"objective": {"name": "rosenbrock"}}, "linear_regression"),
+    ("batch_vs_minibatch", {"objective": {"name": "linear_regression", "dim": 3}}, "Use dim 2"),
+    ("lr_divergence", {"objectives": ["saddle"]}, "no known minimum"),
+    ("lr_divergence", {"n_lrr": 10}, "Unknown key 'study.n_lrr'"),
+    ("optimizer_race", {"include": ["adamm"]}, "did you mean 'adam'"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, study, extra, message):
+    with pytest.raises(OptlabError) as err:
+        run({"study": {"name": study, "quick": True, **extra}}, tmp_path / "bad")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not any((tmp_path / "bad").glob("*.png"))
+
+
+# --- the experiment files -------------------------------------------------------------
+
+def _compose(overrides):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    GlobalHydra.instance().clear()
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+@pytest.mark.parametrize("name", LECTURE)
+def test_experiment_file_matches_the_study_defaults(name):
+    """conf/experiment/<name>.yaml lists every knob with the study's default (no drift), and the
+    page experiments/<name>.md exists and shows the command."""
+    import importlib
+    mod = importlib.import_module(f"optlab.studies.{name}")
+    cfg = _compose([f"+experiment={name}"])
+    study = cfg["study"]
+    assert study["name"] == name and study["quick"] is False
+    assert set(study) - {"name", "quick"} == set(mod.DEFAULTS)
+    for key, value in mod.DEFAULTS.items():
+        assert study[key] == value, key
+    page = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.md"
+    assert f"python -m optlab +experiment={name}" in page.read_text(encoding="utf-8")
+
+
+def test_a_study_through_the_cli(tmp_path):
+    out = tmp_path / "cli"
+    p = run_cli("+experiment=lr_divergence", "study.quick=true", "plot.dpi=50", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr
+    assert (out / "lr_divergence.png").is_file() and "measured" in p.stdout
+    bad = run_cli("+experiment=local_minima", "study.quick=true", "study.objectives=[{name: rastrigin, dim: 50}]",
+                  f"hydra.run.dir={tmp_path / 'bad'}")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not 2" in bad.stderr
+
+
+def test_every_lecture_study_is_registered():
+    assert set(LECTURE) <= set(optlab.studies.names() if hasattr(optlab, "studies") else
+                               __import__("optlab.studies", fromlist=["names"]).names())
