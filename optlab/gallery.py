@@ -92,9 +92,11 @@ def write_page(rows, page: Path, out: Path) -> None:
              "that study; its page in `experiments/` says what to look for.", ""]
     for r in rows:
         name = r["study"]
+        source = FIGURES[name][0]
         lines += [f"## {name}", "", f"![{name}]({rel.as_posix()}/{r['figure']})", "", r["caption"], "",
                   "```bash", f"python -m optlab +experiment={name}", "```", "",
-                  f"What to look for: [experiments/{name}.md](../experiments/{name}.md)", ""]
+                  f"The figure is `{source}` of that run (study time here: {r['study_wall_s']:.1f} s, warm kernel "
+                  f"cache). What to look for, and the knobs: [experiments/{name}.md](../experiments/{name}.md).", ""]
     page.write_text("\n".join(lines))
 
 

@@ -238,6 +238,13 @@ def test_a_study_through_the_cli(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not 2" in bad.stderr
 
 
-def test_every_lecture_study_is_registered():
-    assert set(LECTURE) <= set(optlab.studies.names() if hasattr(optlab, "studies") else
-                               __import__("optlab.studies", fromlist=["names"]).names())
+def test_every_lecture_study_is_registered_and_in_the_gallery():
+    from optlab import gallery, studies
+    assert set(LECTURE) <= set(studies.names())
+    assert set(gallery.FIGURES) == set(LECTURE)
+
+
+def test_svg_figures(tmp_path):
+    out = tmp_path / "svg"
+    run({"study": {"name": "momentum", "quick": True}, "plot": {"format": "svg"}}, out)
+    assert (out / "momentum.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")

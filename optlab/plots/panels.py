@@ -69,7 +69,10 @@ def contour_panels(spec, runs, title, bounds=None, options=None, ncols=6, notes=
         ax.set_xlim(box[0])
         ax.set_ylim(box[1])
         sub = f"\n{notes[i]}" if notes else ""
-        ax.set_title(f"{label}{sub}", fontsize=7.5, color=color if color != "#000000" else "k")
+        ax.set_title(f"{label}{sub}", fontsize=7.5)
+        for spine in ax.spines.values():  # the optimizer's color as the frame: pale colors stay readable
+            spine.set_edgecolor(color)
+            spine.set_linewidth(2.2)
         if i % ncols == 0:
             ax.set_ylabel("$x_2$")
         if i + ncols >= k:

@@ -89,6 +89,11 @@ def run(cfg: dict, out_dir) -> dict:
     eng = engine_options(cfg)
     fmt, dpi = plot_options(cfg)
     curv = [curvature_at_minimum(e) for e in entries]
+    for e, (_, L, mu) in zip(entries, curv):
+        if not mu > 0:
+            raise OptlabError(f"Study '{NAME}' needs a minimum with positive curvature (mu > 0) for Polyak's optimum; "
+                              f"'{e.label}' has Hessian eigenvalues down to {mu:.3g} there. Use quadratic, rosenbrock, "
+                              "beale, booth, ...")
 
     fig, axes = heatmap_figure(len(entries), width=6.4, height=4.8)
     rows, arrays = [], {}

@@ -88,7 +88,7 @@ def saddle_geometry(entry):
     v_s = np.asarray(entry.extra.get("stable_dir", vec[:, -1]), dtype=float)
     v_u = np.asarray(entry.extra.get("unstable_dir", vec[:, 0]), dtype=float)
     if lam[0] >= 0 and "unstable_dir" not in entry.extra:
-        raise OptlabError(f"The point {tuple(np.round(x_s, 6))} of '{entry.name}' has no negative curvature; "
+        raise OptlabError(f"The point ({x_s[0]:.6g}, {x_s[1]:.6g}) of '{entry.name}' has no negative curvature; "
                           "give stable_dir and unstable_dir for a degenerate saddle")
     return x_s, v_s / np.linalg.norm(v_s), v_u / np.linalg.norm(v_u), lam
 
@@ -127,7 +127,7 @@ def manifold_start(entry, x_s, v_s, v_u, r0, lr, steps, eng, rounds=12, m=65):
         if hi - lo <= 4 * np.spacing(max(abs(lo), abs(hi), 1e-300)) + 1e-300:
             break
     if side_lo is None:
-        raise OptlabError(f"Could not bracket the stable manifold of the saddle {tuple(np.round(x_s, 6))} of "
+        raise OptlabError(f"Could not bracket the stable manifold of the saddle ({x_s[0]:.6g}, {x_s[1]:.6g}) of "
                           f"'{entry.name}' (GD from both sides ends on the same side); try another r0 or lr")
     return base + 0.5 * (lo + hi) * v_u, False, float(hi - lo)
 
