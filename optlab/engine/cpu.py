@@ -94,9 +94,11 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                     better = fj < bf[j]
                     bf[j] = fj if better else bf[j]
                     bt[j] = t if better else bt[j]
-                    nd = dt[j] < 0 and not abs(fj) <= blowup
-                    dt[j] = t if nd else dt[j]
-                    nh = ht[j] < 0 and dt[j] < 0 and fj - f_target <= tol
+                    dj = dt[j]
+                    nd = (dj < 0) & (not abs(fj) <= blowup)
+                    dj = t if nd else dj
+                    dt[j] = dj
+                    nh = (ht[j] < 0) & (dj < 0) & (fj - f_target <= tol)
                     ht[j] = t if nh else ht[j]
             else:
                 for j in range(B):
@@ -104,9 +106,11 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                     better = fj < bf[j]
                     bf[j] = fj if better else bf[j]
                     bt[j] = t if better else bt[j]
-                    nd = dt[j] < 0 and not abs(fj) <= blowup
-                    dt[j] = t if nd else dt[j]
-                    nh = ht[j] < 0 and dt[j] < 0 and gn[j] <= tol
+                    dj = dt[j]
+                    nd = (dj < 0) & (not abs(fj) <= blowup)
+                    dj = t if nd else dj
+                    dt[j] = dj
+                    nh = (ht[j] < 0) & (dj < 0) & (gn[j] <= tol)
                     ht[j] = t if nh else ht[j]
             if t % rec_every == 0:
                 r = t // rec_every

@@ -25,10 +25,11 @@ Loshchilov & Hutter, ICLR 2019 (AdamW).
 import math
 import sys
 
-from ..engine.ops import fma, lerp
+from ..engine.ops import div_rn, fma, lerp
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
-# st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.  sc rows: 0 step_size, 1 sqrt(bc2).
+# st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
+# sc rows: 0 bc1 then step_size, 1 1/bc1, 2 sqrt(bc2), 3 1/sqrt(bc2).
 # hp rows: lr, beta1, beta2, eps, weight_decay.  hs: amsgrad, maximize, decoupled.
 
 
@@ -44,21 +45,45 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
+    # bias corrections: one pow (and one division) per distinct beta in the
+    # block; a block with one beta pair (the common case) skips the scan
+    nu = 0
+    for j in range(n):
+        nu += (hp[1, j] != hp[1, 0]) + (hp[2, j] != hp[2, 0])
     pb1 = -1.0
     pb2 = -1.0
     bc1 = 1.0
+    rb1 = 1.0
     bc2s = 1.0
-    for j in range(n):  # bias corrections, one pow per distinct beta in the block
-        b1 = hp[1, j]
-        b2 = hp[2, j]
-        if b1 != pb1:
-            bc1 = 1.0 - b1 ** tf
-            pb1 = b1
-        if b2 != pb2:
-            bc2s = math.sqrt(1.0 - b2 ** tf)
-            pb2 = b2
-        sc[0, j] = hp[0, j] / bc1
-        sc[1, j] = bc2s
+    rb2 = 1.0
+    if nu == 0:
+        bc1 = 1.0 - hp[1, 0] ** tf
+        rb1 = 1.0 / bc1
+        bc2s = math.sqrt(1.0 - hp[2, 0] ** tf)
+        rb2 = 1.0 / bc2s
+        for j in range(n):
+            sc[0, j] = bc1
+            sc[1, j] = rb1
+            sc[2, j] = bc2s
+            sc[3, j] = rb2
+    else:
+        for j in range(n):
+            b1 = hp[1, j]
+            b2 = hp[2, j]
+            if b1 != pb1:
+                bc1 = 1.0 - b1 ** tf
+                rb1 = 1.0 / bc1
+                pb1 = b1
+            if b2 != pb2:
+                bc2s = math.sqrt(1.0 - b2 ** tf)
+                rb2 = 1.0 / bc2s
+                pb2 = b2
+            sc[0, j] = bc1
+            sc[1, j] = rb1
+            sc[2, j] = bc2s
+            sc[3, j] = rb2
+    for j in range(n):  # step_size = lr / bc1, exactly, without the divider
+        sc[0, j] = div_rn(hp[0, j], sc[0, j], sc[1, j])
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[0, j]
@@ -79,11 +104,13 @@ def step(x, g, st, sc, hp, hs, t, n):
             v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
             st[0, d, j] = m
             st[1, d, j] = v
-            vm = st[2, d, j]
-            vm = v if (v > vm or v != v) else vm
-            st[2, d, j] = vm
-            vd = vm if amsgrad else v
-            denom = math.sqrt(vd) / sc[1, j] + eps
+            vd = v
+            if amsgrad:  # loop-invariant: LLVM unswitches it
+                vm = st[2, d, j]
+                vd = v if (v > vm or v != v) else vm
+                st[2, d, j] = vd
+            # torch: (sqrt(v) / sqrt(bc2)) + eps; the first division is exact via div_rn
+            denom = div_rn(math.sqrt(vd), sc[2, j], sc[3, j]) + eps
             x[d, j] = xi + (-sc[0, j] * m) / denom
 
 
@@ -105,7 +132,7 @@ SPECS = [
         defaults=_DEFAULTS,
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=2,
+        n_state=3, n_scalar=4,
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -117,7 +144,7 @@ SPECS = [
         defaults={**_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=2,
+        n_state=3, n_scalar=4,
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         torch_name="AdamW",

@@ -1,0 +1,74 @@
+"""The scalar helpers of optlab.engine.ops against plain IEEE arithmetic."""
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+
+from optlab.engine.ops import div_rn, fma
+
+
+@njit(cache=True)
+def _div_rn_many(a, c):
+    out = np.empty((a.size, c.size))
+    for i in range(a.size):
+        for k in range(c.size):
+            rc = 1.0 / c[k]
+            out[i, k] = div_rn(a[i], c[k], rc)
+    return out
+
+
+def _operands(rng, n):
+    # dividends: square roots of second moments, learning rates, wide exponents
+    a = np.concatenate([
+        np.sqrt(rng.uniform(0, 1, n) * 10.0 ** rng.uniform(-300, 300, n)),
+        rng.uniform(0, 1, n) * 10.0 ** rng.integers(-12, 3, n),
+        np.ldexp(rng.uniform(1, 2, n), rng.integers(-900, 900, n)),
+        np.nextafter(np.ldexp(1.0, rng.integers(-60, 60, n)), 0),  # just below powers of two
+        [0.0, 1.0, 3.0, 1e-3, 5e-324 ** 0.5],
+    ])
+    # divisors: bias corrections 1 - beta**t and their square roots, and uniform (0, 1]
+    betas = np.array([0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.95, 0.8, 1 - 2.0 ** -30])
+    t = np.arange(1.0, 2001.0)
+    bc = (1.0 - betas[:, None] ** t[None, :]).ravel()
+    c = np.concatenate([bc, np.sqrt(bc), rng.uniform(2.0 ** -30, 1.0, n),
+                        np.nextafter(np.ldexp(1.0, -rng.integers(0, 30, 50)), 0), [1.0]])
+    return a, np.unique(c[c > 0])
+
+
+def test_div_rn_is_the_correctly_rounded_quotient():
+    rng = np.random.default_rng(0)
+    a, c = _operands(rng, 400)
+    got = _div_rn_many(a, c)
+    want = a[:, None] / c[None, :]
+    assert got.size > 5_000_000
+    bad = got.view(np.int64) != want.view(np.int64)
+    assert not bad.any(), f"{bad.sum()} quotients differ, e.g. a={a[np.nonzero(bad)[0][0]]!r}"
+
+
+def test_div_rn_non_finite_and_zero():
+    a = np.array([0.0, math.inf, math.nan])
+    c = np.array([0.3, 1.0])
+    got = _div_rn_many(a, c)
+    np.testing.assert_array_equal(got, a[:, None] / c[None, :])
+    assert not np.signbit(got[0]).any()
+
+
+def test_div_rn_python_fallback_agrees():
+    """The plain-Python path (NUMBA_DISABLE_JIT, the CUDA simulator) is the same algorithm."""
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        a = float(rng.uniform(0, 1) * 10.0 ** rng.uniform(-20, 20))
+        c = float(1.0 - rng.choice([0.9, 0.999, 0.5]) ** rng.integers(1, 3000))
+        assert div_rn(a, c, 1.0 / c) == a / c
+
+
+@pytest.mark.parametrize("a,b,c", [(0.1, 3.0, -0.3), (1e308, 10.0, -1e308), (2.0 ** -600, 2.0 ** -600, 0.0)])
+def test_fma_python_rounds_once(a, b, c):
+    from fractions import Fraction
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    try:
+        want = float(exact)
+    except OverflowError:
+        want = math.inf
+    assert fma(a, b, c) == want
