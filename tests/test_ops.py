@@ -25,7 +25,8 @@ def _operands(rng, n):
         rng.uniform(0, 1, n) * 10.0 ** rng.integers(-12, 3, n),
         np.ldexp(rng.uniform(1, 2, n), rng.integers(-900, 900, n)),
         np.nextafter(np.ldexp(1.0, rng.integers(-60, 60, n)), 0),  # just below powers of two
-        [0.0, 1.0, 3.0, 1e-3, 5e-324 ** 0.5],
+        np.ldexp(rng.uniform(1, 2, n), rng.integers(-1020, -850, n)),  # tiny moments: the scaled path
+        [0.0, 1.0, 3.0, 1e-3, 5e-324 ** 0.5, 2.0 ** -900, np.nextafter(2.0 ** -900, 0), 2.0 ** -1022],
     ])
     # divisors: bias corrections 1 - beta**t and their square roots, and uniform (0, 1]
     betas = np.array([0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.95, 0.8, 1 - 2.0 ** -30])
@@ -33,6 +34,7 @@ def _operands(rng, n):
     bc = (1.0 - betas[:, None] ** t[None, :]).ravel()
     c = np.concatenate([bc, np.sqrt(bc), rng.uniform(2.0 ** -30, 1.0, n),
                         np.nextafter(np.ldexp(1.0, -rng.integers(0, 30, 50)), 0), [1.0]])
+    a = np.concatenate([a, -a[::5]])  # first moments are signed
     return a, np.unique(c[c > 0])
 
 
@@ -47,11 +49,12 @@ def test_div_rn_is_the_correctly_rounded_quotient():
 
 
 def test_div_rn_non_finite_and_zero():
-    a = np.array([0.0, math.inf, math.nan])
+    a = np.array([0.0, -0.0, math.inf, -math.inf, math.nan])
     c = np.array([0.3, 1.0])
     got = _div_rn_many(a, c)
-    np.testing.assert_array_equal(got, a[:, None] / c[None, :])
-    assert not np.signbit(got[0]).any()
+    want = a[:, None] / c[None, :]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 def test_div_rn_python_fallback_agrees():

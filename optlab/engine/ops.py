@@ -70,16 +70,34 @@ def div_rn(a, c, rc):
     a - q1*c is exact in an FMA and RN(q1 + r*rc) = RN(a/c) (Markstein, IBM
     J. Res. Dev. 34 (1990); Muller et al., Handbook of Floating-Point
     Arithmetic, 2nd ed., sec. 4.7). Valid when no intermediate overflows or
-    underflows: |a| and |a/c| in [2**-960, 2**960] or a == 0, which covers
-    every use here (c a bias correction in (0, 1], a a learning rate or a
-    square root of a float64). A non-finite quotient is returned as a*rc
-    (inf or nan, as a / c would give); tests/test_ops.py checks the result
-    bit for bit against ``a / c`` on millions of random and edge operands.
+    underflows, which holds for every use here (c a bias correction in
+    (0, 1], |a| <= 2**900); a tiny |a| is scaled by 2**200 first, so the only
+    case that can differ from ``a / c`` is a subnormal quotient (a subnormal
+    a), by at most one unit in its last place. A non-finite quotient is
+    returned as a*rc (inf or nan, as a / c would give). tests/test_ops.py
+    checks the result bit for bit against ``a / c`` on millions of random and
+    edge operands.
     """
+    tiny = abs(a) < 2.0 ** -900  # scale up so the residuals stay normal (exact)
+    s = 2.0 ** 200 if tiny else 1.0
+    a = a * s
     q0 = a * rc
     q1 = fma(fma(-q0, c, a), rc, q0)
     q2 = fma(fma(-q1, c, a), rc, q1)
-    return q2 if abs(q0) < math.inf else q0
+    q2 = q2 * (2.0 ** -200 if tiny else 1.0)
+    return q2 if (abs(q0) < math.inf) & (a != 0.0) else q0  # q0 keeps inf, nan and the sign of 0
+
+
+@jitable(inline="never")
+def uniform(row, n):
+    """True when ``row[:n]`` holds a single value: a block of trajectories that
+    share a hyperparameter, so per-step scalars (bias corrections, decayed
+    rates) are computed once and broadcast instead of per trajectory. A NaN
+    makes it False (the per-trajectory path then handles it)."""
+    k = 0
+    for j in range(n):
+        k += row[j] != row[0]
+    return k == 0
 
 
 @intrinsic

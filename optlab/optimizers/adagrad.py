@@ -22,7 +22,7 @@ Learning and Stochastic Optimization", JMLR 12 (2011).
 import math
 import sys
 
-from ..engine.ops import fma
+from ..engine.ops import fma, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # st rows: 0 sum.  sc rows: 0 clr.
@@ -38,8 +38,13 @@ def init(x, st, sc, hp, hs, n):
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     tm1 = float(t) - 1.0
-    for j in range(n):
-        sc[0, j] = hp[0, j] / (1.0 + tm1 * hp[1, j])
+    if uniform(hp[0], n) and uniform(hp[1], n):  # one clr for the block
+        clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
+        for j in range(n):
+            sc[0, j] = clr
+    else:
+        for j in range(n):
+            sc[0, j] = hp[0, j] / (1.0 + tm1 * hp[1, j])
     for d in range(x.shape[0]):
         for j in range(n):
             wd = hp[2, j]

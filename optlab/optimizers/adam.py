@@ -25,7 +25,7 @@ Loshchilov & Hutter, ICLR 2019 (AdamW).
 import math
 import sys
 
-from ..engine.ops import div_rn, fma, lerp
+from ..engine.ops import div_rn, fma, jitable, lerp, uniform
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
@@ -40,78 +40,99 @@ def init(x, st, sc, hp, hs, n):
                 st[k, d, j] = 0.0
 
 
+@jitable(inline="never")
+def _sqrt_div(v, c, rc):
+    """sqrt(v) / c for v >= 0 (or inf/nan) and c in (0, 1], correctly rounded
+    without the divider: div_rn without its tiny-operand scaling, which a
+    square root never needs (a nonzero sqrt of a float64 is >= 2**-537)."""
+    a = math.sqrt(v)
+    q0 = a * rc
+    q1 = fma(fma(-q0, c, a), rc, q0)
+    q2 = fma(fma(-q1, c, a), rc, q1)
+    return q2 if q0 < math.inf else q0
+
+
+@jitable(inline="never")
+def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad):
+    """One coordinate of torch's Adam step: (x, exp_avg, exp_avg_sq, max_exp_avg_sq)."""
+    gi = -gi if maximize else gi
+    # weight decay as selects (no branches in the vectorised loop)
+    xd = xi * (1.0 - lr * wd)
+    gd = fma(wd, xi, gi)
+    use_wd = wd != 0.0
+    xi = xd if (use_wd and decoupled) else xi
+    gi = gd if (use_wd and not decoupled) else gi
+    m = lerp(m0, gi, 1.0 - b1)
+    v = fma((1.0 - b2) * gi, gi, v0 * b2)
+    vm = v if (v > vm0 or v != v) else vm0
+    vd = vm if amsgrad else v
+    # torch: (sqrt(v) / sqrt(bc2)) + eps; that division is exact without the divider
+    denom = _sqrt_div(vd, c2, rc2) + eps
+    return xi + (-ss * m) / denom, m, v, vm
+
+
 def step(x, g, st, sc, hp, hs, t, n):
     amsgrad = hs[0] != 0.0
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
-    # bias corrections: one pow (and one division) per distinct beta in the
-    # block; a block with one beta pair (the common case) skips the scan
-    nu = 0
-    for j in range(n):
-        nu += (hp[1, j] != hp[1, 0]) + (hp[2, j] != hp[2, 0])
+    if (uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[3], n)
+            and uniform(hp[4], n)):
+        # one set of hyperparameters in the block (the usual case): scalars in
+        # registers, one pow per beta, no per-trajectory loads
+        lr = hp[0, 0]
+        b1 = hp[1, 0]
+        b2 = hp[2, 0]
+        eps = hp[3, 0]
+        wd = hp[4, 0]
+        bc1 = 1.0 - b1 ** tf
+        c2 = math.sqrt(1.0 - b2 ** tf)
+        rc2 = 1.0 / c2
+        ss = lr / bc1
+        for d in range(x.shape[0]):
+            for j in range(n):
+                xi, m, v, vm = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], st[2, d, j], lr, b1, b2,
+                                       eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad)
+                x[d, j] = xi
+                st[0, d, j] = m
+                st[1, d, j] = v
+                if amsgrad:  # loop-invariant: LLVM unswitches it
+                    st[2, d, j] = vm
+        return
+    # per-trajectory hyperparameters: bias corrections once per run of equal betas
     pb1 = -1.0
     pb2 = -1.0
     bc1 = 1.0
     rb1 = 1.0
-    bc2s = 1.0
-    rb2 = 1.0
-    if nu == 0:
-        bc1 = 1.0 - hp[1, 0] ** tf
-        rb1 = 1.0 / bc1
-        bc2s = math.sqrt(1.0 - hp[2, 0] ** tf)
-        rb2 = 1.0 / bc2s
-        for j in range(n):
-            sc[0, j] = bc1
-            sc[1, j] = rb1
-            sc[2, j] = bc2s
-            sc[3, j] = rb2
-    else:
-        for j in range(n):
-            b1 = hp[1, j]
-            b2 = hp[2, j]
-            if b1 != pb1:
-                bc1 = 1.0 - b1 ** tf
-                rb1 = 1.0 / bc1
-                pb1 = b1
-            if b2 != pb2:
-                bc2s = math.sqrt(1.0 - b2 ** tf)
-                rb2 = 1.0 / bc2s
-                pb2 = b2
-            sc[0, j] = bc1
-            sc[1, j] = rb1
-            sc[2, j] = bc2s
-            sc[3, j] = rb2
+    c2 = 1.0
+    rc2 = 1.0
+    for j in range(n):
+        b1 = hp[1, j]
+        b2 = hp[2, j]
+        if b1 != pb1:
+            bc1 = 1.0 - b1 ** tf
+            rb1 = 1.0 / bc1
+            pb1 = b1
+        if b2 != pb2:
+            c2 = math.sqrt(1.0 - b2 ** tf)
+            rc2 = 1.0 / c2
+            pb2 = b2
+        sc[0, j] = bc1
+        sc[1, j] = rb1
+        sc[2, j] = c2
+        sc[3, j] = rc2
     for j in range(n):  # step_size = lr / bc1, exactly, without the divider
         sc[0, j] = div_rn(hp[0, j], sc[0, j], sc[1, j])
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            b1 = hp[1, j]
-            b2 = hp[2, j]
-            eps = hp[3, j]
-            wd = hp[4, j]
-            gi = g[d, j]
-            xi = x[d, j]
-            gi = -gi if maximize else gi
-            # weight decay as selects (no branches in the vectorised loop)
-            xd = xi * (1.0 - lr * wd)
-            gd = fma(wd, xi, gi)
-            use_wd = wd != 0.0
-            xi = xd if (use_wd and decoupled) else xi
-            gi = gd if (use_wd and not decoupled) else gi
-            m = lerp(st[0, d, j], gi, 1.0 - b1)
-            v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
+            xi, m, v, vm = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], st[2, d, j], hp[0, j], hp[1, j],
+                                   hp[2, j], hp[3, j], hp[4, j], sc[0, j], sc[2, j], sc[3, j], maximize,
+                                   decoupled, amsgrad)
+            x[d, j] = xi
             st[0, d, j] = m
             st[1, d, j] = v
-            vd = v
-            if amsgrad:  # loop-invariant: LLVM unswitches it
-                vm = st[2, d, j]
-                vd = v if (v > vm or v != v) else vm
-                st[2, d, j] = vd
-            # torch: (sqrt(v) / sqrt(bc2)) + eps; the first division is exact via div_rn
-            denom = div_rn(math.sqrt(vd), sc[2, j], sc[3, j]) + eps
-            x[d, j] = xi + (-sc[0, j] * m) / denom
+            if amsgrad:
+                st[2, d, j] = vm
 
 
 def _validate(v):

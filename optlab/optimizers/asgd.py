@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import fma
+from ..engine.ops import fma, uniform
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 
 # st rows: 0 ax.  sc rows: 0 eta (float32 values), 1 mu (float32 values).
@@ -61,6 +61,15 @@ def step(x, g, st, sc, hp, hs, t, n):
             ax = st[0, d, j]
             st[0, d, j] = ax + (xi - ax) * mu if mu != 1.0 else xi
     tf = float(t)
+    if uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[3], n):
+        # one (lr, lambd, alpha, t0) in the block: one pow, broadcast
+        eta = float(np.float32(hp[0, 0] / (1.0 + hp[1, 0] * hp[0, 0] * tf) ** hp[2, 0]))
+        dt = tf - hp[3, 0]
+        mu = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
+        for j in range(n):
+            sc[0, j] = eta
+            sc[1, j] = mu
+        return
     plr = -1.0
     plam = -1.0
     palpha = -1.0

@@ -33,12 +33,12 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import fma, lerp
+from ..engine.ops import div_rn, fma, lerp, uniform
 from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
                     check_weight_decay, require)
 
 # st rows: 0 exp_avg, 1 exp_avg_sq.
-# sc rows: 0 mu_product (float32 values), 1 coefficient of g, 2 coefficient of m, 3 bc2.
+# sc rows: 0 mu_product (float32 values), 1 coefficient of g, 2 coefficient of m, 3 bc2, 4 1/bc2.
 # hp rows: lr, beta1, beta2, eps, weight_decay, momentum_decay.  hs: maximize, decoupled.
 
 
@@ -61,7 +61,12 @@ def step(x, g, st, sc, hp, hs, t, n):
     mu = 0.0
     mu_next = 0.0
     bc2 = 1.0
-    for j in range(n):  # schedule and bias correction, pows only when the block's values change
+    rb2 = 1.0
+    n_scan = n
+    if (uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[5], n)
+            and uniform(sc[0], n)):
+        n_scan = 1  # one schedule in the block: compute it for the first, broadcast below
+    for j in range(n_scan):  # schedule and bias correction, pows only when the block's values change
         b1 = hp[1, j]
         psi = hp[5, j]
         b2 = hp[2, j]
@@ -72,6 +77,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             ppsi = psi
         if b2 != pb2:
             bc2 = 1.0 - b2 ** tf
+            rb2 = 1.0 / bc2
             pb2 = b2
         # mu_product *= mu on a float32 tensor: both factors float32, product rounded to float32
         prod = float(np.float32(float(np.float32(sc[0, j])) * float(np.float32(mu))))
@@ -81,6 +87,10 @@ def step(x, g, st, sc, hp, hs, t, n):
         sc[1, j] = (-lr * (1.0 - mu)) / (1.0 - prod)
         sc[2, j] = (-lr * mu_next) / (1.0 - prod_next)
         sc[3, j] = bc2
+        sc[4, j] = rb2
+    for j in range(n_scan, n):
+        for k in range(5):
+            sc[k, j] = sc[k, 0]
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[0, j]
@@ -100,7 +110,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
             st[0, d, j] = m
             st[1, d, j] = v
-            denom = math.sqrt(v / sc[3, j]) + eps
+            denom = math.sqrt(div_rn(v, sc[3, j], sc[4, j])) + eps  # v / bc2, exactly
             xi = xi + (sc[1, j] * gi) / denom
             x[d, j] = xi + (sc[2, j] * m) / denom
 
@@ -121,7 +131,7 @@ SPEC = OptimizerSpec(
                   decoupled_weight_decay=False, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"),
     static=("maximize", "decoupled_weight_decay"),
-    n_state=2, n_scalar=4,
+    n_state=2, n_scalar=5,
     validate=_validate,
     summary="NAdam: Adam with Nesterov momentum and a momentum schedule (torch.optim.NAdam)",
     torch_name="NAdam",

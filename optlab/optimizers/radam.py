@@ -32,11 +32,11 @@ Adaptive Learning Rate and Beyond", ICLR 2020.
 import math
 import sys
 
-from ..engine.ops import fma, lerp
+from ..engine.ops import div_rn, fma, lerp, uniform
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # st rows: 0 exp_avg, 1 exp_avg_sq.
-# sc rows: 0 bc1, 1 sqrt(bc2), 2 rectification r, 3 rectified (1.0) or not (0.0).
+# sc rows: 0 bc1, 1 sqrt(bc2), 2 rectification r, 3 rectified (1.0) or not (0.0), 4 1/bc1.
 # hp rows: lr, beta1, beta2, eps, weight_decay.  hs: maximize, decoupled.
 
 
@@ -54,14 +54,19 @@ def step(x, g, st, sc, hp, hs, t, n):
     pb1 = -1.0
     pb2 = -1.0
     bc1 = 1.0
+    rb1 = 1.0
     bc2s = 1.0
     rect = 0.0
     ok = 0.0
-    for j in range(n):  # per-trajectory scalars, pows only when the block's betas change
+    n_scan = n
+    if uniform(hp[1], n) and uniform(hp[2], n):
+        n_scan = 1  # one beta pair in the block: compute for the first, broadcast below
+    for j in range(n_scan):  # per-trajectory scalars, pows only when the block's betas change
         b1 = hp[1, j]
         b2 = hp[2, j]
         if b1 != pb1:
             bc1 = 1.0 - b1 ** tf
+            rb1 = 1.0 / bc1
             pb1 = b1
         if b2 != pb2:
             b2t = b2 ** tf
@@ -79,6 +84,13 @@ def step(x, g, st, sc, hp, hs, t, n):
         sc[1, j] = bc2s
         sc[2, j] = rect
         sc[3, j] = ok
+        sc[4, j] = rb1
+    for j in range(n_scan, n):
+        sc[0, j] = bc1
+        sc[1, j] = bc2s
+        sc[2, j] = rect
+        sc[3, j] = ok
+        sc[4, j] = rb1
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[0, j]
@@ -98,7 +110,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
             st[0, d, j] = m
             st[1, d, j] = v
-            mlr = m / sc[0, j] * lr
+            mlr = div_rn(m, sc[0, j], sc[4, j]) * lr  # m / bc1, exactly
             a = (1.0 / (math.sqrt(v) + eps)) * sc[1, j]
             upd = mlr * a * sc[2, j] if sc[3, j] != 0.0 else mlr
             x[d, j] = xi - upd
@@ -119,7 +131,7 @@ SPEC = OptimizerSpec(
                   decoupled_weight_decay=False, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
     static=("maximize", "decoupled_weight_decay"),
-    n_state=2, n_scalar=4,
+    n_state=2, n_scalar=5,
     validate=_validate,
     summary="RAdam: Adam with a rectified adaptive learning rate (torch.optim.RAdam)",
     torch_name="RAdam",

@@ -22,7 +22,7 @@ Learning", lecture 6e (2012); Graves, arXiv:1308.0850 (centered form).
 import math
 import sys
 
-from ..engine.ops import fma, lerp
+from ..engine.ops import fma, lerp, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # st rows: 0 square_avg, 1 momentum_buffer, 2 grad_avg.  hp: lr, alpha, eps, weight_decay, momentum.
@@ -39,6 +39,8 @@ def init(x, st, sc, hp, hs, n):
 def step(x, g, st, sc, hp, hs, t, n):
     centered = hs[0] != 0.0
     maximize = hs[1] != 0.0
+    # a block without momentum (the default) takes a branch-free loop that vectorises
+    plain = uniform(hp[4], n) and not hp[4, 0] > 0.0
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[0, j]
@@ -59,7 +61,9 @@ def step(x, g, st, sc, hp, hs, t, n):
                 avg = math.sqrt(fma(-ga, ga, v)) + eps
             else:
                 avg = math.sqrt(v) + eps
-            if mom > 0.0:
+            if plain:
+                x[d, j] = x[d, j] + (-lr * gi) / avg
+            elif mom > 0.0:
                 b = st[1, d, j] * mom + gi / avg
                 st[1, d, j] = b
                 x[d, j] = fma(-lr, b, x[d, j])

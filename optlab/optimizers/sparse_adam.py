@@ -27,6 +27,7 @@ Adam for sparse gradients, e.g. ``nn.Embedding(sparse=True)``).
 import math
 import sys
 
+from ..engine.ops import uniform
 from ._base import OptimizerSpec, check_betas, check_bool, require
 
 # st rows: 0 exp_avg, 1 exp_avg_sq.  sc rows: 0 step_size.
@@ -47,7 +48,14 @@ def step(x, g, st, sc, hp, hs, t, n):
     pb2 = -1.0
     bc1 = 1.0
     bc2 = 1.0
-    for j in range(n):  # one pow per distinct beta in the block
+    if uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n):  # one step size, broadcast
+        ss = hp[0, 0] * math.sqrt(1.0 - hp[2, 0] ** tf) / (1.0 - hp[1, 0] ** tf)
+        for j in range(n):
+            sc[0, j] = ss
+        n_scan = 0
+    else:
+        n_scan = n
+    for j in range(n_scan):  # one pow per distinct beta in the block
         b1 = hp[1, j]
         b2 = hp[2, j]
         if b1 != pb1:
