@@ -38,6 +38,21 @@ def init(x, st, sc, hp, hs, n):
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     tm1 = float(t) - 1.0
+    if uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[4], n):
+        # one set of hyperparameters in the block: one clr, scalars in registers
+        clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
+        wd = hp[2, 0]
+        eps = hp[4, 0]
+        for d in range(x.shape[0]):
+            for j in range(n):
+                xi = x[d, j]
+                gi = g[d, j]
+                gi = -gi if maximize else gi
+                gi = fma(wd, xi, gi) if wd != 0.0 else gi
+                s = fma(gi, gi, st[0, d, j])
+                st[0, d, j] = s
+                x[d, j] = xi + (-clr * gi) / (math.sqrt(s) + eps)
+        return
     if uniform(hp[0], n) and uniform(hp[1], n):  # one clr for the block
         clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
         for j in range(n):

@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import div_rn, fma, lerp, uniform
+from ..engine.ops import div_rn, fma, jitable, lerp, uniform
 from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
                     check_weight_decay, require)
 
@@ -91,28 +91,48 @@ def step(x, g, st, sc, hp, hs, t, n):
     for j in range(n_scan, n):
         for k in range(5):
             sc[k, j] = sc[k, 0]
+    if n_scan == 1 and uniform(hp[3], n) and uniform(hp[4], n):
+        # one set of hyperparameters in the block: scalars in registers
+        lr = hp[0, 0]
+        b1 = hp[1, 0]
+        b2 = hp[2, 0]
+        eps = hp[3, 0]
+        wd = hp[4, 0]
+        c1 = sc[1, 0]
+        c2 = sc[2, 0]
+        bc2 = sc[3, 0]
+        rb2 = sc[4, 0]
+        for d in range(x.shape[0]):
+            for j in range(n):
+                xi, m, v = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], lr, b1, b2, eps, wd,
+                                   c1, c2, bc2, rb2, maximize, decoupled)
+                x[d, j] = xi
+                st[0, d, j] = m
+                st[1, d, j] = v
+        return
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            b1 = hp[1, j]
-            b2 = hp[2, j]
-            eps = hp[3, j]
-            wd = hp[4, j]
-            xi = x[d, j]
-            gi = g[d, j]
-            gi = -gi if maximize else gi
-            xd = xi * (1.0 - lr * wd)
-            gd = fma(wd, xi, gi)
-            use_wd = wd != 0.0
-            xi = xd if (use_wd and decoupled) else xi
-            gi = gd if (use_wd and not decoupled) else gi
-            m = lerp(st[0, d, j], gi, 1.0 - b1)
-            v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
+            xi, m, v = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], hp[0, j], hp[1, j], hp[2, j],
+                               hp[3, j], hp[4, j], sc[1, j], sc[2, j], sc[3, j], sc[4, j], maximize, decoupled)
+            x[d, j] = xi
             st[0, d, j] = m
             st[1, d, j] = v
-            denom = math.sqrt(div_rn(v, sc[3, j], sc[4, j])) + eps  # v / bc2, exactly
-            xi = xi + (sc[1, j] * gi) / denom
-            x[d, j] = xi + (sc[2, j] * m) / denom
+
+
+@jitable(inline="never")
+def _update(xi, gi, m0, v0, lr, b1, b2, eps, wd, c1, c2, bc2, rb2, maximize, decoupled):
+    """One coordinate of torch's NAdam step: (x, exp_avg, exp_avg_sq)."""
+    gi = -gi if maximize else gi
+    xd = xi * (1.0 - lr * wd)
+    gd = fma(wd, xi, gi)
+    use_wd = wd != 0.0
+    xi = xd if (use_wd and decoupled) else xi
+    gi = gd if (use_wd and not decoupled) else gi
+    m = lerp(m0, gi, 1.0 - b1)
+    v = fma((1.0 - b2) * gi, gi, v0 * b2)
+    denom = math.sqrt(div_rn(v, bc2, rb2)) + eps  # v / bc2, exactly
+    xi = xi + (c1 * gi) / denom
+    return xi + (c2 * m) / denom, m, v
 
 
 def _validate(v):

@@ -39,8 +39,39 @@ def init(x, st, sc, hp, hs, n):
 def step(x, g, st, sc, hp, hs, t, n):
     centered = hs[0] != 0.0
     maximize = hs[1] != 0.0
-    # a block without momentum (the default) takes a branch-free loop that vectorises
+    # a block without momentum and not centered (the defaults) takes a loop
+    # with no conditional store, which LLVM vectorises
     plain = uniform(hp[4], n) and not hp[4, 0] > 0.0
+    if plain and not centered and uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) \
+            and uniform(hp[3], n):
+        # ... and with one set of hyperparameters, held in registers
+        lr = hp[0, 0]
+        alpha = hp[1, 0]
+        eps = hp[2, 0]
+        wd = hp[3, 0]
+        for d in range(x.shape[0]):
+            for j in range(n):
+                gi = g[d, j]
+                gi = -gi if maximize else gi
+                gi = fma(wd, x[d, j], gi) if wd != 0.0 else gi
+                v = fma((1.0 - alpha) * gi, gi, st[0, d, j] * alpha)
+                st[0, d, j] = v
+                x[d, j] = x[d, j] + (-lr * gi) / (math.sqrt(v) + eps)
+        return
+    if plain and not centered:
+        for d in range(x.shape[0]):
+            for j in range(n):
+                lr = hp[0, j]
+                alpha = hp[1, j]
+                eps = hp[2, j]
+                wd = hp[3, j]
+                gi = g[d, j]
+                gi = -gi if maximize else gi
+                gi = fma(wd, x[d, j], gi) if wd != 0.0 else gi
+                v = fma((1.0 - alpha) * gi, gi, st[0, d, j] * alpha)
+                st[0, d, j] = v
+                x[d, j] = x[d, j] + (-lr * gi) / (math.sqrt(v) + eps)
+        return
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[0, j]
