@@ -22,7 +22,7 @@ Learning and Stochastic Optimization", JMLR 12 (2011).
 import math
 import sys
 
-from ..engine.ops import fma, uniform
+from ..engine.ops import fma, jitable, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # st rows: 0 sum.  sc rows: 0 clr.
@@ -45,13 +45,7 @@ def step(x, g, st, sc, hp, hs, t, n):
         eps = hp[4, 0]
         for d in range(x.shape[0]):
             for j in range(n):
-                xi = x[d, j]
-                gi = g[d, j]
-                gi = -gi if maximize else gi
-                gi = fma(wd, xi, gi) if wd != 0.0 else gi
-                s = fma(gi, gi, st[0, d, j])
-                st[0, d, j] = s
-                x[d, j] = xi + (-clr * gi) / (math.sqrt(s) + eps)
+                x[d, j], st[0, d, j] = _update(x[d, j], g[d, j], st[0, d, j], clr, wd, eps, maximize)
         return
     if uniform(hp[0], n) and uniform(hp[1], n):  # one clr for the block
         clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
@@ -62,15 +56,16 @@ def step(x, g, st, sc, hp, hs, t, n):
             sc[0, j] = hp[0, j] / (1.0 + tm1 * hp[1, j])
     for d in range(x.shape[0]):
         for j in range(n):
-            wd = hp[2, j]
-            eps = hp[4, j]
-            xi = x[d, j]
-            gi = g[d, j]
-            gi = -gi if maximize else gi
-            gi = fma(wd, xi, gi) if wd != 0.0 else gi
-            s = fma(gi, gi, st[0, d, j])
-            st[0, d, j] = s
-            x[d, j] = xi + (-sc[0, j] * gi) / (math.sqrt(s) + eps)
+            x[d, j], st[0, d, j] = _update(x[d, j], g[d, j], st[0, d, j], sc[0, j], hp[2, j], hp[4, j], maximize)
+
+
+@jitable(inline="never")
+def _update(xi, gi, s0, clr, wd, eps, maximize):
+    """One coordinate: (x, state_sum) after torch's Adagrad step."""
+    gi = -gi if maximize else gi
+    gi = fma(wd, xi, gi) if wd != 0.0 else gi
+    s = fma(gi, gi, s0)
+    return xi + (-clr * gi) / (math.sqrt(s) + eps), s
 
 
 def _validate(v):

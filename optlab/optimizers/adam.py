@@ -26,6 +26,7 @@ import math
 import sys
 
 from ..engine.ops import div_rn, fma, jitable, lerp, uniform
+from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
@@ -55,15 +56,7 @@ def _sqrt_div(v, c, rc):
 @jitable(inline="never")
 def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad):
     """One coordinate of torch's Adam step: (x, exp_avg, exp_avg_sq, max_exp_avg_sq)."""
-    gi = -gi if maximize else gi
-    # weight decay as selects (no branches in the vectorised loop)
-    xd = xi * (1.0 - lr * wd)
-    gd = fma(wd, xi, gi)
-    use_wd = wd != 0.0
-    xi = xd if (use_wd and decoupled) else xi
-    gi = gd if (use_wd and not decoupled) else gi
-    m = lerp(m0, gi, 1.0 - b1)
-    v = fma((1.0 - b2) * gi, gi, v0 * b2)
+    xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
     vm = v if (v > vm0 or v != v) else vm0
     vd = vm if amsgrad else v
     # torch: (sqrt(v) / sqrt(bc2)) + eps; that division is exact without the divider

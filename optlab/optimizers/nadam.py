@@ -34,6 +34,7 @@ import sys
 import numpy as np
 
 from ..engine.ops import div_rn, fma, jitable, lerp, uniform
+from ._moments import adam_moments
 from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
                     check_weight_decay, require)
 
@@ -122,14 +123,7 @@ def step(x, g, st, sc, hp, hs, t, n):
 @jitable(inline="never")
 def _update(xi, gi, m0, v0, lr, b1, b2, eps, wd, c1, c2, bc2, rb2, maximize, decoupled):
     """One coordinate of torch's NAdam step: (x, exp_avg, exp_avg_sq)."""
-    gi = -gi if maximize else gi
-    xd = xi * (1.0 - lr * wd)
-    gd = fma(wd, xi, gi)
-    use_wd = wd != 0.0
-    xi = xd if (use_wd and decoupled) else xi
-    gi = gd if (use_wd and not decoupled) else gi
-    m = lerp(m0, gi, 1.0 - b1)
-    v = fma((1.0 - b2) * gi, gi, v0 * b2)
+    xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
     denom = math.sqrt(div_rn(v, bc2, rb2)) + eps  # v / bc2, exactly
     xi = xi + (c1 * gi) / denom
     return xi + (c2 * m) / denom, m, v

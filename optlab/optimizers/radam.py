@@ -33,6 +33,7 @@ import math
 import sys
 
 from ..engine.ops import div_rn, fma, lerp, uniform
+from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # st rows: 0 exp_avg, 1 exp_avg_sq.
@@ -98,16 +99,8 @@ def step(x, g, st, sc, hp, hs, t, n):
             b2 = hp[2, j]
             eps = hp[3, j]
             wd = hp[4, j]
-            xi = x[d, j]
-            gi = g[d, j]
-            gi = -gi if maximize else gi
-            xd = xi * (1.0 - lr * wd)
-            gd = fma(wd, xi, gi)
-            use_wd = wd != 0.0
-            xi = xd if (use_wd and decoupled) else xi
-            gi = gd if (use_wd and not decoupled) else gi
-            m = lerp(st[0, d, j], gi, 1.0 - b1)
-            v = fma((1.0 - b2) * gi, gi, st[1, d, j] * b2)
+            xi, gi, m, v = adam_moments(x[d, j], g[d, j], st[0, d, j], st[1, d, j], lr, b1, b2, wd, maximize,
+                                        decoupled)
             st[0, d, j] = m
             st[1, d, j] = v
             mlr = div_rn(m, sc[0, j], sc[4, j]) * lr  # m / bc1, exactly

@@ -22,7 +22,7 @@ Learning", lecture 6e (2012); Graves, arXiv:1308.0850 (centered form).
 import math
 import sys
 
-from ..engine.ops import fma, lerp, uniform
+from ..engine.ops import fma, jitable, lerp, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # st rows: 0 square_avg, 1 momentum_buffer, 2 grad_avg.  hp: lr, alpha, eps, weight_decay, momentum.
@@ -51,26 +51,13 @@ def step(x, g, st, sc, hp, hs, t, n):
         wd = hp[3, 0]
         for d in range(x.shape[0]):
             for j in range(n):
-                gi = g[d, j]
-                gi = -gi if maximize else gi
-                gi = fma(wd, x[d, j], gi) if wd != 0.0 else gi
-                v = fma((1.0 - alpha) * gi, gi, st[0, d, j] * alpha)
-                st[0, d, j] = v
-                x[d, j] = x[d, j] + (-lr * gi) / (math.sqrt(v) + eps)
+                x[d, j], st[0, d, j] = _plain(x[d, j], g[d, j], st[0, d, j], lr, alpha, eps, wd, maximize)
         return
     if plain and not centered:
         for d in range(x.shape[0]):
             for j in range(n):
-                lr = hp[0, j]
-                alpha = hp[1, j]
-                eps = hp[2, j]
-                wd = hp[3, j]
-                gi = g[d, j]
-                gi = -gi if maximize else gi
-                gi = fma(wd, x[d, j], gi) if wd != 0.0 else gi
-                v = fma((1.0 - alpha) * gi, gi, st[0, d, j] * alpha)
-                st[0, d, j] = v
-                x[d, j] = x[d, j] + (-lr * gi) / (math.sqrt(v) + eps)
+                x[d, j], st[0, d, j] = _plain(x[d, j], g[d, j], st[0, d, j], hp[0, j], hp[1, j], hp[2, j], hp[3, j],
+                                              maximize)
         return
     for d in range(x.shape[0]):
         for j in range(n):
@@ -101,6 +88,15 @@ def step(x, g, st, sc, hp, hs, t, n):
             else:
                 x[d, j] = x[d, j] + (-lr * gi) / avg
 
+
+
+@jitable(inline="never")
+def _plain(xi, gi, v0, lr, alpha, eps, wd, maximize):
+    """One coordinate without momentum, not centered: (x, square_avg)."""
+    gi = -gi if maximize else gi
+    gi = fma(wd, xi, gi) if wd != 0.0 else gi
+    v = fma((1.0 - alpha) * gi, gi, v0 * alpha)
+    return xi + (-lr * gi) / (math.sqrt(v) + eps), v
 
 def _validate(v):
     check_lr(v)
