@@ -310,14 +310,19 @@ def _best(fn, repeat):
     return best
 
 
-def best_pair(fa, fb, repeat):
-    """Best-of-``repeat`` seconds of two workloads, run alternately (a, b, a, b ...),
-    so that both see the same spells of load on a shared machine. numpy's
-    overflow warnings from diverging trajectories are silenced: the engine
-    runs the same trajectories and divergence is part of the workload."""
+def best_pair(fa, fb, repeat, min_seconds=0.0):
+    """Best seconds of two workloads, run alternately (a, b, a, b ...) at least
+    ``repeat`` times each and for at least ``min_seconds`` in all, so that
+    both see the same spells of load on a shared machine and a burst of load
+    longer than a few runs does not decide the figure. numpy's overflow
+    warnings from diverging trajectories are silenced: the engine runs the
+    same trajectories and divergence is part of the workload."""
     ta = tb = math.inf
+    start = time.perf_counter()
     with np.errstate(all="ignore"):
-        for _ in range(repeat):
+        i = 0
+        while i < repeat or time.perf_counter() - start < min_seconds:
+            i += 1
             t0 = time.perf_counter()
             fa()
             ta = min(ta, time.perf_counter() - t0)
@@ -332,7 +337,7 @@ def _starts(n, seed=0):
     return np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1, 3, n)])
 
 
-def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200):
+def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, min_seconds=6.0):
     """Rows {optimizer, name, engine_steps_per_s, numpy_steps_per_s, ratio} for 2-D Rosenbrock.
 
     ``names`` restricts the table (default: every registered optimizer).
@@ -362,7 +367,8 @@ def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200):
                                               "reference (one step = one .step(closure))"))
             continue
         ns = min(T, numpy_steps)
-        t_eng, t_np = best_pair(run_engine, lambda: ref_fn(x0.T.copy(), ns, rosen_grad, **hyper), repeat)
+        t_eng, t_np = best_pair(run_engine, lambda: ref_fn(x0.T.copy(), ns, rosen_grad, **hyper), repeat,
+                                min_seconds)
         eng = n * steps / t_eng
         ref = N * ns / t_np
         rows.append(dict(optimizer=name, name=name, engine_steps_per_s=eng, numpy_steps_per_s=ref,
