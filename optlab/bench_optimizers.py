@@ -30,17 +30,28 @@ def rosen_grad(x):
     return np.stack([-400.0 * a * t1 - 2.0 * (1.0 - a), 200.0 * t1])
 
 
+def _grad(x, grad, maximize=False, weight_decay=0.0, lr=0.0, decoupled=False):
+    """The prologue every reference shares, in torch's order: the gradient at x,
+    negated for maximize, then weight decay folded into it (L2) or, decoupled
+    (AdamW-style), applied to x in place as x *= 1 - lr * weight_decay."""
+    g = grad(x)
+    if maximize:
+        g = -g
+    if weight_decay:
+        if decoupled:
+            x *= 1.0 - lr * weight_decay
+        else:
+            g += weight_decay * x
+    return g
+
+
 # --- numpy references, vectorised over trajectories: x is (D, N) ----------------------------------
 
 def np_sgd(x, steps, grad, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
            maximize=False):
     buf = None
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay)
         if momentum:
             if buf is None:
                 buf = g.copy()
@@ -69,11 +80,7 @@ def np_nesterov_lookahead(x, steps, grad, lr=1e-3, momentum=0.9, weight_decay=0.
     for t in range(1, steps + 1):
         look = x - momentum * v
         grad(x)  # the engine evaluates f and grad f at w too (records, divergence checks)
-        g = grad(look)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * look
+        g = _grad(look, grad, maximize, weight_decay)
         v *= momentum
         v += lr * g
         x -= v
@@ -84,11 +91,7 @@ def np_adagrad(x, steps, grad, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_
                eps=1e-10, maximize=False):
     s = np.full_like(x, initial_accumulator_value)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay)
         s += g * g
         x -= (lr / (1.0 + (t - 1) * lr_decay)) * g / (np.sqrt(s) + eps)
     return x
@@ -98,11 +101,7 @@ def np_adadelta(x, steps, grad, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, max
     v = np.zeros_like(x)
     u = np.zeros_like(x)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay)
         v *= rho
         v += (1.0 - rho) * g * g
         delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
@@ -119,14 +118,7 @@ def np_adam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=
     v = np.zeros_like(x)
     vmax = np.zeros_like(x) if amsgrad else None
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            if decoupled_weight_decay:
-                x *= 1.0 - lr * weight_decay
-            else:
-                g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay, lr, decoupled_weight_decay)
         m += (1.0 - b1) * (g - m)
         v *= b2
         v += (1.0 - b2) * g * g
@@ -146,11 +138,7 @@ def np_adamax(x, steps, grad, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_deca
     m = np.zeros_like(x)
     u = np.zeros_like(x)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay)
         m += (1.0 - b1) * (g - m)
         np.maximum(u * b2, np.abs(g) + eps, out=u)
         x -= (lr / (1.0 - b1 ** t)) * m / u
@@ -164,14 +152,7 @@ def np_nadam(x, steps, grad, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     v = np.zeros_like(x)
     prod = np.float32(1.0)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            if decoupled_weight_decay:
-                x *= 1.0 - lr * weight_decay
-            else:
-                g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay, lr, decoupled_weight_decay)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         prod = np.float32(prod * np.float32(mu))
@@ -192,14 +173,7 @@ def np_radam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     v = np.zeros_like(x)
     rho_inf = 2.0 / (1.0 - b2) - 1.0
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            if decoupled_weight_decay:
-                x *= 1.0 - lr * weight_decay
-            else:
-                g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay, lr, decoupled_weight_decay)
         m += (1.0 - b1) * (g - m)
         v *= b2
         v += (1.0 - b2) * g * g
@@ -220,11 +194,7 @@ def np_rmsprop(x, steps, grad, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, 
     gbar = np.zeros_like(x)
     buf = np.zeros_like(x)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay)
         v *= alpha
         v += (1.0 - alpha) * g * g
         if centered:
@@ -246,11 +216,7 @@ def np_asgd(x, steps, grad, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_deca
     mu = 1.0
     ax = np.zeros_like(x)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
-        if weight_decay:
-            g += weight_decay * x
+        g = _grad(x, grad, maximize, weight_decay)
         x *= 1.0 - lambd * eta
         x -= eta * g
         if mu != 1.0:
@@ -268,9 +234,7 @@ def np_rprop(x, steps, grad, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), 
     prev = np.zeros_like(x)
     size = np.full_like(x, lr)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
+        g = _grad(x, grad, maximize)
         s = np.sign(g * prev)
         factor = np.where(s > 0, ep, np.where(s < 0, em, 1.0))
         np.clip(size * factor, lo, hi, out=size)
@@ -285,9 +249,7 @@ def np_sparse_adam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximi
     m = np.zeros_like(x)
     v = np.zeros_like(x)
     for t in range(1, steps + 1):
-        g = grad(x)
-        if maximize:
-            g = -g
+        g = _grad(x, grad, maximize)
         active = g != 0.0
         m = np.where(active, m + (1.0 - b1) * (g - m), m)
         v = np.where(active, v + (1.0 - b2) * (g * g - v), v)
