@@ -150,9 +150,13 @@ overload(permute, target="generic", inline="always", strict=False)(lambda *a: _p
 
 @jitable
 def batch_span(step, n, m):
-    """(epoch, first position, count) of the minibatch at ``step``, for 0 < m < n.
+    """(epoch, first position, count) of the minibatch at ``step``.
 
-    (m = 0 or m >= n is the full batch: kernels take all samples in order.)"""
+    m = 0 is the full batch, (0, 0, n): kernels then take the samples in
+    order rather than through ``permute``. m >= n is one shuffled batch of
+    all n samples per epoch."""
+    if m <= 0:
+        return 0, 0, n
     nb = (n + m - 1) // m
     epoch = step // nb
     b = step - epoch * nb

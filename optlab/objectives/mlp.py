@@ -70,10 +70,7 @@ def mlp(x, g, f, p, n, ctx):
     for a in range(oc + 1):
         for j in range(n):
             g[a, j] = 0.0
-    if minib:
-        epoch, start, cnt = batch_span(ctx[1], ns, m)
-    else:
-        epoch, start, cnt = 0, 0, ns
+    epoch, start, cnt = batch_span(ctx[1], ns, m)
     inv = 1.0 / cnt
     for j in range(n):
         key = epoch_key(ctx[0], ctx[2] + j, epoch)

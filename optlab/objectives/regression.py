@@ -166,10 +166,7 @@ def logistic_regression(x, g, f, p, n, ctx):
     for a in range(d + 1):
         for j in range(n):
             g[a, j] = 0.0
-    if minib:
-        epoch, start, cnt = batch_span(ctx[1], ns, m)
-    else:
-        epoch, start, cnt = 0, 0, ns
+    epoch, start, cnt = batch_span(ctx[1], ns, m)
     inv = 1.0 / cnt
     for j in range(n):
         key = epoch_key(ctx[0], ctx[2] + j, epoch)
