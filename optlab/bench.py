@@ -85,15 +85,6 @@ def divider_floor(repeat=5):
     return nblk * 64 * steps / best
 
 
-def _best(fn, repeat):
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10.0):
     import optlab
     rng = np.random.default_rng(0)
