@@ -89,15 +89,18 @@ def div_rn(a, c, rc):
 
 
 @jitable(inline="never")
-def uniform(row, n):
-    """True when ``row[:n]`` holds a single value: a block of trajectories that
+def uniform(a, k, n):
+    """True when ``a[k, :n]`` holds a single value: a block of trajectories that
     share a hyperparameter, so per-step scalars (bias corrections, decayed
     rates) are computed once and broadcast instead of per trajectory. A NaN
-    makes it False (the per-trajectory path then handles it)."""
-    k = 0
+    makes it False (the per-trajectory path then handles it). The row is
+    indexed in place rather than sliced: a view inside the time loop costs a
+    reference-count update per step, which measured 10-30% of Adam's step
+    on two threads."""
+    c = 0
     for j in range(n):
-        k += row[j] != row[0]
-    return k == 0
+        c += a[k, j] != a[k, 0]
+    return c == 0
 
 
 @intrinsic

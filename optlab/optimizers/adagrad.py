@@ -38,7 +38,7 @@ def init(x, st, sc, hp, hs, n):
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     tm1 = float(t) - 1.0
-    if uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[4], n):
+    if uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 4, n):
         # one set of hyperparameters in the block: one clr, scalars in registers
         clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
         wd = hp[2, 0]
@@ -47,7 +47,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             for j in range(n):
                 x[d, j], st[0, d, j] = _update(x[d, j], g[d, j], st[0, d, j], clr, wd, eps, maximize)
         return
-    if uniform(hp[0], n) and uniform(hp[1], n):  # one clr for the block
+    if uniform(hp, 0, n) and uniform(hp, 1, n):  # one clr for the block
         clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
         for j in range(n):
             sc[0, j] = clr

@@ -30,7 +30,8 @@ from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
-# sc rows: 0 bc1 then step_size, 1 1/bc1, 2 sqrt(bc2), 3 1/sqrt(bc2).
+# sc rows: 0 bc1 then step_size, 1 1/bc1, 2 sqrt(bc2), 3 1/sqrt(bc2),
+#          4 whether the block shares one set of hyperparameters (set by init).
 # hp rows: lr, beta1, beta2, eps, weight_decay.  hs: amsgrad, maximize, decoupled.
 
 
@@ -39,6 +40,11 @@ def init(x, st, sc, hp, hs, n):
         for d in range(x.shape[0]):
             for j in range(n):
                 st[k, d, j] = 0.0
+    # hyperparameters never change during a run: test the block once, not every step
+    same = (uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 3, n)
+            and uniform(hp, 4, n))
+    for j in range(n):
+        sc[4, j] = 1.0 if same else 0.0
 
 
 @jitable(inline="never")
@@ -69,8 +75,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
-    if (uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[3], n)
-            and uniform(hp[4], n)):
+    if sc[4, 0] != 0.0:
         # one set of hyperparameters in the block (the usual case): scalars in
         # registers, one pow per beta, no per-trajectory loads
         lr = hp[0, 0]
@@ -146,7 +151,7 @@ SPECS = [
         defaults=_DEFAULTS,
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=4,
+        n_state=3, n_scalar=5,
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -158,7 +163,7 @@ SPECS = [
         defaults={**_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=4,
+        n_state=3, n_scalar=5,
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         torch_name="AdamW",

@@ -61,7 +61,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             ax = st[0, d, j]
             st[0, d, j] = ax + (xi - ax) * mu if mu != 1.0 else xi
     tf = float(t)
-    if uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[3], n):
+    if uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 3, n):
         # one (lr, lambd, alpha, t0) in the block: one pow, broadcast
         eta = float(np.float32(hp[0, 0] / (1.0 + hp[1, 0] * hp[0, 0] * tf) ** hp[2, 0]))
         dt = tf - hp[3, 0]

@@ -64,8 +64,8 @@ def step(x, g, st, sc, hp, hs, t, n):
     bc2 = 1.0
     rb2 = 1.0
     n_scan = n
-    if (uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) and uniform(hp[5], n)
-            and uniform(sc[0], n)):
+    if (uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 5, n)
+            and uniform(sc, 0, n)):
         n_scan = 1  # one schedule in the block: compute it for the first, broadcast below
     for j in range(n_scan):  # schedule and bias correction, pows only when the block's values change
         b1 = hp[1, j]
@@ -92,7 +92,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     for j in range(n_scan, n):
         for k in range(5):
             sc[k, j] = sc[k, 0]
-    if n_scan == 1 and uniform(hp[3], n) and uniform(hp[4], n):
+    if n_scan == 1 and uniform(hp, 3, n) and uniform(hp, 4, n):
         # one set of hyperparameters in the block: scalars in registers
         lr = hp[0, 0]
         b1 = hp[1, 0]

@@ -60,7 +60,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     rect = 0.0
     ok = 0.0
     n_scan = n
-    if uniform(hp[1], n) and uniform(hp[2], n):
+    if uniform(hp, 1, n) and uniform(hp, 2, n):
         n_scan = 1  # one beta pair in the block: compute for the first, broadcast below
     for j in range(n_scan):  # per-trajectory scalars, pows only when the block's betas change
         b1 = hp[1, j]

@@ -41,9 +41,9 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     # a block without momentum and not centered (the defaults) takes a loop
     # with no conditional store, which LLVM vectorises
-    plain = uniform(hp[4], n) and not hp[4, 0] > 0.0
-    if plain and not centered and uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n) \
-            and uniform(hp[3], n):
+    plain = uniform(hp, 4, n) and not hp[4, 0] > 0.0
+    if plain and not centered and uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) \
+            and uniform(hp, 3, n):
         # ... and with one set of hyperparameters, held in registers
         lr = hp[0, 0]
         alpha = hp[1, 0]

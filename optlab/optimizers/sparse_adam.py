@@ -48,7 +48,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     pb2 = -1.0
     bc1 = 1.0
     bc2 = 1.0
-    if uniform(hp[0], n) and uniform(hp[1], n) and uniform(hp[2], n):  # one step size, broadcast
+    if uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n):  # one step size, broadcast
         ss = hp[0, 0] * math.sqrt(1.0 - hp[2, 0] ** tf) / (1.0 - hp[1, 0] ** tf)
         for j in range(n):
             sc[0, j] = ss
