@@ -39,7 +39,8 @@ from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
                     check_weight_decay, require)
 
 # st rows: 0 exp_avg, 1 exp_avg_sq.
-# sc rows: 0 mu_product (float32 values), 1 coefficient of g, 2 coefficient of m, 3 bc2, 4 1/bc2.
+# sc rows: 0 mu_product (float32 values), 1 coefficient of g, 2 coefficient of m, 3 bc2, 4 1/bc2,
+#          5 whether the block shares one set of hyperparameters (set by init).
 # hp rows: lr, beta1, beta2, eps, weight_decay, momentum_decay.  hs: maximize, decoupled.
 
 
@@ -48,8 +49,13 @@ def init(x, st, sc, hp, hs, n):
         for d in range(x.shape[0]):
             for j in range(n):
                 st[k, d, j] = 0.0
+    # hyperparameters never change during a run, and mu_product starts at 1 for
+    # every trajectory: a block that shares them follows one schedule throughout
+    same = (uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 3, n)
+            and uniform(hp, 4, n) and uniform(hp, 5, n))
     for j in range(n):
         sc[0, j] = 1.0
+        sc[5, j] = 1.0 if same else 0.0
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -63,10 +69,8 @@ def step(x, g, st, sc, hp, hs, t, n):
     mu_next = 0.0
     bc2 = 1.0
     rb2 = 1.0
-    n_scan = n
-    if (uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 5, n)
-            and uniform(sc, 0, n)):
-        n_scan = 1  # one schedule in the block: compute it for the first, broadcast below
+    same = sc[5, 0] != 0.0
+    n_scan = 1 if same else n  # one schedule in the block: compute it for the first only
     for j in range(n_scan):  # schedule and bias correction, pows only when the block's values change
         b1 = hp[1, j]
         psi = hp[5, j]
@@ -89,10 +93,7 @@ def step(x, g, st, sc, hp, hs, t, n):
         sc[2, j] = (-lr * mu_next) / (1.0 - prod_next)
         sc[3, j] = bc2
         sc[4, j] = rb2
-    for j in range(n_scan, n):
-        for k in range(5):
-            sc[k, j] = sc[k, 0]
-    if n_scan == 1 and uniform(hp, 3, n) and uniform(hp, 4, n):
+    if same:
         # one set of hyperparameters in the block: scalars in registers
         lr = hp[0, 0]
         b1 = hp[1, 0]
@@ -145,7 +146,7 @@ SPEC = OptimizerSpec(
                   decoupled_weight_decay=False, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"),
     static=("maximize", "decoupled_weight_decay"),
-    n_state=2, n_scalar=5,
+    n_state=2, n_scalar=6,
     validate=_validate,
     summary="NAdam: Adam with Nesterov momentum and a momentum schedule (torch.optim.NAdam)",
     torch_name="NAdam",
