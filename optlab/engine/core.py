@@ -191,12 +191,17 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         from . import cuda as _cuda
         timing = _cuda.run(opt, obj, x0c, hp, hs, p, scalars, out, progress=progress)
     else:
-        from . import cpu
+        import numba
+
+        from . import codegen, cpu, warmup
         t0 = time.perf_counter()
-        run = cpu.kernel(opt, obj, dim)
-        compile_for(run, x0c, hp, hs, p, scalars, out)
+        src, tag = cpu.source(opt, obj, dim)
+        if not numba.config.DISABLE_JIT and not codegen.is_cached(tag, src):
+            warmup.announce([tag])
+        run = codegen.load(tag, src).run
+        run = compile_for(run, x0c, hp, hs, p, scalars, out)
         t1 = time.perf_counter()
-        _run_chunked(run, x0c, hp, hs, p, scalars, out, progress)
+        _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
         t2 = time.perf_counter()
         timing = dict(load_s=t1 - t0, run_s=t2 - t1)
     timing["total_s"] = time.perf_counter() - t_start
@@ -215,48 +220,85 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     )
 
 
-def _run_chunked(run, x0, hp, hs, p, scalars, out, progress):
-    """Call the kernel once, or in trajectory chunks with a progress bar.
+_POOL = None
 
-    The kernel is compiled (or loaded from the disk cache) before this is
-    timed by the caller's ``load_s``; chunks pass C-contiguous arrays only, so
-    they reuse that one compiled signature.
+
+def threads() -> int:
+    """Worker threads for the CPU engine: ``NUMBA_NUM_THREADS`` (default: every core)."""
+    import numba
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = ThreadPoolExecutor(threads(), thread_name_prefix="optlab-engine")
+    return _POOL
+
+
+def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
+    """Call the kernel on trajectory chunks, one thread per core.
+
+    The CPU kernel is a plain ``nogil`` function over the trajectories it is
+    given (no ``prange``: parfor lowering was 60% of a kernel's compile time,
+    docs/DESIGN.md), so the threads here run it on chunks in parallel.
+    Chunks start at multiples of ``align`` (the kernel's block width), so
+    they add no padded blocks; each passes C-contiguous arrays only and
+    reuses the one compiled signature. Results do not depend on the chunks:
+    randomness is keyed by the global trajectory index (``i_off``).
     """
     n = x0.shape[0]
     steps = scalars[0]
     show = progress if progress is not None else (n * steps >= 5e8)
+    nthreads = min(threads(), -(-n // align))
     bar = None
     if show:
         from ..progress import bar as make_bar
         bar = make_bar(total=n, desc="trajectories", enabled=progress)
-    if bar is None:
+    if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
             out["ex_out"])
         return
-    chunk = max(256, -(-n // 20))
+    pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
+    chunk = -(-max(align, -(-n // pieces)) // align) * align
     has_e = out["rec_e"].shape[0] > 0
-    with bar:
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            rec_e = np.empty((out["rec_e"].shape[0], b - a) + out["rec_e"].shape[2:], out["rec_e"].dtype) \
-                if has_e else out["rec_e"]
-            run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
-                out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
-                out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-                out["ex_out"][a:b])
-            if has_e:
-                out["rec_e"][:, a:b] = rec_e
-            bar.update(b - a)
+
+    def one(a):
+        b = min(n, a + chunk)
+        rec_e = np.empty((out["rec_e"].shape[0], b - a) + out["rec_e"].shape[2:], out["rec_e"].dtype) \
+            if has_e else out["rec_e"]
+        run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
+            out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
+            out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
+            out["ex_out"][a:b])
+        if has_e:
+            out["rec_e"][:, a:b] = rec_e
+        return b - a
+
+    from concurrent.futures import as_completed
+    futures = [_pool().submit(one, a) for a in range(0, n, chunk)]
+    try:
+        for fut in as_completed(futures):
+            done = fut.result()
+            if bar is not None:
+                bar.update(done)
+    finally:
+        for fut in futures:
+            fut.cancel()
+        if bar is not None:
+            bar.close()
 
 
-def compile_for(run, x0, hp, hs, p, scalars, out) -> None:
-    """Compile (or load from the disk cache) the kernel's one signature now."""
+def compile_for(run, x0, hp, hs, p, scalars, out):
+    """Compile (or load from the disk cache) the kernel's one signature now; returns the
+    dispatcher to call (a rebuilt one if the cached code could not be loaded)."""
     import numba
     if getattr(run, "compile", None) is None or numba.config.DISABLE_JIT:
-        return
+        return run
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"])
     sig = tuple(numba.typeof(a) for a in args)
-    if sig not in run.overloads:
-        run.compile(sig)
+    from .codegen import compile_signature
+    return compile_signature(run, sig)
