@@ -1,15 +1,21 @@
 """The batched CPU engine: one compiled kernel per (optimizer, objective) pair.
 
-Trajectories are processed in blocks of ``block_size(dim)`` under ``prange``; inside a
+Trajectories are processed in blocks of ``block_size(dim)``; inside a
 block the time loop runs outside and the loops over the block's trajectories
 run innermost, so LLVM vectorises the optimizer step and the gradient across
 trajectories (docs/DESIGN.md has the measurements). Every step:
 
 1. evaluate f and grad f for the block (``value_grad``),
-2. book-keep: divergence (non-finite or ``|f| > blowup``), best loss, the
-   first step that met the tolerance, and every ``record_every``-th state,
-3. optional gradient noise (counter-based RNG) and gradient-norm clipping,
-4. the optimizer's ``step``.
+2. the driver rules (:mod:`optlab.engine.driver`, compiled once and called,
+   not inlined): divergence, best loss, the first step that met the
+   tolerance, every ``record_every``-th state, gradient noise and clipping,
+3. the optimizer's ``step``.
+
+The kernel is a plain ``nogil`` function over the trajectories it is given;
+the engine runs it on chunks of trajectories in a thread pool
+(:func:`optlab.engine.core._run_chunked`). Without ``prange`` a kernel
+compiles in less than half the time (parfor lowering was about 60% of it),
+and with ``error_model="numpy"`` it vectorises as the parfor body did.
 
 After the last step f and grad f are evaluated once more, so records hold
 ``steps // record_every + 1`` rows and ``x[:, 0]`` equals ``x0``.
@@ -25,11 +31,10 @@ def block_size(dim: int) -> int:
     64 -> 256 +13%), narrower when the block's state would spill out of L1."""
     return 256 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
 
-_TEMPLATE = '''"""optlab CPU kernel: {opt} on {obj} (generated; do not edit)."""
-import math
+_TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
-from numba import njit, prange
-from optlab.engine.rng import normal
+from numba import njit
+from optlab.engine.driver_cpu import scratch, start, grad_norm, books, record, perturb, finish
 {imports}
 
 opt_init = njit(inline="always")(_opt_init)
@@ -40,148 +45,96 @@ B = {block}
 S = {n_state}
 K = {n_scalar}
 NEX = {n_extra}
+EX0 = {extra_slot0}
 NSX = {n_final}
+FS0 = {final_slot0}
+LOOK = {look}
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
     N = x0.shape[0]
-    D = x0.shape[1]
-    H = hp.shape[0]
     use_f = f_target == f_target
-    nblk = (N + B - 1) // B
-    for blk in prange(nblk):
+    for blk in range((N + B - 1) // B):
         i0 = blk * B
         n = min(B, N - i0)
-        x = np.zeros((D, B), dtype=x0.dtype)
-        g = np.zeros((D, B), dtype=x0.dtype)
-        f = np.zeros(B, dtype=x0.dtype)
-        st = np.zeros((max(S, 1), D, B), dtype=x0.dtype)
-        sc = np.zeros((max(K, 1), B), dtype=x0.dtype)
-        hb = np.zeros((max(H, 1), B), dtype=hp.dtype)
-        bf = np.empty(B)
-        bt = np.zeros(B, dtype=np.int64)
-        dt = np.full(B, -1, dtype=np.int64)
-        ht = np.full(B, -1, dtype=np.int64)
-        gn = np.zeros(B)
-        # a short last block is padded with copies of its first trajectory:
-        # every loop then runs B (a compile-time constant) iterations
-        for d in range(D):
-            for j in range(B):
-                x[d, j] = x0[i0 + (j if j < n else 0), d]
-        for k in range(H):
-            for j in range(B):
-                hb[k, j] = hp[k, i0 + (j if j < n else 0)]
-        for j in range(B):
-            bf[j] = np.inf
-        ctx = np.zeros(3, dtype=np.int64)
+        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx = scratch(x0, hp, B, S, K, LOOK)
+        bt = bk[0]
+        dt = bk[1]
+        ht = bk[2]
         ctx[0] = seed
         ctx[2] = i_off + i0
+        start(x0, hp, i0, n, x, hb, bf, bt, dt, ht)
         opt_init(x, st, sc, hb, hs, B)
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, B, ctx)
             if not use_f or t == steps:
-                for j in range(B):
-                    s2 = 0.0
-                    for d in range(D):
-                        s2 += float(g[d, j]) * float(g[d, j])
-                    gn[j] = math.sqrt(s2)
-            # book-keeping as selects, so the loop stays vectorised
-            if use_f:
-                for j in range(B):
-                    fj = float(f[j])
-                    better = fj < bf[j]
-                    bf[j] = fj if better else bf[j]
-                    bt[j] = t if better else bt[j]
-                    dj = dt[j]
-                    nd = (dj < 0) & (not abs(fj) <= blowup)
-                    dj = t if nd else dj
-                    dt[j] = dj
-                    nh = (ht[j] < 0) & (dj < 0) & (fj - f_target <= tol)
-                    ht[j] = t if nh else ht[j]
-            else:
-                for j in range(B):
-                    fj = float(f[j])
-                    better = fj < bf[j]
-                    bf[j] = fj if better else bf[j]
-                    bt[j] = t if better else bt[j]
-                    dj = dt[j]
-                    nd = (dj < 0) & (not abs(fj) <= blowup)
-                    dj = t if nd else dj
-                    dt[j] = dj
-                    nh = (ht[j] < 0) & (dj < 0) & (gn[j] <= tol)
-                    ht[j] = t if nh else ht[j]
+                grad_norm(g, gn)
+            books(f, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
             if t % rec_every == 0:
-                r = t // rec_every
-                for j in range(n):
-                    if dt[j] >= 0 and dt[j] < t:
-                        rec_f[i0 + j, r] = np.nan
-                        for d in range(D):
-                            rec_x[i0 + j, r, d] = np.nan
-                    else:
-                        rec_f[i0 + j, r] = f[j]
-                        for d in range(D):
-                            rec_x[i0 + j, r, d] = x[d, j]
-                    for e in range(NEX):
-                        for d in range(D):
-                            rec_e[e, i0 + j, r, d] = st[{extra_slot0} + e, d, j]
+                record(t // rec_every, t, x, f, st, EX0, NEX, dt, i0, n, rec_x, rec_f, rec_e)
             if t == steps:
                 break
-            if noise > 0.0:
-                for d in range(D):
-                    for j in range(B):
-                        g[d, j] += noise * normal(seed, i_off + i0 + j, t, d)
-            if clip > 0.0:  # torch.nn.utils.clip_grad_norm_ on the (noisy) gradient
-                for j in range(B):
-                    s2 = 0.0
-                    for d in range(D):
-                        s2 += float(g[d, j]) * float(g[d, j])
-                    c = clip / (math.sqrt(s2) + 1e-6)
-                    if c < 1.0:
-                        for d in range(D):
-                            g[d, j] = g[d, j] * c
+{look_eval}            perturb(g, noise, clip, seed, i_off + i0, t)
             opt_step(x, g, st, sc, hb, hs, t + 1, B)
-        for j in range(n):
-            i = i0 + j
-            for d in range(D):
-                x_out[i, d] = x[d, j]
-            f_out[i] = f[j]
-            gn_out[i] = gn[j]
-            best_f[i] = bf[j]
-            best_t[i] = bt[j]
-            div_t[i] = dt[j]
-            hit_t[i] = ht[j]
-            for e in range(NSX):
-                ex_out[i, e] = sc[{final_slot0} + e, j]
+        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
+               x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
 
-def kernel(opt_spec, obj_spec, dim: int = 2):
-    """The compiled ``run`` function for this pair (from the disk cache if there).
+_LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
+            obj_fg(xa, g, fa, p, B, ctx)
+"""
+HEADER = codegen.register_template("cpu", _TEMPLATE + _LOOK_EVAL)
 
-    Optimizers that are not elementwise (LBFGS) bring their own template
-    through ``spec.kernel_factory``, with the same ``run`` signature.
+
+def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
+    """(generated source, file tag) of the CPU kernel for this pair.
+
+    Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
+    elsewhere bring their own source through ``spec.kernel_source``.
     """
-    if opt_spec.kernel_factory is not None:
-        return opt_spec.kernel_factory(opt_spec, obj_spec, dim)
+    if opt_spec.kernel_source is not None:
+        return opt_spec.kernel_source(obj_spec)
     block = block_size(dim)
     k = opt_spec.kernels
     fns = (k.init, k.step, obj_spec.value_grad_kernel)
+    imports = [codegen.import_line(fns[0], "_opt_init"), codegen.import_line(fns[1], "_opt_step"),
+               codegen.import_line(fns[2], "_obj_fg")]
+    look_eval = ""
+    if opt_spec.lookahead is not None:
+        # the optimizer takes its gradient at a point of its own (``lookahead``
+        # fills xa from x and the state); records and checks stay those of x
+        imports += [codegen.import_line(opt_spec.lookahead, "_opt_look"),
+                    'opt_look = njit(inline="always")(_opt_look)']
+        look_eval = _LOOK_EVAL
     extra = list(opt_spec.record_state.values())
     final = list(opt_spec.final_scalars.values())
     src = _TEMPLATE.format(
-        opt=opt_spec.name, obj=obj_spec.name, block=block,
+        header=HEADER, block=block,
         n_state=opt_spec.n_state, n_scalar=opt_spec.n_scalar,
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
-        imports="\n".join([
-            codegen.import_line(fns[0], "_opt_init"),
-            codegen.import_line(fns[1], "_opt_step"),
-            codegen.import_line(fns[2], "_obj_fg"),
-        ]),
+        imports="\n".join(imports), look=opt_spec.lookahead is not None, look_eval=look_eval,
     )
-    mod = codegen.load(codegen.safe_tag("cpu", opt_spec.kernels.__name__.rsplit(".", 1)[-1],
-                                        obj_spec.value_grad_kernel.__name__), src, fns)
-    return mod.run
+    return src, tag(opt_spec, obj_spec)
+
+
+def tag(opt_spec, obj_spec) -> str:
+    """A readable file-name prefix from the kernel functions' modules (never a preset's name)."""
+    return codegen.safe_tag("cpu", opt_spec.kernels.__name__.rsplit(".", 1)[-1],
+                            obj_spec.value_grad_kernel.__name__)
+
+
+def kernel(opt_spec, obj_spec, dim: int = 2):
+    """The compiled ``run`` function for this pair (from the disk cache if there)."""
+    src, name = source(opt_spec, obj_spec, dim)
+    return codegen.load(name, src).run
+
+
+def is_cached(opt_spec, obj_spec, dim: int = 2) -> bool:
+    """True when loading this pair's kernel needs no compile."""
+    src, name = source(opt_spec, obj_spec, dim)
+    return codegen.is_cached(name, src)

@@ -17,7 +17,7 @@ loss, tolerance step, ``ex_out``), in which
   persists across steps, as torch keeps it in ``optimizer.state``;
 * ``ex_out[i, 0]`` is torch's ``state["func_evals"]`` after the last step.
 
-Bit-level details follow ``shared/reference/torch_optim_spec.md`` section 13:
+Bit-level details follow torch 2.13's ``torch/optim/lbfgs.py``:
 ``p.add_(d, alpha=t)`` is ``fma(t, d, p)``, ``q.add_(y, alpha=-a)`` is
 ``fma(-a, y, q)``; ``torch.dot`` on CPU float64 sums the products in four
 interleaved accumulators combined as ``(a0 + a2) + (a1 + a3)`` (exact for
@@ -141,12 +141,13 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, lo, hi, bounded, tx1, tx2, tlo, th
     return (lo + hi) / 2.0, (tlo or thi)
 
 
-_TEMPLATE = '''"""optlab CPU kernel: lbfgs on {obj} (generated; do not edit)."""
+_TEMPLATE = '''{header}"""optlab CPU kernel: L-BFGS (generated; do not edit)."""
 import math
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from optlab.engine.rng import normal
 from optlab.engine.ops import fma
+from optlab.engine.driver_cpu import start, grad_norm, books, record, perturb, finish
 from optlab.engine.cpu_lbfgs import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
 {imports}
 
@@ -459,10 +460,9 @@ def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, u
 
 @njit(cache=True, nogil=True)
 def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
-               i_off, rec_x, rec_f, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+               i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
     """All steps of trajectory i, with the engine's book-keeping."""
     D = x0.shape[1]
-    use_f = f_target == f_target
     max_iter = int(hs[0])
     max_eval = int(hs[1])
     tol_grad = float(hs[2])
@@ -493,13 +493,18 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
     ctx = np.zeros(3, dtype=np.int64)
     ctx[0] = seed
     ctx[2] = traj
+    # the engine's driver rules (optlab.engine.driver) on a block of width 1
+    bf = np.zeros(1)
+    gn = np.zeros(1)
+    bk = np.zeros((3, 1), dtype=np.int64)
+    bt = bk[0]
+    dt = bk[1]
+    ht = bk[2]
+    hb = np.zeros((hp.shape[0], 1), dtype=hp.dtype)
+    st = np.zeros((1, D, 1), dtype=x0.dtype)
+    start(x0, hp, i, 1, xb, hb, bf, bt, dt, ht)
     for k in range(D):
-        x[k] = x0[i, k]
-    bf = np.inf
-    bt = 0
-    dt = -1
-    ht = -1
-    gn = 0.0
+        x[k] = xb[k, 0]
     f = 0.0
     for t in range(steps + 1):
         ctx[1] = t
@@ -508,69 +513,37 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
             xb[k, 0] = x[k]
         obj_fg(xb, gb, fb, p, 1, ctx)
         f = float(fb[0])
-        s2 = 0.0
-        for k in range(D):
-            g[k] = gb[k, 0]
-            s2 += g[k] * g[k]
-        gn = math.sqrt(s2)
-        if f < bf:
-            bf = f
-            bt = t
-        if dt < 0 and not abs(f) <= blowup:
-            dt = t
-        if ht < 0 and dt < 0 and ((f - f_target <= tol) if use_f else (gn <= tol)):
-            ht = t
+        grad_norm(gb, gn)
+        books(fb, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
         if t % rec_every == 0:
-            r = t // rec_every
-            if dt >= 0 and dt < t:
-                rec_f[i, r] = np.nan
-                for k in range(D):
-                    rec_x[i, r, k] = np.nan
-            else:
-                rec_f[i, r] = f
-                for k in range(D):
-                    rec_x[i, r, k] = x[k]
+            record(t // rec_every, t, xb, fb, st, 0, 0, dt, i, 1, rec_x, rec_f, rec_e)
         if t == steps:
             break
-        if noise > 0.0:
-            for k in range(D):
-                g[k] += noise * normal(seed, traj, t, k)
-        if clip > 0.0:
-            s2 = 0.0
-            for k in range(D):
-                s2 += g[k] * g[k]
-            c = clip / (math.sqrt(s2) + 1e-6)
-            if c < 1.0:
-                for k in range(D):
-                    g[k] = g[k] * c
+        perturb(gb, noise, clip, seed, traj, t)
+        for k in range(D):
+            g[k] = gb[k, 0]
         lbfgs_step(x, g, f, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
                    d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip,
                    seed, traj, np.int64(t), w0, w1, w2, bg, gw, out)
-    for k in range(D):
-        x_out[i, k] = x[k]
-    f_out[i] = f
-    gn_out[i] = gn
-    best_f[i] = bf
-    best_t[i] = bt
-    div_t[i] = dt
-    hit_t[i] = ht
+    finish(xb, fb, gn, bf, bt, dt, ht, st[0], 0, 0, i, 1,
+           x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
     ex_out[i, 0] = iv[1]
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
-    for i in prange(x0.shape[0]):
+    for i in range(x0.shape[0]):
         trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
-                   i_off, rec_x, rec_f, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,
+                   i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,
                    ex_out)
 '''
 
 
-def kernel(opt_spec, obj_spec):
-    """The compiled ``run`` for L-BFGS on this objective (``OptimizerSpec.kernel_factory``)."""
-    fns = (obj_spec.value_grad_kernel, kernel)  # kernel: hashes this file too
-    src = _TEMPLATE.format(obj=obj_spec.name,
-                           imports=codegen.import_line(obj_spec.value_grad_kernel, "_obj_fg"))
-    mod = codegen.load(codegen.safe_tag("cpu_lbfgs", obj_spec.value_grad_kernel.__name__), src, fns)
-    return mod.run
+HEADER = codegen.register_template("cpu_lbfgs", _TEMPLATE)
+
+
+def source(obj_spec) -> tuple[str, str]:
+    """(generated source, file tag) of L-BFGS's kernel on this objective."""
+    src = _TEMPLATE.format(header=HEADER, imports=codegen.import_line(obj_spec.value_grad_kernel, "_obj_fg"))
+    return src, codegen.safe_tag("cpu_lbfgs", obj_spec.value_grad_kernel.__name__)

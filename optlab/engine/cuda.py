@@ -48,13 +48,21 @@ LAST_RUN: dict = {}
 
 _USE_CPU = "or run on the CPU with device='cpu' (engine=cpu on the command line)"
 
-_TEMPLATE = '''"""optlab CUDA kernel: {opt} on {obj}, D={dim}, {dtype} (generated; do not edit)."""
+_TEMPLATE = '''{header}"""optlab CUDA kernel: D={dim}, {dtype} (generated; do not edit)."""
 # numba-cuda {numba_cuda}; FMA contraction: {contract}
 import math
-from numba import cuda, int64, {dtype}
+from numba import cuda, float64, int64, {dtype}
 from optlab.engine.cuda_ops import device_function
-from optlab.engine.rng import normal
+from optlab.engine.driver import start as _start, grad_norm as _grad_norm, books as _books
+from optlab.engine.driver import record as _record, perturb as _perturb, finish as _finish
 {imports}
+
+start = device_function(_start)
+grad_norm = device_function(_grad_norm)
+books = device_function(_books)
+record = device_function(_record)
+perturb = device_function(_perturb)
+finish = device_function(_finish)
 
 opt_init = device_function(_opt_init)
 opt_step = device_function(_opt_step)
@@ -84,87 +92,42 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
     sc = cuda.local.array((KA, 1), DT)
     hb = cuda.local.array((HA, 1), DT)
     ctx = cuda.local.array(3, int64)
+    bf = cuda.local.array(1, float64)
+    gn = cuda.local.array(1, float64)
+    bt = cuda.local.array(1, int64)
+    dt = cuda.local.array(1, int64)
+    ht = cuda.local.array(1, int64)
     for i in range(cuda.grid(1), N, cuda.gridsize(1)):
-        # a fresh block per trajectory, as the CPU engine's np.zeros
+        # a fresh block of width 1 per trajectory, as the CPU engine's zeroed scratch
         for d in range(D):
-            x[d, 0] = x0[i, d]
             g[d, 0] = 0.0
             for s in range(SA):
                 st[s, d, 0] = 0.0
         f[0] = 0.0
+        gn[0] = 0.0
         for k in range(KA):
             sc[k, 0] = 0.0
         for k in range(HA):
             hb[k, 0] = 0.0
-        for k in range(H):
-            hb[k, 0] = hp[k, i]
         ctx[0] = seed
         ctx[1] = 0
         ctx[2] = i_off + i
-        bf = math.inf
-        bt = 0
-        dt = -1
-        ht = -1
-        gn = 0.0
+        start(x0, hp, i, 1, x, hb, bf, bt, dt, ht)
         opt_init(x, st, sc, hb, hs, 1)
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, 1, ctx)
             if not use_f or t == steps:
-                s2 = 0.0
-                for d in range(D):
-                    s2 += float(g[d, 0]) * float(g[d, 0])
-                gn = math.sqrt(s2)
-            fj = float(f[0])
-            if fj < bf:
-                bf = fj
-                bt = t
-            if dt < 0 and not abs(fj) <= blowup:
-                dt = t
-            if ht < 0 and dt < 0:
-                if use_f:
-                    hit = fj - f_target <= tol
-                else:
-                    hit = gn <= tol
-                if hit:
-                    ht = t
+                grad_norm(g, gn)
+            books(f, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
             if t % rec_every == 0:
-                r = t // rec_every
-                if dt >= 0 and dt < t:
-                    rec_f[i, r] = math.nan
-                    for d in range(D):
-                        rec_x[i, r, d] = math.nan
-                else:
-                    rec_f[i, r] = f[0]
-                    for d in range(D):
-                        rec_x[i, r, d] = x[d, 0]
-                for e in range(NEX):
-                    for d in range(D):
-                        rec_e[e, i, r, d] = st[EX0 + e, d, 0]
+                record(t // rec_every, t, x, f, st, EX0, NEX, dt, i, 1, rec_x, rec_f, rec_e)
             if t == steps:
                 break
-            if noise > 0.0:
-                for d in range(D):
-                    g[d, 0] += noise * normal(seed, i_off + i, t, d)
-            if clip > 0.0:  # torch.nn.utils.clip_grad_norm_ on the (noisy) gradient
-                s2 = 0.0
-                for d in range(D):
-                    s2 += float(g[d, 0]) * float(g[d, 0])
-                c = clip / (math.sqrt(s2) + 1e-6)
-                if c < 1.0:
-                    for d in range(D):
-                        g[d, 0] = g[d, 0] * c
+            perturb(g, noise, clip, seed, i_off + i, t)
             opt_step(x, g, st, sc, hb, hs, t + 1, 1)
-        for d in range(D):
-            x_out[i, d] = x[d, 0]
-        f_out[i] = f[0]
-        gn_out[i] = gn
-        best_f[i] = bf
-        best_t[i] = bt
-        div_t[i] = dt
-        hit_t[i] = ht
-        for e in range(NSX):
-            ex_out[i, e] = sc[FS0 + e, 0]
+        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i, 1,
+               x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
 
@@ -251,9 +214,12 @@ def _device_name(cuda) -> str:
 
 # --- the generated kernel -----------------------------------------------------
 
+HEADER = codegen.register_template("cuda", _TEMPLATE)
+
+
 def source(opt_spec, obj_spec, dim: int, dtype="float64") -> tuple[str, tuple, str]:
     """(kernel source, the functions it inlines, module tag) for this pair."""
-    if opt_spec.kernel_factory is not None:
+    if opt_spec.kernel_source is not None or opt_spec.lookahead is not None:
         raise OptlabError(f"Optimizer '{opt_spec.name}' brings its own CPU kernel and has no CUDA "
                           f"kernel; {_USE_CPU}")
     import numba_cuda
@@ -267,7 +233,7 @@ def source(opt_spec, obj_spec, dim: int, dtype="float64") -> tuple[str, tuple, s
     final = list(opt_spec.final_scalars.values())
     n_hyper = len(opt_spec.vector)
     src = _TEMPLATE.format(
-        opt=opt_spec.name, obj=obj_spec.name, dim=int(dim), dtype=dtype,
+        header=HEADER, dim=int(dim), dtype=dtype,
         numba_cuda=numba_cuda.__version__, contract="on" if cuda_ops.CONTRACT else "off",
         n_hyper=n_hyper, n_hyper_alloc=max(n_hyper, 1),
         n_state_alloc=max(opt_spec.n_state, 1), n_scalar_alloc=max(opt_spec.n_scalar, 1),
@@ -288,7 +254,7 @@ def kernel(opt_spec, obj_spec, dim: int, dtype="float64"):
     """The ``@cuda.jit`` ``run`` dispatcher for this pair (generated module, disk-cached)."""
     _require_numba_cuda()
     src, fns, tag = source(opt_spec, obj_spec, dim, dtype)
-    return codegen.load(tag, src, fns).run
+    return codegen.load(tag, src).run
 
 
 def arg_types(dim: int, n_hyper: int, dtype="float64", n_extra: int = 0):

@@ -1,0 +1,155 @@
+"""The driver rules, once: what every engine does around an optimizer's step.
+
+Every kernel -- the blocked CPU template, the CUDA template (one trajectory
+per thread, a block of width 1) and L-BFGS's own CPU kernel -- calls these
+functions; none writes the rules again. They work on a *block*: arrays whose
+last axis holds ``n`` trajectories (columns), as the optimizer and objective
+kernels do, and they are plain Python in the Numba subset (the kernel layer:
+they import only ``rng``), so one source serves every target:
+
+* CPU: compiled once, on their own, and cached (:mod:`optlab.engine.driver_cpu`);
+  a kernel calls them instead of inlining them, so they add nothing to a
+  kernel's compile time;
+* CUDA: device functions (``optlab.engine.cuda_ops.device_function``);
+* ``NUMBA_DISABLE_JIT=1`` and the CUDA simulator: plain Python.
+
+Per step ``t`` (0 .. steps; the last evaluation follows the last step):
+
+1. ``f`` and ``g`` at ``x`` come from the objective;
+2. :func:`grad_norm` (every step when the objective has no known minimum,
+   else only at the end) and :func:`books`: best loss and its step, the
+   divergence step (first ``|f| > blowup`` or non-finite ``f``), the first
+   step meeting the tolerance (``f - f* <= tol``, or ``|g| <= tol``);
+3. :func:`record` every ``rec_every``-th step (NaN once diverged, so plots
+   show where a run broke off), with the optimizer's extra records;
+4. :func:`perturb`: additive Gaussian gradient noise from the counter-based
+   generator, keyed ``(seed, trajectory, t, d)``, then gradient-norm clipping
+   as ``torch.nn.utils.clip_grad_norm_``;
+5. the optimizer's step.
+
+Book-keeping is written as selects with ``&``, not branches with ``and``, so
+the loops stay vectorised (docs/DESIGN.md).
+"""
+import math
+
+import numpy as np
+
+from .rng import normal
+
+
+def scratch(x0, hp, width, n_state, n_scalar, look):
+    """A block's arrays, zeroed: x, g, f, xa, fa, st, sc, hb, bf, gn, books (bt, dt, ht
+    rows), ctx. ``look``: also the look-ahead point's xa, fa (else 1-wide stand-ins).
+
+    Allocated here, in a function compiled once and cached, rather than in
+    each kernel: every ``np.zeros`` signature a kernel types costs it about
+    0.2 s of compile time."""
+    dim = x0.shape[1]
+    x = np.zeros((dim, width), dtype=x0.dtype)
+    g = np.zeros((dim, width), dtype=x0.dtype)
+    f = np.zeros(width, dtype=x0.dtype)
+    wa = width if look else 1
+    xa = np.zeros((dim, wa), dtype=x0.dtype)
+    fa = np.zeros(wa, dtype=x0.dtype)
+    st = np.zeros((max(n_state, 1), dim, width), dtype=x0.dtype)
+    sc = np.zeros((max(n_scalar, 1), width), dtype=x0.dtype)
+    hb = np.zeros((max(hp.shape[0], 1), width), dtype=hp.dtype)
+    bf = np.zeros(width)
+    gn = np.zeros(width)
+    bk = np.zeros((3, width), dtype=np.int64)
+    ctx = np.zeros(3, dtype=np.int64)
+    return x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx
+
+
+def start(x0, hp, i0, n, x, hb, bf, bt, dt, ht):
+    """Load trajectories ``i0 .. i0+n`` into the block and reset their books.
+
+    Columns past ``n`` (a short last block) are copies of the first, so every
+    loop over the block has the same trip count."""
+    for d in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[d, j] = x0[i0 + (j if j < n else 0), d]
+    for k in range(hp.shape[0]):
+        for j in range(x.shape[1]):
+            hb[k, j] = hp[k, i0 + (j if j < n else 0)]
+    for j in range(x.shape[1]):
+        bf[j] = np.inf
+        bt[j] = 0
+        dt[j] = -1
+        ht[j] = -1
+
+
+def grad_norm(g, gn):
+    """``gn[j] = ||g[:, j]||`` (summed in coordinate order)."""
+    for j in range(g.shape[1]):
+        s2 = 0.0
+        for d in range(g.shape[0]):
+            s2 += float(g[d, j]) * float(g[d, j])
+        gn[j] = math.sqrt(s2)
+
+
+def books(f, gn, t, f_target, tol, blowup, bf, bt, dt, ht):
+    """Best loss and its step, divergence step, first step within ``tol``.
+
+    The tolerance is on the gap ``f - f_target`` when the minimum value is
+    known (``f_target`` not NaN), else on the gradient norm ``gn``."""
+    use_f = f_target == f_target
+    for j in range(f.shape[0]):
+        fj = float(f[j])
+        better = fj < bf[j]
+        bf[j] = fj if better else bf[j]
+        bt[j] = t if better else bt[j]
+        dj = dt[j]
+        nd = (dj < 0) & (not abs(fj) <= blowup)
+        dj = t if nd else dj
+        dt[j] = dj
+        crit = (fj - f_target) if use_f else gn[j]
+        nh = (ht[j] < 0) & (dj < 0) & (crit <= tol)
+        ht[j] = t if nh else ht[j]
+
+
+def record(r, t, x, f, st, ex0, nex, dt, i0, n, rec_x, rec_f, rec_e):
+    """Record row ``r`` (step ``t``) of trajectories ``i0 .. i0+n``: x, f and
+    ``nex`` state rows from ``st[ex0]``; NaN for a run that diverged before ``t``."""
+    for j in range(n):
+        gone = (dt[j] >= 0) & (dt[j] < t)
+        rec_f[i0 + j, r] = np.nan if gone else f[j]
+        for d in range(x.shape[0]):
+            rec_x[i0 + j, r, d] = np.nan if gone else x[d, j]
+        for e in range(nex):
+            for d in range(x.shape[0]):
+                rec_e[e, i0 + j, r, d] = st[ex0 + e, d, j]
+
+
+def perturb(g, noise, clip, seed, traj0, t):
+    """Gradient noise (std ``noise``, trajectory ``traj0 + j``), then clipping to norm ``clip``."""
+    if noise > 0.0:
+        for d in range(g.shape[0]):
+            for j in range(g.shape[1]):
+                g[d, j] += noise * normal(seed, traj0 + j, t, d)
+    if clip > 0.0:  # torch.nn.utils.clip_grad_norm_ on the (noisy) gradient
+        for j in range(g.shape[1]):
+            s2 = 0.0
+            for d in range(g.shape[0]):
+                s2 += float(g[d, j]) * float(g[d, j])
+            c = clip / (math.sqrt(s2) + 1e-6)
+            if c < 1.0:
+                for d in range(g.shape[0]):
+                    g[d, j] = g[d, j] * c
+
+
+def finish(x, f, gn, bf, bt, dt, ht, sc, fs0, nsx, i0, n,
+           x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+    """Write the final state and the books of trajectories ``i0 .. i0+n``."""
+    for j in range(n):
+        i = i0 + j
+        for d in range(x.shape[0]):
+            x_out[i, d] = x[d, j]
+        f_out[i] = f[j]
+        gn_out[i] = gn[j]
+        best_f[i] = bf[j]
+        best_t[i] = bt[j]
+        div_t[i] = dt[j]
+        hit_t[i] = ht[j]
+        for e in range(nsx):
+            ex_out[i, e] = sc[fs0 + e, j]

@@ -1,0 +1,22 @@
+"""The driver rules (:mod:`optlab.engine.driver`) compiled for the CPU engine.
+
+Each is compiled on its own, once per argument types, and kept in Numba's
+disk cache; the generated kernels call them rather than inline them, so the
+rules cost a kernel nothing to compile (LLVM still inlines the small ones
+where it pays). ``error_model="numpy"``: a division by zero gives inf/nan, as
+in the kernels (Python's model would add a branch per division and keep the
+loops scalar).
+"""
+from numba import njit
+
+from . import driver
+
+_cpu = njit(cache=True, nogil=True, error_model="numpy")
+
+scratch = _cpu(driver.scratch)
+start = _cpu(driver.start)
+grad_norm = _cpu(driver.grad_norm)
+books = _cpu(driver.books)
+record = _cpu(driver.record)
+perturb = _cpu(driver.perturb)
+finish = _cpu(driver.finish)
