@@ -1,8 +1,8 @@
 """The command line: a thin Hydra edge around :func:`optlab.runner.run`.
 
 ``python -m optlab [overrides]`` and the ``optlab`` console script compose
-``conf/`` and hand a plain dict to the library; ``optlab bench`` and
-``optlab report`` are sub-commands. A user mistake prints one line
+``conf/`` and hand a plain dict to the library; ``optlab bench``,
+``optlab report`` and ``optlab cache`` are sub-commands. A user mistake prints one line
 (``optlab: error: ...``) and exits with status 2, without a traceback.
 """
 from __future__ import annotations
@@ -147,6 +147,9 @@ def main(argv=None) -> int:
     if args and args[0] == "bench":
         from .bench import main as bench_main
         return bench_main(args[1:])
+    if args and args[0] == "cache":
+        from .cache import main as cache_main
+        return cache_main(args[1:])
     if args and args[0] == "report":
         from .report import main as report_main
         return report_main(args[1:])

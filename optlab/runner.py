@@ -26,6 +26,7 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None) -> dict:
             raise OptlabError(f"Unknown config key '{key}'. Allowed: {', '.join(TOP_KEYS)}")
     study_cfg = dict(cfg.get("study") or {})
     study = studies.get(study_cfg.get("name", "single"))
+    _precompile(study, cfg)
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = study(cfg, out_dir)
@@ -35,6 +36,20 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None) -> dict:
             Path(tmp).write_text(config_yaml)
     write_json_atomic(out_dir / "summary.json", {k: v for k, v in summary.items() if k != "table"})
     return summary
+
+
+def _precompile(study, cfg: dict) -> None:
+    """Compile the study's missing kernels up front, in parallel (see optlab.engine.warmup)."""
+    plan = getattr(study, "kernels", None)
+    eng = dict(cfg.get("engine") or {})
+    if plan is None or eng.get("device", "cpu") != "cpu":
+        return
+    try:
+        keys = plan(cfg)
+    except OptlabError:
+        return  # the study reports its own bad input, in its own words
+    from .engine import warmup
+    warmup.ensure(keys)
 
 
 def write_failure(out_dir, exc) -> None:

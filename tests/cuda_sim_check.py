@@ -51,7 +51,7 @@ def _starts(obj_name, dim, n):
 
 def cuda_optimizers(names=None):
     import optlab
-    specs = [s for s in optlab.optimizers.registry if "cuda" in s.devices and s.kernel_factory is None]
+    specs = [s for s in optlab.optimizers.registry if "cuda" in s.devices and s.kernel_source is None]
     if names:
         specs = [s for s in specs if s.name in names]
     return specs

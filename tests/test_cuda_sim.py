@@ -55,7 +55,7 @@ def run_check(mode, *args, env=None, timeout=600):
 
 def cuda_optimizer_names():
     from optlab import optimizers
-    return [s.name for s in optimizers.registry if "cuda" in s.devices and s.kernel_factory is None]
+    return [s.name for s in optimizers.registry if "cuda" in s.devices and s.kernel_source is None]
 
 
 @pytest.fixture(scope="module")

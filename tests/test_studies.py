@@ -14,6 +14,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 import optlab
+import optlab.studies
+from optlab.engine import warmup
 from optlab.errors import OptlabError
 from optlab.runner import run
 
@@ -27,7 +29,12 @@ LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_b
 def quick(name, tmp_path, **study):
     cfg = {"study": {"name": name, "quick": True, **study}, "plot": {"dpi": 50}}
     out = tmp_path / name
-    summary = run(cfg, out)
+    with warmup.recording() as used:
+        summary = run(cfg, out)
+    # the kernels the study names up front (compiled in parallel) are the ones it runs
+    planned = {warmup.identity_of(k) for k in optlab.studies.get(name).kernels(cfg)}
+    ran = {warmup.identity_of(k) for k in used}
+    assert ran and ran <= planned, sorted(ran - planned)
     for fig in summary.get("figures", []):
         assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
     assert (out / "metrics.json").is_file() and (out / "summary.json").is_file()

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import codegen
 
-_TEMPLATE = '''"""optlab evaluator for objective {name!r} (generated; do not edit)."""
+_TEMPLATE = '''{header}"""optlab evaluator of an objective (generated; do not edit)."""
 import numpy as np
 from numba import njit
 {imports}
@@ -33,6 +33,7 @@ def hess(x, p):
     return h
 '''
 
+HEADER = codegen.register_template("eval", _TEMPLATE)
 _EVALUATORS: dict[str, object] = {}
 
 
@@ -42,10 +43,10 @@ def evaluator(spec):
     if mod is None:
         fns = (spec.value_grad_kernel, spec.hess_kernel)
         src = _TEMPLATE.format(
-            name=spec.name,
+            header=HEADER,
             imports="\n".join([codegen.import_line(fns[0], "_vg"), codegen.import_line(fns[1], "_hs")]),
         )
-        mod = codegen.load(codegen.safe_tag("eval", spec.name), src, fns)
+        mod = codegen.load(codegen.safe_tag("eval", fns[0].__name__), src)
         _EVALUATORS[spec.name] = mod
     return mod
 

@@ -195,6 +195,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
 
         from . import codegen, cpu, warmup
         t0 = time.perf_counter()
+        warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype))
         src, tag = cpu.source(opt, obj, dim)
         if not numba.config.DISABLE_JIT and not codegen.is_cached(tag, src):
             warmup.announce([tag])

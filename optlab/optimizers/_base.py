@@ -68,8 +68,12 @@ class OptimizerSpec:
     record_state: dict = field(default_factory=dict)
     # per-trajectory final scalars, name -> sc slot (consecutive), e.g. LBFGS "func_evals"
     final_scalars: dict = field(default_factory=dict)
-    # callable(opt_spec, obj_spec) -> run, for algorithms that need their own kernel template
-    kernel_factory: Callable | None = None
+    # callable(obj_spec) -> (source, tag): the generated CPU kernel of an algorithm that
+    # needs a template of its own (L-BFGS); same ``run`` signature as the engine's
+    kernel_source: Callable | None = None
+    # kernel function lookahead(x, xa, st, sc, hp, hs, t, n): the point xa where the step's
+    # gradient is taken, when it is not x (the lecture's Nesterov); records stay those of x
+    lookahead: Callable | None = None
     # which engines can run it
     devices: tuple = ("cpu", "cuda")
 

@@ -25,13 +25,13 @@ Loshchilov & Hutter, ICLR 2019 (AdamW).
 import math
 import sys
 
-from ..engine.ops import div_rn, fma, jitable, lerp, uniform
+from ..engine.ops import jitable, uniform
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
-# sc rows: 0 bc1 then step_size, 1 1/bc1, 2 sqrt(bc2), 3 1/sqrt(bc2),
-#          4 whether the block shares one set of hyperparameters (set by init).
+# sc rows: 0 step_size = lr / bc1, 1 sqrt(bc2) (this step's, per trajectory),
+#          2 whether the block shares one (beta1, beta2) (set by init).
 # hp rows: lr, beta1, beta2, eps, weight_decay.  hs: amsgrad, maximize, decoupled.
 
 
@@ -40,33 +40,19 @@ def init(x, st, sc, hp, hs, n):
         for d in range(x.shape[0]):
             for j in range(n):
                 st[k, d, j] = 0.0
-    # hyperparameters never change during a run: test the block once, not every step
-    same = (uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 3, n)
-            and uniform(hp, 4, n))
+    # betas never change during a run: test the block once, not every step
+    same = uniform(hp, 1, n) and uniform(hp, 2, n)
     for j in range(n):
-        sc[4, j] = 1.0 if same else 0.0
+        sc[2, j] = 1.0 if same else 0.0
 
 
 @jitable(inline="never")
-def _sqrt_div(v, c, rc):
-    """sqrt(v) / c for v >= 0 (or inf/nan) and c in (0, 1], correctly rounded
-    without the divider: div_rn without its tiny-operand scaling, which a
-    square root never needs (a nonzero sqrt of a float64 is >= 2**-537)."""
-    a = math.sqrt(v)
-    q0 = a * rc
-    q1 = fma(fma(-q0, c, a), rc, q0)
-    q2 = fma(fma(-q1, c, a), rc, q1)
-    return q2 if q0 < math.inf else q0
-
-
-@jitable(inline="never")
-def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad):
+def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, maximize, decoupled, amsgrad):
     """One coordinate of torch's Adam step: (x, exp_avg, exp_avg_sq, max_exp_avg_sq)."""
     xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
     vm = v if (v > vm0 or v != v) else vm0
     vd = vm if amsgrad else v
-    # torch: (sqrt(v) / sqrt(bc2)) + eps; that division is exact without the divider
-    denom = _sqrt_div(vd, c2, rc2) + eps
+    denom = math.sqrt(vd) / c2 + eps  # torch: (sqrt(v) / sqrt(bc2)) + eps
     return xi + (-ss * m) / denom, m, v, vm
 
 
@@ -75,61 +61,39 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
-    if sc[4, 0] != 0.0:
-        # one set of hyperparameters in the block (the usual case): scalars in
-        # registers, one pow per beta, no per-trajectory loads
-        lr = hp[0, 0]
-        b1 = hp[1, 0]
-        b2 = hp[2, 0]
-        eps = hp[3, 0]
-        wd = hp[4, 0]
-        bc1 = 1.0 - b1 ** tf
-        c2 = math.sqrt(1.0 - b2 ** tf)
-        rc2 = 1.0 / c2
-        ss = lr / bc1
-        for d in range(x.shape[0]):
-            for j in range(n):
-                xi, m, v, vm = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], st[2, d, j], lr, b1, b2,
-                                       eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad)
-                x[d, j] = xi
-                st[0, d, j] = m
-                st[1, d, j] = v
-                if amsgrad:  # loop-invariant: LLVM unswitches it
-                    st[2, d, j] = vm
-        return
-    # per-trajectory hyperparameters: bias corrections once per run of equal betas
-    pb1 = -1.0
-    pb2 = -1.0
-    bc1 = 1.0
-    rb1 = 1.0
-    c2 = 1.0
-    rc2 = 1.0
-    for j in range(n):
-        b1 = hp[1, j]
-        b2 = hp[2, j]
-        if b1 != pb1:
-            bc1 = 1.0 - b1 ** tf
-            rb1 = 1.0 / bc1
-            pb1 = b1
-        if b2 != pb2:
-            c2 = math.sqrt(1.0 - b2 ** tf)
-            rc2 = 1.0 / c2
-            pb2 = b2
-        sc[0, j] = bc1
-        sc[1, j] = rb1
-        sc[2, j] = c2
-        sc[3, j] = rc2
-    for j in range(n):  # step_size = lr / bc1, exactly, without the divider
-        sc[0, j] = div_rn(hp[0, j], sc[0, j], sc[1, j])
+    # this step's per-trajectory scalars; then one coordinate loop for shared
+    # and per-trajectory hyperparameters alike (a sweep costs what a single run does)
+    if sc[2, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
+        bc1 = 1.0 - hp[1, 0] ** tf
+        c2 = math.sqrt(1.0 - hp[2, 0] ** tf)
+        for j in range(n):
+            sc[0, j] = hp[0, j] / bc1
+            sc[1, j] = c2
+    else:  # one pow per run of equal betas
+        pb1 = -1.0
+        pb2 = -1.0
+        bc1 = 1.0
+        c2 = 1.0
+        for j in range(n):
+            b1 = hp[1, j]
+            b2 = hp[2, j]
+            if b1 != pb1:
+                bc1 = 1.0 - b1 ** tf
+                pb1 = b1
+            if b2 != pb2:
+                c2 = math.sqrt(1.0 - b2 ** tf)
+                pb2 = b2
+            sc[0, j] = hp[0, j] / bc1
+            sc[1, j] = c2
     for d in range(x.shape[0]):
         for j in range(n):
             xi, m, v, vm = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], st[2, d, j], hp[0, j], hp[1, j],
-                                   hp[2, j], hp[3, j], hp[4, j], sc[0, j], sc[2, j], sc[3, j], maximize,
-                                   decoupled, amsgrad)
+                                   hp[2, j], hp[3, j], hp[4, j], sc[0, j], sc[1, j], maximize, decoupled,
+                                   amsgrad)
             x[d, j] = xi
             st[0, d, j] = m
             st[1, d, j] = v
-            if amsgrad:
+            if amsgrad:  # loop-invariant: LLVM unswitches it
                 st[2, d, j] = vm
 
 
@@ -151,7 +115,7 @@ SPECS = [
         defaults=_DEFAULTS,
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=5,
+        n_state=3, n_scalar=3,
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -163,7 +127,7 @@ SPECS = [
         defaults={**_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=5,
+        n_state=3, n_scalar=3,
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         torch_name="AdamW",

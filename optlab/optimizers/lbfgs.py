@@ -99,9 +99,9 @@ def _validate(v):
     v["line_search_fn"] = ls
 
 
-def kernel_factory(opt_spec, obj_spec, dim=None):
+def kernel_source(obj_spec):
     from ..engine import cpu_lbfgs
-    return cpu_lbfgs.kernel(opt_spec, obj_spec)
+    return cpu_lbfgs.source(obj_spec)
 
 
 SPEC = OptimizerSpec(
@@ -117,6 +117,6 @@ SPEC = OptimizerSpec(
     torch_name="LBFGS",
     reference="Nocedal 1980; Liu & Nocedal 1989",
     final_scalars={"func_evals": 0},
-    kernel_factory=kernel_factory,
+    kernel_source=kernel_source,
     devices=("cpu",),
 )

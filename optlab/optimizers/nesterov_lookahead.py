@@ -11,9 +11,9 @@ r"""Nesterov momentum in the lecture's look-ahead form.
     &\quad v_t \leftarrow \rho v_{t-1} + \lambda g_t \\
     &\quad w_t \leftarrow w_{t-1} - v_t
 
-The gradient is evaluated at the look-ahead point ``w - rho v``, so this
-optimizer has its own engine kernel (the standard template with one extra
-objective evaluation per step, at the look-ahead point): the recorded ``x``,
+The gradient is evaluated at the look-ahead point ``w - rho v``, which this
+optimizer declares with its ``lookahead`` hook: the engine's kernel then makes
+one extra objective evaluation per step, at the look-ahead point: the recorded ``x``,
 the loss, best loss and divergence checks are those of ``w``, while the step
 uses the gradient at ``w - rho v``. CPU engine only.
 
@@ -85,55 +85,6 @@ def _validate(v):
     check_bool(v, "maximize")
 
 
-def _block(cpu, dim):
-    """The engine's block width for this dimension."""
-    if hasattr(cpu, "block_size"):
-        return cpu.block_size(dim if dim is not None else 2)
-    return getattr(cpu, "BLOCK", 16)
-
-
-_ALLOC = "        g = np.zeros((D, B), dtype=x0.dtype)\n"
-_BEFORE_NOISE = "            if noise > 0.0:\n"
-_LOOK = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
-            obj_fg(xa, g, fa, p, B, ctx)
-"""
-
-
-def kernel_factory(opt_spec, obj_spec, dim=None):
-    """The engine's blocked CPU template plus a gradient evaluation at ``w - rho v``.
-
-    The template of :mod:`optlab.engine.cpu` is reused verbatim (records,
-    divergence, best loss, noise, clipping); after the book-keeping of step t
-    the gradient is recomputed at the look-ahead point and that gradient is
-    what noise, clipping and the step see.
-    """
-    from ..engine import codegen, cpu
-    mod = sys.modules[__name__]
-    fns = (mod.init, mod.step, obj_spec.value_grad_kernel, mod.lookahead)
-    src = cpu._TEMPLATE.format(
-        opt=opt_spec.name, obj=obj_spec.name, block=_block(cpu, dim),
-        n_state=opt_spec.n_state, n_scalar=opt_spec.n_scalar,
-        n_extra=0, extra_slot0=0, n_final=0, final_slot0=0,
-        imports="\n".join([
-            codegen.import_line(fns[0], "_opt_init"),
-            codegen.import_line(fns[1], "_opt_step"),
-            codegen.import_line(fns[2], "_obj_fg"),
-            codegen.import_line(fns[3], "_opt_look"),
-            'opt_look = njit(inline="always")(_opt_look)',
-        ]),
-    )
-    for anchor in (_ALLOC, _BEFORE_NOISE):
-        if src.count(anchor) != 1:
-            raise RuntimeError("nesterov_lookahead: the CPU engine template changed; "
-                               f"cannot find {anchor.strip()!r} exactly once")
-    src = src.replace(_ALLOC, _ALLOC + "        xa = np.zeros((D, B), dtype=x0.dtype)\n"
-                                       "        fa = np.zeros(B, dtype=x0.dtype)\n")
-    src = src.replace(_BEFORE_NOISE, _LOOK + _BEFORE_NOISE)
-    gen = codegen.load(codegen.safe_tag("cpu_lookahead", obj_spec.value_grad_kernel.__name__),
-                       src, fns)
-    return gen.run
-
-
 SPEC = OptimizerSpec(
     name="nesterov_lookahead",
     kernels=sys.modules[__name__],
@@ -145,6 +96,6 @@ SPEC = OptimizerSpec(
     summary="Nesterov momentum, lecture form: v = rho v + lr grad L(w - rho v), w = w - v",
     reference="Nesterov 1983; Sutskever et al., ICML 2013",
     preset_of=None,
-    kernel_factory=kernel_factory,
+    lookahead=lookahead,
     devices=("cpu",),
 )

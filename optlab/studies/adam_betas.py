@@ -27,6 +27,7 @@ from ..plots import save
 from ..plots.heatmaps import heatmap, mask_handles
 from ..plots.style import figure
 from . import register
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, positive_int, save_arrays,
                        study_params)
 
@@ -60,7 +61,12 @@ def _grid(name, spec, log):
     return np.linspace(vals[0], vals[1], int(vals[2]))
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["adam"], extra=("lr", "steps", "x0"))
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """Median steps to tolerance and final gap of Adam over (beta1, beta2)."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

@@ -48,13 +48,20 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
         save(fig, out_dir / "loss", fmt, dpi)
 
 
+def _kernels(cfg, sections):
+    from ..engine.warmup import KernelKey
+    spec, dim, _, _ = objective_setup(cfg)
+    dtype = str((cfg.get("engine") or {}).get("dtype") or "float64")
+    return [KernelKey(str(sec["name"]), spec.name, dim, dtype) for sec in sections if "name" in (sec or {})]
+
+
 @register("single")
 def single(cfg, out_dir):
     """The configured optimizer on the configured objective."""
     return _run_all(cfg, out_dir, [cfg["optimizer"]], "single")
 
 
-@register("compare")
+@register("compare", kernels=lambda cfg: _kernels(cfg, (cfg.get("study") or {}).get("optimizers") or []))
 def compare(cfg, out_dir):
     """Several optimizers (``study.optimizers``: list of optimizer sections) from the same starts."""
     sections = (cfg.get("study") or {}).get("optimizers") or []

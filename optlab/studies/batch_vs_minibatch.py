@@ -27,6 +27,7 @@ from ..errors import OptlabError
 from ..plots import save
 from ..plots.minibatch import minibatch_figure
 from . import register
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, positive_int, save_arrays,
                        sgd_like, study_params)
 
@@ -52,7 +53,12 @@ def least_squares_data(entry):
     return X, y
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd"], extra=())
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """Full batch vs SGD vs minibatch on 2-parameter least squares: paths, loss per epoch and per evaluation."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

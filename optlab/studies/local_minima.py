@@ -22,6 +22,7 @@ from ..errors import OptlabError
 from ..plots import save
 from ..plots.basins import basin_figure, share_figure
 from . import register
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, points_of_kind,
                        positive_int, require_2d, save_arrays, sgd_like, study_params)
 
@@ -79,7 +80,12 @@ def _optimizer_run(method, lr, beta):
     return method, dict(lr=lr), f"{method} lr={lr:g}"
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, study_params(cfg, NAME, DEFAULTS, QUICK)["methods"], extra=ENTRY_KEYS)
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """Basins of attraction on an n x n grid of starts, per optimizer and objective."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

@@ -31,6 +31,7 @@ from ..errors import OptlabError
 from ..plots import save
 from ..plots.sweeps import lr_sweep_figure
 from . import register
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, curvature_at_minimum, engine_options, objective_entries, plot_options,
                        positive_int, save_arrays, sgd_like, study_params)
 
@@ -73,7 +74,12 @@ def measure_edge(lrs, converged, steps_to_tol):
     return float(np.sqrt(lrs[k - 1] * lrs[k])), float(lrs[k - 1]), float(lrs[k])
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd", "momentum"], extra=("x0", "steps"))
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """GD and heavy-ball over a log grid of learning rates; measured edges vs 2/L and 2(1+beta)/L."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

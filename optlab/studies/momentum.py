@@ -45,6 +45,7 @@ from ..plots import save
 from ..plots.heatmaps import heatmap, heatmap_figure, mask_handles
 from ..plots.style import MARKERS
 from . import register
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, curvature_at_minimum, engine_options, objective_entries, plot_options,
                        positive_int, save_arrays, sgd_like, study_params)
 
@@ -72,7 +73,12 @@ def polyak_optimum(L, mu):
     return float(sb * sb), float((1.0 + sb) ** 2 / L), float(sb)
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["momentum"], extra=("x0", "steps"))
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """Steps to tolerance over (lr, momentum), stability boundary and Polyak's optimum overlaid."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

@@ -76,12 +76,21 @@ def racers(include, exclude):
 
 def _hyper(name, p):
     spec = optimizers.get(name)
-    if spec.kernel_factory is not None and "max_iter" in spec.defaults:  # L-BFGS: one evaluation per step
+    if spec.kernel_source is not None and "max_iter" in spec.defaults:  # L-BFGS: one evaluation per step
         return {"max_iter": positive_int("lbfgs_max_iter", p["lbfgs_max_iter"])}
     return {}
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """Every racer on every objective: compiled up front, in parallel."""
+    from ..engine.warmup import KernelKey
+    p = study_params(cfg, NAME, DEFAULTS, QUICK)
+    entries = objective_entries(p["objectives"], NAME, extra=("x0", "steps"))
+    dtype = str(engine_options(cfg).get("dtype", "float64"))
+    return [KernelKey(n, e.name, e.dim, dtype) for e in entries for n in racers(p["include"], p["exclude"])]
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """lr search per optimizer (one engine call each), then the race, its figures and a GIF."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

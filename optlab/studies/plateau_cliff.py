@@ -34,6 +34,7 @@ from ..errors import OptlabError
 from ..plots import save
 from ..plots.cliffs import cliff_figure
 from . import register
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, positive_int, require_2d,
                        save_arrays, sgd_like, study_params)
 
@@ -56,7 +57,12 @@ DEFAULTS = dict(
 QUICK = dict(n_starts=12, steps=3000)
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd", "adam", "rmsprop"], extra=())
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """GD crawls then overshoots at the cliff; clipping, a small lr, Adam and RMSprop compared."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

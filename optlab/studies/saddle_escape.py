@@ -37,6 +37,7 @@ from ..plots import save
 from ..plots.saddles import saddle_figure
 from . import register
 from ._lecture import _snap
+from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, newton_refine, objective_entries, plot_options,
                        points_of_kind, positive_int, require_2d, save_arrays, sgd_like, study_params)
 
@@ -140,7 +141,12 @@ def escape_step(steps, dist, r_escape):
     return None if out.size == 0 else int(steps[k_min + out[0]])
 
 
-@register(NAME)
+def kernels(cfg: dict) -> list:
+    """The (optimizer, objective) kernels this study runs, compiled up front."""
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd", "momentum", "adam"], extra=ENTRY_KEYS)
+
+
+@register(NAME, kernels=kernels)
 def run(cfg: dict, out_dir) -> dict:
     """GD on the stable manifold stays; perturbation, noise, momentum and Adam escape."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)

@@ -1,0 +1,266 @@
+"""Kernel identity and the disk cache: what shares a kernel, what recompiles, what repairs itself.
+
+Identity tests build small kernel modules in a temporary folder and register
+them under ``optlab._kernel_test_*`` (only optlab code is followed into a
+kernel's identity). Cache tests run real engine calls in subprocesses with
+their own ``OPTLAB_CACHE_DIR`` and damage the cache between them.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optlab
+import optlab.studies
+from optlab import objectives, optimizers
+from optlab.engine import codegen, cpu, warmup
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- identity ----------------------------------------------------------------
+
+def _module(tmp_path, name, text):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(text))
+    modname = f"optlab._kernel_test_{name}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_KERNELS = '''
+"""{doc}"""
+SCALE = {scale}
+
+
+def helper(a):
+    """Doubles."""  # {comment}
+    return a * {factor}
+
+
+def uses_helper(x, n):
+    """{doc}"""
+    for j in range(n):
+        x[j] = helper(x[j]) * SCALE
+
+
+def plain(x, n):
+    for j in range(n):
+        x[j] = x[j] + 1.0
+
+
+def validate(v):
+    if v < 0:
+        raise ValueError("{message}")
+'''
+
+
+def _identities(tmp_path, version, **fmt):
+    args = dict(doc="A kernel module.", comment="note", factor="2.0", scale="3.0", message="bad")
+    args.update(fmt)
+    (tmp_path / version).mkdir()
+    mod = _module(tmp_path / version, "k", _KERNELS.format(**args))
+    codegen.forget()
+    out = {}
+    for fn in ("uses_helper", "plain"):
+        src = f"# optlab kernel: kind=test template=0\nfrom {mod.__name__} import {fn} as _fn\n"
+        out[fn] = codegen.identity(src)
+    return out
+
+
+def test_docstrings_comments_and_messages_do_not_change_an_identity(tmp_path):
+    base = _identities(tmp_path, "a")
+    assert _identities(tmp_path, "b", doc="Reworded, at length.", comment="other words",
+                       message="a different validation message") == base
+
+
+def test_one_changed_line_changes_exactly_the_kernels_that_inline_it(tmp_path):
+    base = _identities(tmp_path, "a")
+    changed = _identities(tmp_path, "b", factor="2.5")  # a line of `helper`
+    assert changed["uses_helper"] != base["uses_helper"]
+    assert changed["plain"] == base["plain"]
+    const = _identities(tmp_path, "c", scale="4.0")  # a global constant `uses_helper` reads
+    assert const["uses_helper"] != base["uses_helper"] and const["plain"] == base["plain"]
+
+
+def test_presets_and_aliases_share_one_kernel():
+    rosen = objectives.get("rosenbrock")
+    ident = {name: codegen.identity(cpu.source(optimizers.get(name), rosen, 2)[0])
+             for name in ("sgd", "gd", "momentum", "nesterov", "adam", "adamw")}
+    assert ident["sgd"] == ident["gd"] == ident["momentum"] == ident["nesterov"]
+    assert ident["adam"] == ident["adamw"]
+    assert ident["adam"] != ident["sgd"]
+    # the generated source names no optimizer or objective
+    src, tag = cpu.source(optimizers.get("adamw"), rosen, 2)
+    assert "adamw" not in src and tag == "cpu_adam_rosenbrock"
+
+
+def test_only_kernel_code_enters_an_identity():
+    """No spec, validation, registry or study code is part of any CPU kernel's identity."""
+    allowed = ("optlab.optimizers.", "optlab.objectives.", "optlab.engine.ops", "optlab.engine.rng",
+               "optlab.engine.driver")
+    for opt in optimizers.registry:
+        src, _ = cpu.source(opt, objectives.get("quadratic"), 2)
+        parts: dict = {}
+        for _, value in codegen.imported(src):
+            target = getattr(value, "py_func", value)
+            if callable(target) and hasattr(target, "__code__"):
+                codegen._function_parts(target, parts)
+        for module, qualname in parts:
+            assert module.startswith(allowed), (opt.name, module, qualname)
+            name = qualname.split(":")[0]
+            assert not name.startswith(("_validate", "check_", "require")), (opt.name, module, qualname)
+            assert module not in ("optlab.optimizers._base", "optlab.objectives._base"), (opt.name, module)
+
+
+# --- the cache on disk ---------------------------------------------------------
+
+_RUN = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import optlab
+    r = optlab.simulate("rmsprop", "beale", x0=[[1.0, 1.5], [-2.0, 2.0], [0.5, -0.5]], steps=40,
+                        record_every=10, lr=0.01)
+    print(json.dumps({"x": r.x_final.tolist(), "loss": r.loss.tolist()}))
+''')
+
+
+def _run(cache, env_extra=None, check=True):
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env.update(env_extra or {})
+    p = subprocess.run([sys.executable, "-c", _RUN], capture_output=True, text=True, env=env, timeout=600)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def _kernel_files(cache):
+    folder = Path(cache) / "kernels"
+    return sorted(folder.glob("cpu_rmsprop_beale_*.py"))
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A cache holding the rmsprop x beale kernel, and the numbers it gives."""
+    cache = tmp_path_factory.mktemp("cache")
+    first = _run(cache)
+    assert "compiling cpu_rmsprop_beale" in first.stderr  # first use says so
+    return cache, json.loads(first.stdout)
+
+
+def _copy(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_a_warm_cache_loads_silently(filled, tmp_path):
+    cache, expect = filled
+    cache = _copy(cache, tmp_path / "c")
+    p = _run(cache)
+    assert json.loads(p.stdout) == expect
+    assert "compiling" not in p.stderr and "damaged" not in p.stderr
+
+
+@pytest.mark.parametrize("which", ["nbc", "nbi"])
+def test_a_truncated_compiled_file_is_rebuilt(filled, tmp_path, which):
+    cache, expect = filled
+    cache = _copy(cache, tmp_path / "c")
+    (py,) = _kernel_files(cache)
+    (art,) = [f for f in codegen.compiled_files(py) if f.suffix == f".{which}"]
+    data = art.read_bytes()
+    art.write_bytes(data[: len(data) // 2])
+    p = _run(cache)
+    assert json.loads(p.stdout) == expect
+    assert p.stderr.count("\n") <= 2 and "damaged" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+    assert _run(cache).stderr == ""  # rebuilt once, then loaded
+
+
+def test_a_garbled_generated_module_is_rebuilt(filled, tmp_path):
+    cache, expect = filled
+    cache = _copy(cache, tmp_path / "c")
+    (py,) = _kernel_files(cache)
+    py.write_text(py.read_text().replace("opt_step(", "opt_stop(", 1))
+    p = _run(cache)
+    assert json.loads(p.stdout) == expect
+    assert "damaged" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_an_unusable_cache_folder_compiles_in_memory_with_one_warning(filled, tmp_path):
+    _, expect = filled
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    p = _run(not_a_folder)
+    assert json.loads(p.stdout) == expect
+    warnings = [line for line in p.stderr.splitlines() if "not usable" in line]
+    assert len(warnings) == 1 and "OPTLAB_CACHE_DIR" in warnings[0]
+    assert "Traceback" not in p.stderr
+
+
+def test_two_processes_compiling_one_kernel_at_once_agree(filled, tmp_path):
+    _, expect = filled
+    cache = tmp_path / "race"
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", _RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [json.loads(o) for o, _ in outs] == [expect, expect]
+    assert len(_kernel_files(cache)) == 1
+    assert not list((cache / "kernels").glob(".tmp-*"))
+
+
+def test_cache_command_shows_prunes_and_clears(filled, tmp_path):
+    cache, _ = filled
+    cache = _copy(cache, tmp_path / "c")
+    kernels = cache / "kernels"
+    stale = kernels / "cpu_sgd_sphere_0123456789abcdef.py"
+    stale.write_text("# optlab kernel: kind=cpu template=000000000000\n")
+    (kernels / ".tmp-leftover.py").write_text("")
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+
+    def cmd(*args):
+        p = subprocess.run([sys.executable, "-m", "optlab", "cache", *args], capture_output=True, text=True,
+                           env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    shown = cmd()
+    assert str(kernels) in shown and "kernels:  2 (1 compiled)" in shown
+    assert "removed 1 stale kernel (1 leftover temporary file)" in cmd("prune")
+    assert not stale.exists() and _kernel_files(cache)  # the current kernel stays
+    assert "kernels:  1 (1 compiled)" in cmd()
+    assert "removed 1 kernel" in cmd("clear")
+    assert not kernels.exists()
+
+
+def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
+    """The runner asks the study for its kernels and compiles the missing ones before it runs."""
+    cfg = {"study": {"name": "compare", "optimizers": [{"name": "gd", "lr": 1e-3}, {"name": "momentum"},
+                                                       {"name": "adagrad"}]},
+           "objective": {"name": "sphere", "x0": [[1.0, 2.0]]}, "engine": {"steps": 5}}
+    keys = optlab.studies.get("compare").kernels(cfg)
+    assert [k.optimizer for k in keys] == ["gd", "momentum", "adagrad"]
+    code = ("import json, sys; from optlab.runner import run; from optlab.engine import warmup; "
+            f"cfg = json.loads({json.dumps(json.dumps(cfg))}); "
+            "import optlab.studies; keys = optlab.studies.get('compare').kernels(cfg); "
+            "before = [warmup.is_cached(k) for k in keys]; run(cfg, sys.argv[1]); "
+            "print(json.dumps([before, [warmup.is_cached(k) for k in keys]]))")
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    before, after = json.loads(p.stdout)
+    assert before == [False] * 3 and after == [True] * 3
+    # one line for the two kernels (gd and momentum share one), said before compiling
+    assert p.stderr.count("optlab: compiling") == 1 and "2 kernels" in p.stderr, p.stderr
