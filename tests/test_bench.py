@@ -3,7 +3,7 @@ import json
 import math
 
 from optlab import bench
-from optlab.bench_optimizers import best_pair, optimizer_table
+from optlab.bench.optimizers import best_pair, optimizer_table
 
 
 def test_best_pair_alternates_and_keeps_the_best():

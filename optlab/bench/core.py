@@ -11,7 +11,7 @@ machines are shared and noisy), best of ``--repeat`` runs each:
   ``python -m optlab +experiment=quickstart`` end to end, warm (<= 5 s);
 * optimizers: every optimizer on 2-D Rosenbrock vs its numpy reference;
 * objectives: Adam on objective families vs numpy references;
-* ``--device cuda``: the GPU engine (see optlab.bench_cuda).
+* ``--device cuda``: the GPU engine (see :mod:`optlab.bench.cuda`).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .bench_optimizers import best_pair
+from .optimizers import best_pair
 
 
 def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_every=100):
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     if args.device == "cuda":
-        from .bench_cuda import main as cuda_main
+        from .cuda import main as cuda_main
         return cuda_main((["--quick"] if args.quick else []) + (["--json", args.json] if args.json else []))
     if args.quick:
         args.n, args.steps, args.repeat = 2000, 100, 1
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
         _print_startup(results["startup"])
     if args.section in ("optimizers", "all"):
         try:
-            from .bench_optimizers import optimizer_table
+            from .optimizers import optimizer_table
         except ImportError:
             optimizer_table = None
         if optimizer_table is not None:
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
                          results["optimizers"], 5.0)
     if args.section in ("objectives", "all"):
         try:
-            from .bench_objectives import objective_table
+            from .objectives import objective_table
         except ImportError:
             objective_table = None
         if objective_table is not None:
