@@ -4,8 +4,10 @@
 :mod:`optlab.bench.core`; the other modules are parts of it or commands of
 their own:
 
-* :mod:`~optlab.bench.core` -- the command: core, start-up, optimizer and
-  objective sections, ``--device cuda``;
+* :mod:`~optlab.bench.core` -- the command: core, start-up, compile,
+  optimizer and objective sections, ``--device cuda``;
+* :mod:`~optlab.bench.compile` -- a cold engine kernel against a hand-written
+  Numba kernel of the same work (``--section compile``);
 * :mod:`~optlab.bench.optimizers` -- every optimizer against its numpy
   reference (``python -m optlab.bench.optimizers``);
 * :mod:`~optlab.bench.references` -- those numpy references, one per

@@ -9,6 +9,9 @@ machines are shared and noisy), best of ``--repeat`` runs each:
 * startup: a new process with an empty and with a filled kernel cache, to the
   first result of ``optlab.simulate`` (target warm <= 1.5 s), and
   ``python -m optlab +experiment=quickstart`` end to end, warm (<= 5 s);
+* compile: a cold engine kernel (Adam x Rosenbrock) against a hand-written
+  Numba kernel of the same work, each in a new process with empty caches
+  (target <= 2x; see :mod:`optlab.bench.compile`), and the warm load;
 * optimizers: every optimizer on 2-D Rosenbrock vs its numpy reference;
 * objectives: Adam on objective families vs numpy references;
 * ``--device cuda``: the GPU engine (see :mod:`optlab.bench.cuda`).
@@ -171,7 +174,8 @@ def _print_table(title, rows, target):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="optlab bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--section", choices=["core", "startup", "optimizers", "objectives", "all"], default="all")
+    ap.add_argument("--section", choices=["core", "startup", "compile", "optimizers", "objectives", "all"],
+                    default="all")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--n", type=int, default=100_000, help="trajectories (core and optimizer table)")
     ap.add_argument("--steps", type=int, default=1000)
@@ -197,6 +201,10 @@ def main(argv=None) -> int:
     if args.section in ("startup", "all"):
         results["startup"] = bench_startup(quickstart=not args.quick)
         _print_startup(results["startup"])
+    if args.section in ("compile", "all"):
+        from .compile import bench_compile, print_compile
+        results["compile"] = bench_compile(args.repeat, log=print)
+        print_compile(results["compile"])
     if args.section in ("optimizers", "all"):
         try:
             from .optimizers import optimizer_table
