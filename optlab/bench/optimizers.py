@@ -86,9 +86,11 @@ def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, mi
         ref_fn = REFERENCES.get(name)
         if ref_fn is None:
             eng = n * steps / _best(run_engine, repeat)
+            note = (f"N={n} T={steps}, max_iter=5; no vectorised numpy reference (one step = one "
+                    ".step(closure))" if name == "lbfgs" else
+                    "no vectorised numpy reference in optlab.bench.references")
             rows.append(dict(optimizer=name, name=name, engine_steps_per_s=eng, numpy_steps_per_s=None,
-                             ratio=None, note=f"N={n} T={steps}, max_iter=5; no vectorised numpy "
-                                              "reference (one step = one .step(closure))"))
+                             ratio=None, note=note))
             continue
         ns = min(T, numpy_steps)
         t_eng, t_np = best_pair(run_engine, lambda: ref_fn(x0.T.copy(), ns, rosen_grad, **hyper), repeat,
