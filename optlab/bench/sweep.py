@@ -11,10 +11,10 @@ times, the speed-up, and the seconds each job spent loading or compiling
 kernels (Numba's compiler-lock time, from each job's ``job.json``), split
 into the first job of each worker process and the later ones.
 
-Targets (issue "Reports and sweeps at scale"): joblib with 2 workers at
-least 1.6x faster than sequential, and no job after a worker's first over
-0.2 s of kernel loading. The exit status is 0 either way; the verdict is
-printed. Measure on a quiet machine: the load average is printed too.
+Targets: joblib with 2 workers at least 1.6x faster than sequential, and
+no job after a worker's first over 0.2 s of kernel loading. The exit status
+is 0 either way; the verdict is printed. Measure on a quiet machine: the
+load average is printed too.
 """
 from __future__ import annotations
 
