@@ -1,7 +1,39 @@
 """Name -> spec registries filled by discovering the modules of a package.
 
-Adding an optimizer or an objective is one new module that defines ``SPEC``
-(or ``SPECS``) plus a config file; nothing else needs editing.
+Every module of ``optlab.optimizers`` / ``optlab.objectives`` whose name does
+not start with ``_`` is imported, and its ``SPEC`` (or list ``SPECS``) is
+registered under ``spec.name`` (and ``spec.aliases``). So the library itself
+needs no list edited: a new module that defines ``SPEC`` is runnable with
+``optlab.simulate`` at once, and every engine, study and bench that iterates
+over ``names()`` picks it up.
+
+What a new optimizer takes in full (docs/DESIGN.md, "Adding an optimizer",
+has the details):
+
+1. ``optlab/optimizers/<name>.py``: ``init`` and ``step`` in the Numba subset
+   and ``SPEC`` (torch's defaults, hyperparameter rows, state sizes, torch's
+   validation messages, ``torch_name``);
+2. ``conf/optimizer/<name>.yaml``: ``name`` and torch's defaults, for
+   ``optimizer=<name>`` on the command line (tests/test_config.py and
+   tests/test_optimizers.py fail without it);
+3. tests: a per-step reference in ``tests/naive_optimizers.py`` and
+   ``SETTINGS[<name>]`` in ``tests/test_optimizers.py`` (a test fails while a
+   registered optimizer is missing there); ``SETTINGS[<name>]`` in
+   ``tests/torch_reference/generate.py`` and the file it writes with torch
+   installed, ``tests/torch_reference/<name>.npz`` (tests/test_parity.py
+   fails without it);
+4. ``np_<name>`` in ``optlab/bench/references.py``: the vectorised numpy
+   reference the bench's optimizer table times and tests/test_optimizers.py
+   checks;
+5. optional: a fixed color in ``optlab/plots/style.py`` (``_ORDER``,
+   ``_PALETTE``; otherwise one is derived from the name), and the README's
+   optimizer list and speed table.
+
+A new objective: ``optlab/objectives/<name>.py`` with ``SPEC`` and
+``conf/objective/<name>.yaml``; the tests run over every registered objective
+by themselves, and one with a 2-D form also needs its stationary points
+computed (``python -m optlab.analysis.stationary --write``) and their counts
+pinned in ``PINNED`` of tests/test_objectives.py.
 """
 from __future__ import annotations
 

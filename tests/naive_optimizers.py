@@ -1,12 +1,13 @@
 """Slow, obvious numpy references for every optimizer: one trajectory, a Python loop over steps.
 
-Each ``<name>(grad, x0, steps, **hyper)`` follows torch.optim's algorithm box
-(``shared/reference/torch_optim_spec.md``) line by line with plain numpy
-arithmetic (no FMA, no caching, no blocks) and returns a dict with ``x`` of
-shape (steps + 1, D) -- the start point and every iterate -- plus extras
-(ASGD's ``ax``, L-BFGS's ``func_evals``). ``grad(x) -> g`` (``value_grad(x)
--> (f, g)`` for L-BFGS) is the objective. Keyword names and defaults are
-torch's.
+Each ``<name>(grad, x0, steps, **hyper)`` follows torch.optim's algorithm (the
+pseudocode box of its documentation and the single-tensor code path of
+``torch/optim/*.py`` in torch 2.13, the one that runs on the CPU) line by
+line with plain numpy arithmetic (no FMA, no caching, no blocks) and
+returns a dict with ``x`` of shape (steps + 1, D) -- the start point and
+every iterate -- plus extras (ASGD's ``ax``, L-BFGS's ``func_evals``).
+``grad(x) -> g`` (``value_grad(x) -> (f, g)`` for L-BFGS) is the objective.
+Keyword names and defaults are torch's.
 """
 from __future__ import annotations
 

@@ -231,7 +231,7 @@ def test_plan_chunks_fits_and_refuses_with_numbers():
 
 
 def test_importing_the_cuda_engine_is_lazy():
-    code = ("import sys, optlab, optlab.engine.cuda, optlab.bench_cuda; "
+    code = ("import sys, optlab, optlab.engine.cuda, optlab.bench.cuda; "
             "print([m for m in sys.modules if m == 'numba.cuda' or m.startswith(('numba.cuda.', 'numba_cuda'))])")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -243,7 +243,7 @@ def test_bench_cuda_quick_runs_in_the_simulator(tmp_path):
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items()}
     env.update(SIM_PY)
-    p = subprocess.run([sys.executable, "-m", "optlab.bench_cuda", "--quick", "--dtypes", "float64", "--json",
+    p = subprocess.run([sys.executable, "-m", "optlab.bench.cuda", "--quick", "--dtypes", "float64", "--json",
                         str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads(out.read_text())["dtypes"]["float64"]

@@ -22,7 +22,7 @@ import pytest
 import naive_optimizers as naive
 import optlab
 from optlab import OptlabError
-from optlab.bench_optimizers import REFERENCES, rosen_grad
+from optlab.bench.references import REFERENCES, rosen_grad
 
 ROSEN = optlab.objectives.get("rosenbrock")
 X0 = np.array([-1.5, 2.0])

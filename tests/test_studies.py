@@ -246,7 +246,8 @@ def test_a_study_through_the_cli(tmp_path):
 
 
 def test_every_lecture_study_is_registered_and_in_the_gallery():
-    from optlab import gallery, studies
+    from optlab import studies
+    from optlab.bench import gallery
     assert set(LECTURE) <= set(studies.names())
     assert set(gallery.FIGURES) == set(LECTURE)
 

@@ -98,7 +98,7 @@ def numpy_adam_rastrigin(x0, steps, record_every=100, lr=LR):
 
 def numpy_adam_logistic(x0, steps, X, y, batch_size, seed=0, lr=LR):
     """Adam on logistic regression with the engine's minibatches; full loss every step."""
-    from .objectives._sampling import batch_indices_np
+    from ..objectives._sampling import batch_indices_np
     w = x0.T.copy()  # (d + 1, N): weights then bias
     N = w.shape[1]
     n, d = X.shape
@@ -166,7 +166,7 @@ def objective_table(n=10_000, repeat=3, steps=1000, fs_steps=100, batch_size=32,
     rows.append(_row("rastrigin (trigonometric)", f"adam lr={LR} 2-D N={n} T={steps} record_every=100",
                      n, steps, t_eng, t_ref, float(np.nanmax(np.abs(res.x_final - xr)))))
 
-    from .objectives import _data
+    from ..objectives import _data
     opts = dict(n_samples=n_samples, batch_size=batch_size)
     X, y, _, _ = _data.classification_data(n_samples, 1, 1.0, 0)
     x0 = rng.uniform(-6.0, 6.0, size=(n, 2))
@@ -184,7 +184,7 @@ def objective_table(n=10_000, repeat=3, steps=1000, fs_steps=100, batch_size=32,
 
 def main():
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench_objectives")
+    ap = argparse.ArgumentParser(prog="python -m optlab.bench.objectives")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()

@@ -1,9 +1,9 @@
 """The gallery: run every lecture study and keep one figure of each in docs/gallery/.
 
-    python -m optlab.gallery                 # all studies, default settings (a few minutes, warm cache)
-    python -m optlab.gallery --quick         # quick mode (for a smoke test)
-    python -m optlab.gallery --only momentum saddle_escape
-    python -m optlab.gallery --out /tmp/gallery --runs /tmp/gallery_runs
+    python -m optlab.bench.gallery                 # all studies, default settings (a few minutes, warm cache)
+    python -m optlab.bench.gallery --quick         # quick mode (for a smoke test)
+    python -m optlab.bench.gallery --only momentum saddle_escape
+    python -m optlab.bench.gallery --out /tmp/gallery --runs /tmp/gallery_runs
 
 Each study runs through :func:`optlab.runner.run` with its experiment's
 defaults and ``plot.dpi`` 90 into ``<runs>/<study>`` (default
@@ -43,7 +43,7 @@ FIGURES = {
                       "A plateau with a cliff: GD crawls then is thrown across the crater; gradient clipping, a "
                       "smaller lr, Adam and RMSprop."),
 }
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def shrink_png(src: Path, dst: Path, colors: int = 256) -> int:
@@ -61,11 +61,11 @@ def shrink_png(src: Path, dst: Path, colors: int = 256) -> int:
 
 def run_gallery(out=ROOT / "docs" / "gallery", runs=ROOT / "outputs" / "gallery", only=None, quick=False,
                 dpi=90, page=ROOT / "docs" / "gallery.md") -> list[dict]:
-    from .runner import run
+    from ..runner import run
     names = list(FIGURES) if not only else list(only)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
-        from .errors import unknown_name
+        from ..errors import unknown_name
         raise unknown_name("gallery study", unknown[0], FIGURES)
     rows = []
     for name in names:
@@ -87,7 +87,7 @@ def run_gallery(out=ROOT / "docs" / "gallery", runs=ROOT / "outputs" / "gallery"
 def write_page(rows, page: Path, out: Path) -> None:
     rel = out.relative_to(page.parent) if out.is_relative_to(page.parent) else out
     lines = ["# Gallery", "",
-             "One figure per lecture study, made by `python -m optlab.gallery` (every study with its default "
+             "One figure per lecture study, made by `python -m optlab.bench.gallery` (every study with its default "
              "settings, `plot.dpi=90`). Each caption gives the command that makes the full set of figures of "
              "that study; its page in `experiments/` says what to look for.", ""]
     for r in rows:
@@ -101,19 +101,19 @@ def write_page(rows, page: Path, out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m optlab.gallery", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m optlab.bench.gallery", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery")
     ap.add_argument("--runs", type=Path, default=ROOT / "outputs" / "gallery")
     ap.add_argument("--only", nargs="+", default=None, metavar="STUDY")
     ap.add_argument("--quick", action="store_true", help="quick mode (smaller grids; for a smoke test)")
     ap.add_argument("--dpi", type=int, default=90)
     args = ap.parse_args(argv)
-    from .errors import OptlabError
+    from ..errors import OptlabError
     try:
         page = None if (args.quick or args.out != ROOT / "docs" / "gallery") else ROOT / "docs" / "gallery.md"
         run_gallery(args.out, args.runs, args.only, args.quick, args.dpi, page)
     except OptlabError as exc:
-        print(f"optlab.gallery: error: {exc}", file=sys.stderr)
+        print(f"optlab.bench.gallery: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,4 +1,4 @@
-"""``python -m optlab.bench_cuda`` (or ``python -m optlab.bench --device cuda``): the GPU engine's speed.
+"""``python -m optlab.bench.cuda`` (or ``python -m optlab.bench --device cuda``): the GPU engine's speed.
 
 Workload: Adam on 2-D Rosenbrock, N = 1,000,000 trajectories x T = 1,000
 steps, recording every 100th step, per-trajectory learning rates
@@ -106,7 +106,7 @@ def bench_dtype(dtype, n, cpu_n, steps, record_every, repeat, log=print):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench_cuda", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m optlab.bench.cuda", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="GPU trajectories")
     ap.add_argument("--cpu-n", type=int, default=100_000, help="CPU trajectories (the first of the GPU's)")
     ap.add_argument("--steps", type=int, default=1000)
@@ -120,14 +120,14 @@ def main(argv=None) -> int:
     if args.quick:
         args.n, args.cpu_n, args.steps, args.record_every, args.repeat = 64, 32, 20, 5, 1
 
-    from .engine import cuda as ecuda
-    from .errors import OptlabError
+    from ..engine import cuda as ecuda
+    from ..errors import OptlabError
     ok, device = ecuda.available()
     if not ok:
-        print(f"optlab bench_cuda: {device}", file=sys.stderr)
+        print(f"optlab.bench.cuda: {device}", file=sys.stderr)
         return 2
     import numba
-    print(f"optlab bench_cuda -- {device}; CPU: {os.cpu_count()} cores, numba threads={numba.get_num_threads()}")
+    print(f"optlab.bench.cuda -- {device}; CPU: {os.cpu_count()} cores, numba threads={numba.get_num_threads()}")
     print(f"Adam on 2-D Rosenbrock, N={args.n} (CPU {min(args.cpu_n, args.n)}), T={args.steps}, "
           f"record_every={args.record_every}, best of {args.repeat}")
     results = {"device": device, "cpu_cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
             results["dtypes"][dtype] = bench_dtype(dtype.strip(), args.n, args.cpu_n, args.steps,
                                                    args.record_every, args.repeat)
     except OptlabError as e:
-        print(f"optlab bench_cuda: {e}", file=sys.stderr)
+        print(f"optlab.bench.cuda: {e}", file=sys.stderr)
         return 2
     results["seconds"] = time.perf_counter() - t0
     if args.json:

@@ -1,7 +1,7 @@
 """Measure a sweep: Hydra's default (sequential) launcher against joblib with parallel workers.
 
-    python -m optlab.bench_sweep                      # 3 optimizers x 4 lr, 10,000 x 1,000 each
-    python -m optlab.bench_sweep --workers 2 --trajectories 2000 --out /tmp/bench
+    python -m optlab.bench.sweep                      # 3 optimizers x 4 lr, 10,000 x 1,000 each
+    python -m optlab.bench.sweep --workers 2 --trajectories 2000 --out /tmp/bench
 
 Runs the same 12-job multirun twice through the real command line
 (``python -m optlab -m ...``, figures and report on), once with the default
@@ -11,10 +11,10 @@ times, the speed-up, and the seconds each job spent loading or compiling
 kernels (Numba's compiler-lock time, from each job's ``job.json``), split
 into the first job of each worker process and the later ones.
 
-Targets (issue "Reports and sweeps at scale"): joblib with 2 workers at
-least 1.6x faster than sequential, and no job after a worker's first over
-0.2 s of kernel loading. The exit status is 0 either way; the verdict is
-printed. Measure on a quiet machine: the load average is printed too.
+Targets: joblib with 2 workers at least 1.6x faster than sequential, and
+no job after a worker's first over 0.2 s of kernel loading. The exit status
+is 0 either way; the verdict is printed. Measure on a quiet machine: the
+load average is printed too.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def run_sweep(extra: list[str], sweep_dir: Path, env: dict) -> float:
     CPU_S.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
     if p.returncode != 0:
         sys.stderr.write(p.stdout[-3000:] + p.stderr[-3000:])
-        raise SystemExit(f"bench_sweep: the sweep failed (exit {p.returncode}): {' '.join(cmd)}")
+        raise SystemExit(f"optlab.bench.sweep: the sweep failed (exit {p.returncode}): {' '.join(cmd)}")
     return wall
 
 
@@ -101,7 +101,7 @@ def _load() -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m optlab.bench_sweep", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m optlab.bench.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=2, help="joblib worker processes (default 2)")
     p.add_argument("--trajectories", type=int, default=10_000, help="start points per job (default 10000)")
     p.add_argument("--steps", type=int, default=1_000, help="optimizer steps (default 1000)")

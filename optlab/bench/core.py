@@ -9,9 +9,12 @@ machines are shared and noisy), best of ``--repeat`` runs each:
 * startup: a new process with an empty and with a filled kernel cache, to the
   first result of ``optlab.simulate`` (target warm <= 1.5 s), and
   ``python -m optlab +experiment=quickstart`` end to end, warm (<= 5 s);
+* compile: a cold engine kernel (Adam x Rosenbrock) against a hand-written
+  Numba kernel of the same work, each in a new process with empty caches
+  (target <= 2x; see :mod:`optlab.bench.compile`), and the warm load;
 * optimizers: every optimizer on 2-D Rosenbrock vs its numpy reference;
 * objectives: Adam on objective families vs numpy references;
-* ``--device cuda``: the GPU engine (see optlab.bench_cuda).
+* ``--device cuda``: the GPU engine (see :mod:`optlab.bench.cuda`).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import time
 
 import numpy as np
 
-from .bench_optimizers import best_pair
+from .optimizers import best_pair
 
 
 def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_every=100):
@@ -171,7 +174,8 @@ def _print_table(title, rows, target):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="optlab bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--section", choices=["core", "startup", "optimizers", "objectives", "all"], default="all")
+    ap.add_argument("--section", choices=["core", "startup", "compile", "optimizers", "objectives", "all"],
+                    default="all")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--n", type=int, default=100_000, help="trajectories (core and optimizer table)")
     ap.add_argument("--steps", type=int, default=1000)
@@ -184,7 +188,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     if args.device == "cuda":
-        from .bench_cuda import main as cuda_main
+        from .cuda import main as cuda_main
         return cuda_main((["--quick"] if args.quick else []) + (["--json", args.json] if args.json else []))
     if args.quick:
         args.n, args.steps, args.repeat = 2000, 100, 1
@@ -197,9 +201,13 @@ def main(argv=None) -> int:
     if args.section in ("startup", "all"):
         results["startup"] = bench_startup(quickstart=not args.quick)
         _print_startup(results["startup"])
+    if args.section in ("compile", "all"):
+        from .compile import bench_compile, print_compile
+        results["compile"] = bench_compile(args.repeat, log=print)
+        print_compile(results["compile"])
     if args.section in ("optimizers", "all"):
         try:
-            from .bench_optimizers import optimizer_table
+            from .optimizers import optimizer_table
         except ImportError:
             optimizer_table = None
         if optimizer_table is not None:
@@ -209,7 +217,7 @@ def main(argv=None) -> int:
                          results["optimizers"], 5.0)
     if args.section in ("objectives", "all"):
         try:
-            from .bench_objectives import objective_table
+            from .objectives import objective_table
         except ImportError:
             objective_table = None
         if objective_table is not None:
