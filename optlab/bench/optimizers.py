@@ -75,7 +75,7 @@ def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, mi
         spec = optlab.optimizers.get(name)
         hyper = dict(lr=1e-3) if "lr" in spec.defaults else {}
         n, steps = N, T
-        if spec.kernel_factory is not None and name == "lbfgs":
+        if spec.kernel_source is not None and name == "lbfgs":
             # each step is up to max_iter quasi-Newton iterations: a smaller workload
             hyper = dict(lr=1.0, max_iter=5, history_size=10)
             n, steps = max(1, min(N, 2000)), max(1, min(T, 50))
