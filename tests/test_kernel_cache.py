@@ -107,7 +107,7 @@ def test_presets_and_aliases_share_one_kernel():
 def test_only_kernel_code_enters_an_identity():
     """No spec, validation, registry or study code is part of any CPU kernel's identity."""
     allowed = ("optlab.optimizers.", "optlab.objectives.", "optlab.engine.ops", "optlab.engine.rng",
-               "optlab.engine.driver")
+               "optlab.engine.driver", "optlab.engine.lbfgs_ops")
     for opt in optimizers.registry:
         src, _ = cpu.source(opt, objectives.get("quadratic"), 2)
         parts: dict = {}
