@@ -200,6 +200,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         if not numba.config.DISABLE_JIT and not codegen.is_cached(tag, src):
             warmup.announce([tag])
         run = codegen.load(tag, src).run
+        out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
         run = compile_for(run, x0c, hp, hs, p, scalars, out)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
@@ -260,7 +261,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
-            out["ex_out"])
+            out["ex_out"], out["ws"]())
         return
     pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
     chunk = -(-max(align, -(-n // pieces)) // align) * align
@@ -273,7 +274,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-            out["ex_out"][a:b])
+            out["ex_out"][a:b], out["ws"]())
         if has_e:
             out["rec_e"][:, a:b] = rec_e
         return b - a
@@ -299,7 +300,8 @@ def compile_for(run, x0, hp, hs, p, scalars, out):
     if getattr(run, "compile", None) is None or numba.config.DISABLE_JIT:
         return run
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
-            out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"])
+            out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
+            out["ws"]())
     sig = tuple(numba.typeof(a) for a in args)
     from .codegen import compile_signature
     return compile_signature(run, sig)

@@ -22,6 +22,8 @@ After the last step f and grad f are evaluated once more, so records hold
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import codegen
 
 def block_size(dim: int) -> int:
@@ -34,7 +36,7 @@ def block_size(dim: int) -> int:
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
 from numba import njit
-from optlab.engine.driver_cpu import scratch, start, grad_norm, books, record, perturb, finish
+from optlab.engine.driver_cpu import start, grad_norm, books, record, perturb, finish
 {imports}
 
 opt_init = njit(inline="always")(_opt_init)
@@ -42,30 +44,27 @@ opt_step = njit(inline="always")(_opt_step)
 obj_fg = njit(inline="always")(_obj_fg)
 
 B = {block}
-S = {n_state}
-K = {n_scalar}
 NEX = {n_extra}
 EX0 = {extra_slot0}
 NSX = {n_final}
 FS0 = {final_slot0}
-LOOK = {look}
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws):
     N = x0.shape[0]
     use_f = f_target == f_target
+    x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx = ws  # this thread's block arrays (core.workspace)
+    bt = bk[0]
+    dt = bk[1]
+    ht = bk[2]
     for blk in range((N + B - 1) // B):
         i0 = blk * B
         n = min(B, N - i0)
-        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx = scratch(x0, hp, B, S, K, LOOK)
-        bt = bk[0]
-        dt = bk[1]
-        ht = bk[2]
+        start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
         ctx[0] = seed
         ctx[2] = i_off + i0
-        start(x0, hp, i0, n, x, hb, bf, bt, dt, ht)
         opt_init(x, st, sc, hb, hs, B)
         for t in range(steps + 1):
             ctx[1] = t
@@ -114,12 +113,23 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
     final = list(opt_spec.final_scalars.values())
     src = _TEMPLATE.format(
         header=HEADER, block=block,
-        n_state=opt_spec.n_state, n_scalar=opt_spec.n_scalar,
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
-        imports="\n".join(imports), look=opt_spec.lookahead is not None, look_eval=look_eval,
+        imports="\n".join(imports), look_eval=look_eval,
     )
     return src, tag(opt_spec, obj_spec)
+
+
+def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
+    """One thread's block arrays for ``run`` (its last argument), zeroed by the kernel per block:
+    x, g, f, xa, fa (the look-ahead point, 1 wide when unused), st, sc, hb, best loss, gradient
+    norm, books (best step, divergence step, tolerance step) and the RNG context."""
+    b = block_size(dim)
+    wa = b if opt_spec.lookahead is not None else 1
+    z = np.zeros
+    return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),
+            z((max(opt_spec.n_state, 1), dim, b), dtype), z((max(opt_spec.n_scalar, 1), b), dtype),
+            z((max(len(opt_spec.vector), 1), b), hp_dtype), z(b), z(b), z((3, b), np.int64), z(3, np.int64))
 
 
 def tag(opt_spec, obj_spec) -> str:

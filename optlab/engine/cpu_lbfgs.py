@@ -399,7 +399,8 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
     ht = bk[2]
     hb = np.zeros((hp.shape[0], 1), dtype=hp.dtype)
     st = np.zeros((1, D, 1), dtype=x0.dtype)
-    start(x0, hp, i, 1, xb, hb, bf, bt, dt, ht)
+    sc = np.zeros((1, 1), dtype=x0.dtype)
+    start(x0, hp, i, 1, xb, gb, fb, gb, fb, st, sc, hb, bf, gn, bt, dt, ht)
     for k in range(D):
         x[k] = xb[k, 0]
     f = 0.0
@@ -410,7 +411,7 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
             xb[k, 0] = x[k]
         obj_fg(xb, gb, fb, p, 1, ctx)
         f = float(fb[0])
-        grad_norm(gb, gn)
+        grad_norm(gb, gn)  # L-BFGS keeps the gradient norm of every closure call
         books(fb, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
         if t % rec_every == 0:
             record(t // rec_every, t, xb, fb, st, 0, 0, dt, i, 1, rec_x, rec_f, rec_e)
@@ -429,7 +430,8 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
 
 @njit(cache=True, nogil=True)
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws):
+    # ws: the elementwise engine's block arrays, unused (one trajectory at a time here)
     for i in range(x0.shape[0]):
         trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
                    i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,

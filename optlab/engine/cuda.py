@@ -53,8 +53,8 @@ _TEMPLATE = '''{header}"""optlab CUDA kernel: D={dim}, {dtype} (generated; do no
 import math
 from numba import cuda, float64, int64, {dtype}
 from optlab.engine.cuda_ops import device_function
-from optlab.engine.driver import start as _start, grad_norm as _grad_norm, books as _books
-from optlab.engine.driver import record as _record, perturb as _perturb, finish as _finish
+from optlab.engine.driver import start as _start, grad_norm as _grad_norm, books as _books, record as _record
+from optlab.engine.driver import perturb as _perturb, finish as _finish
 {imports}
 
 start = device_function(_start)
@@ -98,21 +98,11 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
     dt = cuda.local.array(1, int64)
     ht = cuda.local.array(1, int64)
     for i in range(cuda.grid(1), N, cuda.gridsize(1)):
-        # a fresh block of width 1 per trajectory, as the CPU engine's zeroed scratch
-        for d in range(D):
-            g[d, 0] = 0.0
-            for s in range(SA):
-                st[s, d, 0] = 0.0
-        f[0] = 0.0
-        gn[0] = 0.0
-        for k in range(KA):
-            sc[k, 0] = 0.0
-        for k in range(HA):
-            hb[k, 0] = 0.0
+        # a fresh block of width 1 per trajectory (g and f stand in for the unused look-ahead arrays)
+        start(x0, hp, i, 1, x, g, f, g, f, st, sc, hb, bf, gn, bt, dt, ht)
         ctx[0] = seed
         ctx[1] = 0
         ctx[2] = i_off + i
-        start(x0, hp, i, 1, x, hb, bf, bt, dt, ht)
         opt_init(x, st, sc, hb, hs, 1)
         for t in range(steps + 1):
             ctx[1] = t

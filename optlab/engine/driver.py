@@ -37,42 +37,36 @@ import numpy as np
 from .rng import normal
 
 
-def scratch(x0, hp, width, n_state, n_scalar, look):
-    """A block's arrays, zeroed: x, g, f, xa, fa, st, sc, hb, bf, gn, books (bt, dt, ht
-    rows), ctx. ``look``: also the look-ahead point's xa, fa (else 1-wide stand-ins).
-
-    Allocated here, in a function compiled once and cached, rather than in
-    each kernel: every ``np.zeros`` signature a kernel types costs it about
-    0.2 s of compile time."""
-    dim = x0.shape[1]
-    x = np.zeros((dim, width), dtype=x0.dtype)
-    g = np.zeros((dim, width), dtype=x0.dtype)
-    f = np.zeros(width, dtype=x0.dtype)
-    wa = width if look else 1
-    xa = np.zeros((dim, wa), dtype=x0.dtype)
-    fa = np.zeros(wa, dtype=x0.dtype)
-    st = np.zeros((max(n_state, 1), dim, width), dtype=x0.dtype)
-    sc = np.zeros((max(n_scalar, 1), width), dtype=x0.dtype)
-    hb = np.zeros((max(hp.shape[0], 1), width), dtype=hp.dtype)
-    bf = np.zeros(width)
-    gn = np.zeros(width)
-    bk = np.zeros((3, width), dtype=np.int64)
-    ctx = np.zeros(3, dtype=np.int64)
-    return x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx
-
-
-def start(x0, hp, i0, n, x, hb, bf, bt, dt, ht):
-    """Load trajectories ``i0 .. i0+n`` into the block and reset their books.
+def start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht):
+    """Begin a block: trajectories ``i0 .. i0+n`` and their hyperparameters loaded,
+    every working array zeroed and the books reset.
 
     Columns past ``n`` (a short last block) are copies of the first, so every
-    loop over the block has the same trip count."""
+    loop over the block has the same trip count. The engine allocates the
+    arrays once per thread, outside the kernel: allocating in compiled code
+    costs each kernel ~0.2 s of compile per array type."""
     for d in range(x.shape[0]):
         for j in range(x.shape[1]):
             x[d, j] = x0[i0 + (j if j < n else 0), d]
-    for k in range(hp.shape[0]):
+            g[d, j] = 0.0
+    for k in range(hb.shape[0]):
         for j in range(x.shape[1]):
-            hb[k, j] = hp[k, i0 + (j if j < n else 0)]
+            hb[k, j] = hp[k, i0 + (j if j < n else 0)] if k < hp.shape[0] else 0.0
+    for d in range(xa.shape[0]):
+        for j in range(xa.shape[1]):
+            xa[d, j] = 0.0
+    for j in range(fa.shape[0]):
+        fa[j] = 0.0
+    for k in range(st.shape[0]):
+        for d in range(st.shape[1]):
+            for j in range(st.shape[2]):
+                st[k, d, j] = 0.0
+    for k in range(sc.shape[0]):
+        for j in range(sc.shape[1]):
+            sc[k, j] = 0.0
     for j in range(x.shape[1]):
+        f[j] = 0.0
+        gn[j] = 0.0
         bf[j] = np.inf
         bt[j] = 0
         dt[j] = -1

@@ -13,7 +13,6 @@ from . import driver
 
 _cpu = njit(cache=True, nogil=True, error_model="numpy")
 
-scratch = _cpu(driver.scratch)
 start = _cpu(driver.start)
 grad_norm = _cpu(driver.grad_norm)
 books = _cpu(driver.books)
