@@ -13,9 +13,9 @@ has the details):
 1. ``optlab/optimizers/<name>.py``: ``init`` and ``step`` in the Numba subset
    and ``SPEC`` (torch's defaults, hyperparameter rows, state sizes, torch's
    validation messages, ``torch_name``);
-2. ``conf/optimizer/<name>.yaml``: ``name`` and torch's defaults, for
-   ``optimizer=<name>`` on the command line (tests/test_config.py and
-   tests/test_optimizers.py fail without it);
+2. ``conf/optimizer/<name>.yaml``, generated from the spec by
+   ``python -m optlab.configs``, for ``optimizer=<name>`` on the command
+   line (tests/test_config.py fails while it is missing or out of date);
 3. tests: a per-step reference in ``tests/naive_optimizers.py`` and
    ``SETTINGS[<name>]`` in ``tests/test_optimizers.py`` (a test fails while a
    registered optimizer is missing there); ``SETTINGS[<name>]`` in

@@ -42,12 +42,28 @@ def test_optimizer_configs_match_the_registry(name):
         assert value == (tuple(default) if isinstance(default, (list, tuple)) else default), key
 
 
+def test_optimizer_configs_are_generated_from_the_specs(tmp_path):
+    """The defaults live in the specs; conf/optimizer/*.yaml is what `python -m optlab.configs` writes."""
+    from optlab import configs, optimizers
+    assert configs.write(check=True) == []
+    # and the generator really writes: into an empty folder, one file per optimizer, equal to the repo's
+    (tmp_path / "optimizer").mkdir()
+    written = configs.write(tmp_path)
+    assert sorted(p.name for p in written) == sorted(f"{n}.yaml" for n in optimizers.names())
+    for p in written:
+        assert p.read_text() == (CONF / "optimizer" / p.name).read_text()
+
+
 @pytest.mark.parametrize("name", _options("objective"))
 def test_objective_configs_compose_and_validate(name):
     cfg = _compose([f"objective={name}"])
     spec, dim, options, x0 = objective_setup(cfg)
     assert spec.name == name
     assert spec.check_dim(dim) == dim
+    # the file's options are the spec's, with the spec's defaults (the one place they live)
+    assert options == {k: v for k, v in spec.options.items()}, name
+    default_dim = spec.dim if spec.dim is not None else spec.default_dim()
+    assert dim == default_dim, name
 
 
 @pytest.mark.parametrize("name", _options("engine"))

@@ -76,6 +76,9 @@ class OptimizerSpec:
     lookahead: Callable | None = None
     # which engines can run it
     devices: tuple = ("cpu", "cuda")
+    # the generated config file (optlab.configs): keys it leaves out, end-of-line notes
+    config_hidden: tuple = ()
+    config_notes: dict = field(default_factory=dict)
 
     @property
     def doc(self) -> str:

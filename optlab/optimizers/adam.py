@@ -130,6 +130,7 @@ SPECS = [
         n_state=3, n_scalar=3,
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
+        config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword
         torch_name="AdamW",
         reference="Loshchilov & Hutter, ICLR 2019",
     ),

@@ -118,5 +118,6 @@ SPEC = OptimizerSpec(
     reference="Nocedal 1980; Liu & Nocedal 1989",
     final_scalars={"func_evals": 0},
     kernel_source=kernel_source,
+    config_notes={"max_eval": "null = max_iter * 5 // 4, as torch", "line_search_fn": "null or strong_wolfe"},
     devices=("cpu",),
 )
