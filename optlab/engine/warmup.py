@@ -117,9 +117,11 @@ def _worker_init() -> None:  # pragma: no cover - runs in the worker processes
 def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
     """Compile the kernels among ``keys`` that are not cached yet; returns their tags.
 
-    Several missing kernels compile in a pool of processes (one per core;
-    each compile is single-threaded), which all write to the disk cache.
-    Keys that share a kernel (presets, aliases) compile once.
+    Several missing kernels compile in a pool of ``default_workers()``
+    processes (each compile is single-threaded), which all write to the disk
+    cache, or one after the other in this process where the machine has no
+    core to spare; a progress bar in an interactive terminal. Keys that share
+    a kernel (presets, aliases) compile once.
     """
     from . import codegen
     unique: dict[str, KernelKey] = {}
@@ -136,30 +138,30 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
     announce(tags)
     todo = list(unique.values())
     n_workers = min(len(todo), workers or default_workers())
-    if n_workers <= 1 or os.environ.get("OPTLAB_WARMUP_WORKER"):
-        _QUIET.append(True)  # said once above, for all of them
-        try:
-            for key in todo:
-                compile_one(key)
-        finally:
-            _QUIET.pop()
-        return tags
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     from ..progress import bar as make_bar
-    bar = make_bar(total=len(todo), desc="compiling kernels", enabled=progress)
-    ctx = mp.get_context("spawn")  # a clean interpreter: no threads or Numba state inherited
-    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = [pool.submit(compile_one, key) for key in todo]
-        try:
-            for fut in as_completed(futures):
+    bar = make_bar(total=len(todo), desc="compiling kernels", enabled=progress) if len(todo) > 1 else None
+    try:
+        if n_workers <= 1 or os.environ.get("OPTLAB_WARMUP_WORKER"):
+            _QUIET.append(True)  # said once above, for all of them
+            try:
+                for key in todo:
+                    compile_one(key)
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                _QUIET.pop()
+            return tags
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        ctx = mp.get_context("spawn")  # a clean interpreter: no threads or Numba state inherited
+        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init) as pool:
+            for fut in as_completed([pool.submit(compile_one, key) for key in todo]):
                 fut.result()
                 if bar is not None:
                     bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
+    finally:
+        if bar is not None:
+            bar.close()
     return tags
 
 
