@@ -44,9 +44,10 @@ from .errors import unknown_name
 
 
 class Registry:
-    def __init__(self, kind: str, package: str):
+    def __init__(self, kind: str, package: str, check=None):
         self.kind = kind
         self.package = package
+        self.check = check  # callable(spec): raises when a spec is inconsistent
         self._specs: dict | None = None
         self._aliases: dict[str, str] = {}
 
@@ -64,6 +65,8 @@ class Registry:
                 for spec in found:
                     if spec.name in specs:
                         raise RuntimeError(f"duplicate {self.kind} name {spec.name!r}")
+                    if self.check is not None:
+                        self.check(spec)
                     specs[spec.name] = spec
                     for alias in getattr(spec, "aliases", ()):
                         self._aliases[alias] = spec.name

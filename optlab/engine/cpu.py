@@ -109,8 +109,8 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
         imports += [codegen.import_line(opt_spec.lookahead, "_opt_look"),
                     'opt_look = njit(inline="always")(_opt_look)']
         look_eval = _LOOK_EVAL
-    extra = list(opt_spec.record_state.values())
-    final = list(opt_spec.final_scalars.values())
+    extra = opt_spec.record_slots
+    final = opt_spec.final_slots
     src = _TEMPLATE.format(
         header=HEADER, block=block,
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,

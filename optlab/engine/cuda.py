@@ -219,8 +219,8 @@ def source(opt_spec, obj_spec, dim: int, dtype="float64") -> tuple[str, tuple, s
         raise OptlabError(f"Invalid dtype: {dtype!r} (must be 'float64' or 'float32')")
     k = opt_spec.kernels
     fns = (k.init, k.step, obj_spec.value_grad_kernel, cuda_ops.device_function)
-    extra = list(opt_spec.record_state.values())
-    final = list(opt_spec.final_scalars.values())
+    extra = opt_spec.record_slots
+    final = opt_spec.final_slots
     n_hyper = len(opt_spec.vector)
     src = _TEMPLATE.format(
         header=HEADER, dim=int(dim), dtype=dtype,

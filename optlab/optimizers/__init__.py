@@ -4,9 +4,9 @@
 ``names()`` lists them. Each module of this package is one algorithm.
 """
 from .._registry import Registry
-from ._base import OptimizerSpec
+from ._base import OptimizerSpec, check_layout
 
-registry = Registry("optimizer", __name__)
+registry = Registry("optimizer", __name__, check=check_layout)
 get = registry.get
 names = registry.names
 

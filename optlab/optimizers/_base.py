@@ -14,8 +14,8 @@ Shapes (B is the block width, D the dimension):
 =====  ==========  ==========================================================
 x      (D, B)      parameters, updated in place
 g      (D, B)      gradient at x (the kernel may overwrite it)
-st     (S, D, B)   per-coordinate state (torch's state tensors), S = n_state
-sc     (K, B)      per-trajectory scalar state/scratch, K = n_scalar
+st     (S, D, B)   per-coordinate state (torch's state tensors), rows as ``spec.state``
+sc     (K, B)      per-trajectory scalar state/scratch, rows as ``spec.scalars``
 hp     (H, B)      per-trajectory hyperparameters, rows as ``spec.vector``
 hs     (M,)        per-call options (booleans as 0/1), rows as ``spec.static``
 t      int         torch's step counter, 1 on the first step
@@ -23,10 +23,22 @@ t      int         torch's step counter, 1 on the first step
 
 The module also defines ``SPEC``, an :class:`OptimizerSpec` that owns the
 names, defaults (torch.optim's, exactly) and validation (torch's messages).
+
+**Named layouts.** The spec names every row (``state=("exp_avg", ...)``,
+``scalars=(...)``, ``vector=("lr", ...)``) and the module names their indices
+``S_EXP_AVG = 0``, ``K_...``, ``H_LR = 0`` ...; kernels index rows only
+through those names (``st[S_EXP_AVG, d, j]``, ``uniform(hp, H_LR, n)``).
+Numba freezes the constants, so this costs nothing at run time.
+:func:`check_layout` runs when the registry loads the module and fails, with
+one line naming the optimizer and the row, when the constants, the kernels'
+use of them, or the record slots do not match the declaration.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
@@ -56,18 +68,21 @@ class OptimizerSpec:
     defaults: dict
     vector: tuple
     static: tuple = ()
-    n_state: int = 0
-    n_scalar: int = 0
+    # the kernel's named rows: st (torch's per-coordinate state tensors) and sc
+    # (per-trajectory scalars); the module names each row's index S_<NAME>, K_<NAME>
+    # (and H_<NAME> for the rows of ``vector``), checked at registration (check_layout)
+    state: tuple = ()
+    scalars: tuple = ()
     validate: Callable[[dict], None] | None = None
     summary: str = ""
     torch_name: str | None = None
     reference: str = ""
     preset_of: str | None = None
     aliases: tuple = ()
-    # extra per-step records, name -> st slot (consecutive), e.g. ASGD's averaged iterate "ax"
-    record_state: dict = field(default_factory=dict)
-    # per-trajectory final scalars, name -> sc slot (consecutive), e.g. LBFGS "func_evals"
-    final_scalars: dict = field(default_factory=dict)
+    # rows of ``state`` also recorded every record step (consecutive), e.g. ASGD's averaged iterate "ax"
+    record_state: tuple = ()
+    # rows of ``scalars`` returned per trajectory after the run (consecutive), e.g. LBFGS "func_evals"
+    final_scalars: tuple = ()
     # callable(obj_spec) -> (source, tag): the generated CPU kernel of an algorithm that
     # needs a template of its own (L-BFGS); same ``run`` signature as the engine's
     kernel_source: Callable | None = None
@@ -79,6 +94,24 @@ class OptimizerSpec:
     # the generated config file (optlab.configs): keys it leaves out, end-of-line notes
     config_hidden: tuple = ()
     config_notes: dict = field(default_factory=dict)
+
+    @property
+    def n_state(self) -> int:
+        return len(self.state)
+
+    @property
+    def n_scalar(self) -> int:
+        return len(self.scalars)
+
+    @property
+    def record_slots(self) -> list:
+        """st rows of ``record_state``, in order."""
+        return [self.state.index(name) for name in self.record_state]
+
+    @property
+    def final_slots(self) -> list:
+        """sc rows of ``final_scalars``, in order."""
+        return [self.scalars.index(name) for name in self.final_scalars]
 
     @property
     def doc(self) -> str:
@@ -194,3 +227,87 @@ def check_bool(v, *names):
         if not isinstance(v[name], (bool, np.bool_, int)) or v[name] not in (0, 1):
             raise OptlabError(f"Invalid {name}: {v[name]!r} (must be true or false)")
 
+
+
+# --- the kernel layout, checked at registration ------------------------------
+
+_ROWS = (("st", "S_", "state"), ("sc", "K_", "scalars"), ("hp", "H_", "vector"))
+
+
+def _const_name(name: str, prefix: str) -> str:
+    return prefix + name.upper()
+
+
+def check_layout(spec: OptimizerSpec) -> None:
+    """The declared rows against the kernel module: constants, use, record slots.
+
+    * the module defines ``S_<NAME>`` = i for the i-th name of ``state`` (likewise
+      ``K_`` for ``scalars`` and ``H_`` for ``vector``), and no other such constant;
+    * its kernel functions index ``st``, ``sc`` and ``hp`` rows only through those
+      constants (``st[S_EXP_AVG, d, j]``, ``uniform(hp, H_LR, n)``), never by a bare
+      number, and each with the constants of its own array;
+    * every declared row is used (not for kernels brought by ``kernel_source``);
+    * ``record_state`` and ``final_scalars`` are consecutive rows.
+
+    Raises ``RuntimeError`` naming the optimizer and the row.
+    """
+    mod = spec.kernels
+    where = f"optimizer '{spec.name}' ({mod.__name__})"
+    for array, prefix, field_name in _ROWS:
+        names = tuple(getattr(spec, field_name))
+        for i, name in enumerate(names):
+            const = _const_name(name, prefix)
+            value = getattr(mod, const, None)
+            if value != i or isinstance(value, bool):
+                raise RuntimeError(f"{where}: {field_name} row {i} is {name!r}, so the module must define "
+                                   f"{const} = {i} (found {value!r})")
+        declared = {_const_name(n, prefix) for n in names}
+        extra = sorted(k for k in vars(mod) if k.startswith(prefix) and k.isupper() and k not in declared)
+        if extra:
+            raise RuntimeError(f"{where}: {extra[0]} names no declared {field_name} row "
+                               f"(declared: {', '.join(names) or 'none'})")
+    used = _rows_used(mod, where)
+    if spec.kernel_source is None:
+        for array, prefix, field_name in _ROWS:
+            for name in getattr(spec, field_name):
+                if _const_name(name, prefix) not in used:
+                    raise RuntimeError(f"{where}: declares {field_name} row {name!r} "
+                                       f"({_const_name(name, prefix)}) that its kernel never uses")
+    for field_name, rows, slots in (("record_state", spec.state, None), ("final_scalars", spec.scalars, None)):
+        wanted = tuple(getattr(spec, field_name))
+        for name in wanted:
+            if name not in rows:
+                raise RuntimeError(f"{where}: {field_name} names {name!r}, which is not a declared row "
+                                   f"({', '.join(rows) or 'none'})")
+        idx = [rows.index(n) for n in wanted]
+        if idx and idx != list(range(idx[0], idx[0] + len(idx))):
+            raise RuntimeError(f"{where}: {field_name} rows {', '.join(wanted)} must be consecutive")
+
+
+def _rows_used(mod, where: str) -> set:
+    """Row constants the module's functions index ``st``/``sc``/``hp`` with; bare numbers raise."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(mod)))
+    except (OSError, TypeError):  # pragma: no cover - a module without source
+        return set()
+    prefixes = {array: prefix for array, prefix, _ in _ROWS}
+    used = set()
+
+    def row_index(array, node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            raise RuntimeError(f"{where}: line {node.lineno} indexes {array}[{node.value}, ...] by number; "
+                               f"use the row's name ({prefixes[array]}<NAME>)")
+        if isinstance(node, ast.Name) and node.id.isupper() and node.id[:2] in ("S_", "K_", "H_"):
+            if not node.id.startswith(prefixes[array]):
+                raise RuntimeError(f"{where}: line {node.lineno} indexes {array} with {node.id}, "
+                                   f"a row of another array")
+            used.add(node.id)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in prefixes:
+            first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+            row_index(node.value.id, first)
+        elif isinstance(node, ast.Call) and len(node.args) >= 2 and isinstance(node.args[0], ast.Name) \
+                and node.args[0].id in prefixes:  # helpers taking (array, row, ...), e.g. uniform(hp, H_LR, n)
+            row_index(node.args[0].id, node.args[1])
+    return used

@@ -25,7 +25,12 @@ import sys
 from ..engine.ops import fma
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
-# st rows: 0 square_avg, 1 acc_delta.  hp rows: lr, rho, eps, weight_decay.  hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_SQUARE_AVG, S_ACC_DELTA = 0, 1
+# hp: the per-trajectory hyperparameters
+H_LR, H_RHO, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3
+# hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
@@ -39,18 +44,18 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            rho = hp[1, j]
-            eps = hp[2, j]
-            wd = hp[3, j]
+            lr = hp[H_LR, j]
+            rho = hp[H_RHO, j]
+            eps = hp[H_EPS, j]
+            wd = hp[H_WEIGHT_DECAY, j]
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
             gi = fma(wd, xi, gi) if wd != 0.0 else gi
-            v = fma((1.0 - rho) * gi, gi, st[0, d, j] * rho)
-            st[0, d, j] = v
-            delta = math.sqrt(st[1, d, j] + eps) / math.sqrt(v + eps) * gi
-            st[1, d, j] = fma((1.0 - rho) * delta, delta, st[1, d, j] * rho)
+            v = fma((1.0 - rho) * gi, gi, st[S_SQUARE_AVG, d, j] * rho)
+            st[S_SQUARE_AVG, d, j] = v
+            delta = math.sqrt(st[S_ACC_DELTA, d, j] + eps) / math.sqrt(v + eps) * gi
+            st[S_ACC_DELTA, d, j] = fma((1.0 - rho) * delta, delta, st[S_ACC_DELTA, d, j] * rho)
             x[d, j] = fma(-lr, delta, xi)
 
 
@@ -68,7 +73,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False),
     vector=("lr", "rho", "eps", "weight_decay"),
     static=("maximize",),
-    n_state=2,
+    state=('square_avg', 'acc_delta'),
     validate=_validate,
     summary="Adadelta: step = RMS of past updates / RMS of gradients (torch.optim.Adadelta)",
     torch_name="Adadelta",

@@ -25,38 +25,46 @@ import sys
 from ..engine.ops import fma, jitable, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
-# st rows: 0 sum.  sc rows: 0 clr.
-# hp rows: lr, lr_decay, weight_decay, initial_accumulator_value, eps.  hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_SUM = 0
+# sc: per-trajectory scalars
+K_CLR = 0
+# hp: the per-trajectory hyperparameters
+H_LR, H_LR_DECAY, H_WEIGHT_DECAY, H_INITIAL_ACCUMULATOR_VALUE, H_EPS = 0, 1, 2, 3, 4
+# hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
-            st[0, d, j] = hp[3, j]
+            st[S_SUM, d, j] = hp[H_INITIAL_ACCUMULATOR_VALUE, j]
 
 
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     tm1 = float(t) - 1.0
-    if uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 4, n):
+    if uniform(hp, H_LR, n) and uniform(hp, H_LR_DECAY, n) and uniform(hp, H_WEIGHT_DECAY, n) \
+            and uniform(hp, H_EPS, n):
         # one set of hyperparameters in the block: one clr, scalars in registers
-        clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
-        wd = hp[2, 0]
-        eps = hp[4, 0]
+        clr = hp[H_LR, 0] / (1.0 + tm1 * hp[H_LR_DECAY, 0])
+        wd = hp[H_WEIGHT_DECAY, 0]
+        eps = hp[H_EPS, 0]
         for d in range(x.shape[0]):
             for j in range(n):
-                x[d, j], st[0, d, j] = _update(x[d, j], g[d, j], st[0, d, j], clr, wd, eps, maximize)
+                x[d, j], st[S_SUM, d, j] = _update(x[d, j], g[d, j], st[S_SUM, d, j], clr, wd, eps, maximize)
         return
-    if uniform(hp, 0, n) and uniform(hp, 1, n):  # one clr for the block
-        clr = hp[0, 0] / (1.0 + tm1 * hp[1, 0])
+    if uniform(hp, H_LR, n) and uniform(hp, H_LR_DECAY, n):  # one clr for the block
+        clr = hp[H_LR, 0] / (1.0 + tm1 * hp[H_LR_DECAY, 0])
         for j in range(n):
-            sc[0, j] = clr
+            sc[K_CLR, j] = clr
     else:
         for j in range(n):
-            sc[0, j] = hp[0, j] / (1.0 + tm1 * hp[1, j])
+            sc[K_CLR, j] = hp[H_LR, j] / (1.0 + tm1 * hp[H_LR_DECAY, j])
     for d in range(x.shape[0]):
         for j in range(n):
-            x[d, j], st[0, d, j] = _update(x[d, j], g[d, j], st[0, d, j], sc[0, j], hp[2, j], hp[4, j], maximize)
+            x[d, j], st[S_SUM, d, j] = _update(x[d, j], g[d, j], st[S_SUM, d, j], sc[K_CLR, j],
+                                               hp[H_WEIGHT_DECAY, j], hp[H_EPS, j], maximize)
 
 
 @jitable(inline="never")
@@ -85,7 +93,7 @@ SPEC = OptimizerSpec(
                   eps=1e-10, maximize=False),
     vector=("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
     static=("maximize",),
-    n_state=1, n_scalar=1,
+    state=('sum',), scalars=('clr',),
     validate=_validate,
     summary="Adagrad: per-coordinate steps scaled by the root of the summed squared gradients "
             "(torch.optim.Adagrad)",

@@ -29,10 +29,15 @@ from ..engine.ops import jitable, uniform
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
-# st rows: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
-# sc rows: 0 step_size = lr / bc1, 1 sqrt(bc2) (this step's, per trajectory),
-#          2 whether the block shares one (beta1, beta2) (set by init).
-# hp rows: lr, beta1, beta2, eps, weight_decay.  hs: amsgrad, maximize, decoupled.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_EXP_AVG, S_EXP_AVG_SQ, S_MAX_EXP_AVG_SQ = 0, 1, 2
+# sc: per-trajectory scalars
+K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS = 0, 1, 2
+# hp: the per-trajectory hyperparameters
+H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+# K_STEP_SIZE is lr / bc1 and K_SQRT_BC2 sqrt(bc2), this step's; K_SAME_BETAS: the block shares one
+# (beta1, beta2) (set by init).  hs: amsgrad, maximize, decoupled.
 
 
 def init(x, st, sc, hp, hs, n):
@@ -41,9 +46,9 @@ def init(x, st, sc, hp, hs, n):
             for j in range(n):
                 st[k, d, j] = 0.0
     # betas never change during a run: test the block once, not every step
-    same = uniform(hp, 1, n) and uniform(hp, 2, n)
+    same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n)
     for j in range(n):
-        sc[2, j] = 1.0 if same else 0.0
+        sc[K_SAME_BETAS, j] = 1.0 if same else 0.0
 
 
 @jitable(inline="never")
@@ -63,38 +68,39 @@ def step(x, g, st, sc, hp, hs, t, n):
     tf = float(t)
     # this step's per-trajectory scalars; then one coordinate loop for shared
     # and per-trajectory hyperparameters alike (a sweep costs what a single run does)
-    if sc[2, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
-        bc1 = 1.0 - hp[1, 0] ** tf
-        c2 = math.sqrt(1.0 - hp[2, 0] ** tf)
+    if sc[K_SAME_BETAS, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
+        bc1 = 1.0 - hp[H_BETA1, 0] ** tf
+        c2 = math.sqrt(1.0 - hp[H_BETA2, 0] ** tf)
         for j in range(n):
-            sc[0, j] = hp[0, j] / bc1
-            sc[1, j] = c2
+            sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
+            sc[K_SQRT_BC2, j] = c2
     else:  # one pow per run of equal betas
         pb1 = -1.0
         pb2 = -1.0
         bc1 = 1.0
         c2 = 1.0
         for j in range(n):
-            b1 = hp[1, j]
-            b2 = hp[2, j]
+            b1 = hp[H_BETA1, j]
+            b2 = hp[H_BETA2, j]
             if b1 != pb1:
                 bc1 = 1.0 - b1 ** tf
                 pb1 = b1
             if b2 != pb2:
                 c2 = math.sqrt(1.0 - b2 ** tf)
                 pb2 = b2
-            sc[0, j] = hp[0, j] / bc1
-            sc[1, j] = c2
+            sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
+            sc[K_SQRT_BC2, j] = c2
     for d in range(x.shape[0]):
         for j in range(n):
-            xi, m, v, vm = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], st[2, d, j], hp[0, j], hp[1, j],
-                                   hp[2, j], hp[3, j], hp[4, j], sc[0, j], sc[1, j], maximize, decoupled,
-                                   amsgrad)
+            xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
+                                   st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
+                                   hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j], sc[K_SQRT_BC2, j],
+                                   maximize, decoupled, amsgrad)
             x[d, j] = xi
-            st[0, d, j] = m
-            st[1, d, j] = v
+            st[S_EXP_AVG, d, j] = m
+            st[S_EXP_AVG_SQ, d, j] = v
             if amsgrad:  # loop-invariant: LLVM unswitches it
-                st[2, d, j] = vm
+                st[S_MAX_EXP_AVG_SQ, d, j] = vm
 
 
 def _validate(v):
@@ -115,7 +121,7 @@ SPECS = [
         defaults=_DEFAULTS,
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=3,
+        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas'),
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -127,7 +133,7 @@ SPECS = [
         defaults={**_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        n_state=3, n_scalar=3,
+        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas'),
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword

@@ -24,8 +24,14 @@ import sys
 from ..engine.ops import fma, lerp
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
-# st rows: 0 exp_avg, 1 exp_inf.  sc rows: 0 clr.
-# hp rows: lr, beta1, beta2, eps, weight_decay.  hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_EXP_AVG, S_EXP_INF = 0, 1
+# sc: per-trajectory scalars
+K_CLR = 0
+# hp: the per-trajectory hyperparameters
+H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+# hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
@@ -41,28 +47,28 @@ def step(x, g, st, sc, hp, hs, t, n):
     pb1 = -1.0
     bc1 = 1.0
     for j in range(n):  # one pow per distinct beta1 in the block
-        b1 = hp[1, j]
+        b1 = hp[H_BETA1, j]
         if b1 != pb1:
             bc1 = 1.0 - b1 ** tf
             pb1 = b1
-        sc[0, j] = hp[0, j] / bc1
+        sc[K_CLR, j] = hp[H_LR, j] / bc1
     for d in range(x.shape[0]):
         for j in range(n):
-            b1 = hp[1, j]
-            b2 = hp[2, j]
-            eps = hp[3, j]
-            wd = hp[4, j]
+            b1 = hp[H_BETA1, j]
+            b2 = hp[H_BETA2, j]
+            eps = hp[H_EPS, j]
+            wd = hp[H_WEIGHT_DECAY, j]
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
             gi = fma(wd, xi, gi) if wd != 0.0 else gi
-            m = lerp(st[0, d, j], gi, 1.0 - b1)
-            st[0, d, j] = m
-            a = st[1, d, j] * b2
+            m = lerp(st[S_EXP_AVG, d, j], gi, 1.0 - b1)
+            st[S_EXP_AVG, d, j] = m
+            a = st[S_EXP_INF, d, j] * b2
             b = abs(gi) + eps
             u = a if (a > b or a != a) else b  # torch.maximum: NaN wins
-            st[1, d, j] = u
-            x[d, j] = xi + (-sc[0, j] * m) / u
+            st[S_EXP_INF, d, j] = u
+            x[d, j] = xi + (-sc[K_CLR, j] * m) / u
 
 
 def _validate(v):
@@ -79,7 +85,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
     static=("maximize",),
-    n_state=2, n_scalar=1,
+    state=('exp_avg', 'exp_inf'), scalars=('clr',),
     validate=_validate,
     summary="Adamax: Adam with an infinity-norm second moment (torch.optim.Adamax)",
     torch_name="Adamax",

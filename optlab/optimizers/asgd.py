@@ -30,27 +30,33 @@ import numpy as np
 from ..engine.ops import fma, uniform
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 
-# st rows: 0 ax.  sc rows: 0 eta (float32 values), 1 mu (float32 values).
-# hp rows: lr, lambd, alpha, t0, weight_decay.  hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_AX = 0
+# sc: per-trajectory scalars
+K_ETA, K_MU = 0, 1
+# hp: the per-trajectory hyperparameters
+H_LR, H_LAMBD, H_ALPHA, H_T0, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+# K_ETA and K_MU hold float32 values (torch keeps them as float32 tensors).  hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
-            st[0, d, j] = 0.0
+            st[S_AX, d, j] = 0.0
     for j in range(n):
-        sc[0, j] = float(np.float32(hp[0, j]))
-        sc[1, j] = 1.0
+        sc[K_ETA, j] = float(np.float32(hp[H_LR, j]))
+        sc[K_MU, j] = 1.0
 
 
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            lambd = hp[1, j]
-            wd = hp[4, j]
-            eta = sc[0, j]
-            mu = sc[1, j]
+            lambd = hp[H_LAMBD, j]
+            wd = hp[H_WEIGHT_DECAY, j]
+            eta = sc[K_ETA, j]
+            mu = sc[K_MU, j]
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
@@ -58,34 +64,34 @@ def step(x, g, st, sc, hp, hs, t, n):
             xi = xi * (1.0 - lambd * eta)
             xi = fma(-eta, gi, xi)
             x[d, j] = xi
-            ax = st[0, d, j]
-            st[0, d, j] = ax + (xi - ax) * mu if mu != 1.0 else xi
+            ax = st[S_AX, d, j]
+            st[S_AX, d, j] = ax + (xi - ax) * mu if mu != 1.0 else xi
     tf = float(t)
-    if uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 3, n):
+    if uniform(hp, H_LR, n) and uniform(hp, H_LAMBD, n) and uniform(hp, H_ALPHA, n) and uniform(hp, H_T0, n):
         # one (lr, lambd, alpha, t0) in the block: one pow, broadcast
-        eta = float(np.float32(hp[0, 0] / (1.0 + hp[1, 0] * hp[0, 0] * tf) ** hp[2, 0]))
-        dt = tf - hp[3, 0]
+        eta = float(np.float32(hp[H_LR, 0] / (1.0 + hp[H_LAMBD, 0] * hp[H_LR, 0] * tf) ** hp[H_ALPHA, 0]))
+        dt = tf - hp[H_T0, 0]
         mu = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
         for j in range(n):
-            sc[0, j] = eta
-            sc[1, j] = mu
+            sc[K_ETA, j] = eta
+            sc[K_MU, j] = mu
         return
     plr = -1.0
     plam = -1.0
     palpha = -1.0
     eta = 0.0
     for j in range(n):  # new eta and mu, one pow per distinct (lr, lambd, alpha) run
-        lr = hp[0, j]
-        lambd = hp[1, j]
-        alpha = hp[2, j]
+        lr = hp[H_LR, j]
+        lambd = hp[H_LAMBD, j]
+        alpha = hp[H_ALPHA, j]
         if lr != plr or lambd != plam or alpha != palpha:
             eta = float(np.float32(lr / (1.0 + lambd * lr * tf) ** alpha))
             plr = lr
             plam = lambd
             palpha = alpha
-        sc[0, j] = eta
-        dt = tf - hp[3, j]
-        sc[1, j] = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
+        sc[K_ETA, j] = eta
+        dt = tf - hp[H_T0, j]
+        sc[K_MU, j] = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
 
 
 def _validate(v):
@@ -102,10 +108,10 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False),
     vector=("lr", "lambd", "alpha", "t0", "weight_decay"),
     static=("maximize",),
-    n_state=1, n_scalar=2,
+    state=('ax',), scalars=('eta', 'mu'),
     validate=_validate,
     summary="ASGD: SGD with a decaying step and Polyak-Ruppert iterate averaging (torch.optim.ASGD)",
     torch_name="ASGD",
     reference="Polyak & Juditsky 1992",
-    record_state={"ax": 0},
+    record_state=("ax",),
 )

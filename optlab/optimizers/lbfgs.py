@@ -51,8 +51,14 @@ import numpy as np
 from ..errors import OptlabError
 from ._base import OptimizerSpec, check_lr
 
-# hp rows: lr.  hs: max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
-# line_search_fn (0 none, 1 strong_wolfe).  The state lives in the kernel (cpu_lbfgs).
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# sc: per-trajectory scalars
+K_FUNC_EVALS = 0
+# hp: the per-trajectory hyperparameters
+H_LR = 0
+# hs: max_iter, max_eval, tolerance_grad, tolerance_change, history_size, line_search_fn
+# (0 none, 1 strong_wolfe).  The state lives in the kernel (engine/cpu_lbfgs.py); K_FUNC_EVALS is
+# the ex_out slot of torch's state["func_evals"].
 
 _STATIC = ("max_iter", "max_eval", "tolerance_grad", "tolerance_change", "history_size",
            "line_search_fn")
@@ -116,7 +122,7 @@ SPEC = OptimizerSpec(
             "(torch.optim.LBFGS; one step = one .step(closure))",
     torch_name="LBFGS",
     reference="Nocedal 1980; Liu & Nocedal 1989",
-    final_scalars={"func_evals": 0},
+    scalars=("func_evals",), final_scalars=("func_evals",),
     kernel_source=kernel_source,
     config_notes={"max_eval": "null = max_iter * 5 // 4, as torch", "line_search_fn": "null or strong_wolfe"},
     devices=("cpu",),

@@ -38,10 +38,15 @@ from ._moments import adam_moments
 from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
                     check_weight_decay, require)
 
-# st rows: 0 exp_avg, 1 exp_avg_sq.
-# sc rows: 0 mu_product (float32 values), 1 coefficient of g, 2 coefficient of m, 3 bc2, 4 1/bc2,
-#          5 whether the block shares one set of hyperparameters (set by init).
-# hp rows: lr, beta1, beta2, eps, weight_decay, momentum_decay.  hs: maximize, decoupled.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_EXP_AVG, S_EXP_AVG_SQ = 0, 1
+# sc: per-trajectory scalars
+K_MU_PRODUCT, K_COEF_G, K_COEF_M, K_BC2, K_INV_BC2, K_SAME = 0, 1, 2, 3, 4, 5
+# hp: the per-trajectory hyperparameters
+H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY, H_MOMENTUM_DECAY = 0, 1, 2, 3, 4, 5
+# K_MU_PRODUCT holds float32 values; K_COEF_G and K_COEF_M are the coefficients of g and m;
+# K_SAME: the block shares one set of hyperparameters (set by init).  hs: maximize, decoupled.
 
 
 def init(x, st, sc, hp, hs, n):
@@ -51,11 +56,11 @@ def init(x, st, sc, hp, hs, n):
                 st[k, d, j] = 0.0
     # hyperparameters never change during a run, and mu_product starts at 1 for
     # every trajectory: a block that shares them follows one schedule throughout
-    same = (uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) and uniform(hp, 3, n)
-            and uniform(hp, 4, n) and uniform(hp, 5, n))
+    same = (uniform(hp, H_LR, n) and uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and uniform(hp, H_EPS, n)
+            and uniform(hp, H_WEIGHT_DECAY, n) and uniform(hp, H_MOMENTUM_DECAY, n))
     for j in range(n):
-        sc[0, j] = 1.0
-        sc[5, j] = 1.0 if same else 0.0
+        sc[K_MU_PRODUCT, j] = 1.0
+        sc[K_SAME, j] = 1.0 if same else 0.0
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -69,12 +74,12 @@ def step(x, g, st, sc, hp, hs, t, n):
     mu_next = 0.0
     bc2 = 1.0
     rb2 = 1.0
-    same = sc[5, 0] != 0.0
+    same = sc[K_SAME, 0] != 0.0
     n_scan = 1 if same else n  # one schedule in the block: compute it for the first only
     for j in range(n_scan):  # schedule and bias correction, pows only when the block's values change
-        b1 = hp[1, j]
-        psi = hp[5, j]
-        b2 = hp[2, j]
+        b1 = hp[H_BETA1, j]
+        psi = hp[H_MOMENTUM_DECAY, j]
+        b2 = hp[H_BETA2, j]
         if b1 != pb1 or psi != ppsi:
             mu = b1 * (1.0 - 0.5 * 0.96 ** (tf * psi))
             mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((tf + 1.0) * psi))
@@ -85,40 +90,41 @@ def step(x, g, st, sc, hp, hs, t, n):
             rb2 = 1.0 / bc2
             pb2 = b2
         # mu_product *= mu on a float32 tensor: both factors float32, product rounded to float32
-        prod = float(np.float32(float(np.float32(sc[0, j])) * float(np.float32(mu))))
+        prod = float(np.float32(float(np.float32(sc[K_MU_PRODUCT, j])) * float(np.float32(mu))))
         prod_next = prod * mu_next
-        lr = hp[0, j]
-        sc[0, j] = prod
-        sc[1, j] = (-lr * (1.0 - mu)) / (1.0 - prod)
-        sc[2, j] = (-lr * mu_next) / (1.0 - prod_next)
-        sc[3, j] = bc2
-        sc[4, j] = rb2
+        lr = hp[H_LR, j]
+        sc[K_MU_PRODUCT, j] = prod
+        sc[K_COEF_G, j] = (-lr * (1.0 - mu)) / (1.0 - prod)
+        sc[K_COEF_M, j] = (-lr * mu_next) / (1.0 - prod_next)
+        sc[K_BC2, j] = bc2
+        sc[K_INV_BC2, j] = rb2
     if same:
         # one set of hyperparameters in the block: scalars in registers
-        lr = hp[0, 0]
-        b1 = hp[1, 0]
-        b2 = hp[2, 0]
-        eps = hp[3, 0]
-        wd = hp[4, 0]
-        c1 = sc[1, 0]
-        c2 = sc[2, 0]
-        bc2 = sc[3, 0]
-        rb2 = sc[4, 0]
+        lr = hp[H_LR, 0]
+        b1 = hp[H_BETA1, 0]
+        b2 = hp[H_BETA2, 0]
+        eps = hp[H_EPS, 0]
+        wd = hp[H_WEIGHT_DECAY, 0]
+        c1 = sc[K_COEF_G, 0]
+        c2 = sc[K_COEF_M, 0]
+        bc2 = sc[K_BC2, 0]
+        rb2 = sc[K_INV_BC2, 0]
         for d in range(x.shape[0]):
             for j in range(n):
-                xi, m, v = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], lr, b1, b2, eps, wd,
+                xi, m, v = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd,
                                    c1, c2, bc2, rb2, maximize, decoupled)
                 x[d, j] = xi
-                st[0, d, j] = m
-                st[1, d, j] = v
+                st[S_EXP_AVG, d, j] = m
+                st[S_EXP_AVG_SQ, d, j] = v
         return
     for d in range(x.shape[0]):
         for j in range(n):
-            xi, m, v = _update(x[d, j], g[d, j], st[0, d, j], st[1, d, j], hp[0, j], hp[1, j], hp[2, j],
-                               hp[3, j], hp[4, j], sc[1, j], sc[2, j], sc[3, j], sc[4, j], maximize, decoupled)
+            xi, m, v = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], hp[H_LR, j],
+                               hp[H_BETA1, j], hp[H_BETA2, j], hp[H_EPS, j], hp[H_WEIGHT_DECAY, j],
+                               sc[K_COEF_G, j], sc[K_COEF_M, j], sc[K_BC2, j], sc[K_INV_BC2, j], maximize, decoupled)
             x[d, j] = xi
-            st[0, d, j] = m
-            st[1, d, j] = v
+            st[S_EXP_AVG, d, j] = m
+            st[S_EXP_AVG_SQ, d, j] = v
 
 
 @jitable(inline="never")
@@ -146,7 +152,7 @@ SPEC = OptimizerSpec(
                   decoupled_weight_decay=False, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"),
     static=("maximize", "decoupled_weight_decay"),
-    n_state=2, n_scalar=6,
+    state=('exp_avg', 'exp_avg_sq'), scalars=('mu_product', 'coef_g', 'coef_m', 'bc2', 'inv_bc2', 'same'),
     validate=_validate,
     summary="NAdam: Adam with Nesterov momentum and a momentum schedule (torch.optim.NAdam)",
     torch_name="NAdam",

@@ -42,21 +42,25 @@ import sys
 from ..engine.ops import fma
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 
-# st rows: 0 v (the lecture's velocity, lr-scaled).  hp rows: lr, momentum, weight_decay.
-# hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_V = 0
+# hp: the per-trajectory hyperparameters
+H_LR, H_MOMENTUM, H_WEIGHT_DECAY = 0, 1, 2
+# S_V is the lecture's velocity (lr-scaled).  hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
-            st[0, d, j] = 0.0
+            st[S_V, d, j] = 0.0
 
 
 def lookahead(x, xa, st, sc, hp, hs, t, n):
     """xa = w - rho v: where the gradient of step t is taken."""
     for d in range(x.shape[0]):
         for j in range(n):
-            xa[d, j] = x[d, j] - hp[1, j] * st[0, d, j]
+            xa[d, j] = x[d, j] - hp[H_MOMENTUM, j] * st[S_V, d, j]
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -64,17 +68,17 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            mom = hp[1, j]
-            wd = hp[2, j]
-            v = st[0, d, j]
+            lr = hp[H_LR, j]
+            mom = hp[H_MOMENTUM, j]
+            wd = hp[H_WEIGHT_DECAY, j]
+            v = st[S_V, d, j]
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
             xa = xi - mom * v
             gi = fma(wd, xa, gi) if wd != 0.0 else gi
             v = fma(lr, gi, mom * v)
-            st[0, d, j] = v
+            st[S_V, d, j] = v
             x[d, j] = xi - v
 
 
@@ -91,7 +95,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1e-3, momentum=0.9, weight_decay=0.0, maximize=False),
     vector=("lr", "momentum", "weight_decay"),
     static=("maximize",),
-    n_state=1,
+    state=('v',),
     validate=_validate,
     summary="Nesterov momentum, lecture form: v = rho v + lr grad L(w - rho v), w = w - v",
     reference="Nesterov 1983; Sutskever et al., ICML 2013",

@@ -36,9 +36,14 @@ from ..engine.ops import div_rn, fma, lerp, uniform
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
-# st rows: 0 exp_avg, 1 exp_avg_sq.
-# sc rows: 0 bc1, 1 sqrt(bc2), 2 rectification r, 3 rectified (1.0) or not (0.0), 4 1/bc1.
-# hp rows: lr, beta1, beta2, eps, weight_decay.  hs: maximize, decoupled.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_EXP_AVG, S_EXP_AVG_SQ = 0, 1
+# sc: per-trajectory scalars
+K_BC1, K_SQRT_BC2, K_RECT, K_RECTIFIED, K_INV_BC1 = 0, 1, 2, 3, 4
+# hp: the per-trajectory hyperparameters
+H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+# K_RECT is the rectification r, K_RECTIFIED 1.0 where the step is rectified.  hs: maximize, decoupled.
 
 
 def init(x, st, sc, hp, hs, n):
@@ -60,11 +65,11 @@ def step(x, g, st, sc, hp, hs, t, n):
     rect = 0.0
     ok = 0.0
     n_scan = n
-    if uniform(hp, 1, n) and uniform(hp, 2, n):
+    if uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n):
         n_scan = 1  # one beta pair in the block: compute for the first, broadcast below
     for j in range(n_scan):  # per-trajectory scalars, pows only when the block's betas change
-        b1 = hp[1, j]
-        b2 = hp[2, j]
+        b1 = hp[H_BETA1, j]
+        b2 = hp[H_BETA2, j]
         if b1 != pb1:
             bc1 = 1.0 - b1 ** tf
             rb1 = 1.0 / bc1
@@ -81,31 +86,31 @@ def step(x, g, st, sc, hp, hs, t, n):
                 rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
             pb2 = b2
-        sc[0, j] = bc1
-        sc[1, j] = bc2s
-        sc[2, j] = rect
-        sc[3, j] = ok
-        sc[4, j] = rb1
+        sc[K_BC1, j] = bc1
+        sc[K_SQRT_BC2, j] = bc2s
+        sc[K_RECT, j] = rect
+        sc[K_RECTIFIED, j] = ok
+        sc[K_INV_BC1, j] = rb1
     for j in range(n_scan, n):
-        sc[0, j] = bc1
-        sc[1, j] = bc2s
-        sc[2, j] = rect
-        sc[3, j] = ok
-        sc[4, j] = rb1
+        sc[K_BC1, j] = bc1
+        sc[K_SQRT_BC2, j] = bc2s
+        sc[K_RECT, j] = rect
+        sc[K_RECTIFIED, j] = ok
+        sc[K_INV_BC1, j] = rb1
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            b1 = hp[1, j]
-            b2 = hp[2, j]
-            eps = hp[3, j]
-            wd = hp[4, j]
-            xi, gi, m, v = adam_moments(x[d, j], g[d, j], st[0, d, j], st[1, d, j], lr, b1, b2, wd, maximize,
-                                        decoupled)
-            st[0, d, j] = m
-            st[1, d, j] = v
-            mlr = div_rn(m, sc[0, j], sc[4, j]) * lr  # m / bc1, exactly
-            a = (1.0 / (math.sqrt(v) + eps)) * sc[1, j]
-            upd = mlr * a * sc[2, j] if sc[3, j] != 0.0 else mlr
+            lr = hp[H_LR, j]
+            b1 = hp[H_BETA1, j]
+            b2 = hp[H_BETA2, j]
+            eps = hp[H_EPS, j]
+            wd = hp[H_WEIGHT_DECAY, j]
+            xi, gi, m, v = adam_moments(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], lr, b1, b2,
+                                        wd, maximize, decoupled)
+            st[S_EXP_AVG, d, j] = m
+            st[S_EXP_AVG_SQ, d, j] = v
+            mlr = div_rn(m, sc[K_BC1, j], sc[K_INV_BC1, j]) * lr  # m / bc1, exactly
+            a = (1.0 / (math.sqrt(v) + eps)) * sc[K_SQRT_BC2, j]
+            upd = mlr * a * sc[K_RECT, j] if sc[K_RECTIFIED, j] != 0.0 else mlr
             x[d, j] = xi - upd
 
 
@@ -124,7 +129,7 @@ SPEC = OptimizerSpec(
                   decoupled_weight_decay=False, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
     static=("maximize", "decoupled_weight_decay"),
-    n_state=2, n_scalar=5,
+    state=('exp_avg', 'exp_avg_sq'), scalars=('bc1', 'sqrt_bc2', 'rect', 'rectified', 'inv_bc1'),
     validate=_validate,
     summary="RAdam: Adam with a rectified adaptive learning rate (torch.optim.RAdam)",
     torch_name="RAdam",

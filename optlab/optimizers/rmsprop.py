@@ -25,7 +25,11 @@ import sys
 from ..engine.ops import fma, jitable, lerp, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
-# st rows: 0 square_avg, 1 momentum_buffer, 2 grad_avg.  hp: lr, alpha, eps, weight_decay, momentum.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_SQUARE_AVG, S_MOMENTUM_BUFFER, S_GRAD_AVG = 0, 1, 2
+# hp: the per-trajectory hyperparameters
+H_LR, H_ALPHA, H_EPS, H_WEIGHT_DECAY, H_MOMENTUM = 0, 1, 2, 3, 4
 # hs: centered, maximize.
 
 
@@ -41,49 +45,50 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     # a block without momentum and not centered (the defaults) takes a loop
     # with no conditional store, which LLVM vectorises
-    plain = uniform(hp, 4, n) and not hp[4, 0] > 0.0
-    if plain and not centered and uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n) \
-            and uniform(hp, 3, n):
+    plain = uniform(hp, H_MOMENTUM, n) and not hp[H_MOMENTUM, 0] > 0.0
+    if plain and not centered and uniform(hp, H_LR, n) and uniform(hp, H_ALPHA, n) and uniform(hp, H_EPS, n) \
+            and uniform(hp, H_WEIGHT_DECAY, n):
         # ... and with one set of hyperparameters, held in registers
-        lr = hp[0, 0]
-        alpha = hp[1, 0]
-        eps = hp[2, 0]
-        wd = hp[3, 0]
+        lr = hp[H_LR, 0]
+        alpha = hp[H_ALPHA, 0]
+        eps = hp[H_EPS, 0]
+        wd = hp[H_WEIGHT_DECAY, 0]
         for d in range(x.shape[0]):
             for j in range(n):
-                x[d, j], st[0, d, j] = _plain(x[d, j], g[d, j], st[0, d, j], lr, alpha, eps, wd, maximize)
+                x[d, j], st[S_SQUARE_AVG, d, j] = _plain(x[d, j], g[d, j], st[S_SQUARE_AVG, d, j], lr, alpha, eps, wd,
+                                                         maximize)
         return
     if plain and not centered:
         for d in range(x.shape[0]):
             for j in range(n):
-                x[d, j], st[0, d, j] = _plain(x[d, j], g[d, j], st[0, d, j], hp[0, j], hp[1, j], hp[2, j], hp[3, j],
-                                              maximize)
+                x[d, j], st[S_SQUARE_AVG, d, j] = _plain(x[d, j], g[d, j], st[S_SQUARE_AVG, d, j], hp[H_LR, j],
+                                                         hp[H_ALPHA, j], hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], maximize)
         return
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            alpha = hp[1, j]
-            eps = hp[2, j]
-            wd = hp[3, j]
-            mom = hp[4, j]
+            lr = hp[H_LR, j]
+            alpha = hp[H_ALPHA, j]
+            eps = hp[H_EPS, j]
+            wd = hp[H_WEIGHT_DECAY, j]
+            mom = hp[H_MOMENTUM, j]
             gi = g[d, j]
             if maximize:
                 gi = -gi
             if wd != 0.0:
                 gi = fma(wd, x[d, j], gi)
-            v = fma((1.0 - alpha) * gi, gi, st[0, d, j] * alpha)
-            st[0, d, j] = v
+            v = fma((1.0 - alpha) * gi, gi, st[S_SQUARE_AVG, d, j] * alpha)
+            st[S_SQUARE_AVG, d, j] = v
             if centered:
-                ga = lerp(st[2, d, j], gi, 1.0 - alpha)
-                st[2, d, j] = ga
+                ga = lerp(st[S_GRAD_AVG, d, j], gi, 1.0 - alpha)
+                st[S_GRAD_AVG, d, j] = ga
                 avg = math.sqrt(fma(-ga, ga, v)) + eps
             else:
                 avg = math.sqrt(v) + eps
             if plain:
                 x[d, j] = x[d, j] + (-lr * gi) / avg
             elif mom > 0.0:
-                b = st[1, d, j] * mom + gi / avg
-                st[1, d, j] = b
+                b = st[S_MOMENTUM_BUFFER, d, j] * mom + gi / avg
+                st[S_MOMENTUM_BUFFER, d, j] = b
                 x[d, j] = fma(-lr, b, x[d, j])
             else:
                 x[d, j] = x[d, j] + (-lr * gi) / avg
@@ -114,7 +119,7 @@ SPEC = OptimizerSpec(
                   centered=False, maximize=False),
     vector=("lr", "alpha", "eps", "weight_decay", "momentum"),
     static=("centered", "maximize"),
-    n_state=3,
+    state=('square_avg', 'momentum_buffer', 'grad_avg'),
     validate=_validate,
     summary="RMSprop: divide by a running RMS of the gradient (torch.optim.RMSprop)",
     torch_name="RMSprop",

@@ -29,37 +29,41 @@ import numpy as np
 from ..errors import OptlabError
 from ._base import OptimizerSpec, check_bool, check_lr
 
-# st rows: 0 prev, 1 step_size.
-# hp rows: lr, etaminus, etaplus, step_size_min, step_size_max.  hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_PREV, S_STEP_SIZE = 0, 1
+# hp: the per-trajectory hyperparameters
+H_LR, H_ETAMINUS, H_ETAPLUS, H_STEP_SIZE_MIN, H_STEP_SIZE_MAX = 0, 1, 2, 3, 4
+# hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
-            st[0, d, j] = 0.0
-            st[1, d, j] = hp[0, j]
+            st[S_PREV, d, j] = 0.0
+            st[S_STEP_SIZE, d, j] = hp[H_LR, j]
 
 
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            em = hp[1, j]
-            ep = hp[2, j]
-            lo = hp[3, j]
-            hi = hp[4, j]
+            em = hp[H_ETAMINUS, j]
+            ep = hp[H_ETAPLUS, j]
+            lo = hp[H_STEP_SIZE_MIN, j]
+            hi = hp[H_STEP_SIZE_MAX, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
-            p = gi * st[0, d, j]
+            p = gi * st[S_PREV, d, j]
             f = ep if p > 0.0 else (em if p < 0.0 else (1.0 if p == 0.0 else p))
-            s = st[1, d, j] * f
+            s = st[S_STEP_SIZE, d, j] * f
             s = lo if s < lo else s  # torch.clamp_: min(max(s, lo), hi), NaN kept
             s = hi if s > hi else s
-            st[1, d, j] = s
+            st[S_STEP_SIZE, d, j] = s
             gi = 0.0 if f == em else gi
             sg = 1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else gi)  # torch.sign (0 -> 0, NaN -> NaN)
             x[d, j] = x[d, j] - sg * s
-            st[0, d, j] = gi
+            st[S_PREV, d, j] = gi
 
 
 def _validate(v):
@@ -80,7 +84,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), maximize=False),
     vector=("lr", "etaminus", "etaplus", "step_size_min", "step_size_max"),
     static=("maximize",),
-    n_state=2,
+    state=('prev', 'step_size'),
     validate=_validate,
     summary="Rprop: sign-based steps whose sizes grow or shrink with sign agreement (torch.optim.Rprop)",
     torch_name="Rprop",

@@ -29,10 +29,16 @@ from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, requ
 from ..errors import OptlabError
 
 
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_MOMENTUM_BUFFER = 0
+# hp: the per-trajectory hyperparameters
+H_LR, H_MOMENTUM, H_DAMPENING, H_WEIGHT_DECAY = 0, 1, 2, 3
+
 def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
-            st[0, d, j] = 0.0
+            st[S_MOMENTUM_BUFFER, d, j] = 0.0
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -40,10 +46,10 @@ def step(x, g, st, sc, hp, hs, t, n):
     nesterov = hs[0] != 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            lr = hp[0, j]
-            mom = hp[1, j]
-            damp = hp[2, j]
-            wd = hp[3, j]
+            lr = hp[H_LR, j]
+            mom = hp[H_MOMENTUM, j]
+            damp = hp[H_DAMPENING, j]
+            wd = hp[H_WEIGHT_DECAY, j]
             gi = g[d, j]
             if maximize:
                 gi = -gi
@@ -53,8 +59,8 @@ def step(x, g, st, sc, hp, hs, t, n):
                 if t == 1:
                     b = gi
                 else:
-                    b = fma(1.0 - damp, gi, st[0, d, j] * mom)
-                st[0, d, j] = b
+                    b = fma(1.0 - damp, gi, st[S_MOMENTUM_BUFFER, d, j] * mom)
+                st[S_MOMENTUM_BUFFER, d, j] = b
                 if nesterov:
                     gi = fma(mom, b, gi)
                 else:
@@ -79,7 +85,7 @@ SPEC = OptimizerSpec(
                   nesterov=False, maximize=False),
     vector=("lr", "momentum", "dampening", "weight_decay"),
     static=("nesterov", "maximize"),
-    n_state=1,
+    state=('momentum_buffer',),
     validate=_validate,
     summary="SGD with optional heavy-ball or Nesterov momentum (torch.optim.SGD)",
     torch_name="SGD",

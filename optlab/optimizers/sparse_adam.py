@@ -30,8 +30,14 @@ import sys
 from ..engine.ops import uniform
 from ._base import OptimizerSpec, check_betas, check_bool, require
 
-# st rows: 0 exp_avg, 1 exp_avg_sq.  sc rows: 0 step_size.
-# hp rows: lr, beta1, beta2, eps.  hs: maximize.
+# The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
+# st: torch's per-coordinate state
+S_EXP_AVG, S_EXP_AVG_SQ = 0, 1
+# sc: per-trajectory scalars
+K_STEP_SIZE = 0
+# hp: the per-trajectory hyperparameters
+H_LR, H_BETA1, H_BETA2, H_EPS = 0, 1, 2, 3
+# hs: maximize.
 
 
 def init(x, st, sc, hp, hs, n):
@@ -48,40 +54,40 @@ def step(x, g, st, sc, hp, hs, t, n):
     pb2 = -1.0
     bc1 = 1.0
     bc2 = 1.0
-    if uniform(hp, 0, n) and uniform(hp, 1, n) and uniform(hp, 2, n):  # one step size, broadcast
-        ss = hp[0, 0] * math.sqrt(1.0 - hp[2, 0] ** tf) / (1.0 - hp[1, 0] ** tf)
+    if uniform(hp, H_LR, n) and uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n):  # one step size, broadcast
+        ss = hp[H_LR, 0] * math.sqrt(1.0 - hp[H_BETA2, 0] ** tf) / (1.0 - hp[H_BETA1, 0] ** tf)
         for j in range(n):
-            sc[0, j] = ss
+            sc[K_STEP_SIZE, j] = ss
         n_scan = 0
     else:
         n_scan = n
     for j in range(n_scan):  # one pow per distinct beta in the block
-        b1 = hp[1, j]
-        b2 = hp[2, j]
+        b1 = hp[H_BETA1, j]
+        b2 = hp[H_BETA2, j]
         if b1 != pb1:
             bc1 = 1.0 - b1 ** tf
             pb1 = b1
         if b2 != pb2:
             bc2 = 1.0 - b2 ** tf
             pb2 = b2
-        sc[0, j] = hp[0, j] * math.sqrt(bc2) / bc1
+        sc[K_STEP_SIZE, j] = hp[H_LR, j] * math.sqrt(bc2) / bc1
     for d in range(x.shape[0]):
         for j in range(n):
-            b1 = hp[1, j]
-            b2 = hp[2, j]
-            eps = hp[3, j]
+            b1 = hp[H_BETA1, j]
+            b2 = hp[H_BETA2, j]
+            eps = hp[H_EPS, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
-            m0 = st[0, d, j]
-            v0 = st[1, d, j]
+            m0 = st[S_EXP_AVG, d, j]
+            v0 = st[S_EXP_AVG_SQ, d, j]
             dm = (gi - m0) * (1.0 - b1)
             dv = (gi * gi - v0) * (1.0 - b2)
             m = m0 + dm
             v = v0 + dv
-            upd = -sc[0, j] * (m / (math.sqrt(v) + eps))
+            upd = -sc[K_STEP_SIZE, j] * (m / (math.sqrt(v) + eps))
             active = gi != 0.0
-            st[0, d, j] = m if active else m0
-            st[1, d, j] = v if active else v0
+            st[S_EXP_AVG, d, j] = m if active else m0
+            st[S_EXP_AVG_SQ, d, j] = v if active else v0
             x[d, j] = x[d, j] + upd if active else x[d, j]
 
 
@@ -98,7 +104,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False),
     vector=("lr", "beta1", "beta2", "eps"),
     static=("maximize",),
-    n_state=2, n_scalar=1,
+    state=('exp_avg', 'exp_avg_sq'), scalars=('step_size',),
     validate=_validate,
     summary="SparseAdam: Adam that updates only the coordinates with a non-zero gradient "
             "(torch.optim.SparseAdam)",
