@@ -264,3 +264,27 @@ def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
     assert before == [False] * 3 and after == [True] * 3
     # one line for the two kernels (gd and momentum share one), said before compiling
     assert p.stderr.count("optlab: compiling") == 1 and "2 kernels" in p.stderr, p.stderr
+
+
+KERNEL_LAYER = ("optlab.engine.ops", "optlab.engine.rng", "optlab.engine.driver", "optlab.engine.lbfgs_ops",
+                "optlab.optimizers._moments", "optlab.objectives._vecmath", "optlab.objectives._sampling")
+
+
+@pytest.mark.parametrize("module", KERNEL_LAYER)
+def test_the_kernel_layer_imports_nothing_else_from_optlab(module):
+    import ast
+    import importlib
+    mod = importlib.import_module(module)
+    tree = ast.parse(Path(mod.__file__).read_text())
+    package = module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:  # relative: resolve against the package
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{target}" if target else base
+            if target.startswith("optlab"):
+                assert target in KERNEL_LAYER, (module, target)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                assert not alias.name.startswith("optlab") or alias.name in KERNEL_LAYER, (module, alias.name)
