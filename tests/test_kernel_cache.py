@@ -288,3 +288,26 @@ def test_the_kernel_layer_imports_nothing_else_from_optlab(module):
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 assert not alias.name.startswith("optlab") or alias.name in KERNEL_LAYER, (module, alias.name)
+
+
+def test_cached_driver_code_is_dropped_when_code_it_calls_changes(tmp_path):
+    """Numba keys a cached function on its own file; the guard also follows its callees (rng, ops)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), OPTLAB_CACHE_DIR=str(tmp_path / "c"),
+               PYTHONPATH=str(ROOT))
+    code = "import optlab; optlab.simulate('sgd', 'sphere', x0=[[1.0, 1.0]], steps=2, grad_noise=0.1)"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=600).returncode == 0
+    where = ("import pathlib, optlab.engine.driver as d, optlab.engine.codegen as c; "
+             "print(c._numba_cache_dirs(pathlib.Path(d.__file__))[0])")
+    folder = Path(subprocess.run([sys.executable, "-c", where], env=env, capture_output=True, text=True,
+                                 timeout=300).stdout.strip())
+    assert folder.is_relative_to(tmp_path)
+    stamp = folder / "driver.optlab-digest"
+    assert stamp.is_file() and list(folder.glob("driver.*.nbi"))
+    stamp.write_text("0000")  # as if rng.py had changed since the driver was compiled
+    probe = ("import optlab.engine.driver_cpu as d, pathlib, sys; "
+             "print(len(list(pathlib.Path(sys.argv[1]).glob('driver.*.nb[ic]'))))")
+    p = subprocess.run([sys.executable, "-c", probe, str(folder)], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "0"  # stale code removed before anything could load it
+    assert stamp.read_text() != "0000"

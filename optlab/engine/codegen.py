@@ -275,12 +275,32 @@ def _write_atomic(path: Path, text: str, replace: bool) -> None:
                 pass
 
 
+def _numba_cache_dirs(path: Path) -> list[Path]:
+    """Where Numba keeps the compiled code of the module file ``path``: the first of its
+    locators that applies (``NUMBA_CACHE_DIR``, then ``__pycache__`` beside the file, then a
+    user-wide folder when that is not writable), and ``__pycache__`` as a fallback."""
+    dirs = []
+    try:
+        from numba.core import caching
+        for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator"):
+            cls = getattr(caching, name, None)
+            loc = cls.from_function(lambda: None, str(path)) if cls is not None else None
+            if loc is not None:
+                dirs.append(Path(loc.get_cache_path()))
+                break
+    except Exception:  # pragma: no cover - Numba's internals moved: the default place
+        pass
+    default = path.parent / "__pycache__"
+    return dirs + ([default] if default not in dirs else [])
+
+
 def compiled_files(path: Path) -> list[Path]:
     """Numba's cache files (index and object code) for the kernel file ``path``."""
-    pyc = path.parent / "__pycache__"
-    if not pyc.is_dir():
-        return []
-    return sorted(pyc.glob(f"{path.stem}.*.nb[ic]"))
+    out = []
+    for folder in _numba_cache_dirs(path):
+        if folder.is_dir():
+            out += sorted(folder.glob(f"{path.stem}.*.nb[ic]"))
+    return out
 
 
 def _complete_pickles(data: bytes, count: int) -> bool:
@@ -390,6 +410,36 @@ def compile_signature(dispatcher, sig):
         return fresh
 
 
+def guard_cached_functions(module, names) -> None:
+    """Drop Numba's cached code of ``module``'s functions when the code they reach changed.
+
+    Numba keys the cache of an ``@njit(cache=True)`` function on its own source
+    file only: when a function it calls in another file changes (the driver's
+    ``perturb`` calls ``rng.normal``), it would load stale machine code. The
+    digest of everything the functions reach is kept beside their cache files;
+    when it differs, their cache files are removed before anything compiles.
+    """
+    path = Path(module.__file__)
+    src = "".join(f"from {module.__name__} import {name} as _{name}\n" for name in names)
+    h = hashlib.sha256((_base_digest() + dependency_digest(src)).encode()).hexdigest()[:16]
+    for folder in _numba_cache_dirs(path)[:1]:
+        stamp = folder / f"{path.stem}.optlab-digest"
+        try:
+            if stamp.read_text() == h:
+                return
+        except OSError:
+            pass
+        for f in folder.glob(f"{path.stem}.*.nb[ic]") if folder.is_dir() else ():
+            f.unlink(missing_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{stamp.name}.{os.getpid()}"
+            tmp.write_text(h)
+            os.replace(tmp, stamp)
+        except OSError:
+            pass  # an unwritable folder: Numba does not cache there either
+
+
 def is_cached(tag: str, source: str) -> bool:
     """True when this kernel's compiled code is on disk (loading it takes no compile)."""
     digest = identity(source)
@@ -421,7 +471,8 @@ def info() -> dict:
     folder = user_cache_root() / "kernels"
     files = entries(folder)
     compiled = [f for p in files for f in compiled_files(p)]
-    every = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    every = set(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else set()
+    every |= set(compiled)  # also where NUMBA_CACHE_DIR puts them
     return dict(folder=str(folder), bytes=_size(every), kernels=len(files),
                 compiled=sum(1 for p in files if any(f.suffix == ".nbc" for f in compiled_files(p))),
                 compiled_files=len(compiled))

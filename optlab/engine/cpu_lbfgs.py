@@ -444,5 +444,7 @@ HEADER = codegen.register_template("cpu_lbfgs", _TEMPLATE)
 
 def source(obj_spec) -> tuple[str, str]:
     """(generated source, file tag) of L-BFGS's kernel on this objective."""
+    from . import lbfgs_ops
+    codegen.guard_cached_functions(lbfgs_ops, ("tdot", "tabssum", "tabsmax", "cubic_interpolate"))
     src = _TEMPLATE.format(header=HEADER, imports=codegen.import_line(obj_spec.value_grad_kernel, "_obj_fg"))
     return src, codegen.safe_tag("cpu_lbfgs", obj_spec.value_grad_kernel.__name__)

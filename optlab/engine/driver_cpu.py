@@ -9,7 +9,10 @@ loops scalar).
 """
 from numba import njit
 
-from . import driver
+from . import codegen, driver
+
+_NAMES = ("start", "grad_norm", "books", "record", "perturb", "finish")
+codegen.guard_cached_functions(driver, _NAMES)  # their cached code follows rng and ops too
 
 _cpu = njit(cache=True, nogil=True, error_model="numpy")
 

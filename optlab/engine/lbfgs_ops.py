@@ -108,3 +108,4 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, lo, hi, bounded, tx1, tx2, tlo, th
             tr = thi
         return r, tr
     return (lo + hi) / 2.0, (tlo or thi)
+
