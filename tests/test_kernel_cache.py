@@ -101,7 +101,9 @@ def test_presets_and_aliases_share_one_kernel():
     assert ident["adam"] != ident["sgd"]
     # the generated source names no optimizer or objective
     src, tag = cpu.source(optimizers.get("adamw"), rosen, 2)
-    assert "adamw" not in src and tag == "cpu_adam_rosenbrock"
+    assert "adamw" not in src and "rosenbrock" not in src and tag == "cpu_adam"
+    # one kernel per optimizer: the objective is an argument (a compiled first-class function)
+    assert codegen.identity(cpu.source(optimizers.get("adam"), objectives.get("beale"), 2)[0]) == ident["adam"]
 
 
 def test_only_kernel_code_enters_an_identity():
@@ -145,7 +147,7 @@ def _run(cache, env_extra=None, check=True):
 
 def _kernel_files(cache):
     folder = Path(cache) / "kernels"
-    return sorted(folder.glob("cpu_rmsprop_beale_*.py"))
+    return sorted(folder.glob("cpu_rmsprop_*.py"))
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +155,7 @@ def filled(tmp_path_factory):
     """A cache holding the rmsprop x beale kernel, and the numbers it gives."""
     cache = tmp_path_factory.mktemp("cache")
     first = _run(cache)
-    assert "compiling cpu_rmsprop_beale" in first.stderr  # first use says so
+    assert "compiling 2 kernels (cpu_rmsprop, objective beale)" in first.stderr, first.stderr  # first use says so
     return cache, json.loads(first.stdout)
 
 
@@ -262,8 +264,9 @@ def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
     assert p.returncode == 0, p.stderr
     before, after = json.loads(p.stdout)
     assert before == [False] * 3 and after == [True] * 3
-    # one line for the two kernels (gd and momentum share one), said before compiling
-    assert p.stderr.count("optlab: compiling") == 1 and "2 kernels" in p.stderr, p.stderr
+    # one line, said before compiling: gd and momentum share a kernel, all three the objective
+    assert p.stderr.count("optlab: compiling") == 1, p.stderr
+    assert "3 kernels (cpu_sgd, objective sphere, cpu_adagrad)" in p.stderr, p.stderr
 
 
 KERNEL_LAYER = ("optlab.engine.ops", "optlab.engine.rng", "optlab.engine.driver", "optlab.engine.lbfgs_ops",
