@@ -3,7 +3,7 @@
 ::
 
     optlab cache          folder, size, kernel count
-    optlab cache clear    remove every cached kernel
+    optlab cache clear    remove every cached kernel (and the compiled helpers)
     optlab cache prune    remove kernels that no current source produces
 """
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     print(f"folder:   {info['folder']}")
     print(f"size:     {_size(info['bytes'])}")
     print(f"kernels:  {info['kernels']} ({info['compiled']} compiled)")
+    print(f"helpers:  {info['helpers']} compiled functions (driver, objectives; Numba's cache beside their source)")
     return 0
 
 

@@ -101,7 +101,9 @@ def test_presets_and_aliases_share_one_kernel():
     assert ident["adam"] != ident["sgd"]
     # the generated source names no optimizer or objective
     src, tag = cpu.source(optimizers.get("adamw"), rosen, 2)
-    assert "adamw" not in src and tag == "cpu_adam_rosenbrock"
+    assert "adamw" not in src and "rosenbrock" not in src and tag == "cpu_adam"
+    # one kernel per optimizer: the objective is an argument (a compiled first-class function)
+    assert codegen.identity(cpu.source(optimizers.get("adam"), objectives.get("beale"), 2)[0]) == ident["adam"]
 
 
 def test_only_kernel_code_enters_an_identity():
@@ -135,7 +137,9 @@ _RUN = textwrap.dedent('''
 
 
 def _run(cache, env_extra=None, check=True):
+    # Numba keeps kernels' code beside them (kernels/__pycache__), so a copied cache stays warm
     env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env.pop("NUMBA_CACHE_DIR", None)
     env.update(env_extra or {})
     p = subprocess.run([sys.executable, "-c", _RUN], capture_output=True, text=True, env=env, timeout=600)
     if check:
@@ -145,7 +149,7 @@ def _run(cache, env_extra=None, check=True):
 
 def _kernel_files(cache):
     folder = Path(cache) / "kernels"
-    return sorted(folder.glob("cpu_rmsprop_beale_*.py"))
+    return sorted(folder.glob("cpu_rmsprop_*.py"))
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +157,7 @@ def filled(tmp_path_factory):
     """A cache holding the rmsprop x beale kernel, and the numbers it gives."""
     cache = tmp_path_factory.mktemp("cache")
     first = _run(cache)
-    assert "compiling cpu_rmsprop_beale" in first.stderr  # first use says so
+    assert "compiling" in first.stderr and "cpu_rmsprop" in first.stderr, first.stderr  # first use says so
     return cache, json.loads(first.stdout)
 
 
@@ -200,7 +204,7 @@ def test_an_unusable_cache_folder_compiles_in_memory_with_one_warning(filled, tm
     _, expect = filled
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
-    p = _run(not_a_folder)
+    p = _run(not_a_folder, {"NUMBA_CACHE_DIR": str(tmp_path / "numba")})
     assert json.loads(p.stdout) == expect
     warnings = [line for line in p.stderr.splitlines() if "not usable" in line]
     assert len(warnings) == 1 and "OPTLAB_CACHE_DIR" in warnings[0]
@@ -210,7 +214,7 @@ def test_an_unusable_cache_folder_compiles_in_memory_with_one_warning(filled, tm
 def test_two_processes_compiling_one_kernel_at_once_agree(filled, tmp_path):
     _, expect = filled
     cache = tmp_path / "race"
-    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(cache / "numba"))
     procs = [subprocess.Popen([sys.executable, "-c", _RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
@@ -227,7 +231,8 @@ def test_cache_command_shows_prunes_and_clears(filled, tmp_path):
     stale = kernels / "cpu_sgd_sphere_0123456789abcdef.py"
     stale.write_text("# optlab kernel: kind=cpu template=000000000000\n")
     (kernels / ".tmp-leftover.py").write_text("")
-    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    # NUMBA_CACHE_DIR: `clear` also removes the compiled helpers, here a private copy of them
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(cache / "numba"))
 
     def cmd(*args):
         p = subprocess.run([sys.executable, "-m", "optlab", "cache", *args], capture_output=True, text=True,
@@ -240,8 +245,11 @@ def test_cache_command_shows_prunes_and_clears(filled, tmp_path):
     assert "removed 1 stale kernel (1 leftover temporary file)" in cmd("prune")
     assert not stale.exists() and _kernel_files(cache)  # the current kernel stays
     assert "kernels:  1 (1 compiled)" in cmd()
+    subprocess.run([sys.executable, "-c", _RUN], env=env, capture_output=True, timeout=600)  # fills the helpers
+    assert "helpers:  " in cmd() and not cmd().count("helpers:  0 ")
     assert "removed 1 kernel" in cmd("clear")
     assert not kernels.exists()
+    assert "helpers:  0 compiled" in cmd()
 
 
 def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
@@ -256,14 +264,16 @@ def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
             "import optlab.studies; keys = optlab.studies.get('compare').kernels(cfg); "
             "before = [warmup.is_cached(k) for k in keys]; run(cfg, sys.argv[1]); "
             "print(json.dumps([before, [warmup.is_cached(k) for k in keys]]))")
-    env = dict(os.environ, OPTLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT),
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True,
                        env=env, timeout=600)
     assert p.returncode == 0, p.stderr
     before, after = json.loads(p.stdout)
     assert before == [False] * 3 and after == [True] * 3
-    # one line for the two kernels (gd and momentum share one), said before compiling
-    assert p.stderr.count("optlab: compiling") == 1 and "2 kernels" in p.stderr, p.stderr
+    # one line, said before compiling: gd and momentum share a kernel, all three the objective
+    assert p.stderr.count("optlab: compiling") == 1, p.stderr
+    assert "3 kernels (cpu_sgd, objective sphere, cpu_adagrad)" in p.stderr, p.stderr
 
 
 KERNEL_LAYER = ("optlab.engine.ops", "optlab.engine.rng", "optlab.engine.driver", "optlab.engine.lbfgs_ops",

@@ -466,25 +466,46 @@ def _size(paths) -> int:
     return total
 
 
+def helper_files() -> list[Path]:
+    """Numba's cached code of the functions kernels call rather than inline: the driver,
+    L-BFGS's helpers and the objectives (kept where Numba keeps a module's cache), with
+    their digest stamps (:func:`guard_cached_functions`)."""
+    import importlib
+    from .. import objectives
+    names = {"optlab.engine.driver", "optlab.engine.lbfgs_ops"}
+    names |= {s.value_grad_kernel.__module__ for s in objectives.registry}
+    out = []
+    for name in sorted(names):
+        path = Path(importlib.import_module(name).__file__)
+        for folder in _numba_cache_dirs(path)[:1]:
+            if folder.is_dir():
+                out += sorted(folder.glob(f"{path.stem}.*.nb[ic]")) + sorted(folder.glob(f"{path.stem}.optlab-digest"))
+    return out
+
+
 def info() -> dict:
-    """Folder, size in bytes, number of kernel files and of compiled ones."""
+    """Folder, size in bytes, number of kernel files and of compiled ones, compiled helpers."""
     folder = user_cache_root() / "kernels"
     files = entries(folder)
     compiled = [f for p in files for f in compiled_files(p)]
+    helpers = helper_files()
     every = set(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else set()
-    every |= set(compiled)  # also where NUMBA_CACHE_DIR puts them
+    every |= set(compiled) | set(helpers)  # also where NUMBA_CACHE_DIR puts them
     return dict(folder=str(folder), bytes=_size(every), kernels=len(files),
+                helpers=sum(1 for f in helpers if f.suffix == ".nbc"),
                 compiled=sum(1 for p in files if any(f.suffix == ".nbc" for f in compiled_files(p))),
                 compiled_files=len(compiled))
 
 
 def clear() -> int:
-    """Remove every cached kernel; returns the number of kernel files removed."""
+    """Remove every cached kernel and compiled helper; returns the number of kernel files removed."""
     folder = user_cache_root() / "kernels"
-    n = len(entries(folder))
+    files = entries(folder)
+    for f in [c for p in files for c in compiled_files(p)] + helper_files():
+        f.unlink(missing_ok=True)
     if folder.is_dir():
         shutil.rmtree(folder)
-    return n
+    return len(files)
 
 
 def _current(path: Path) -> bool:

@@ -193,14 +193,18 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     else:
         import numba
 
-        from . import codegen, cpu, warmup
+        from . import codegen, cpu, objective_cpu, warmup
         t0 = time.perf_counter()
         warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype))
         src, tag = cpu.source(opt, obj, dim)
-        if not numba.config.DISABLE_JIT and not codegen.is_cached(tag, src):
-            warmup.announce([tag])
+        if not numba.config.DISABLE_JIT:
+            missing = [] if codegen.is_cached(tag, src) else [tag]
+            missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
+            if missing:
+                warmup.announce(missing)
         run = codegen.load(tag, src).run
         out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
+        out["fg"] = objective_cpu.function(obj, np_dtype)
         run = compile_for(run, x0c, hp, hs, p, scalars, out)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
@@ -261,7 +265,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
-            out["ex_out"], out["ws"]())
+            out["ex_out"], out["ws"](), out["fg"])
         return
     pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
     chunk = -(-max(align, -(-n // pieces)) // align) * align
@@ -274,7 +278,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-            out["ex_out"][a:b], out["ws"]())
+            out["ex_out"][a:b], out["ws"](), out["fg"])
         if has_e:
             out["rec_e"][:, a:b] = rec_e
         return b - a
@@ -294,14 +298,17 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
 
 
 def compile_for(run, x0, hp, hs, p, scalars, out):
-    """Compile (or load from the disk cache) the kernel's one signature now; returns the
-    dispatcher to call (a rebuilt one if the cached code could not be loaded)."""
+    """Compile (or load from the disk cache) the kernel's one signature now; returns what to
+    call: the compiled entry point of that signature (so the objective, a different function
+    on each call, is always passed as a first-class function and never specialises the
+    kernel), or ``run`` itself under ``NUMBA_DISABLE_JIT``."""
     import numba
     if getattr(run, "compile", None) is None or numba.config.DISABLE_JIT:
         return run
+    from . import objective_cpu
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
             out["ws"]())
-    sig = tuple(numba.typeof(a) for a in args)
+    sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype),)
     from .codegen import compile_signature
-    return compile_signature(run, sig)
+    return compile_signature(run, sig).overloads[sig].entry_point

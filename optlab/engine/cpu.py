@@ -41,7 +41,6 @@ from optlab.engine.driver_cpu import start, grad_norm, books, record, perturb, f
 
 opt_init = njit(inline="always")(_opt_init)
 opt_step = njit(inline="always")(_opt_step)
-obj_fg = njit(inline="always")(_obj_fg)
 
 B = {block}
 NEX = {n_extra}
@@ -52,7 +51,8 @@ FS0 = {final_slot0}
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws):
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws, obj_fg):
+    # obj_fg: the objective's value_grad, a first-class function (engine/objective_cpu.py)
     N = x0.shape[0]
     use_f = f_target == f_target
     x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx = ws  # this thread's block arrays (core.workspace)
@@ -99,9 +99,7 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
         return opt_spec.kernel_source(obj_spec)
     block = block_size(dim)
     k = opt_spec.kernels
-    fns = (k.init, k.step, obj_spec.value_grad_kernel)
-    imports = [codegen.import_line(fns[0], "_opt_init"), codegen.import_line(fns[1], "_opt_step"),
-               codegen.import_line(fns[2], "_obj_fg")]
+    imports = [codegen.import_line(k.init, "_opt_init"), codegen.import_line(k.step, "_opt_step")]
     look_eval = ""
     if opt_spec.lookahead is not None:
         # the optimizer takes its gradient at a point of its own (``lookahead``
@@ -132,10 +130,9 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
             z((max(len(opt_spec.vector), 1), b), hp_dtype), z(b), z(b), z((3, b), np.int64), z(3, np.int64))
 
 
-def tag(opt_spec, obj_spec) -> str:
-    """A readable file-name prefix from the kernel functions' modules (never a preset's name)."""
-    return codegen.safe_tag("cpu", opt_spec.kernels.__name__.rsplit(".", 1)[-1],
-                            obj_spec.value_grad_kernel.__name__)
+def tag(opt_spec, obj_spec=None) -> str:
+    """A readable file-name prefix from the kernel functions' module (never a preset's name)."""
+    return codegen.safe_tag("cpu", opt_spec.kernels.__name__.rsplit(".", 1)[-1])
 
 
 def kernel(opt_spec, obj_spec, dim: int = 2):

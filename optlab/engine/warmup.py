@@ -41,17 +41,28 @@ def source_of(key: KernelKey) -> tuple[str, str]:
     return src, tag
 
 
-def is_cached(key: KernelKey) -> bool:
-    from . import codegen
+def _units(key: KernelKey) -> list[tuple[str, str, bool]]:
+    """``(unit id, label, cached)`` of what ``key`` compiles: its kernel (per optimizer code,
+    block width and dtype) and, for the elementwise engine, its objective function."""
+    from . import codegen, objective_cpu
+    opt, obj, _ = _specs(key)
     src, tag = source_of(key)
-    return codegen.is_cached(tag, src)
+    units = [(f"{tag}_{codegen.identity(src)}", tag, codegen.is_cached(tag, src))]
+    if opt.kernel_source is None:
+        fn = obj.value_grad_kernel
+        units.append((f"objective:{fn.__module__}.{fn.__name__}", f"objective {fn.__name__}",
+                      objective_cpu.is_cached(obj)))
+    return units
+
+
+def is_cached(key: KernelKey) -> bool:
+    """True when running ``key`` compiles nothing."""
+    return all(cached for _, _, cached in _units(key))
 
 
 def identity_of(key: KernelKey) -> str:
-    """The file name (tag and digest) of ``key``'s kernel: equal for keys that share one."""
-    from . import codegen
-    src, tag = source_of(key)
-    return f"{tag}_{codegen.identity(src)}"
+    """What ``key`` compiles, by identity: equal for keys that share their kernel and objective."""
+    return "+".join(unit for unit, _, _ in _units(key))
 
 
 _USED: list = []
@@ -123,20 +134,23 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
     core to spare; a progress bar in an interactive terminal. Keys that share
     a kernel (presets, aliases) compile once.
     """
-    from . import codegen
-    unique: dict[str, KernelKey] = {}
+    todo: dict[str, KernelKey] = {}  # one key per missing unit (shared units compile once)
+    labels: list[str] = []
+    seen: set = set()
     for key in keys:
         if not isinstance(key, KernelKey):
             key = KernelKey(*key)
-        src, tag = source_of(key)
-        ident = identity_of(key)
-        if ident not in unique and not codegen.is_cached(tag, src):
-            unique[ident] = key
-    if not unique:
+        for unit, label, cached in _units(key):
+            if cached or unit in seen:
+                continue
+            seen.add(unit)
+            labels.append(label)
+            todo.setdefault(repr(key), key)
+    if not todo:
         return []
-    tags = [k.rsplit("_", 1)[0] for k in unique]
+    tags = labels
     announce(tags)
-    todo = list(unique.values())
+    todo = list(todo.values())
     n_workers = min(len(todo), workers or default_workers())
     from ..progress import bar as make_bar
     bar = make_bar(total=len(todo), desc="compiling kernels", enabled=progress) if len(todo) > 1 else None

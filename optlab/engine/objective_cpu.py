@@ -1,0 +1,85 @@
+"""Objectives as compiled first-class functions for the CPU engine.
+
+The CPU kernel is generated per optimizer (and block width); the objective
+reaches it as an argument of Numba's ``FunctionType`` -- one compiled
+function per objective and dtype, called through a pointer -- so a kernel
+compiles once per optimizer, not once per (optimizer, objective) pair: the
+optimizer race compiles 13 kernels and 3 objectives instead of 39 pairs. The
+objective's loops run over the block inside the call, so the indirect call
+costs one call per block and step (docs/DESIGN.md has the measurements).
+
+Each function is compiled once per dtype and kept in Numba's disk cache;
+:func:`optlab.engine.codegen.guard_cached_functions` drops that cache when
+the code the objective reaches (its helpers, ``ops``, ``rng``) changes.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_DISPATCHERS: dict = {}
+_GUARDED: set = set()
+
+
+def signature(dtype):
+    """``value_grad(x, g, f, p, n, ctx)`` for blocks of ``dtype``: x, g (D, B); f (B,); p float64; ctx int64."""
+    from numba import from_dtype, types
+    dt = from_dtype(np.dtype(dtype))
+    a2 = types.Array(dt, 2, "C")
+    return types.void(a2, a2, types.Array(dt, 1, "C"), types.Array(types.float64, 1, "C"), types.int64,
+                      types.Array(types.int64, 1, "C"))
+
+
+def function_type(dtype):
+    """The Numba type a kernel's ``obj_fg`` argument has."""
+    from numba import types
+    return types.FunctionType(signature(dtype))
+
+
+def _guard(fn) -> None:
+    module = sys.modules[fn.__module__]
+    if module.__name__ in _GUARDED:
+        return
+    from .. import objectives
+    from . import codegen
+    names = sorted({s.value_grad_kernel.__name__ for s in objectives.registry
+                    if s.value_grad_kernel.__module__ == module.__name__})
+    codegen.guard_cached_functions(module, names or [fn.__name__])
+    _GUARDED.add(module.__name__)
+
+
+def dispatcher(obj_spec):
+    """The objective's ``value_grad`` as a disk-cached Numba dispatcher (compiled per dtype on demand)."""
+    import numba
+    fn = obj_spec.value_grad_kernel
+    if numba.config.DISABLE_JIT:
+        return fn
+    disp = _DISPATCHERS.get(fn)
+    if disp is None:
+        _guard(fn)
+        disp = numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+        _DISPATCHERS[fn] = disp
+    return disp
+
+
+def function(obj_spec, dtype):
+    """The objective, compiled (or loaded) for ``dtype``: pass it as a kernel's ``obj_fg``."""
+    disp = dispatcher(obj_spec)
+    if hasattr(disp, "compile"):
+        sig = signature(dtype)
+        if sig.args not in disp.overloads:
+            disp.compile(sig)
+    return disp
+
+
+def is_cached(obj_spec) -> bool:
+    """True when the objective's compiled code is on disk (any dtype)."""
+    from .codegen import _numba_cache_dirs
+    fn = obj_spec.value_grad_kernel
+    path = Path(sys.modules[fn.__module__].__file__)
+    for folder in _numba_cache_dirs(path)[:1]:
+        if folder.is_dir() and list(folder.glob(f"{path.stem}.{fn.__name__}-*.nbc")):
+            return True
+    return False
