@@ -1,7 +1,9 @@
 """Compiled Python-side evaluators of an objective (value, gradient, Hessian).
 
-Used for plots, analysis and the stationary-point solver; the engine inlines
-the same kernel functions into its own loops instead.
+Used for plots, analysis and the stationary-point solver. Value and gradient
+go through the engine's own compiled objective (:mod:`optlab.engine.objective_cpu`),
+so a figure compiles nothing more; the Hessian comes from a small generated
+module, compiled the first time it is asked for.
 """
 from __future__ import annotations
 
@@ -9,21 +11,12 @@ import numpy as np
 
 from . import codegen
 
-_TEMPLATE = '''{header}"""optlab evaluator of an objective (generated; do not edit)."""
+_TEMPLATE = '''{header}"""optlab Hessian evaluator of an objective (generated; do not edit)."""
 import numpy as np
 from numba import njit
 {imports}
 
-_fg = njit(inline="always")(_vg)
 _h = njit(inline="always")(_hs)
-
-
-@njit(cache=True)
-def value_grad(x, p):
-    f = np.empty(x.shape[1])
-    g = np.empty_like(x)
-    _fg(x, g, f, p, x.shape[1], np.zeros(3, dtype=np.int64))
-    return f, g
 
 
 @njit(cache=True)
@@ -37,18 +30,38 @@ HEADER = codegen.register_template("eval", _TEMPLATE)
 _EVALUATORS: dict[str, object] = {}
 
 
+class Evaluator:
+    """``value_grad(x, p) -> (f, g)`` and ``hess(x, p) -> h`` for columns x (D, n)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._hess = None
+
+    def value_grad(self, x, p):
+        # the engine's own compiled objective (objective_cpu): nothing more to compile
+        from . import objective_cpu
+        fn = objective_cpu.function(self.spec, np.float64)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        f = np.empty(x.shape[1])
+        g = np.empty_like(x)
+        fn(x, g, f, np.ascontiguousarray(p, dtype=np.float64), x.shape[1], np.zeros(3, dtype=np.int64))
+        return f, g
+
+    def hess(self, x, p):
+        if self._hess is None:
+            fn = self.spec.hess_kernel
+            src = _TEMPLATE.format(header=HEADER, imports=codegen.import_line(fn, "_hs"))
+            self._hess = codegen.load(codegen.safe_tag("hess", fn.__name__), src).hess
+        return self._hess(x, p)
+
+
 def evaluator(spec):
-    """Module with ``value_grad(x, p) -> (f, g)`` and ``hess(x, p) -> h``."""
-    mod = _EVALUATORS.get(spec.name)
-    if mod is None:
-        fns = (spec.value_grad_kernel, spec.hess_kernel)
-        src = _TEMPLATE.format(
-            header=HEADER,
-            imports="\n".join([codegen.import_line(fns[0], "_vg"), codegen.import_line(fns[1], "_hs")]),
-        )
-        mod = codegen.load(codegen.safe_tag("eval", fns[0].__name__), src)
-        _EVALUATORS[spec.name] = mod
-    return mod
+    """The :class:`Evaluator` of an objective (value and gradient through the engine's compiled
+    objective; the Hessian from a generated module, compiled on first use)."""
+    ev = _EVALUATORS.get(spec.name)
+    if ev is None:
+        ev = _EVALUATORS[spec.name] = Evaluator(spec)
+    return ev
 
 
 def as_columns(points) -> np.ndarray:

@@ -36,7 +36,7 @@ def block_size(dim: int) -> int:
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
 from numba import njit
-from optlab.engine.driver_cpu import start, grad_norm, books, record, perturb, finish
+from optlab.engine.driver_cpu import start, observe, perturb, finish
 {imports}
 
 opt_init = njit(inline="always")(_opt_init)
@@ -54,7 +54,6 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws, obj_fg):
     # obj_fg: the objective's value_grad, a first-class function (engine/objective_cpu.py)
     N = x0.shape[0]
-    use_f = f_target == f_target
     x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx = ws  # this thread's block arrays (core.workspace)
     bt = bk[0]
     dt = bk[1]
@@ -69,11 +68,8 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, B, ctx)
-            if not use_f or t == steps:
-                grad_norm(g, gn)
-            books(f, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
-            if t % rec_every == 0:
-                record(t // rec_every, t, x, f, st, EX0, NEX, dt, i0, n, rec_x, rec_f, rec_e)
+            observe(t, steps, rec_every, x, f, g, st, EX0, NEX, f_target, tol, blowup,
+                    bf, bt, dt, ht, gn, i0, n, rec_x, rec_f, rec_e)
             if t == steps:
                 break
 {look_eval}            perturb(g, noise, clip, seed, i_off + i0, t)

@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit
 from optlab.engine.rng import normal
 from optlab.engine.ops import fma
-from optlab.engine.driver_cpu import start, grad_norm, books, record, perturb, finish
+from optlab.engine.driver_cpu import start, observe, perturb, finish
 from optlab.engine.lbfgs_ops import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
 {imports}
 
@@ -411,10 +411,9 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
             xb[k, 0] = x[k]
         obj_fg(xb, gb, fb, p, 1, ctx)
         f = float(fb[0])
-        grad_norm(gb, gn)  # L-BFGS keeps the gradient norm of every closure call
-        books(fb, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
-        if t % rec_every == 0:
-            record(t // rec_every, t, xb, fb, st, 0, 0, dt, i, 1, rec_x, rec_f, rec_e)
+        # steps=t: L-BFGS keeps the gradient norm of every closure call
+        observe(t, t, rec_every, xb, fb, gb, st, 0, 0, f_target, tol, blowup,
+                bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
         if t == steps:
             break
         perturb(gb, noise, clip, seed, traj, t)

@@ -53,14 +53,11 @@ _TEMPLATE = '''{header}"""optlab CUDA kernel: D={dim}, {dtype} (generated; do no
 import math
 from numba import cuda, float64, int64, {dtype}
 from optlab.engine.cuda_ops import device_function
-from optlab.engine.driver import start as _start, grad_norm as _grad_norm, books as _books, record as _record
-from optlab.engine.driver import perturb as _perturb, finish as _finish
+from optlab.engine.driver import start as _start, observe as _observe, perturb as _perturb, finish as _finish
 {imports}
 
 start = device_function(_start)
-grad_norm = device_function(_grad_norm)
-books = device_function(_books)
-record = device_function(_record)
+observe = device_function(_observe)
 perturb = device_function(_perturb)
 finish = device_function(_finish)
 
@@ -84,7 +81,6 @@ FS0 = {final_slot0}
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
     N = x0.shape[0]
-    use_f = f_target == f_target
     x = cuda.local.array((D, 1), DT)
     g = cuda.local.array((D, 1), DT)
     f = cuda.local.array(1, DT)
@@ -107,11 +103,8 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, 1, ctx)
-            if not use_f or t == steps:
-                grad_norm(g, gn)
-            books(f, gn, t, f_target, tol, blowup, bf, bt, dt, ht)
-            if t % rec_every == 0:
-                record(t // rec_every, t, x, f, st, EX0, NEX, dt, i, 1, rec_x, rec_f, rec_e)
+            observe(t, steps, rec_every, x, f, g, st, EX0, NEX, f_target, tol, blowup,
+                    bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
             if t == steps:
                 break
             perturb(g, noise, clip, seed, i_off + i, t)

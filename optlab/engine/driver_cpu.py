@@ -11,14 +11,12 @@ from numba import njit
 
 from . import codegen, driver
 
-_NAMES = ("start", "grad_norm", "books", "record", "perturb", "finish")
+_NAMES = ("start", "observe", "perturb", "finish")
 codegen.guard_cached_functions(driver, _NAMES)  # their cached code follows rng and ops too
 
 _cpu = njit(cache=True, nogil=True, error_model="numpy")
 
 start = _cpu(driver.start)
-grad_norm = _cpu(driver.grad_norm)
-books = _cpu(driver.books)
-record = _cpu(driver.record)
+observe = _cpu(driver.observe)
 perturb = _cpu(driver.perturb)
 finish = _cpu(driver.finish)
