@@ -419,9 +419,11 @@ def guard_cached_functions(module, names) -> None:
     digest of everything the functions reach is kept beside their cache files;
     when it differs, their cache files are removed before anything compiles.
     """
+    from .jitopts import CPU
     path = Path(module.__file__)
     src = "".join(f"from {module.__name__} import {name} as _{name}\n" for name in names)
-    h = hashlib.sha256((_base_digest() + dependency_digest(src)).encode()).hexdigest()[:16]
+    # the compile options too: Numba's cache does not key on them either
+    h = hashlib.sha256((_base_digest() + dependency_digest(src) + repr(sorted(CPU.items()))).encode()).hexdigest()[:16]
     for folder in _numba_cache_dirs(path)[:1]:
         stamp = folder / f"{path.stem}.optlab-digest"
         try:

@@ -265,7 +265,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
-            out["ex_out"], out["ws"](), out["fg"])
+            out["ex_out"], *out["ws"](), out["fg"])
         return
     pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
     chunk = -(-max(align, -(-n // pieces)) // align) * align
@@ -278,7 +278,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-            out["ex_out"][a:b], out["ws"](), out["fg"])
+            out["ex_out"][a:b], *out["ws"](), out["fg"])
         if has_e:
             out["rec_e"][:, a:b] = rec_e
         return b - a
@@ -308,7 +308,7 @@ def compile_for(run, x0, hp, hs, p, scalars, out):
     from . import objective_cpu
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
-            out["ws"]())
+            *out["ws"]())
     sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype),)
     from .codegen import compile_signature
     return compile_signature(run, sig).overloads[sig].entry_point

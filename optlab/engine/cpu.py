@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import codegen
+from . import codegen, jitopts
 
 def block_size(dim: int) -> int:
     """Trajectories per block: wide for low dimension (the per-step work that
@@ -49,12 +49,13 @@ NSX = {n_final}
 FS0 = {final_slot0}
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit({jit})
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws, obj_fg):
-    # obj_fg: the objective's value_grad, a first-class function (engine/objective_cpu.py)
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
+        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg):
+    # x .. ctx: this thread's block arrays (cpu.workspace), separate arguments so that they are
+    # noalias (engine/jitopts.py); obj_fg: the objective, a first-class function (objective_cpu)
     N = x0.shape[0]
-    x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx = ws  # this thread's block arrays (core.workspace)
     bt = bk[0]
     dt = bk[1]
     ht = bk[2]
@@ -72,7 +73,8 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                     bf, bt, dt, ht, gn, i0, n, rec_x, rec_f, rec_e)
             if t == steps:
                 break
-{look_eval}            perturb(g, noise, clip, seed, i_off + i0, t)
+{look_eval}            if noise > 0.0 or clip > 0.0:
+                perturb(g, noise, clip, seed, i_off + i0, t)
             opt_step(x, g, st, sc, hb, hs, t + 1, B)
         finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
@@ -106,7 +108,7 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
     extra = opt_spec.record_slots
     final = opt_spec.final_slots
     src = _TEMPLATE.format(
-        header=HEADER, block=block,
+        header=HEADER, block=block, jit=jitopts.decorator_text(),
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
         imports="\n".join(imports), look_eval=look_eval,
@@ -115,7 +117,7 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
 
 
 def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
-    """One thread's block arrays for ``run`` (its last argument), zeroed by the kernel per block:
+    """One thread's block arrays, ``run``'s arguments ``x`` .. ``ctx``, zeroed by the kernel per block:
     x, g, f, xa, fa (the look-ahead point, 1 wide when unused), st, sc, hb, best loss, gradient
     norm, books (best step, divergence step, tolerance step) and the RNG context."""
     b = block_size(dim)

@@ -400,7 +400,9 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
     hb = np.zeros((hp.shape[0], 1), dtype=hp.dtype)
     st = np.zeros((1, D, 1), dtype=x0.dtype)
     sc = np.zeros((1, 1), dtype=x0.dtype)
-    start(x0, hp, i, 1, xb, gb, fb, gb, fb, st, sc, hb, bf, gn, bt, dt, ht)
+    xa = np.zeros((D, 1), dtype=x0.dtype)  # distinct arrays: the driver's arguments are noalias
+    fa = np.zeros(1, dtype=x0.dtype)
+    start(x0, hp, i, 1, xb, gb, fb, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
     for k in range(D):
         x[k] = xb[k, 0]
     f = 0.0
@@ -429,8 +431,9 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
 
 @njit(cache=True, nogil=True)
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, ws, fg):
-    # ws, fg: the elementwise engine's block arrays and objective, unused here (one trajectory
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
+        wx, wg, wf, wxa, wfa, wst, wsc, whb, wbf, wgn, wbk, wctx, fg):
+    # w*, fg: the elementwise engine's block arrays and objective, unused here (one trajectory
     # at a time, with the objective inlined into the line search)
     for i in range(x0.shape[0]):
         trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,

@@ -9,12 +9,12 @@ loops scalar).
 """
 from numba import njit
 
-from . import codegen, driver
+from . import codegen, driver, jitopts
 
 _NAMES = ("start", "observe", "perturb", "finish")
 codegen.guard_cached_functions(driver, _NAMES)  # their cached code follows rng and ops too
 
-_cpu = njit(cache=True, nogil=True, error_model="numpy")
+_cpu = njit(**jitopts.CPU)  # cached, nogil, numpy error model, noalias arguments
 
 start = _cpu(driver.start)
 observe = _cpu(driver.observe)

@@ -59,7 +59,8 @@ def dispatcher(obj_spec):
     disp = _DISPATCHERS.get(fn)
     if disp is None:
         _guard(fn)
-        disp = numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+        from .jitopts import CPU
+        disp = numba.njit(**CPU)(fn)  # noalias: x, g, f, p and ctx never overlap
         _DISPATCHERS[fn] = disp
     return disp
 
