@@ -28,10 +28,12 @@ from . import codegen, jitopts
 
 def block_size(dim: int) -> int:
     """Trajectories per block: wide for low dimension (the per-step work that
-    does not scale with the block -- bias corrections, loop set-up -- is
-    shared by more trajectories; measured at D = 2: 16 -> 64 +25%,
-    64 -> 256 +13%), narrower when the block's state would spill out of L1."""
-    return 256 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
+    does not scale with the block -- bias corrections, the calls to the
+    objective and the driver -- is shared by more trajectories; measured at
+    D = 2: 16 -> 64 +25%, 64 -> 256 +13%, and with engine v2's calls
+    256 -> 1024 +25-30% for Adam and NAdam, +5% RMSprop, SGD and ASGD within
+    noise), narrower when the block's state would spill out of the caches."""
+    return 1024 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
 
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
