@@ -30,10 +30,12 @@ def block_size(dim: int) -> int:
     """Trajectories per block: wide for low dimension (the per-step work that
     does not scale with the block -- bias corrections, the calls to the
     objective and the driver -- is shared by more trajectories; measured at
-    D = 2: 16 -> 64 +25%, 64 -> 256 +13%, and with engine v2's calls
-    256 -> 1024 +25-30% for Adam and NAdam, +5% RMSprop, SGD and ASGD within
-    noise), narrower when the block's state would spill out of the caches."""
-    return 1024 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
+    D = 2: 16 -> 64 +25%, 64 -> 256 +13%), narrower when the block's state
+    would spill out of L1. 256 -> 1024 measured +25-30% for Adam and NAdam
+    on 100,000 trajectories with engine v2, but a short run is padded to a
+    whole block: 1024 made the test suite of small runs 7:30 -> 9:06, so the
+    width stays 256 until it can follow the run's size."""
+    return 256 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
 
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
