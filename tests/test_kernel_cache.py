@@ -13,13 +13,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import optlab
 import optlab.studies
 from optlab import objectives, optimizers
-from optlab.engine import codegen, cpu, warmup
+from optlab.engine import codegen, cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -39,7 +39,6 @@ import sys
 import tempfile
 import textwrap
 import types
-import warnings
 from pathlib import Path
 
 import numba
@@ -49,10 +48,6 @@ _MODULES: dict[str, object] = {}
 _TEMPLATES: dict[str, str] = {}   # kind -> digest of its current template
 _FALLBACK: list = []              # the temporary folder in use when the cache is unwritable
 _HEADER = re.compile(r"^# optlab kernel: kind=(\w+) template=(\w+)$")
-
-
-class CacheWarning(UserWarning):
-    """The kernel cache needed repair or a fallback (the run goes on)."""
 
 
 def _warn(message: str) -> None:

@@ -1,7 +1,6 @@
 """``simulate`` and ``sweep``: validate, allocate, call one compiled kernel."""
 from __future__ import annotations
 
-import itertools
 import os
 import time
 
