@@ -135,15 +135,3 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
 def tag(opt_spec, obj_spec=None) -> str:
     """A readable file-name prefix from the kernel functions' module (never a preset's name)."""
     return codegen.safe_tag("cpu", opt_spec.kernels.__name__.rsplit(".", 1)[-1])
-
-
-def kernel(opt_spec, obj_spec, dim: int = 2):
-    """The compiled ``run`` function for this pair (from the disk cache if there)."""
-    src, name = source(opt_spec, obj_spec, dim)
-    return codegen.load(name, src).run
-
-
-def is_cached(opt_spec, obj_spec, dim: int = 2) -> bool:
-    """True when loading this pair's kernel needs no compile."""
-    src, name = source(opt_spec, obj_spec, dim)
-    return codegen.is_cached(name, src)
