@@ -165,6 +165,23 @@ def test_per_trajectory_hyperparameters_equal_separate_runs(name):
             np.testing.assert_array_equal(r.extra[key][sel], one.extra[key])
 
 
+@pytest.mark.parametrize("name", sorted(set(TRIPLES) - {"lbfgs"}))
+def test_lr_sweep_equals_separate_runs(name):
+    # only lr differs between trajectories: the kernels' lr-sweep paths (one schedule for the
+    # block, a step size per trajectory) must give the bits of one run per lr
+    n = 300  # two blocks of the CPU engine at D = 2
+    idx = np.arange(n) % 3
+    lrs = np.asarray(TRIPLES[name]["lr"])
+    x0 = np.array([-1.5, 2.0]) + 0.003 * np.arange(n)[:, None]
+    r = optlab.simulate(name, "rosenbrock", x0=x0, steps=40, progress=False, lr=lrs[idx])
+    for c in range(3):
+        sel = np.flatnonzero(idx == c)
+        one = optlab.simulate(name, "rosenbrock", x0=x0[sel], steps=40, progress=False, lr=lrs[c])
+        np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"{name} lr={lrs[c]}")
+        for key in r.extra:
+            np.testing.assert_array_equal(r.extra[key][sel], one.extra[key])
+
+
 # --- semantics -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [n for n in ELEMENTWISE if "maximize" in optlab.optimizers.get(n).defaults])

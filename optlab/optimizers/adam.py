@@ -33,7 +33,7 @@ from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, 
 # st: torch's per-coordinate state
 S_EXP_AVG, S_EXP_AVG_SQ, S_MAX_EXP_AVG_SQ = 0, 1, 2
 # sc: per-trajectory scalars
-K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS, K_SAME_ALL = 0, 1, 2, 3
+K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS, K_SAME_ALL, K_SAME_REST = 0, 1, 2, 3, 4
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
 # K_STEP_SIZE is lr / bc1 and K_SQRT_BC2 sqrt(bc2), this step's; K_SAME_ALL: the block shares every
@@ -48,10 +48,12 @@ def init(x, st, sc, hp, hs, n):
                 st[k, d, j] = 0.0
     # hyperparameters never change during a run: test the block once, not every step
     same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n)
-    same_all = same and uniform(hp, H_LR, n) and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
+    same_rest = same and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
+    same_all = same_rest and uniform(hp, H_LR, n)
     for j in range(n):
         sc[K_SAME_BETAS, j] = 1.0 if same else 0.0
         sc[K_SAME_ALL, j] = 1.0 if same_all else 0.0
+        sc[K_SAME_REST, j] = 1.0 if same_rest else 0.0
 
 
 @jitable(inline="never")
@@ -83,6 +85,26 @@ def step(x, g, st, sc, hp, hs, t, n):
                 xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
                                        st[S_MAX_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd, ss, c2,
                                        maximize, decoupled, amsgrad)
+                x[d, j] = xi
+                st[S_EXP_AVG, d, j] = m
+                st[S_EXP_AVG_SQ, d, j] = v
+                if amsgrad:  # loop-invariant: LLVM unswitches it
+                    st[S_MAX_EXP_AVG_SQ, d, j] = vm
+        return
+    if sc[K_SAME_REST, 0] != 0.0:  # an lr sweep: only lr differs, one step size per trajectory
+        b1 = hp[H_BETA1, 0]
+        b2 = hp[H_BETA2, 0]
+        eps = hp[H_EPS, 0]
+        wd = hp[H_WEIGHT_DECAY, 0]
+        bc1 = 1.0 - b1 ** tf
+        c2 = math.sqrt(1.0 - b2 ** tf)
+        for j in range(n):
+            sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
+        for d in range(x.shape[0]):
+            for j in range(n):
+                xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
+                                       st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], b1, b2, eps, wd,
+                                       sc[K_STEP_SIZE, j], c2, maximize, decoupled, amsgrad)
                 x[d, j] = xi
                 st[S_EXP_AVG, d, j] = m
                 st[S_EXP_AVG_SQ, d, j] = v
@@ -143,7 +165,7 @@ SPECS = [
         defaults=_DEFAULTS,
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all'),
+        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest'),
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -155,7 +177,7 @@ SPECS = [
         defaults={**_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all'),
+        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest'),
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword

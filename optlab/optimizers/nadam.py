@@ -42,7 +42,7 @@ from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
 # st: torch's per-coordinate state
 S_EXP_AVG, S_EXP_AVG_SQ = 0, 1
 # sc: per-trajectory scalars
-K_MU_PRODUCT, K_COEF_G, K_COEF_M, K_BC2, K_INV_BC2, K_SAME = 0, 1, 2, 3, 4, 5
+K_MU_PRODUCT, K_COEF_G, K_COEF_M, K_BC2, K_INV_BC2, K_SAME, K_SAME_REST = 0, 1, 2, 3, 4, 5, 6
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY, H_MOMENTUM_DECAY = 0, 1, 2, 3, 4, 5
 # K_MU_PRODUCT holds float32 values; K_COEF_G and K_COEF_M are the coefficients of g and m;
@@ -56,11 +56,13 @@ def init(x, st, sc, hp, hs, n):
                 st[k, d, j] = 0.0
     # hyperparameters never change during a run, and mu_product starts at 1 for
     # every trajectory: a block that shares them follows one schedule throughout
-    same = (uniform(hp, H_LR, n) and uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and uniform(hp, H_EPS, n)
-            and uniform(hp, H_WEIGHT_DECAY, n) and uniform(hp, H_MOMENTUM_DECAY, n))
+    same_rest = (uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and uniform(hp, H_EPS, n)
+                 and uniform(hp, H_WEIGHT_DECAY, n) and uniform(hp, H_MOMENTUM_DECAY, n))
+    same = same_rest and uniform(hp, H_LR, n)
     for j in range(n):
         sc[K_MU_PRODUCT, j] = 1.0
         sc[K_SAME, j] = 1.0 if same else 0.0
+        sc[K_SAME_REST, j] = 1.0 if same_rest else 0.0
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -75,7 +77,8 @@ def step(x, g, st, sc, hp, hs, t, n):
     bc2 = 1.0
     rb2 = 1.0
     same = sc[K_SAME, 0] != 0.0
-    n_scan = 1 if same else n  # one schedule in the block: compute it for the first only
+    same_rest = sc[K_SAME_REST, 0] != 0.0  # only lr differs: one schedule, per-trajectory coefficients
+    n_scan = 1 if same_rest else n  # one schedule in the block: compute it for the first only
     for j in range(n_scan):  # schedule and bias correction, pows only when the block's values change
         b1 = hp[H_BETA1, j]
         psi = hp[H_MOMENTUM_DECAY, j]
@@ -117,6 +120,28 @@ def step(x, g, st, sc, hp, hs, t, n):
                 st[S_EXP_AVG, d, j] = m
                 st[S_EXP_AVG_SQ, d, j] = v
         return
+    if same_rest:  # an lr sweep: the schedule of trajectory 0, each trajectory's coefficients
+        prod = sc[K_MU_PRODUCT, 0]
+        prod_next = prod * mu_next
+        b1 = hp[H_BETA1, 0]
+        b2 = hp[H_BETA2, 0]
+        eps = hp[H_EPS, 0]
+        wd = hp[H_WEIGHT_DECAY, 0]
+        bc2 = sc[K_BC2, 0]
+        rb2 = sc[K_INV_BC2, 0]
+        for j in range(n):
+            lr = hp[H_LR, j]
+            sc[K_MU_PRODUCT, j] = prod
+            sc[K_COEF_G, j] = (-lr * (1.0 - mu)) / (1.0 - prod)
+            sc[K_COEF_M, j] = (-lr * mu_next) / (1.0 - prod_next)
+        for d in range(x.shape[0]):
+            for j in range(n):
+                xi, m, v = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], hp[H_LR, j],
+                                   b1, b2, eps, wd, sc[K_COEF_G, j], sc[K_COEF_M, j], bc2, rb2, maximize, decoupled)
+                x[d, j] = xi
+                st[S_EXP_AVG, d, j] = m
+                st[S_EXP_AVG_SQ, d, j] = v
+        return
     for d in range(x.shape[0]):
         for j in range(n):
             xi, m, v = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], hp[H_LR, j],
@@ -152,7 +177,7 @@ SPEC = OptimizerSpec(
                   decoupled_weight_decay=False, maximize=False),
     vector=("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"),
     static=("maximize", "decoupled_weight_decay"),
-    state=('exp_avg', 'exp_avg_sq'), scalars=('mu_product', 'coef_g', 'coef_m', 'bc2', 'inv_bc2', 'same'),
+    state=('exp_avg', 'exp_avg_sq'), scalars=('mu_product', 'coef_g', 'coef_m', 'bc2', 'inv_bc2', 'same', 'same_rest'),
     validate=_validate,
     summary="NAdam: Adam with Nesterov momentum and a momentum schedule (torch.optim.NAdam)",
     torch_name="NAdam",

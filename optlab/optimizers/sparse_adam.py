@@ -59,6 +59,12 @@ def step(x, g, st, sc, hp, hs, t, n):
         for j in range(n):
             sc[K_STEP_SIZE, j] = ss
         n_scan = 0
+    elif uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n):  # an lr sweep: two pows, a vectorised loop
+        bc1 = 1.0 - hp[H_BETA1, 0] ** tf
+        bc2 = 1.0 - hp[H_BETA2, 0] ** tf
+        for j in range(n):
+            sc[K_STEP_SIZE, j] = hp[H_LR, j] * math.sqrt(bc2) / bc1
+        n_scan = 0
     else:
         n_scan = n
     for j in range(n_scan):  # one pow per distinct beta in the block
