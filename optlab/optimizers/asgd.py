@@ -23,11 +23,12 @@ Reference: Polyak & Juditsky, "Acceleration of Stochastic Approximation by
 Averaging", SIAM J. Control Optim. 30 (1992); step-size schedule after
 Bottou, "Stochastic Gradient Descent Tricks" (2012) / Xu, arXiv:1107.2490.
 """
+import math
 import sys
 
 import numpy as np
 
-from ..engine.ops import fma, uniform
+from ..engine.ops import fma, jitable, uniform
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -76,6 +77,11 @@ def step(x, g, st, sc, hp, hs, t, n):
             sc[K_ETA, j] = eta
             sc[K_MU, j] = mu
         return
+    alpha = hp[H_ALPHA, 0]
+    if uniform(hp, H_ALPHA, n) and (alpha == 0.75 or alpha == 0.5 or alpha == 0.25 or alpha == 1.0):
+        # a sweep with torch's alpha (or 1/2, 1/4, 1): eta without libm's pow, vectorised
+        if _eta_by_roots(sc, hp, tf, alpha, n) == 0:
+            return
     plr = -1.0
     plam = -1.0
     palpha = -1.0
@@ -92,6 +98,48 @@ def step(x, g, st, sc, hp, hs, t, n):
         sc[K_ETA, j] = eta
         dt = tf - hp[H_T0, j]
         sc[K_MU, j] = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
+
+
+#: how far (relatively) a float64 eta computed from roots may lie from torch's: the roots are
+#: within 3.5 float64 ulp of b ** alpha, libm's pow within 1 ulp, each quotient rounds by half an
+#: ulp, so they differ by less than 8.3e-16; the margin is twelve times that
+ETA_MARGIN = 1e-14
+
+
+@jitable(inline="never")
+def _eta_by_roots(sc, hp, tf, alpha, n):
+    """New eta and mu for every trajectory of the block, where alpha is 3/4, 1/2, 1/4 or 1.
+
+    torch stores ``lr / (1 + lambd lr t) ** alpha`` as a float32. ``b ** 0.75`` is computed
+    here as ``sqrt(b) sqrt(sqrt(b))`` (correctly rounded roots: within a few float64 ulp of
+    libm's pow), and its float32 rounding is kept only where it is certain: where
+    ``eta (1 - m)`` and ``eta (1 + m)`` round to the same float32 (``m`` = ETA_MARGIN, ten
+    times the bound on the difference). Rounding is monotonic, so libm's quotient, which lies in that
+    interval, rounds to the same float32: same bits as torch. Elsewhere (about 3 in 10^7,
+    and non-finite values) the trajectory is marked and the caller's libm loop computes it.
+    Returns how many were marked."""
+    bad = 0
+    for j in range(n):
+        lr = hp[H_LR, j]
+        b = 1.0 + hp[H_LAMBD, j] * lr * tf
+        s1 = math.sqrt(b)
+        s2 = math.sqrt(s1)
+        pw = b if alpha == 1.0 else s1 if alpha == 0.5 else s2 if alpha == 0.25 else s1 * s2
+        q = lr / pw
+        e = np.float32(q)
+        same = (np.float32(q * (1.0 - ETA_MARGIN)) == e) & (np.float32(q * (1.0 + ETA_MARGIN)) == e)
+        bad += not same
+        sc[K_ETA, j] = float(e)
+    if uniform(hp, H_T0, n):
+        dt = tf - hp[H_T0, 0]
+        mu = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
+        for j in range(n):
+            sc[K_MU, j] = mu
+    else:
+        for j in range(n):
+            dt = tf - hp[H_T0, j]
+            sc[K_MU, j] = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
+    return bad
 
 
 def _validate(v):
