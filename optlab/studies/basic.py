@@ -10,8 +10,8 @@ from ..plots.curves import loss_figure
 from ..plots.landscape import contour_figure
 from ..sharding import apply_shard, kernel_timing
 from . import register
-from ._common import (engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, slug,
-                      write_metrics)
+from .. import manifest
+from ._common import engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, write_metrics
 
 
 def _run_all(cfg, out_dir, optimizer_sections, study):
@@ -19,6 +19,7 @@ def _run_all(cfg, out_dir, optimizer_sections, study):
     spec, dim, options, x0 = objective_setup(cfg, study=study)
     eng = engine_kwargs(cfg)
     setups = [optimizer_setup(sec) for sec in optimizer_sections]  # validate all before running any
+    setups = [(opt, hyper, label) for (opt, hyper, _), label in zip(setups, unique_labels([s[2] for s in setups]))]
     x0 = shard.starts(cfg, spec, dim, x0, default_starts)  # objective.x0, study.starts or defaults
     runs = []
     for opt, hyper, label in setups:
@@ -34,8 +35,9 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
     fmt = plot.get("format", "png")
     dpi = plot.get("dpi", 120)
     write_metrics(out_dir, study, spec, runs)
+    rec = manifest.active(out_dir) or manifest.Recorder(out_dir, study)  # names each run's own file
     for label, res in runs:
-        res.save_npz(out_dir / f"trajectories_{slug(label)}.npz")
+        manifest.note(res.save_npz(rec.run_file(label)), "trajectories", label=label)
     names = ", ".join(label for label, _ in runs) if len(runs) <= 3 else f"{len(runs)} optimizers"
     steps = runs[0][1].options["steps"]
     if plot.get("contour", True) and dim == 2:
@@ -46,6 +48,18 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
         fig = loss_figure(runs, f"{spec.name}: loss vs step", f_min=spec.min_value(dim, **options),
                           max_paths=plot.get("max_paths", 50))
         save(fig, out_dir / "loss", fmt, dpi)
+
+
+def unique_labels(labels) -> list[str]:
+    """The labels, a repeated one numbered (``adam (lr=0.001) [2]``): each run keeps its own row and file."""
+    out, seen = [], set()
+    for label in labels:
+        new, k = label, 2
+        while new in seen:
+            new, k = f"{label} [{k}]", k + 1
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def _kernels(cfg, sections):
