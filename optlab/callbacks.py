@@ -107,17 +107,34 @@ class ReportCallback(Callback):
             self._watcher = SweepProgress(sweep_dir, len(jobs) if jobs is not None else None,
                                           self._multirun_started, skipped, enabled=True)
             self._watcher.start()
+            _WATCHERS.append(self._watcher)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+            if self._watcher in _WATCHERS:
+                _WATCHERS.remove(self._watcher)
             self._watcher = None
         sweep_dir = Path(str(config.hydra.sweep.dir))
         if not sweep_dir.is_dir():
             return
+        from .engine.result import remove_stale_temp_files
+        remove_stale_temp_files(sweep_dir)  # the jobs are done: a temporary file here is a killed write's
         register_failures(sweep_dir, self._multirun_started or 0.0)
         if _setting(config, "enabled", True):
             _write_report(config, sweep_dir)
+
+
+_WATCHERS: list = []  # sweep progress bars running in this process
+
+
+def stop_progress() -> None:
+    """Stop the sweep progress bars of this process (after Ctrl-C, before the one-line message)."""
+    while _WATCHERS:
+        try:
+            _WATCHERS.pop().stop()
+        except Exception:  # noqa: BLE001 - a progress bar must not hide the message
+            pass
 
 
 class KernelClock:

@@ -236,7 +236,7 @@ def check(folder, doc: dict | None = None, full: bool = True, skip=()) -> list[s
         return [f"{MANIFEST} missing or unreadable"]
     problems = []
     if not doc.get("complete"):
-        problems.append(f"unfinished: {MANIFEST} marks the run as not complete (interrupted or failed)")
+        problems.append(f"the run did not finish ({MANIFEST}: interrupted or failed)")
     for entry in doc.get("files", []):
         if isinstance(entry, dict) and entry.get("name") not in skip:
             problem = check_file(folder, entry, full=full)

@@ -22,12 +22,40 @@ def _run_all(cfg, out_dir, optimizer_sections, study):
     setups = [(opt, hyper, label) for (opt, hyper, _), label in zip(setups, unique_labels([s[2] for s in setups]))]
     x0 = shard.starts(cfg, spec, dim, x0, default_starts)  # objective.x0, study.starts or defaults
     runs = []
-    for opt, hyper, label in setups:
-        res = simulate(opt.name, spec.name, x0=x0, objective_options=options, **eng, **hyper)
-        runs.append((label, res))
+    try:
+        for opt, hyper, label in setups:
+            res = simulate(opt.name, spec.name, x0=x0, objective_options=options, **eng, **hyper)
+            runs.append((label, res))
+    except KeyboardInterrupt:
+        _save_finished(out_dir, spec, runs, study)
+        raise
     _artifacts(cfg, out_dir, spec, dim, options, runs, study)
     rows = [{**run_summary(label, res), **kernel_timing(res)} for label, res in runs]
     return {"study": study, "objective": spec.name, "runs": rows, "table": format_table(rows)}
+
+
+def _save_finished(out_dir, spec, runs, study):
+    """Ctrl-C between runs: keep the runs that finished (metrics.json and their npz, no figures); the
+    manifest stays marked unfinished, so the report shows them as the partial results they are."""
+    if not runs:
+        return
+    import signal
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut these writes
+    except ValueError:  # not the main thread (a launcher's worker): no handler to change
+        previous = None
+    try:
+        write_metrics(out_dir, study, spec, runs, extra={"interrupted": True})
+        _save_trajectories(out_dir, runs, study)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _save_trajectories(out_dir, runs, study):
+    rec = manifest.active(out_dir) or manifest.Recorder(out_dir, study)  # names each run's own file
+    for label, res in runs:
+        manifest.note(res.save_npz(rec.run_file(label)), "trajectories", label=label)
 
 
 def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
@@ -35,9 +63,7 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
     fmt = plot.get("format", "png")
     dpi = plot.get("dpi", 120)
     write_metrics(out_dir, study, spec, runs)
-    rec = manifest.active(out_dir) or manifest.Recorder(out_dir, study)  # names each run's own file
-    for label, res in runs:
-        manifest.note(res.save_npz(rec.run_file(label)), "trajectories", label=label)
+    _save_trajectories(out_dir, runs, study)
     names = ", ".join(label for label, _ in runs) if len(runs) <= 3 else f"{len(runs)} optimizers"
     steps = runs[0][1].options["steps"]
     if plot.get("contour", True) and dim == 2:
