@@ -94,6 +94,8 @@ class ReportCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self._multirun_started = time.time()
+        from .cli import note_sweep
+        note_sweep(config)  # for the one line after Ctrl-C, also when the jobs run in other processes
         sweep_dir = Path(str(config.hydra.sweep.dir))
         show = _setting(config, "progress", None)
 

@@ -84,15 +84,24 @@ def task(cfg) -> dict | None:
     return summary
 
 
+def note_sweep(config) -> None:
+    """The launching process of a multirun (whose jobs may run elsewhere) notes its sweep folder."""
+    _CURRENT.update(multirun=True, sweep_dir=Path(str(config.hydra.sweep.dir)).resolve(), job=None,
+                    run_dir=None, report=_report_settings(config))
+
+
+def _report_settings(cfg) -> dict:
+    from omegaconf import OmegaConf
+    return {k: OmegaConf.select(cfg, f"report.{k}", default=d)
+            for k, d in (("enabled", True), ("figures", True), ("job_figures", 50))}
+
+
 def _note_current(cfg, run_dir: Path, multirun: bool) -> None:
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
     hc = HydraConfig.get()
     _CURRENT.update(run_dir=run_dir, multirun=multirun,
                     sweep_dir=Path(str(hc.sweep.dir)).resolve() if multirun else None,
-                    job=hc.job.num if multirun else None,
-                    report={k: OmegaConf.select(cfg, f"report.{k}", default=d)
-                            for k, d in (("enabled", True), ("figures", True), ("job_figures", 50))})
+                    job=hc.job.num if multirun else None, report=_report_settings(cfg))
 
 
 def _interrupted() -> int:
@@ -110,8 +119,11 @@ def _interrupted() -> int:
     res = _report_quietly(folder, cur.get("report") or {})
     report = f" and report ({res['html'].name})" if res else ""
     if cur["multirun"]:
+        from .report.artifacts import is_complete
         done = f"{res['counts'].get('ok', 0)} of {res['jobs']} jobs finished; " if res else ""
-        msg = (f"sweep interrupted (Ctrl-C) in job {cur['job']}; {done}results{report} in {folder}; "
+        where = "" if cur.get("job") is None else (
+            f" after job {cur['job']}" if is_complete(cur["run_dir"], verify=False) else f" in job {cur['job']}")
+        msg = (f"sweep interrupted (Ctrl-C){where}; {done}results{report} in {folder}; "
                "to resume, run the same command with report.resume=true")
     else:
         from . import manifest

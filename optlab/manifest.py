@@ -117,13 +117,14 @@ class Recorder:
             names = {p.name for p in self.folder.glob("trajectories_*.npz")}  # a folder from before manifests
         else:
             names = set()
-        self._previous = {n for n in names if isinstance(n, str) and n and "/" not in n and n != MANIFEST}
+        self._previous = {n for n in names if isinstance(n, str) and n not in ("", ".", "..", MANIFEST)
+                          and "/" not in n and "\\" not in n}
 
     def _clear_previous(self) -> None:
         for name in sorted(self._previous or ()):
             if name in self.files:
                 continue  # rewritten by this run already
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone already, or not a file
                 (self.folder / name).unlink()
         self._previous = None
 
