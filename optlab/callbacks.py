@@ -94,6 +94,8 @@ class ReportCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self._multirun_started = time.time()
+        from .cli import note_sweep
+        note_sweep(config)  # for the one line after Ctrl-C, also when the jobs run in other processes
         sweep_dir = Path(str(config.hydra.sweep.dir))
         show = _setting(config, "progress", None)
 
@@ -103,21 +105,38 @@ class ReportCallback(Callback):
             jobs = expand_sweep(OmegaConf.to_container(config.hydra, resolve=False))
             skipped = set()
             if _setting(config, "resume", False) and sweep_dir.is_dir():
-                skipped = {p.name for p in sweep_dir.iterdir() if p.is_dir() and is_complete(p)}
+                skipped = {p.name for p in sweep_dir.iterdir() if p.is_dir() and is_complete(p, verify=False)}
             self._watcher = SweepProgress(sweep_dir, len(jobs) if jobs is not None else None,
                                           self._multirun_started, skipped, enabled=True)
             self._watcher.start()
+            _WATCHERS.append(self._watcher)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+            if self._watcher in _WATCHERS:
+                _WATCHERS.remove(self._watcher)
             self._watcher = None
         sweep_dir = Path(str(config.hydra.sweep.dir))
         if not sweep_dir.is_dir():
             return
+        from .engine.result import remove_stale_temp_files
+        remove_stale_temp_files(sweep_dir)  # the jobs are done: a temporary file here is a killed write's
         register_failures(sweep_dir, self._multirun_started or 0.0)
         if _setting(config, "enabled", True):
             _write_report(config, sweep_dir)
+
+
+_WATCHERS: list = []  # sweep progress bars running in this process
+
+
+def stop_progress() -> None:
+    """Stop the sweep progress bars of this process (after Ctrl-C, before the one-line message)."""
+    while _WATCHERS:
+        try:
+            _WATCHERS.pop().stop()
+        except Exception:  # noqa: BLE001 - a progress bar must not hide the message
+            pass
 
 
 class KernelClock:
@@ -309,9 +328,12 @@ def resumed_summary(cfg, run_dir) -> dict | None:
     """With ``report.resume=true``: the saved summary of a job whose results are complete, else None.
 
     For :func:`optlab.cli.task` (a multirun job): a job is skipped when its
-    summary.json and metrics.json are present and parseable, no newer
-    error.json exists, and its saved config.yaml equals the job's config
-    (the ``report`` section aside), so a changed sweep reruns the job.
+    manifest.json is complete and every file it lists reads back as written
+    (each npz loaded, its array shapes those the manifest recorded: a
+    truncated or damaged file makes the job run again), no newer error.json
+    exists, and its saved config.yaml equals the job's config (the ``report``
+    section aside), so a changed sweep reruns the job. A skipped job's folder
+    is cleared of temporary files left by killed writes.
     """
     from .report.artifacts import is_complete
     resume = OmegaConf.select(cfg, "report.resume", default=False) if isinstance(cfg, DictConfig) else \
@@ -335,5 +357,7 @@ def resumed_summary(cfg, run_dir) -> dict | None:
         return None
     summary = json.loads(summary_path.read_text())
     summary["resumed"] = True
+    from .engine.result import remove_stale_temp_files
+    remove_stale_temp_files(run_dir)
     print(f"skipped (report.resume=true, results complete): {run_dir}")
     return summary

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 _FAILED: list = []
+_CURRENT: dict = {}  # the run or sweep in progress, for the one-line message after Ctrl-C
 
 
 def _error(msg: str) -> None:
@@ -47,6 +48,7 @@ def task(cfg) -> dict | None:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = _is_multirun()
+    _note_current(cfg, run_dir, multirun)
     if multirun:
         from .callbacks import resumed_summary
         done = resumed_summary(cfg, run_dir)  # report.resume: a complete job is not run again
@@ -80,6 +82,71 @@ def task(cfg) -> dict | None:
         print(summary["table"])
     print(f"results: {run_dir}")
     return summary
+
+
+def note_sweep(config) -> None:
+    """The launching process of a multirun (whose jobs may run elsewhere) notes its sweep folder."""
+    _CURRENT.update(multirun=True, sweep_dir=Path(str(config.hydra.sweep.dir)).resolve(), job=None,
+                    run_dir=None, report=_report_settings(config))
+
+
+def _report_settings(cfg) -> dict:
+    from omegaconf import OmegaConf
+    return {k: OmegaConf.select(cfg, f"report.{k}", default=d)
+            for k, d in (("enabled", True), ("figures", True), ("job_figures", 50))}
+
+
+def _note_current(cfg, run_dir: Path, multirun: bool) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    hc = HydraConfig.get()
+    _CURRENT.update(run_dir=run_dir, multirun=multirun,
+                    sweep_dir=Path(str(hc.sweep.dir)).resolve() if multirun else None,
+                    job=hc.job.num if multirun else None, report=_report_settings(cfg))
+
+
+def _interrupted() -> int:
+    """After Ctrl-C: write the report of what finished, print one line, exit status 130."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the report short
+    from .callbacks import stop_progress
+    stop_progress()
+    cur = dict(_CURRENT)
+    _CURRENT.clear()
+    if not cur:
+        _error_line("interrupted (Ctrl-C) before a run started; nothing was written")
+        return 130
+    folder = cur["sweep_dir"] if cur["multirun"] else cur["run_dir"]
+    res = _report_quietly(folder, cur.get("report") or {})
+    report = f" and report ({res['html'].name})" if res else ""
+    if cur["multirun"]:
+        from .report.artifacts import is_complete
+        done = f"{res['counts'].get('ok', 0)} of {res['jobs']} jobs finished; " if res else ""
+        where = "" if cur.get("job") is None else (
+            f" after job {cur['job']}" if is_complete(cur["run_dir"], verify=False) else f" in job {cur['job']}")
+        msg = (f"sweep interrupted (Ctrl-C){where}; {done}results{report} in {folder}; "
+               "to resume, run the same command with report.resume=true")
+    else:
+        from . import manifest
+        what = "partial results" if manifest.read(folder) is not None else "no results yet; the config"
+        msg = f"run interrupted (Ctrl-C); {what}{report} in {folder}; run the same command again to redo it"
+    _error_line(msg)
+    return 130
+
+
+def _error_line(msg: str) -> None:
+    print(f"optlab: {msg}", file=sys.stderr)
+
+
+def _report_quietly(folder: Path, settings: dict):
+    """The report of ``folder`` (None when disabled or when it cannot be written)."""
+    if not settings.get("enabled", True) or not Path(folder).is_dir():
+        return None
+    try:
+        from .report import build_report
+        return build_report(folder, figures=bool(settings.get("figures", True)),
+                            job_figures=int(settings.get("job_figures", 50)))
+    except Exception:  # noqa: BLE001 - the one line still says where the results are
+        return None
 
 
 _GROUPS = ("optimizer", "objective", "engine", "plot", "experiment")
@@ -154,13 +221,17 @@ def main(argv=None) -> int:
         from .report import main as report_main
         return report_main(args[1:])
     _FAILED.clear()
+    _CURRENT.clear()
     from .errors import OptlabError
     try:
         _precheck(args)
     except OptlabError as exc:
         _error(str(exc))
         return 2
-    _hydra_main(args)
+    try:
+        _hydra_main(args)
+    except KeyboardInterrupt:
+        return _interrupted()
     if _FAILED:
         _error(f"{len(_FAILED)} job(s) failed; see error.json in: " + ", ".join(str(d) for d, _ in _FAILED))
         return 1

@@ -6,8 +6,8 @@ import time
 import traceback
 from pathlib import Path
 
-from . import studies
-from .engine.result import atomic_path, write_json_atomic
+from . import manifest, studies
+from .engine.result import atomic_path, remove_stale_temp_files, write_json_atomic
 from .errors import OptlabError
 
 TOP_KEYS = ("study", "optimizer", "objective", "engine", "plot", "experiment", "report", "title",
@@ -29,13 +29,27 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None) -> dict:
     _precompile(study, cfg)
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = study(cfg, out_dir)
-    summary["wall_s"] = round(time.perf_counter() - t0, 3)
-    if config_yaml is not None:
-        with atomic_path(out_dir / "config.yaml") as tmp:
-            Path(tmp).write_text(config_yaml)
-    write_json_atomic(out_dir / "summary.json", {k: v for k, v in summary.items() if k != "table"})
+    rec = _recorder(out_dir, study.study_name)
+    with manifest.recording(rec):
+        summary = study(cfg, out_dir)
+        summary["wall_s"] = round(time.perf_counter() - t0, 3)
+        if config_yaml is not None:
+            with atomic_path(out_dir / "config.yaml") as tmp:
+                Path(tmp).write_text(config_yaml)
+            rec.add(out_dir / "config.yaml", "config")
+        rec.add(write_json_atomic(out_dir / "summary.json", {k: v for k, v in summary.items() if k != "table"}),
+                "summary")
+        rec.finish()
     return summary
+
+
+def _recorder(out_dir: Path, study: str) -> manifest.Recorder:
+    """The run's manifest recorder; the folder is cleared of temporary files of killed writes, and the
+    files of an earlier run in it are removed once this run writes its first file."""
+    remove_stale_temp_files(out_dir)
+    rec = manifest.Recorder(out_dir, study)
+    rec.remember_previous()
+    return rec
 
 
 def _precompile(study, cfg: dict) -> None:

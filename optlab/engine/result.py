@@ -163,6 +163,32 @@ class atomic_path:
         return False
 
 
+# names of the temporary files of atomic writes: atomic_path's, and the GIF writer's (optlab.plots.animation)
+TEMP_PATTERNS = (".*.tmp", ".*.tmp.gif")
+
+
+def stale_temp_files(folder) -> list[Path]:
+    """Temporary files of atomic writes in ``folder`` (left behind when a write was killed)."""
+    folder = Path(folder)
+    found = set()
+    for pattern in TEMP_PATTERNS:
+        found.update(p for p in folder.glob(pattern) if p.is_file())
+    return sorted(found)
+
+
+def remove_stale_temp_files(folder) -> list[Path]:
+    """Remove the temporary files of killed atomic writes from ``folder``; call it only for a folder no
+    other process is writing into (a run's own folder as it starts). Returns what was removed."""
+    removed = []
+    for p in stale_temp_files(folder):
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def write_json_atomic(path, obj) -> Path:
     with atomic_path(path) as tmp:
         with open(tmp, "w") as fh:

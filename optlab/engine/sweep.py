@@ -127,8 +127,9 @@ def concat(parts, order) -> Result:
     for k in first.hyper:
         vals = [np.broadcast_to(np.asarray(p.hyper[k]), (p.n_traj,)) for p in parts]
         hyper[k] = np.concatenate(vals)[inv]
-    extra = {k: np.concatenate([p.extra[k] for p in parts], axis=-3 if np.ndim(first.extra[k]) == 3 else 0)
-             for k in first.extra}
+    # every extra is indexed by trajectory first (recorded state (n, n_rec, dim), final scalars (n,)),
+    # so it takes the same reordering as the arrays above
+    extra = {k: np.concatenate([np.asarray(p.extra[k]) for p in parts], axis=0)[inv] for k in first.extra}
     return Result(optimizer=first.optimizer, objective=first.objective, x=cat("x"), loss=cat("loss"),
                   steps=first.steps, x_final=cat("x_final"), loss_final=cat("loss_final"),
                   grad_norm_final=cat("grad_norm_final"), best_loss=cat("best_loss"),

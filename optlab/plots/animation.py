@@ -83,7 +83,7 @@ def animate_paths(spec, runs, title, path, bounds=None, options=None, frames=48,
     frames_p = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     path = Path(path).with_suffix(".gif")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gif")  # Pillow needs .gif
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.gif")  # Pillow needs .gif
     os.close(fd)
     try:
         durations = [int(1000 / fps)] * (len(frames_p) - 1) + [2000]  # hold the last frame
@@ -96,4 +96,6 @@ def animate_paths(spec, runs, title, path, bounds=None, options=None, frames=48,
             os.unlink(tmp)
         import matplotlib.pyplot as plt
         plt.close(fig)
+    from ..manifest import note
+    note(path, "figure")
     return path

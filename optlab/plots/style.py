@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..engine.result import atomic_path  # noqa: E402
+from ..manifest import note  # noqa: E402
 
 _ORDER = ["gd", "sgd", "momentum", "nesterov", "nesterov_lookahead", "adagrad", "rmsprop", "adadelta",
           "adam", "adamw", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam", "lbfgs"]
@@ -53,6 +54,7 @@ def save(fig, path, fmt="png", dpi=120) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
+    note(path, "figure")  # into the run's manifest, when a run is writing this folder
     return path
 
 

@@ -1,15 +1,18 @@
 """Read what runs left on disk, whatever state they were left in.
 
 A run folder (one Hydra job) holds, when it finished: ``config.yaml``,
-``summary.json``, ``metrics.json``, ``trajectories_<label>.npz`` and figures;
-``error.json`` when it failed; ``job.json`` (worker pid and times, from the
-report callback) and Hydra's ``.hydra/`` when it started. A multirun folder
+``summary.json``, ``metrics.json``, the study's npz files and figures, and
+``manifest.json`` listing them (:mod:`optlab.manifest`: each run's label and
+file, each file's kind, size and array shapes; the files of the runs are read
+from it, never guessed from labels); ``error.json`` when it failed;
+``job.json`` (worker pid and times, from the report callback) and Hydra's
+``.hydra/`` when it started. A multirun folder
 holds ``multirun.yaml`` and one such folder per job (``0``, ``1``, ...).
 
 Nothing here raises for a damaged folder: every problem becomes a line in
 ``Job.problems`` and the job's ``status`` says what it amounts to:
 
-``ok``           summary.json, metrics.json and every trajectories npz read back
+``ok``           summary.json, metrics.json and every file of the manifest read back as written
 ``failed``       error.json (newer than any summary.json): the job raised
 ``incomplete``   started, but some result is missing, truncated or unreadable
 ``not started``  a job of the sweep (from multirun.yaml) without a folder
@@ -26,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .. import manifest
 
 FIGURE_SUFFIXES = (".png", ".svg", ".gif", ".jpg", ".jpeg")
 REPORT_PREFIX = "report"  # report.html, report.md, report_*.png: ours, never a job's figure
@@ -96,6 +101,7 @@ class Job:
     figures: list = field(default_factory=list)
     info: dict | None = None  # job.json: pid, host, started, ended
     notes: list = field(default_factory=list)  # remarks that do not make the job incomplete
+    manifest: dict | None = None  # manifest.json (None: none, or a folder from before manifests)
     shard: tuple | None = None  # (index, count) from engine.shard / engine.num_shards
 
     @property
@@ -231,8 +237,14 @@ def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
     info, _ = read_json(folder / "job.json")
     job.info = info if isinstance(info, dict) else None
     job.shard = _shard_of(job)
-    job.figures = sorted(p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES
-                         and p.is_file() and not p.name.startswith((REPORT_PREFIX, ".")))
+    job.manifest = manifest.read(folder)
+    if job.manifest is not None:  # the run's own figures, not those an earlier run left
+        listed = {str(f.get("name")) for f in job.manifest["files"] if isinstance(f, dict)
+                  and f.get("kind") == "figure"}
+        job.figures = sorted(folder / n for n in listed if "/" not in n and (folder / n).is_file())
+    else:
+        job.figures = sorted(p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES
+                             and p.is_file() and not p.name.startswith((REPORT_PREFIX, ".")))
 
     summary, s_problem = read_json(folder / "summary.json")
     has_rows = isinstance(summary, dict) and isinstance(summary.get("runs"), list)
@@ -256,6 +268,11 @@ def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
     else:
         job.problems += [p for p in (s_problem, m_problem) if p]
     job.runs = _load_runs(job, metrics if isinstance(metrics, dict) else None, curves)
+    if job.manifest is not None and not failed:
+        run_files = {str(r.get("file")) for r in job.manifest.get("runs", []) if isinstance(r, dict)
+                     and r.get("kind") == "trajectories"}
+        job.problems += manifest.check(folder, job.manifest, full=False,
+                                       skip={"summary.json", "metrics.json"} | run_files)
     if not failed:
         if job.summary is None and metrics is None and not job.runs and not job.problems:
             job.problems.append("no results written")
@@ -287,23 +304,58 @@ def _shard_of(job: Job):
     return idx, cnt
 
 
+def _run_of_row(label: str, row: dict) -> RunData:
+    return RunData(label=label, optimizer=row.get("optimizer"), n_traj=row.get("n_traj"),
+                   final_loss_median=_num(row.get("final_loss_median")),
+                   best_loss_min=_num(row.get("best_loss_min")),
+                   outcomes=row.get("outcomes") if isinstance(row.get("outcomes"), dict) else None,
+                   steps_to_tol_median=_num(row.get("steps_to_tol_median")),
+                   wall_s=_num(row.get("wall_s")), load_s=_num(row.get("load_s")))
+
+
+def _manifest_runs(job: Job, rows: list, curves: bool) -> list[RunData]:
+    """The runs the manifest lists with a trajectories file of their own, numbers from their summary row
+    (same label) or, without one (an interrupted run), from their arrays."""
+    by_label = {str(r["label"]): r for r in rows if "label" in r}
+    files = {str(f.get("name")): f for f in job.manifest["files"] if isinstance(f, dict)}
+    runs = []
+    for entry in job.manifest.get("runs", []):
+        if not isinstance(entry, dict) or entry.get("kind") != "trajectories":
+            continue  # a lecture study's runs live in its arrays file; the report shows its figures
+        label, name = str(entry.get("label", "?")), str(entry.get("file", ""))
+        row = by_label.get(label)
+        run = _run_of_row(label, row or {})
+        problem = (manifest.check_file(job.folder, files[name], full=False) if name in files
+                   else f"{name or 'a run file'} is not among the files of manifest.json")
+        if problem:
+            run.npz = job.folder / name if name else None
+            if job.status != "failed":
+                job.problems.append(problem)
+        else:
+            _attach_npz(job, run, job.folder / name, curves)
+            if row is None and run.loss_final is not None:
+                run.n_traj = int(run.loss_final.shape[0])
+                _stats_from_arrays(run)
+        runs.append(run)
+    return runs
+
+
 def _load_runs(job: Job, metrics: dict | None, curves: bool = True) -> list[RunData]:
     rows = []
     if job.summary and isinstance(job.summary.get("runs"), list):
         rows = [r for r in job.summary["runs"] if isinstance(r, dict)]
     elif metrics and isinstance(metrics.get("runs"), list):
         rows = [{k: v for k, v in r.items() if k != "trajectories"} for r in metrics["runs"] if isinstance(r, dict)]
+    if job.manifest is not None:
+        return _manifest_runs(job, rows, curves)
+    # a folder from before manifests: file names as those versions derived them from the labels
+    rows = [r for r in rows if "label" in r]  # a lecture study's rows (``run``) have no trajectories file
     runs = []
     npz_files = sorted(job.folder.glob("trajectories_*.npz"))
     seen = set()
     for row in rows:
         label = str(row.get("label", "?"))
-        run = RunData(label=label, optimizer=row.get("optimizer"), n_traj=row.get("n_traj"),
-                      final_loss_median=_num(row.get("final_loss_median")),
-                      best_loss_min=_num(row.get("best_loss_min")),
-                      outcomes=row.get("outcomes") if isinstance(row.get("outcomes"), dict) else None,
-                      steps_to_tol_median=_num(row.get("steps_to_tol_median")),
-                      wall_s=_num(row.get("wall_s")), load_s=_num(row.get("load_s")))
+        run = _run_of_row(label, row)
         path = job.folder / f"trajectories_{slug(label)}.npz"
         if path.is_file():
             seen.add(path)
@@ -399,9 +451,13 @@ def median_curve(run: RunData):
 
 # --- folders ------------------------------------------------------------------------------------------
 
-def is_complete(folder) -> bool:
-    """summary.json and metrics.json present and parseable (what a resumed sweep skips)."""
+def is_complete(folder, verify: bool = True) -> bool:
+    """What a resumed sweep skips: a complete manifest.json, every file it lists present with its
+    recorded size, each npz loaded back with the recorded array shapes (``verify=False``: shapes from
+    the npz headers only), and summary.json and metrics.json parseable."""
     folder = Path(folder)
+    if manifest.check(folder, full=verify):
+        return False
     for name in ("summary.json", "metrics.json"):
         value, problem = read_json(folder / name)
         if problem or not isinstance(value, dict):

@@ -133,7 +133,8 @@ def write_metrics(out_dir, study: str, spec, runs, extra=None) -> dict:
     }
     if extra:
         doc.update(extra)
-    write_json_atomic(out_dir / "metrics.json", doc)
+    from ..manifest import note
+    note(write_json_atomic(out_dir / "metrics.json", doc), "metrics")
     return doc
 
 

@@ -304,6 +304,8 @@ def save_arrays(path, **arrays):
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+    from ..manifest import note
+    note(path, "arrays")
     return path
 
 
@@ -325,7 +327,8 @@ def jsonable(obj):
 def finish(out_dir, metrics: dict, summary: dict) -> dict:
     """Write metrics.json (strict JSON) and return the summary, JSON-ready."""
     from ..engine.result import write_json_atomic
-    write_json_atomic(out_dir / "metrics.json", jsonable(metrics))
+    from ..manifest import note
+    note(write_json_atomic(out_dir / "metrics.json", jsonable(metrics)), "metrics")
     table = summary.pop("table", None)
     out = jsonable(summary)
     if table is not None:

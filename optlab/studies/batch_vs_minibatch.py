@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import simulate
 from ..errors import OptlabError
+from ..manifest import add_runs, unique_name
 from ..plots import save
 from ..plots.minibatch import minibatch_figure
 from . import register
@@ -87,7 +88,7 @@ def run(cfg: dict, out_dir) -> dict:
         if m > n:
             raise OptlabError(f"Invalid batch size {m}: larger than n_samples = {n} (0 = full batch)")
 
-    runs, rows, arrays = [], [], {}
+    runs, rows, arrays, keys = [], [], {}, []
     opt, hyper = sgd_like("gd", lr=lr, momentum=0.0)
     for m in sizes:
         per_step = n if m in (0, n) else m
@@ -107,13 +108,16 @@ def run(cfg: dict, out_dir) -> dict:
         rows.append(dict(run=label, batch_size=m, lr=lr, steps=steps, grad_evals=int(evals[-1]), epochs=epochs,
                          theta_final=theta.tolist(), distance_to_lstsq=float(np.linalg.norm(theta - theta_ls)),
                          final_gap=float(gap[-1]), mean_gap_last_10pct=float(np.mean(tail))))
-        arrays[f"batch_{m}__x"] = res.x[0]
-        arrays[f"batch_{m}__gap"] = gap
+        key = unique_name(f"batch_{m}", {k.rsplit("__", 1)[0] for k in arrays})  # a repeated size too
+        arrays[f"{key}__x"] = res.x[0]
+        arrays[f"{key}__gap"] = gap
+        keys.append((label, [f"{key}__x", f"{key}__gap"]))
     fig = minibatch_figure(e.spec, {**e.options, "batch_size": 0}, runs, theta_ls,
                            f"Least squares, n = {n} samples, 2 parameters (w, b): full batch vs SGD vs minibatch, "
                            f"same lr = {lr:g}, {epochs} epochs")
     figure_path = save(fig, out_dir / "batch_vs_minibatch", fmt, dpi)
     save_arrays(out_dir / "batch_vs_minibatch.npz", theta_lstsq=theta_ls, **arrays)
+    add_runs(out_dir, "batch_vs_minibatch.npz", "arrays", keys)
     doc = dict(study=NAME, objective=e.label, n_samples=n, theta_lstsq=theta_ls.tolist(), loss_lstsq=f_ls,
                runs=rows, figures=[figure_path.name])
     return finish(out_dir, doc, {"study": NAME, "title": "batch_vs_minibatch: GD, SGD and minibatch on least squares",

@@ -33,6 +33,7 @@ from .. import simulate
 from ..errors import OptlabError
 from ..plots import save
 from ..plots.cliffs import cliff_figure
+from ..manifest import add_runs, unique_name
 from . import register
 from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, positive_int, require_2d,
@@ -101,7 +102,7 @@ def run(cfg: dict, out_dir) -> dict:
              (f"RMSprop lr={rms_lr:g}", "rmsprop", "solid", "rmsprop", dict(lr=rms_lr), 0.0)]
 
     f_min = e.f_min()
-    runs, rows, arrays = [], [], {}
+    runs, rows, arrays, keys = [], [], {}, []
     for label, method, style, opt, hyper, clip in plan:
         res = simulate(opt, e.name, x0=starts, steps=steps, record_every=1, tol=tol, clip_grad_norm=clip,
                        objective_options=e.options, **hyper, **eng)
@@ -121,13 +122,16 @@ def run(cfg: dict, out_dir) -> dict:
                          median_steps_to_tol=float(np.median(np.where(tts >= 0, tts, np.inf))),
                          share_reached_tol=float((tts >= 0).mean()),
                          largest_step_any=float(np.nanmax(max_step))))
-        arrays[f"{_slug(label)}__x"] = res.x[0]
-        arrays[f"{_slug(label)}__max_step"] = max_step
+        key = unique_name(_slug(label), {k.rsplit("__", 1)[0] for k in arrays})  # a repeated clip value too
+        arrays[f"{key}__x"] = res.x[0]
+        arrays[f"{key}__max_step"] = max_step
+        keys.append((label, [f"{key}__x", f"{key}__max_step"]))
     fig = cliff_figure(e.spec, e.options, runs, jump,
                        f"{e.label}: plateau, cliff at |x| ≈ 0.5; GD, clipping, a smaller lr, Adam, RMSprop "
                        f"from ({x0[0, 0]:g}, {x0[0, 1]:g}), {steps} steps")
     figure_path = save(fig, out_dir / "plateau_cliff", fmt, dpi)
     save_arrays(out_dir / "plateau_cliff.npz", starts=starts, **arrays)
+    add_runs(out_dir, "plateau_cliff.npz", "arrays", keys)
     metrics = dict(study=NAME, objective=e.label, x0=x0[0].tolist(), n_starts=int(len(starts)), radii=radii, jump=jump, tol=tol,
                    runs=rows, figures=[figure_path.name])
     return finish(out_dir, metrics, {"study": NAME, "title": "plateau_cliff: crawl, overshoot, and gradient clipping",

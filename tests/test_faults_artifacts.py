@@ -1,0 +1,231 @@
+"""Faults around artifacts: sweep extras order, run manifests, label collisions, resume of damaged jobs,
+stale temporary files, re-used folders, and Ctrl-C in a run and in a multirun (a real subprocess and a
+real signal)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import optlab
+from conftest import ROOT, run_cli
+from optlab import manifest
+from optlab.report.artifacts import find_jobs, is_complete
+from optlab.runner import run
+
+X0 = [[-1.2, 1.0], [0.5, 0.5]]
+SMALL = ("engine.steps=30", "plot.contour=false")
+
+
+def _compare(optimizers, steps=30, **plot):
+    return {"study": {"name": "compare", "optimizers": optimizers}, "objective": {"name": "rosenbrock"},
+            "engine": {"steps": steps}, "plot": {"contour": False, "loss": False, **plot}}
+
+
+# --- optlab.sweep --------------------------------------------------------------------------------
+
+def test_sweep_extras_follow_their_trajectories_with_a_static_axis():
+    """history_size is a per-call option of L-BFGS: the grid runs as one engine call per value, and the
+    merged extras (func_evals) must land on the same trajectories as x and loss (a per-point reference)."""
+    lrs, sizes = [0.1, 1.0], [2, 5]
+    sw = optlab.sweep("lbfgs", "rosenbrock", grid={"lr": lrs, "history_size": sizes}, x0=X0, steps=5,
+                      progress=False)
+    evals = np.asarray(sw.extra["func_evals"]).reshape(sw.shape)
+    for i, lr in enumerate(lrs):
+        for j, h in enumerate(sizes):
+            ref = optlab.simulate("lbfgs", "rosenbrock", x0=X0, lr=lr, history_size=h, steps=5, progress=False)
+            np.testing.assert_array_equal(evals[i, j], ref.extra["func_evals"])
+            np.testing.assert_array_equal(sw.grid("x_final")[i, j], ref.x_final)
+    # the reference differs between grid points, so a misplaced extra cannot pass unnoticed
+    assert len({tuple(evals[i, j]) for i in range(2) for j in range(2)}) > 1
+
+
+# --- manifests, labels, the report -----------------------------------------------------------------
+
+def test_runs_whose_labels_collide_keep_their_own_files(tmp_path):
+    """'a/b' and 'a_b' slug to the same name; two identical optimizers share a label: four runs, four files."""
+    lrs = [0.001, 0.002, 0.003, 0.003]
+    out = tmp_path / "run"
+    summary = run(_compare([{"name": "sgd", "lr": lrs[0], "label": "a/b"}, {"name": "sgd", "lr": lrs[1], "label": "a_b"},
+                            {"name": "adam", "lr": lrs[2]}, {"name": "adam", "lr": lrs[3]}]), out)
+    labels = [r["label"] for r in summary["runs"]]
+    assert len(set(labels)) == 4, labels
+    doc = manifest.read(out)
+    assert doc["complete"] and [r["label"] for r in doc["runs"]] == labels
+    files = [r["file"] for r in doc["runs"]]
+    assert len(set(files)) == 4 and sorted(p.name for p in out.glob("trajectories_*.npz")) == sorted(files)
+    for r, lr, opt in zip(doc["runs"], lrs, ["sgd", "sgd", "adam", "adam"]):  # each file holds its own run
+        with np.load(out / r["file"]) as z:
+            assert np.all(z["hyper_lr"] == lr) and json.loads(str(z["meta"]))["optimizer"] == opt
+    kind, (job,) = find_jobs(out)
+    assert job.status == "ok", job.problems
+    assert [r.label for r in job.runs] == labels and all(r.loss_final is not None for r in job.runs)
+
+
+@pytest.mark.parametrize("study", ["plateau_cliff", "batch_vs_minibatch"])
+def test_report_of_a_finished_lecture_study_is_ok(tmp_path, study):
+    out = tmp_path / study
+    run({"study": {"name": study, "quick": True}, "plot": {"dpi": 40}}, out)
+    kind, (job,) = find_jobs(out)
+    assert job.status == "ok", job.problems
+    assert not any("trajectories_" in p for p in job.problems)
+    doc = manifest.read(out)
+    assert doc["runs"] and all(r["file"] == f"{study}.npz" for r in doc["runs"])
+    with np.load(out / f"{study}.npz") as z:  # every run's arrays are where the manifest says
+        assert all(k in z.files for r in doc["runs"] for k in r["keys"])
+    assert is_complete(out)
+
+
+def test_a_reused_folder_never_mixes_two_runs_files(tmp_path):
+    out = tmp_path / "run"
+    run(_compare([{"name": "adam", "lr": 0.01, "label": "first"}, {"name": "sgd", "lr": 0.001, "label": "second"}],
+                 loss=True), out)
+    assert {p.name for p in out.glob("trajectories_*.npz")} == {"trajectories_first.npz", "trajectories_second.npz"}
+    # a bad value: refused before anything is written, the earlier run is untouched
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(optlab.OptlabError):
+        run(_compare([{"name": "adam", "lr": -1.0, "label": "third"}]), out)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    # a new run in the same folder: only its own files remain
+    run(_compare([{"name": "adam", "lr": 0.02, "label": "third"}]), out)
+    assert {p.name for p in out.glob("*.npz")} == {"trajectories_third.npz"}
+    assert not (out / "loss.png").exists()  # a figure of the earlier run (this one draws none)
+    kind, (job,) = find_jobs(out)
+    assert job.status == "ok" and [r.label for r in job.runs] == ["third"] and job.figures == []
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = [out / ".metrics.json.k1ll3d.tmp", out / ".loss.png.x9.tmp", out / ".race.gif.q2.tmp.gif"]
+    for p in stale:
+        p.write_bytes(b"")  # what a killed atomic write leaves
+    run(_compare([{"name": "adam", "lr": 0.01}]), out)
+    assert not any(p.exists() for p in stale)
+    assert is_complete(out)
+
+
+def test_an_interrupt_between_runs_keeps_the_finished_ones(tmp_path, monkeypatch):
+    from optlab.studies import basic
+    calls = []
+
+    def simulate(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return optlab.simulate(*a, **kw)
+    monkeypatch.setattr(basic, "simulate", simulate)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(_compare([{"name": "adam", "lr": 0.01, "label": "done"}, {"name": "sgd", "lr": 0.001, "label": "cut"}]), out)
+    doc = manifest.read(out)
+    assert not doc["complete"] and [r["label"] for r in doc["runs"]] == ["done"]
+    assert not is_complete(out) and not (out / "summary.json").exists()
+    kind, (job,) = find_jobs(out)
+    assert job.status == "incomplete" and any("did not finish" in p for p in job.problems)
+    (r,) = job.runs
+    assert r.label == "done" and r.n_traj == 5 and r.final_loss_median is not None
+
+
+# --- resume -------------------------------------------------------------------------------------------
+
+def test_resume_decides_by_the_files_not_the_json(tmp_path):
+    """resumed_summary (what a multirun job asks first with report.resume=true): a complete job is skipped;
+    the same job with its npz cut in half (JSON files intact) is run again."""
+    import yaml
+    from optlab.callbacks import resumed_summary
+    cfg = {**_compare([{"name": "adam", "lr": 0.01}]), "report": {"resume": True}}
+    out = tmp_path / "0"
+    run(cfg, out, config_yaml=yaml.safe_dump(cfg))
+    (out / ".summary.json.dead.tmp").write_bytes(b"")  # a killed write in a complete job
+    assert resumed_summary(cfg, out)["resumed"] is True
+    assert not (out / ".summary.json.dead.tmp").exists()
+    npz = next(out.glob("trajectories_*.npz"))
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    assert resumed_summary(cfg, out) is None and not is_complete(out)
+    assert any("truncated" in p for p in find_jobs(out)[1][0].problems)
+
+
+def test_resume_checks_array_shapes_against_the_manifest(tmp_path):
+    out = tmp_path / "run"
+    run(_compare([{"name": "adam", "lr": 0.01}]), out)
+    assert is_complete(out)
+    doc = json.loads((out / "manifest.json").read_text())
+    entry = next(f for f in doc["files"] if f["kind"] == "trajectories")
+    entry["arrays"]["x"][0][0] += 1  # the file no longer holds what the manifest says was written
+    (out / "manifest.json").write_text(json.dumps(doc))
+    assert not is_complete(out)
+    assert any("array 'x'" in p for p in manifest.check(out))
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------------------------
+
+def _interrupt(args, ready, tmp_path, after=0.0):
+    """Start ``python -m optlab ARGS``, wait until ``ready`` exists, send SIGINT; (rc, stdout, stderr)."""
+    env = {**os.environ}
+    env.pop("HYDRA_FULL_ERROR", None)
+    p = subprocess.Popen([sys.executable, "-m", "optlab", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert p.poll() is None, "finished before the signal: make the run longer"
+    time.sleep(after)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err
+
+
+LONG = ("engine.steps=1000000", "engine.record_every=10000", "plot.contour=false")
+
+
+def _one_line(out, err):
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]  # (a cold kernel cache adds "compiling ..." lines)
+    assert sum("interrupted" in ln for ln in lines) == 1 and "interrupted (Ctrl-C)" in lines[-1], err
+    return lines[-1]
+
+
+def test_sigint_to_a_run(tmp_path):
+    out = tmp_path / "run"
+    opts = ",".join(f"{{name:adam,lr:{lr}}}" for lr in (0.001, 0.002, 0.003, 0.004, 0.005, 0.006))
+    rc, so, se = _interrupt(["study.name=compare", f"+study.optimizers=[{opts}]", *LONG, f"hydra.run.dir={out}"],
+                            out / ".hydra", tmp_path, after=1.0)
+    assert rc == 130
+    line = _one_line(so, se)
+    assert str(out) in line and "run the same command again" in line
+    assert (out / "report.md").is_file()
+    kind, (job,) = find_jobs(out)
+    assert job.status == "incomplete"
+    for r in job.runs:  # whatever finished before the signal is there, whole
+        assert r.loss_final is not None and r.n_traj == 5
+
+
+def test_sigint_to_a_multirun_then_resume(tmp_path):
+    """Ctrl-C after two jobs; then one finished job's npz is cut in half: the resumed sweep re-runs that
+    job and those never finished, and skips only the intact ones."""
+    folder = tmp_path / "m"
+    args = ["-m", "optimizer.lr=0.001,0.002,0.003,0.004,0.005", "engine.steps=300000", *LONG[1:],
+            f"hydra.sweep.dir={folder}"]
+    rc, so, se = _interrupt(args, folder / "1" / "job.json", tmp_path)  # two jobs done, with their bookkeeping
+    assert rc == 130
+    line = _one_line(so, se)
+    assert str(folder) in line and "report.resume=true" in line
+    statuses = [j.status for j in find_jobs(folder)[1]]
+    ok = statuses.count("ok")
+    assert statuses[:2] == ["ok", "ok"] and 2 <= ok < 5 and len(statuses) == 5, statuses
+    md = (folder / "report.md").read_text()
+    assert f"5 jobs: {ok} ok" in md and "not started" in md
+    npz = next((folder / "1").glob("trajectories_*.npz"))
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    kept = (folder / "0" / "summary.json").stat().st_mtime_ns
+    p = run_cli(*args, "report.resume=true")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("skipped (report.resume=true") == ok - 1 and f"results complete): {folder / '1'}\n" not in p.stdout
+    assert (folder / "0" / "summary.json").stat().st_mtime_ns == kept
+    assert all(is_complete(folder / str(k)) for k in range(5))
+    assert "5 jobs: 5 ok" in (folder / "report.md").read_text()
