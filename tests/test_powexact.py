@@ -25,23 +25,27 @@ _block = njit(error_model="numpy")(pe.pow_block)
 
 @njit(error_model="numpy")
 def _stats(hi, lo, ref, n, acc):
-    """Per step: acc[0] += libm results that are not the double nearest hi+lo
-    (the dd is exact to far below the distances measured here); acc[1] = the
-    largest distance of b**t to the nearest midpoint, in ulp of b**t, among
-    those; acc[2] = the largest error of libm seen, in ulp of b**t."""
+    """Per step, for b**t >= NEAR (k = 0) and TINY <= b**t < NEAR (k = 1):
+    acc[k, 0] += pairs; acc[k, 1] += rejected by pow_dd_round; acc[k, 2] +=
+    libm results that are not the double nearest hi+lo (the state is exact to
+    far below the distances measured here); acc[k, 3] = the largest distance
+    of b**t from the nearest midpoint, in ulp of b**t, among those; acc[k, 4]
+    = the largest error of libm seen, in ulp of b**t."""
     for j in range(n):
         h = hi[j]
         if not (h >= pe.TINY):
             continue
+        k = 0 if h >= pe.NEAR else 1
         m, e = math.frexp(h)
         sp = math.ldexp(1.0, e - 53)              # spacing above h
         if lo[j] < 0.0 and m == 0.5:
             sp *= 0.5                             # below a power of two
-        err = abs((ref[j] - h) - lo[j]) / sp       # ref - h is exact (neighbours)
-        acc[2] = max(acc[2], err)
+        acc[k, 0] += 1.0
+        acc[k, 1] += not pe.pow_dd_round(h, lo[j])[1]
+        acc[k, 4] = max(acc[k, 4], abs((ref[j] - h) - lo[j]) / sp)  # ref - h is exact
         if ref[j] != h:
-            acc[0] += 1.0
-            acc[1] = max(acc[1], 0.5 - abs(lo[j]) / sp)
+            acc[k, 2] += 1.0
+            acc[k, 3] = max(acc[k, 3], 0.5 - abs(lo[j]) / sp)
 
 
 def _libm(blist, t):
@@ -53,7 +57,7 @@ def _check(b, steps):
     n = b.size
     hi, lo, out = np.empty(n), np.empty(n), np.empty(n)
     blist = b.tolist()
-    acc = np.zeros(3)
+    acc = np.zeros((2, 5))
     mism = fallback = fallback_tiny = 0
     for t in range(1, steps + 1):
         fallback += _block(b, hi, lo, out, n, t)
@@ -62,12 +66,15 @@ def _check(b, steps):
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
             mism += int(bad.sum())
-            first = (b[j], t, out[j], ref[j])
-            raise AssertionError(f"{mism} mismatches at step {t}, e.g. b={first[0]!r}: {first[2]!r} != libm {first[3]!r}")
-        fallback_tiny += int(np.count_nonzero(hi < pe.TINY))
+            raise AssertionError(f"{mism} mismatches at step {t}, e.g. b={b[j]!r}: {out[j]!r} != libm {ref[j]!r}")
+        fallback_tiny += int(np.count_nonzero(~(hi >= pe.TINY) & (hi != 0.0)))  # +0.0 is exact
         _stats(hi, lo, ref, n, acc)
-    return dict(pairs=n * steps, mismatches=mism, fallback=fallback, fallback_tiny=fallback_tiny,
-                libm_not_nearest=int(acc[0]), max_mid_dist=acc[1], max_libm_ulp=acc[2])
+    s = dict(pairs=n * steps, mismatches=mism, fallback=fallback, fallback_tiny=fallback_tiny)
+    for k, tier in enumerate(("near", "far")):
+        s.update({f"{tier}_pairs": int(acc[k, 0]), f"{tier}_rejected": int(acc[k, 1]),
+                  f"{tier}_libm_not_nearest": int(acc[k, 2]), f"{tier}_max_mid_dist": float(acc[k, 3]),
+                  f"{tier}_max_libm_ulp": float(acc[k, 4])})
+    return s
 
 
 def _betas(rng, n):
@@ -81,11 +88,17 @@ def test_block_equals_libm_pow_bit_for_bit():
     b = _betas(np.random.default_rng(1), 200)
     s = _check(b, 20_000)
     assert s["pairs"] == 4_000_000 and s["mismatches"] == 0
-    # the fast path does the work: away from underflow, about 2*BAND of the pairs go to libm
-    live = s["pairs"] - s["fallback_tiny"]
-    assert 0 < s["fallback"] - s["fallback_tiny"] < 3 * pe.BAND * live, s
+    if not pe.EXACT_FAST:
+        return  # libm is not glibc: everything went to libm
+    # the fast path does the work: about 2*band of the pairs go to libm in each range
+    assert s["near_pairs"] > 10 ** 6 and s["far_pairs"] > 10 ** 5, s
+    assert 0 < s["near_rejected"] < 3 * pe.BAND_NEAR * s["near_pairs"], s
+    assert 0 < s["far_rejected"] < 3 * pe.BAND * s["far_pairs"], s
+    assert s["fallback"] == s["near_rejected"] + s["far_rejected"] + s["fallback_tiny"], s
     assert s["fallback_tiny"] > 0, s  # 0.25 and 0.5 underflow below TINY within 20,000 steps
-    assert s["libm_not_nearest"] > 0 and s["max_mid_dist"] < 0.04, s  # the bound relied on
+    # libm is not always correctly rounded here, and stays inside the bounds relied on
+    assert s["near_libm_not_nearest"] > 0 and s["near_max_mid_dist"] < 0.013, s
+    assert s["far_max_mid_dist"] < 0.04, s
 
 
 def test_state_tracks_the_exact_power():
@@ -107,15 +120,17 @@ _step = njit(error_model="numpy")(lambda h, l, b: pe.pow_dd_step(h, l, b))
 _round = njit(error_model="numpy")(lambda h, l: pe.pow_dd_round(h, l))
 
 
-@pytest.mark.parametrize("h", [0.9, 0.7000000000000001, 0.5, 2.0 ** -40, 0.999999])
+@pytest.mark.parametrize("h", [0.9, 0.7000000000000001, 0.5, 2.0 ** -40, 0.999999, 2.0 ** -64,
+                               np.nextafter(2.0 ** -64, 0.0), 0.3 * 2.0 ** -70, 2.0 ** -600])
 def test_round_accepts_exactly_outside_the_band(h):
+    band = pe.BAND_NEAR if h >= pe.NEAR else pe.BAND
     m, e = math.frexp(h)
     up = math.ldexp(1.0, e - 53)
     down = up / 2 if m == 0.5 else up
     for sp, sign in ((up, 1.0), (down, -1.0)):
-        edge = (0.5 - pe.BAND) * sp           # |lo| at BAND ulp from the midpoint
+        edge = (0.5 - band) * sp           # |lo| at `band` ulp from the midpoint
         for f, want in ((0.0, True), (0.5, True), (1 - 1e-9, True), (1 + 1e-9, False), (1.1, False),
-                        (0.5 / (0.5 - pe.BAND) - 1e-9, False)):
+                        (0.5 / (0.5 - band) - 1e-9, False)):
             lo = sign * f * edge
             for fn in (_round, pe.pow_dd_round):
                 r, ok = fn(h, lo)
@@ -143,8 +158,8 @@ def test_plain_python_agrees():
         assert out.tolist() == [x ** float(t) for x in b.tolist()]
 
 
-@pytest.mark.skipif(not llvm.get_host_cpu_features().flatten().count("+avx2"),
-                    reason="checks for AVX2/AVX-512 code")
+@pytest.mark.skipif(not (pe.EXACT_FAST and "+avx2" in llvm.get_host_cpu_features().flatten()),
+                    reason="checks for AVX2/AVX-512 code on the fast path")
 def test_first_loop_is_vectorised():
     x = np.full(8, 0.9)
     _block(x, x.copy(), x.copy(), x.copy(), 8, 2)  # compile for float64 arrays
@@ -159,12 +174,13 @@ def test_first_loop_is_vectorised():
 def test_hundred_million_pairs():
     rng = np.random.default_rng(7)
     # 5,000 betas over 10,000 steps, then 500 betas over 100,000 steps: 10**8 pairs
-    b1 = np.concatenate([rng.uniform(0.5, 1.0, 2000), 1.0 - 10.0 ** rng.uniform(-7, -0.5, 2500),
-                         rng.uniform(0.0, 0.5, 500)])
+    b1 = np.concatenate([rng.uniform(0.9, 1.0, 1500), 1.0 - 10.0 ** rng.uniform(-7, -1, 3000),
+                         rng.uniform(0.5, 0.9, 400), rng.uniform(0.0, 0.5, 100)])
     b2 = np.concatenate([rng.uniform(0.9, 1.0, 200), 1.0 - 10.0 ** rng.uniform(-7, -1, 300)])
     s1, s2 = _check(b1, 10_000), _check(b2, 100_000)
-    s = {k: (s1[k] + s2[k] if not k.startswith("max") else max(s1[k], s2[k])) for k in s1}
-    live = s["pairs"] - s["fallback_tiny"]
-    print(f"\npowexact: {s}, band fallback rate {(s['fallback'] - s['fallback_tiny']) / live:.4f}")
+    s = {k: (max(s1[k], s2[k]) if "max" in k else s1[k] + s2[k]) for k in s1}
+    print(f"\npowexact: {s}\nrejected: near {s['near_rejected'] / s['near_pairs']:.4f}, "
+          f"far {s['far_rejected'] / s['far_pairs']:.4f}")
     assert s["pairs"] == 10 ** 8 and s["mismatches"] == 0
-    assert s["max_mid_dist"] < 0.04
+    if pe.EXACT_FAST:
+        assert s["near_max_mid_dist"] < 0.013 and s["far_max_mid_dist"] < 0.04

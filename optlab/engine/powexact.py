@@ -21,15 +21,17 @@ most ``t * 2**-52`` units in the last place of ``b**t``: below ``2**-28`` ulp fo
 ``hi`` is the double nearest to ``P``. libm's ``pow`` is not correctly rounded,
 so ``hi`` is its result only where the true ``b**t`` is not too close to a
 midpoint between two doubles (a rounding boundary). ``pow_dd_round`` accepts
-``hi`` (``ok``) when ``P`` lies at least ``BAND`` ulp from the nearest midpoint,
-measured in the spacing of the binade that holds ``b**t`` (the spacing halves
-below a power of two). The test is two flops: ``hi + K*lo == hi`` with
-``K = 0.5 / (0.5 - BAND)``, true exactly when ``|lo|`` is below
-``(0.5 - BAND)`` times the spacing on ``lo``'s side of ``hi`` (a tie is
-accepted only when ``hi`` is even, and is then BAND from the midpoint).
+``hi`` (``ok``) when ``P`` lies at least a band of ``w`` ulp from the nearest
+midpoint, measured in the spacing of the binade that holds ``b**t`` (the
+spacing halves below a power of two): ``w = BAND_NEAR`` (0.02) for
+``b**t >= NEAR`` (2**-64), ``w = BAND`` (0.05) below. The test is two flops:
+``hi + K*lo == hi`` with ``K = 0.5 / (0.5 - w)``, true exactly when ``|lo|`` is
+below ``(0.5 - w)`` times the spacing on ``lo``'s side of ``hi`` (a tie is
+accepted only when ``hi`` is even, and is then ``w`` from the midpoint).
 Otherwise ``ok`` is False and the caller computes ``b ** float(t)`` with libm
-(``pow_block`` shows the pattern: a vector loop, then a scalar loop over the few
-rejected entries). The rejection rate is about ``2 * BAND`` (10% at BAND = 0.05).
+(``pow_block`` shows the pattern: a vector loop, then a scalar loop over the
+rejected entries). About ``2 * w`` of the entries are rejected: 4% near 1, 10%
+below 2**-64; the libm calls for them are most of ``pow_block``'s time.
 
 The bound relied on
 -------------------
@@ -40,31 +42,42 @@ glibc since 2.28; this machine has 2.36) states in its header comment::
     relerr_log: 1.3 * 2^-68 (Relative error of log, 1.5 * 2^-68 without fma)
     ulperr_exp: 0.509 ULP (ULP error of exp, 0.511 ULP without fma)
 
-Its result is ``scale + scale*tmp`` (one rounding with FMA, else a rounding of
-a term far below the result's ulp) of an internal approximation whose error
-is the excess over 0.5: at most 0.04 ulp, counted as a relative error times
-``2**53`` (the large end of the binade, so at most 0.04 ulp of ``b**t``
-anywhere in it). A round-to-nearest of a value within 0.04 ulp of ``b**t`` is
-the nearest double to ``b**t`` unless ``b**t`` is within 0.04 ulp of a
-midpoint. BAND = 0.05 keeps 0.01 ulp of margin above that bound and the
-double-double's own error (``t * 2**-52`` ulp) inside it. Measured on glibc
-2.36 over 10**8 (beta, step) pairs (tests/test_powexact.py, slow test): every
-accepted result equals libm's; where libm was not correctly rounded, the true
-value was within 0.0046 ulp of a midpoint (so libm's worst error seen was
-0.5046 ulp, far inside the documented 0.54).
+Its last step rounds an internal approximation of ``b**t`` to nearest (one
+fused ``scale + scale*tmp``; without FMA the extra rounding is inside the
+stated exp error), and everything above 0.5 ulp is that approximation's error,
+counted as a relative error times ``2**53`` (the large end of a binade, so it
+bounds the error in ulp of ``b**t`` anywhere in the binade). A value within
+``E`` ulp of ``b**t``, rounded to nearest, is the double nearest ``b**t``
+unless ``b**t`` lies within ``E`` ulp of a midpoint. The header's formula
+gives ``E`` as the exp term plus ``|log(b**t)| * relerr_log * 2**53`` (the log's
+relative error, scaled by ``|t log b|``; 1024 Ln2 is its largest value):
+
+* everywhere: ``E <= 0.04`` (the stated 0.54). ``BAND = 0.05``: 0.01 margin.
+* ``b**t >= 2**-64`` (``|log| <= 44.4``), with the no-FMA figures:
+  ``E <= 0.011 + 44.4 * 1.5 * 2**-15 = 0.013``. ``BAND_NEAR = 0.02``: 0.007
+  margin (over half of E). This range is where a bias correction ``1 - b**t``
+  depends on ``b**t`` at all.
+
+Both margins also hold the double-double's error (``t * 2**-52`` ulp). Measured
+on glibc 2.36 over 10**8 (beta, step) pairs (tests/test_powexact.py, slow
+test): every accepted result equals libm's, and where libm was not correctly
+rounded ``b**t`` was at most MEASURED_ALL ulp from a midpoint (MEASURED_NEAR for
+``b**t >= 2**-64``), i.e. libm's largest error seen was 0.5 + that.
 
 Range: the fast path covers ``2**-960 <= b**t <= 1`` (``b`` in ``[0, 1]``),
 where every double involved is normal. Once ``b**t`` falls below ``2**-960``
 the state is parked at ``2**-961`` (``ok`` False from then on: libm decides,
 and no subnormal operand slows the vector loop); ``r`` then is an upper bound,
 so ``1 - r == 1 - b**t == 1.0`` still holds for a caller that only needs a bias
-correction. ``b == +0.0`` gives exactly ``+0.0`` on the fast path. ``-0.0``,
+correction. Such a caller can skip libm for any rejected ``r < 2**-55`` too:
+libm returns ``r`` or a neighbour, and ``1 - x`` is 1.0 for both. ``b == +0.0`` gives exactly ``+0.0`` on the fast path. ``-0.0``,
 negative, NaN and ``b > 1`` (results above 1) always go to libm.
 
 Other C libraries
 -----------------
 The fallback is always libm, whatever it is. The fast path assumes glibc's
-error bound (pre-rounding error <= 0.04 ulp, result rounded to nearest). A libm
+error bound (pre-rounding error <= 0.04 ulp, 0.013 ulp from 2**-64 to 1,
+result rounded to nearest). A libm
 with a looser bound (some are only faithful, < 1 ulp) can differ from ``hi``
 outside the band. ``EXACT_FAST`` says whether this module trusts the platform:
 True on glibc >= 2.28 (checked at import), False elsewhere; a caller that
@@ -79,7 +92,12 @@ from .ops import fma, jitable
 
 BAND = 0.05
 """Minimum distance, in ulp of ``b**t``, from a rounding midpoint for the fast
-path: glibc's documented 0.54 ulp bound needs 0.04; 0.01 is margin."""
+path below NEAR: glibc's documented 0.54 ulp bound needs 0.04; 0.01 is margin."""
+
+BAND_NEAR = 0.02
+"""The same for ``b**t >= NEAR``: the header's error formula needs 0.013 there."""
+
+NEAR = 2.0 ** -64
 
 TINY = 2.0 ** -960
 """Smallest ``hi`` on the fast path: every term of the step is a normal double."""
@@ -88,6 +106,7 @@ PARKED = 2.0 ** -961
 """Where the state rests once ``b**t < TINY`` (always rejected, never subnormal)."""
 
 _K = 0.5 / (0.5 - BAND)
+_K_NEAR = 0.5 / (0.5 - BAND_NEAR)
 
 
 def _glibc_at_least(major, minor):
@@ -127,9 +146,11 @@ def pow_dd_step(hi, lo, b):
 @jitable(inline="never")
 def pow_dd_round(hi, lo):
     """``(r, ok)``: ``r`` the double nearest ``hi + lo``; ``ok`` when ``r`` is
-    certainly libm's ``pow`` (``hi + lo`` at least BAND ulp from a midpoint and
+    certainly libm's ``pow`` (``hi + lo`` at least BAND_NEAR (from NEAR up) or
+    BAND (below) ulp from a midpoint, and
     inside the fast path's range ``[TINY, 1]``). Exact zero (``b == +0.0``) is ok."""
-    ok = (hi + _K * lo == hi) & (((hi >= TINY) & (hi <= 1.0)) | (hi == 0.0))
+    k = _K_NEAR if hi >= NEAR else _K
+    ok = (hi + k * lo == hi) & (((hi >= TINY) & (hi <= 1.0)) | (hi == 0.0))
     return hi, ok
 
 
@@ -141,7 +162,13 @@ def pow_block(b, hi, lo, out, n, t):
     advanced to step ``t`` (for ``t == 1`` they are initialised; any content is
     ignored). ``t`` must advance by one per call. The first loop is branch-free
     and vectorises; the second calls libm for the rejected entries only.
-    Returns how many entries went to libm."""
+    Returns how many entries went to libm (all of them when EXACT_FAST is
+    False: then the state is not used)."""
+    if not EXACT_FAST:
+        tf = float(t)
+        for j in range(n):
+            out[j] = b[j] ** tf
+        return n
     bad = 0
     if t == 1:
         for j in range(n):
@@ -159,10 +186,16 @@ def pow_block(b, hi, lo, out, n, t):
             r, ok = pow_dd_round(h, l)
             out[j] = r
             bad += not ok
-    if bad:
-        tf = float(t)
-        for j in range(n):
-            r, ok = pow_dd_round(hi[j], lo[j])
-            if not ok:
-                out[j] = b[j] ** tf
+    # The early exit matters beyond saving the scan: without it LLVM if-converts
+    # this loop, vectorises it and calls pow for every lane (pow has no side
+    # effects), i.e. for all n entries instead of the few rejected ones.
+    left = bad
+    tf = float(t)
+    for j in range(n):
+        if left == 0:
+            break
+        r, ok = pow_dd_round(hi[j], lo[j])
+        if not ok:
+            out[j] = b[j] ** tf
+            left -= 1
     return bad
