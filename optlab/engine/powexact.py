@@ -2,9 +2,11 @@
 
 torch computes Adam's bias corrections as ``1 - beta ** step`` with Python's float
 pow, i.e. the C library's ``pow()``; the kernels match it with ``b ** tf`` (Numba
-emits a call to the same libm ``pow``). That call is scalar (20-60 ns), and with
-one beta per trajectory (a sweep) it costs two calls per trajectory and step.
-Here the same bits come from a running product that vectorises.
+emits a call to the same libm ``pow``). That call is scalar (about 15 ns on this
+machine), and with one beta per trajectory (a sweep) it costs two calls per
+trajectory and step. Here the same bits come from a running product that
+vectorises: ``pow_block`` measured 2.4-2.7 ns per power against 14.6 ns for a
+loop of ``b[j] ** tf`` (block of 256, 1000 steps, one thread, loaded machine).
 
 Method
 ------
@@ -59,10 +61,12 @@ relative error, scaled by ``|t log b|``; 1024 Ln2 is its largest value):
   depends on ``b**t`` at all.
 
 Both margins also hold the double-double's error (``t * 2**-52`` ulp). Measured
-on glibc 2.36 over 10**8 (beta, step) pairs (tests/test_powexact.py, slow
-test): every accepted result equals libm's, and where libm was not correctly
-rounded ``b**t`` was at most MEASURED_ALL ulp from a midpoint (MEASURED_NEAR for
-``b**t >= 2**-64``), i.e. libm's largest error seen was 0.5 + that.
+on glibc 2.36 (AMD EPYC, FMA) over 10**8 (beta, step) pairs, 75% of them in
+the fast path's range (tests/test_powexact.py, slow test): every result equals
+libm's; libm was not correctly rounded for 0.09% of them, with ``b**t`` at
+most 0.0090 ulp from a midpoint (0.0090 from 2**-64 up, 0.0086 below), i.e.
+libm's largest error seen was 0.509 ulp: the exp term alone. Rejected: 4.00%
+from 2**-64 up, 10.00% below.
 
 Range: the fast path covers ``2**-960 <= b**t <= 1`` (``b`` in ``[0, 1]``),
 where every double involved is normal. Once ``b**t`` falls below ``2**-960``
@@ -70,18 +74,20 @@ the state is parked at ``2**-961`` (``ok`` False from then on: libm decides,
 and no subnormal operand slows the vector loop); ``r`` then is an upper bound,
 so ``1 - r == 1 - b**t == 1.0`` still holds for a caller that only needs a bias
 correction. Such a caller can skip libm for any rejected ``r < 2**-55`` too:
-libm returns ``r`` or a neighbour, and ``1 - x`` is 1.0 for both. ``b == +0.0`` gives exactly ``+0.0`` on the fast path. ``-0.0``,
+libm returns ``r`` or a neighbour, and ``1 - x`` is 1.0 for both.
+``b == +0.0`` gives exactly ``+0.0`` on the fast path; ``-0.0`` (from step 2),
 negative, NaN and ``b > 1`` (results above 1) always go to libm.
 
 Other C libraries
 -----------------
 The fallback is always libm, whatever it is. The fast path assumes glibc's
-error bound (pre-rounding error <= 0.04 ulp, 0.013 ulp from 2**-64 to 1,
-result rounded to nearest). A libm
-with a looser bound (some are only faithful, < 1 ulp) can differ from ``hi``
-outside the band. ``EXACT_FAST`` says whether this module trusts the platform:
-True on glibc >= 2.28 (checked at import), False elsewhere; a caller that
-needs torch's exact bits consults it and computes ``b ** tf`` itself when False.
+error budget (pre-rounding error <= 0.04 ulp, 0.013 ulp from 2**-64 to 1,
+result rounded to nearest). A libm with a looser bound (some are only
+faithful, < 1 ulp) can differ from ``hi`` outside the band. ``EXACT_FAST``
+says whether this module trusts the platform: True on glibc >= 2.28 (checked
+at import), False elsewhere. ``pow_block`` consults it (compiled in as a
+constant: all entries go to libm when False); a caller using the ``pow_dd_*``
+helpers directly must do the same.
 """
 from __future__ import annotations
 
@@ -176,7 +182,7 @@ def pow_block(b, hi, lo, out, n, t):
             hi[j] = h
             lo[j] = l
             r, ok = pow_dd_round(h, l)
-            out[j] = r
+            out[j] = r if ok else math.nan   # marks the entry for libm
             bad += not ok
     else:
         for j in range(n):
@@ -184,18 +190,19 @@ def pow_block(b, hi, lo, out, n, t):
             hi[j] = h
             lo[j] = l
             r, ok = pow_dd_round(h, l)
-            out[j] = r
+            out[j] = r if ok else math.nan
             bad += not ok
     # The early exit matters beyond saving the scan: without it LLVM if-converts
     # this loop, vectorises it and calls pow for every lane (pow has no side
-    # effects), i.e. for all n entries instead of the few rejected ones.
+    # effects), i.e. for all n entries instead of the few rejected ones. The NaN
+    # mark halves the scan's cost against recomputing ok (a NaN b is rejected
+    # too, and libm returns NaN for it).
     left = bad
     tf = float(t)
     for j in range(n):
         if left == 0:
             break
-        r, ok = pow_dd_round(hi[j], lo[j])
-        if not ok:
+        if out[j] != out[j]:
             out[j] = b[j] ** tf
             left -= 1
     return bad
