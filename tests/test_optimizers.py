@@ -455,3 +455,19 @@ def test_asgd_eta_from_roots_rounds_as_libm_pow():
             if marked == 0:  # a block with a marked trajectory is recomputed with libm by the kernel
                 np.testing.assert_array_equal(sc[asgd.K_ETA], want, err_msg=f"alpha={alpha} t={t}")
         assert deferred <= 2, (alpha, deferred)  # about 3 in 10^7 expected
+
+
+def test_adam_beta_sweep_equals_separate_runs():
+    # every trajectory its own (beta1, beta2): the kernel takes beta ** t from running
+    # double-double products (engine/powexact) and libm only where they cannot decide;
+    # each trajectory must carry the bits of its own run (libm's pow every step)
+    rng = np.random.default_rng(3)
+    n = 260  # two blocks at D = 2
+    b1 = rng.uniform(0.5, 0.99, n)
+    b2 = 1.0 - 10.0 ** rng.uniform(-4, -0.5, n)
+    x0 = np.array([-1.5, 2.0]) + 0.002 * np.arange(n)[:, None]
+    r = optlab.simulate("adam", "rosenbrock", x0=x0, steps=150, lr=1e-2, beta1=b1, beta2=b2, progress=False)
+    for i in range(0, n, 7):
+        one = optlab.simulate("adam", "rosenbrock", x0=x0[i:i + 1], steps=150, lr=1e-2, betas=(b1[i], b2[i]),
+                              progress=False)
+        np.testing.assert_array_equal(r.x[i], one.x[0], err_msg=f"betas {b1[i]}, {b2[i]}")

@@ -26,6 +26,7 @@ import math
 import sys
 
 from ..engine.ops import jitable, uniform
+from ..engine.powexact import EXACT_FAST, pow_dd_round, pow_dd_step
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
@@ -34,6 +35,8 @@ from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, 
 S_EXP_AVG, S_EXP_AVG_SQ, S_MAX_EXP_AVG_SQ = 0, 1, 2
 # sc: per-trajectory scalars
 K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS, K_SAME_ALL, K_SAME_REST = 0, 1, 2, 3, 4
+K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_POW1, K_POW2 = 5, 6, 7, 8, 9, 10
+TINY_BC = 2.0 ** -55
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
 # K_STEP_SIZE is lr / bc1 and K_SQRT_BC2 sqrt(bc2), this step's; K_SAME_ALL: the block shares every
@@ -51,6 +54,10 @@ def init(x, st, sc, hp, hs, n):
     same_rest = same and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
     same_all = same_rest and uniform(hp, H_LR, n)
     for j in range(n):
+        sc[K_POW1_HI, j] = 1.0  # beta ** 0 as a double-double (engine/powexact)
+        sc[K_POW1_LO, j] = 0.0
+        sc[K_POW2_HI, j] = 1.0
+        sc[K_POW2_LO, j] = 0.0
         sc[K_SAME_BETAS, j] = 1.0 if same else 0.0
         sc[K_SAME_ALL, j] = 1.0 if same_all else 0.0
         sc[K_SAME_REST, j] = 1.0 if same_rest else 0.0
@@ -118,22 +125,8 @@ def step(x, g, st, sc, hp, hs, t, n):
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
             sc[K_SQRT_BC2, j] = c2
-    else:  # one pow per run of equal betas
-        pb1 = -1.0
-        pb2 = -1.0
-        bc1 = 1.0
-        c2 = 1.0
-        for j in range(n):
-            b1 = hp[H_BETA1, j]
-            b2 = hp[H_BETA2, j]
-            if b1 != pb1:
-                bc1 = 1.0 - b1 ** tf
-                pb1 = b1
-            if b2 != pb2:
-                c2 = math.sqrt(1.0 - b2 ** tf)
-                pb2 = b2
-            sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
-            sc[K_SQRT_BC2, j] = c2
+    else:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
+        _bias_corrections(sc, hp, tf, n)
     for d in range(x.shape[0]):
         for j in range(n):
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
@@ -145,6 +138,42 @@ def step(x, g, st, sc, hp, hs, t, n):
             st[S_EXP_AVG_SQ, d, j] = v
             if amsgrad:  # loop-invariant: LLVM unswitches it
                 st[S_MAX_EXP_AVG_SQ, d, j] = vm
+
+
+@jitable(inline="never")
+def _bias_corrections(sc, hp, tf, n):
+    """Step size ``lr / (1 - beta1**t)`` and ``sqrt(1 - beta2**t)`` per trajectory, with each
+    power libm's bits: a running double-double product (engine/powexact), vectorised, and
+    libm's pow only where the product cannot decide the rounding (a few percent)."""
+    bad = 0
+    for j in range(n):
+        h1, l1 = pow_dd_step(sc[K_POW1_HI, j], sc[K_POW1_LO, j], hp[H_BETA1, j])
+        h2, l2 = pow_dd_step(sc[K_POW2_HI, j], sc[K_POW2_LO, j], hp[H_BETA2, j])
+        sc[K_POW1_HI, j] = h1
+        sc[K_POW1_LO, j] = l1
+        sc[K_POW2_HI, j] = h2
+        sc[K_POW2_LO, j] = l2
+        r1, ok1 = pow_dd_round(h1, l1)
+        r2, ok2 = pow_dd_round(h2, l2)
+        # below 2**-55 either candidate gives 1 - p == 1.0: no need to ask libm
+        ok1 = (ok1 | (h1 < TINY_BC)) & EXACT_FAST
+        ok2 = (ok2 | (h2 < TINY_BC)) & EXACT_FAST
+        sc[K_POW1, j] = r1 if ok1 else math.nan  # NaN: libm decides, below
+        sc[K_POW2, j] = r2 if ok2 else math.nan
+        bad += (not ok1) + (not ok2)
+    left = bad
+    for j in range(n):  # the early exit keeps LLVM from calling pow on every lane
+        if left == 0:
+            break
+        if sc[K_POW1, j] != sc[K_POW1, j]:
+            sc[K_POW1, j] = hp[H_BETA1, j] ** tf
+            left -= 1
+        if sc[K_POW2, j] != sc[K_POW2, j]:
+            sc[K_POW2, j] = hp[H_BETA2, j] ** tf
+            left -= 1
+    for j in range(n):
+        sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - sc[K_POW1, j])
+        sc[K_SQRT_BC2, j] = math.sqrt(1.0 - sc[K_POW2, j])
 
 
 def _validate(v):
@@ -165,7 +194,8 @@ SPECS = [
         defaults=_DEFAULTS,
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest'),
+        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
+             'pow2_lo', 'pow1', 'pow2'),
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -177,7 +207,8 @@ SPECS = [
         defaults={**_DEFAULTS, "weight_decay": 1e-2, "decoupled_weight_decay": True},
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
-        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest'),
+        state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
+             'pow2_lo', 'pow1', 'pow2'),
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword
