@@ -8,9 +8,9 @@ from ..engine.core import default_starts
 from ..plots import save
 from ..plots.curves import loss_figure
 from ..plots.landscape import contour_figure
-from ..sharding import apply_shard, kernel_timing
+from ..sharding import SHARD_KEYS, apply_shard, kernel_timing
 from . import register
-from ._common import (engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, slug,
+from ._common import (ENGINE_KEYS, engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, slug,
                       write_metrics)
 
 
@@ -19,6 +19,10 @@ def _run_all(cfg, out_dir, optimizer_sections, study):
     spec, dim, options, x0 = objective_setup(cfg, study=study)
     eng = engine_kwargs(cfg)
     setups = [optimizer_setup(sec) for sec in optimizer_sections]  # validate all before running any
+    if (cfg.get("plot") or {}).get("animate") and dim != 2:
+        from ..errors import OptlabError
+        raise OptlabError(f"plot.animate draws the paths on the plane; objective '{spec.name}' has dimension {dim}. "
+                          "Use a 2-D objective or plot.animate=false")
     x0 = shard.starts(cfg, spec, dim, x0, default_starts)  # objective.x0, study.starts or defaults
     runs = []
     for opt, hyper, label in setups:
@@ -46,6 +50,9 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
         fig = loss_figure(runs, f"{spec.name}: loss vs step", f_min=spec.min_value(dim, **options),
                           max_paths=plot.get("max_paths", 50))
         save(fig, out_dir / "loss", fmt, dpi)
+    if plot.get("animate", False) and dim == 2:
+        from ..plots.animation import animate_paths
+        animate_paths(spec, runs, f"{spec.name}: {names}", out_dir / "animation", options=options)
 
 
 def _kernels(cfg, sections):
@@ -55,13 +62,19 @@ def _kernels(cfg, sections):
     return [KernelKey(str(sec["name"]), spec.name, dim, dtype) for sec in sections if "name" in (sec or {})]
 
 
-@register("single")
+_BASIC_READS = dict(engine=ENGINE_KEYS + SHARD_KEYS, objective="*",
+                    plot=("format", "dpi", "contour", "loss", "animate", "max_paths"))
+
+
+@register("single", reads=dict(_BASIC_READS, optimizer="*", study=("name", "starts")), hints={})
 def single(cfg, out_dir):
     """The configured optimizer on the configured objective."""
     return _run_all(cfg, out_dir, [cfg["optimizer"]], "single")
 
 
-@register("compare", kernels=lambda cfg: _kernels(cfg, (cfg.get("study") or {}).get("optimizers") or []))
+@register("compare", kernels=lambda cfg: _kernels(cfg, (cfg.get("study") or {}).get("optimizers") or []),
+          reads=dict(_BASIC_READS, optimizer=(), study=("name", "optimizers", "starts")),
+          hints={"optimizer": "it runs the optimizers of study.optimizers (e.g. study.optimizers.0.lr=0.01)"})
 def compare(cfg, out_dir):
     """Several optimizers (``study.optimizers``: list of optimizer sections) from the same starts."""
     sections = (cfg.get("study") or {}).get("optimizers") or []
