@@ -267,7 +267,7 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
     """(name, one line) for each optimizer, objective, experiment or study."""
     if kind == "optimizers":
         from . import optimizers
-        return [(s.name, s.summary) for s in sorted(optimizers.registry, key=lambda s: s.name)]
+        return [(s.name, _clip(" ".join(s.summary.split()), 100)) for s in sorted(optimizers.registry, key=lambda s: s.name)]
     if kind == "objectives":
         from . import objectives
         return [(s.name, _first_line(s.notes or s.formula or s.source))

@@ -26,6 +26,9 @@ def prepare(cfg: dict, overrides=()) -> tuple:
         raise OptlabError(f"Invalid study.name: {name!r} (must be a study name)")
     study = studies.get(name)
     cfg = checks.check_config(cfg, study, overrides)
+    own = getattr(study, "check", None) or getattr(study, "kernels", None)
+    if own is not None:
+        own(cfg)  # the study's own checks: objectives, optimizers, study.* keys
     return study, cfg
 
 

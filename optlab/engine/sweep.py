@@ -121,11 +121,11 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
         for v in vals:
             try:
                 _, _, checked = opt.resolve(1, {**fixed_hyper, name: v})
+                check_finite_hyper(opt, checked)
             except OptlabError as exc:
                 raise OptlabError(f"grid['{name}']: {exc}") from None
             except (TypeError, ValueError):
                 raise OptlabError(f"Invalid grid['{name}'] value {v!r} (must be a number)") from None
-            check_finite_hyper(opt, checked)
 
     # flat index order = C order over (grid axes..., start)
     combos = list(itertools.product(*[range(len(v)) for v in axes.values()], range(len(starts))))

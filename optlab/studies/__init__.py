@@ -34,11 +34,12 @@ LECTURE_READS = {"engine": ("device", "dtype", "seed", "max_memory_gb"), "optimi
 HONOURED = ("steps", "tol")  # engine keys a study with a study-level knob of the same name takes over
 
 
-def register(name: str, requires_2d: bool = False, kernels=None, reads=None, hints=None):
+def register(name: str, requires_2d: bool = False, kernels=None, reads=None, hints=None, check=None):
     def deco(fn):
         fn.study_name = name
         fn.requires_2d = requires_2d
         fn.kernels = kernels
+        fn.check = check  # cfg -> None: the study's own checks, no work (default: its kernel plan)
         fn.reads = {**LECTURE_READS, **(reads or {})}
         defaults = getattr(sys.modules.get(fn.__module__), "DEFAULTS", None) or {}
         fn.honours = {f"engine.{k}": f"study.{k}" for k in HONOURED
