@@ -153,6 +153,9 @@ def _one_line_hydra(exc: Exception, args) -> str:
         if known is not None and key.count(".") == 1:
             return str(unknown_name("key", key, [f"{sec}.{k}" for k in known]))
         return f"Unknown key '{key}' (not in the config; a new key is added with +{key}=...)"
+    m = re.match(r"Could not append to config. An item is already at '([^']+)'", msg)
+    if m:
+        return f"Key '{m.group(1)}' is already in the config: set it without the + ({m.group(1)}=...)"
     if type(exc).__name__ == "OverrideParseException":
         from hydra.core.override_parser.overrides_parser import OverridesParser
         parser = OverridesParser.create()
