@@ -139,9 +139,13 @@ def _same(a, b) -> bool:
                                             and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
 
 
-def check_config(cfg: dict, study, overrides=()) -> dict:
+def check_config(cfg: dict, study, overrides=(), values: bool = True) -> dict:
     """Check ``cfg`` for ``study`` before any work; returns the config to run (a key the study
-    honours under another name moved there). Raises :class:`OptlabError` (one line)."""
+    honours under another name moved there). Raises :class:`OptlabError` (one line).
+
+    ``values=False``: the keys and the report section only (what a multirun's first job says
+    about every job; each job checks its own values, and a bad one is reported as failed).
+    """
     for key in cfg:
         if key not in TOP_KEYS and key != "hydra":
             raise OptlabError(f"Unknown config key '{key}'. Allowed: {', '.join(TOP_KEYS)}")
@@ -167,8 +171,9 @@ def check_config(cfg: dict, study, overrides=()) -> dict:
             cfg = _move(cfg, key, honoured[key], overrides)
             continue
         raise OptlabError(_unused(name, key, reads, study))
-    check_engine(dict(cfg.get("engine") or {}))
-    check_plot(dict(cfg.get("plot") or {}))
+    if values:
+        check_engine(dict(cfg.get("engine") or {}))
+        check_plot(dict(cfg.get("plot") or {}))
     check_report(dict(cfg.get("report") or {}))
     study_keys = reads.get("study")
     if study_keys is not None:

@@ -182,9 +182,10 @@ def _compose_check(args) -> None:
     """Compose the config as Hydra will and check it in full, before any folder exists.
 
     A single run: composition errors and every value and key
-    (:func:`optlab.runner.prepare`). A multirun: composition errors of its
-    first job (each job checks its own values, and a bad one is reported in
-    the sweep's report while the others run).
+    (:func:`optlab.runner.prepare`). A multirun: composition errors and the
+    keys of its first job (the same in every job unless the study is swept);
+    each job checks its own values, and a bad one is reported in the sweep's
+    report while the others run.
     """
     if any(a.startswith("-") and a not in _COMPOSE_FLAGS for a in args):
         return  # --help, --cfg, -cd ...: Hydra's own business
@@ -214,6 +215,12 @@ def _compose_check(args) -> None:
     if not multirun:
         from .runner import prepare
         prepare(plain, overrides)
+        return
+    swept = {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
+    if not swept & {"experiment", "study", "study.name"}:  # every job runs the same study: check its keys
+        from . import checks, studies
+        name = (plain.get("study") or {}).get("name", "single")
+        checks.check_config(plain, studies.get(name if isinstance(name, str) else "single"), first, values=False)
 
 
 def _register_resolvers() -> None:

@@ -26,7 +26,7 @@ from conftest import ROOT, run_cli
 def _cli(capsys, tmp_path, *args):
     """``optlab ARGS hydra.run.dir=<tmp>`` in-process: (status, stderr lines, folder)."""
     out = tmp_path / "run"
-    status = cli.main([*args, f"hydra.run.dir={out}"])
+    status = cli.main([*args, f"hydra.run.dir={out}", f"hydra.sweep.dir={out}"])
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     return status, err, out
 
@@ -131,6 +131,8 @@ def test_sweep_grids_are_checked_before_any_run(grid, expect):
     (["+report.enable=false"], "Unknown key 'report.enable'; did you mean 'report.enabled'?"),
     (["+study.strats=10"], "Unknown key 'study.strats'"),
     (["+colour=red"], "Unknown config key 'colour'"),
+    (["-m", "+experiment=saddle_escape", "engine.steps=7,8"], "does not use 'engine.steps'"),  # every job's keys
+    (["-m", "optimizer.lr=0.1,0.2", "+plot.fomat=svg"], "Unknown key 'plot.fomat'"),
 ])
 def test_a_key_the_study_does_not_read_is_refused(capsys, tmp_path, args, expect):
     msg = _refused(capsys, tmp_path, *args, expect=expect)
