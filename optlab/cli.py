@@ -2,8 +2,11 @@
 
 ``python -m optlab [overrides]`` and the ``optlab`` console script compose
 ``conf/`` and hand a plain dict to the library; ``optlab bench``,
-``optlab report`` and ``optlab cache`` are sub-commands. A user mistake prints one line
-(``optlab: error: ...``) and exits with status 2, without a traceback.
+``optlab report``, ``optlab cache`` and ``optlab list`` are sub-commands. A user
+mistake prints one line (``optlab: error: ...``) and exits with status 2, without
+a traceback. A single run's config is composed and checked in full
+(:func:`optlab.runner.prepare`) before Hydra creates the run folder, so a
+refused run leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -57,7 +60,8 @@ def task(cfg) -> dict | None:
     t0 = time.perf_counter()
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
-        summary = run(plain, run_dir, config_yaml=OmegaConf.to_yaml(cfg, resolve=True))
+        overrides = list(HydraConfig.get().overrides.task)
+        summary = run(plain, run_dir, config_yaml=OmegaConf.to_yaml(cfg, resolve=True), overrides=overrides)
     except OptlabError as exc:
         _error(str(exc))
         if multirun:
@@ -199,9 +203,105 @@ def _precheck(args) -> None:
                                   f"Allowed: {', '.join(sorted(allowed - {'name', 'label'}))}")
 
 
+_COMPOSE_FLAGS = ("-m", "--multirun")
+
+
+def _one_line_hydra(exc: Exception, args) -> str:
+    """A Hydra composition error in one line (its messages span several)."""
+    import re
+    msg = str(exc)
+    m = re.match(r"Could not override '([^']+)'", msg)
+    if m:
+        key = m.group(1)
+        sec = key.split(".")[0]
+        from .checks import PLOT_KEYS, REPORT_KEYS, engine_keys
+        from .errors import unknown_name
+        known = {"engine": engine_keys(), "plot": PLOT_KEYS, "report": REPORT_KEYS}.get(sec)
+        if known is not None and key.count(".") == 1:
+            return str(unknown_name("key", key, [f"{sec}.{k}" for k in known]))
+        return f"Unknown key '{key}' (not in the config; a new key is added with +{key}=...)"
+    m = re.match(r"Could not append to config. An item is already at '([^']+)'", msg)
+    if m:
+        return f"Key '{m.group(1)}' is already in the config: set it without the + ({m.group(1)}=...)"
+    if type(exc).__name__ == "OverrideParseException":
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        parser = OverridesParser.create()
+        for arg in args:
+            if arg.startswith("-"):
+                continue
+            try:
+                parser.parse_overrides([arg])
+            except Exception:  # noqa: BLE001 - the one that does not parse
+                return f"Invalid override {_clip(arg)!r}: {_clip(msg.splitlines()[0])} (Hydra's override grammar: optlab --hydra-help)"
+    if msg.startswith("Ambiguous value for argument"):
+        return msg.splitlines()[0] + ": use key=[v1,v2] for a list, or -m to sweep over the values"
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()
+             and not ln.strip().startswith(("full_key", "object_type", "See https", "Config search path",
+                                            "provider=", "Available options"))]
+    return _clip(" ".join(lines) or type(exc).__name__, 240)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _compose_check(args) -> None:
+    """Compose the config as Hydra will and check it in full, before any folder exists.
+
+    A single run: composition errors and every value and key
+    (:func:`optlab.runner.prepare`). A multirun: composition errors and the
+    keys of its first job (the same in every job unless the study is swept);
+    each job checks its own values, and a bad one is reported in the sweep's
+    report while the others run.
+    """
+    if any(a.startswith("-") and a not in _COMPOSE_FLAGS for a in args):
+        return  # --help, --cfg, -cd ...: Hydra's own business
+    multirun = any(a in _COMPOSE_FLAGS for a in args)
+    overrides = [a for a in args if not a.startswith("-")]
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from .errors import OptlabError
+    try:
+        if multirun:
+            from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+            parsed = OverridesParser.create().parse_overrides(overrides)
+            parsed = [o for o in parsed if not o.key_or_group.startswith("hydra.")]
+            batches = BasicSweeper.split_arguments(parsed, None)
+            first = batches[0][0] if batches and batches[0] else []
+        else:
+            first = overrides
+        with initialize_config_dir(config_dir=str(_conf_dir()), version_base="1.3", job_name="optlab"):
+            cfg = compose(config_name="config", overrides=[o for o in first if not o.lstrip("+~").startswith("hydra.")])
+        plain = OmegaConf.to_container(cfg, resolve=True)
+    except OptlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Hydra's and OmegaConf's errors, said in one line
+        raise OptlabError(_one_line_hydra(exc, overrides)) from None
+    if not multirun:
+        from .runner import prepare
+        prepare(plain, overrides)
+        return
+    swept = {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
+    if not swept & {"experiment", "study", "study.name"}:  # every job runs the same study: check its keys
+        from . import checks, studies
+        name = (plain.get("study") or {}).get("name", "single")
+        checks.check_config(plain, studies.get(name if isinstance(name, str) else "single"), first, values=False)
+
+
+def _register_resolvers() -> None:
+    """``${optlab_list:experiments}`` for the help template (conf/hydra/help/optlab.yaml)."""
+    from omegaconf import OmegaConf
+    if not OmegaConf.has_resolver("optlab_list"):
+        OmegaConf.register_new_resolver(
+            "optlab_list", lambda kind: "\n".join(f"  {n:<20} {line}" for n, line in catalogue(kind)))
+
+
 def _hydra_main(argv=None):
     import hydra
 
+    _register_resolvers()
     decorated = hydra.main(config_path="conf", config_name="config", version_base="1.3")(task)
     if argv is not None:
         sys.argv = [sys.argv[0]] + list(argv)
@@ -220,11 +320,14 @@ def main(argv=None) -> int:
     if args and args[0] == "report":
         from .report import main as report_main
         return report_main(args[1:])
+    if args and args[0] == "list":
+        return list_main(args[1:])
     _FAILED.clear()
     _CURRENT.clear()
     from .errors import OptlabError
     try:
         _precheck(args)
+        _compose_check(args)
     except OptlabError as exc:
         _error(str(exc))
         return 2
@@ -235,6 +338,69 @@ def main(argv=None) -> int:
     if _FAILED:
         _error(f"{len(_FAILED)} job(s) failed; see error.json in: " + ", ".join(str(d) for d, _ in _FAILED))
         return 1
+    return 0
+
+
+LIST_KINDS = ("optimizers", "objectives", "experiments", "studies")
+
+
+def catalogue(kind: str) -> list[tuple[str, str]]:
+    """(name, one line) for each optimizer, objective, experiment or study."""
+    if kind == "optimizers":
+        from . import optimizers
+        return [(s.name, _clip(" ".join(s.summary.split()), 100)) for s in sorted(optimizers.registry, key=lambda s: s.name)]
+    if kind == "objectives":
+        from . import objectives
+        return [(s.name, _first_line(s.notes or s.formula or s.source))
+                for s in sorted(objectives.registry, key=lambda s: s.name)]
+    if kind == "experiments":
+        return [(p.stem, experiment_line(p)) for p in sorted((_conf_dir() / "experiment").glob("*.yaml"))]
+    if kind == "studies":
+        from . import studies
+        return [(n, _first_line(studies.get(n).__doc__ or "")) for n in studies.names()]
+    raise ValueError(kind)
+
+
+def _first_line(text: str, limit: int = 100) -> str:
+    line = " ".join(str(text).split())
+    for end in (". ", "; "):
+        if end in line:
+            line = line.split(end, 1)[0]
+    return _clip(line.rstrip("."), limit)
+
+
+def experiment_line(path: Path) -> str:
+    """An experiment file's description: its first comment sentence, without the leading name."""
+    words = []
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        if not text.startswith("#") or text.startswith("# @package"):
+            if words:
+                break
+            continue
+        words.append(text.lstrip("# "))
+    text = " ".join(words)
+    head = f"{path.stem}:"
+    if text.lower().startswith(head.lower()):
+        text = text[len(head):].strip()
+    return _first_line(text)
+
+
+def list_main(argv) -> int:
+    """``optlab list [optimizers|objectives|experiments|studies]``: one line each."""
+    kinds = list(argv) or ["optimizers", "objectives", "experiments"]
+    for kind in kinds:
+        if kind not in LIST_KINDS:
+            from .errors import unknown_name
+            _error(str(unknown_name("list", kind, LIST_KINDS)).replace("Unknown list", "Unknown kind to list"))
+            return 2
+    for i, kind in enumerate(kinds):
+        rows = catalogue(kind)
+        if len(kinds) > 1:
+            print(("\n" if i else "") + f"{kind}:")
+        width = max(len(n) for n, _ in rows)
+        for name, line in rows:
+            print(f"  {name:<{width}}  {line}")
     return 0
 
 

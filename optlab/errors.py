@@ -12,9 +12,33 @@ class OptlabError(ValueError):
     """
 
 
+# the kinds ``optlab list`` lists in full
+LISTED = {"optimizer": "optimizers", "objective": "objectives", "experiment": "experiments", "study": "studies"}
+MAX_LIST_CHARS = 120
+
+
+def short_list(names, limit: int = MAX_LIST_CHARS, more: str = "") -> str:
+    """``a, b, c`` -- or, when longer than ``limit`` characters, as many as fit then ``...`` and ``more``."""
+    names = [str(n) for n in names]
+    text = ", ".join(names)
+    if len(text) <= limit:
+        return text
+    shown = []
+    for n in names:
+        if len(", ".join(shown + [n])) > limit:
+            break
+        shown.append(n)
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + f", ... ({rest} more{'; ' + more if more else ''})"
+
+
 def unknown_name(kind: str, name: str, available) -> OptlabError:
-    """``Unknown objective 'rosenbrok'; did you mean 'rosenbrock'? Available: ...``"""
-    available = sorted(available)
+    """``Unknown objective 'rosenbrok'; did you mean 'rosenbrock'? Available: ...``
+
+    A long list is cut with ``...`` and a pointer to ``optlab list``.
+    """
+    available = sorted(str(a) for a in available)
     close = difflib.get_close_matches(str(name), available, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "."
-    return OptlabError(f"Unknown {kind} '{name}'{hint} Available: {', '.join(available)}")
+    more = f"all: optlab list {LISTED[kind]}" if kind in LISTED else ""
+    return OptlabError(f"Unknown {kind} {str(name)!r}{hint} Available: {short_list(available, more=more)}")

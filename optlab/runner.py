@@ -6,40 +6,62 @@ import time
 import traceback
 from pathlib import Path
 
-from . import manifest, studies
+from . import checks, manifest, studies
 from .engine.result import atomic_path, remove_stale_temp_files, write_json_atomic
 from .errors import OptlabError
 
-TOP_KEYS = ("study", "optimizer", "objective", "engine", "plot", "experiment", "report", "title",
-            "description")
+TOP_KEYS = checks.TOP_KEYS
 
 
-def run(cfg: dict, out_dir, config_yaml: str | None = None) -> dict:
+def prepare(cfg: dict, overrides=()) -> tuple:
+    """(study, config to run): the whole config checked (:func:`optlab.checks.check_config`), and
+    the study's own checks run (its kernel plan reads every knob), before anything is written."""
+    if not isinstance(cfg, dict):
+        raise OptlabError(f"Invalid config: {type(cfg).__name__} (must be a dict of sections)")
+    study_cfg = cfg.get("study") or {}
+    if not isinstance(study_cfg, dict):
+        raise OptlabError(f"Invalid study: {study_cfg!r} (must be a section like {{name: single}})")
+    name = study_cfg.get("name", "single")
+    if not isinstance(name, str):
+        raise OptlabError(f"Invalid study.name: {name!r} (must be a study name)")
+    study = studies.get(name)
+    cfg = checks.check_config(cfg, study, overrides)
+    own = getattr(study, "check", None) or getattr(study, "kernels", None)
+    if own is not None:
+        own(cfg)  # the study's own checks: objectives, optimizers, study.* keys
+    return study, cfg
+
+
+def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dict:
     """Run the study that ``cfg['study']['name']`` names and write its artifacts into ``out_dir``.
 
     Everything is validated before any file is written, so a bad value
-    leaves no half-written run behind.
+    leaves no half-written run behind. ``overrides``: the command-line
+    overrides (the CLI passes them), so a key the user named that the study
+    does not read is refused even when it equals the default.
     """
     out_dir = Path(out_dir)
-    for key in cfg:
-        if key not in TOP_KEYS and key != "hydra":
-            raise OptlabError(f"Unknown config key '{key}'. Allowed: {', '.join(TOP_KEYS)}")
-    study_cfg = dict(cfg.get("study") or {})
-    study = studies.get(study_cfg.get("name", "single"))
+    study, cfg = prepare(cfg, overrides)
     _precompile(study, cfg)
     t0 = time.perf_counter()
+    existed = out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     rec = _recorder(out_dir, study.study_name)
-    with manifest.recording(rec):
-        summary = study(cfg, out_dir)
-        summary["wall_s"] = round(time.perf_counter() - t0, 3)
-        if config_yaml is not None:
-            with atomic_path(out_dir / "config.yaml") as tmp:
-                Path(tmp).write_text(config_yaml)
-            rec.add(out_dir / "config.yaml", "config")
-        rec.add(write_json_atomic(out_dir / "summary.json", {k: v for k, v in summary.items() if k != "table"}),
-                "summary")
-        rec.finish()
+    try:
+        with manifest.recording(rec):
+            summary = study(cfg, out_dir)
+            summary["wall_s"] = round(time.perf_counter() - t0, 3)
+            if config_yaml is not None:
+                with atomic_path(out_dir / "config.yaml") as tmp:
+                    Path(tmp).write_text(config_yaml)
+                rec.add(out_dir / "config.yaml", "config")
+            rec.add(write_json_atomic(out_dir / "summary.json", {k: v for k, v in summary.items() if k != "table"}),
+                    "summary")
+            rec.finish()
+    except OptlabError:
+        if not existed and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # refused before writing anything: leave no empty folder behind
+        raise
     return summary
 
 

@@ -35,6 +35,8 @@ def _check_positive_int(name, v, minimum=1):
 
 
 def _check_float(name, v, ok, allowed):
+    if isinstance(v, (bool, np.bool_)):
+        raise OptlabError(f"Invalid {name}: {v!r} (must be {allowed})")
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -52,18 +54,102 @@ def available_memory_bytes() -> int:
 
 
 def check_memory(n, n_rec, dim, itemsize, steps, record_every, max_memory_gb, n_extra=0):
-    """Refuse a run whose records would not fit, naming a stride that would."""
+    """Refuse a run whose records would not fit, naming a stride that would.
+
+    The advice is computed with the same formula as the check, so following
+    it (``record_every=<stride>``) fits; when not even the first and last
+    records fit, it asks for fewer trajectories instead.
+    """
     per_record = n * (dim * (1 + n_extra) + 1) * itemsize
-    need = per_record * n_rec + n * (6 * dim + 16) * 8
+    fixed = n * (6 * dim + 16) * 8
+    need = per_record * n_rec + fixed
     limit = (max_memory_gb * 2**30) if max_memory_gb else 0.5 * available_memory_bytes()
     if need > limit:
-        fit = max(1, int(limit // per_record) - 1)
-        stride = max(record_every, -(-steps // fit)) if fit >= 1 else steps
-        raise OptlabError(
-            f"Recording {n} trajectories x {n_rec} records x {dim} dims needs {need / 2**30:.2f} GiB, "
-            f"over the limit of {limit / 2**30:.2f} GiB; use record_every={stride} or more "
-            f"(or fewer trajectories, or raise max_memory_gb)")
+        fit = int((limit - fixed) // per_record) if limit > fixed else 0  # records that fit
+        head = (f"Recording {n} trajectories x {n_rec} records x {dim} dims needs {need / 2**30:.3g} GiB, "
+                f"over the limit of {limit / 2**30:.3g} GiB")
+        if fit >= 2:
+            stride = max(record_every + 1, -(-steps // (fit - 1)))
+            while steps // stride + 1 > fit:  # the formula above, checked
+                stride += 1
+            if stride <= steps:
+                raise OptlabError(f"{head}; use record_every={stride} or more "
+                                  "(or fewer trajectories, or raise max_memory_gb)")
+        raise OptlabError(f"{head}; use fewer trajectories (or raise max_memory_gb)")
     return need
+
+
+def check_options(steps=100, record_every=1, seed=0, dtype="float64", device="cpu", tol=1e-6, blowup=1e10,
+                  grad_noise=0.0, clip_grad_norm=0.0, max_memory_gb=None, progress=None) -> dict:
+    """The engine options, checked one by one (one line each), as plain Python values.
+
+    Used by :func:`simulate` and by the runner, which checks a config's
+    ``engine`` section before anything runs or is written.
+    """
+    out = dict(
+        steps=_check_positive_int("steps", steps),
+        record_every=_check_positive_int("record_every", record_every),
+        seed=check_seed(seed),
+        tol=_check_float("tol", tol, lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0"),
+        blowup=_check_float("blowup", blowup, lambda v: v > 0, "> 0 (inf: only NaN/inf loss diverges)"),
+        grad_noise=_check_float("grad_noise", grad_noise, lambda v: v >= 0 and np.isfinite(v),
+                                "a finite number >= 0"),
+        clip_grad_norm=_check_float("clip_grad_norm", 0.0 if clip_grad_norm is None else clip_grad_norm,
+                                    lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0 (0 = off)"),
+    )
+    if dtype not in ("float64", "float32"):
+        raise OptlabError(f"Invalid dtype: {dtype!r} (must be 'float64' or 'float32')")
+    if device not in ("cpu", "cuda"):
+        raise OptlabError(f"Invalid device: {device!r} (must be 'cpu' or 'cuda')")
+    if max_memory_gb is not None:
+        max_memory_gb = _check_float("max_memory_gb", max_memory_gb, lambda v: v > 0 and np.isfinite(v),
+                                     "a number > 0, or null for half of the free memory")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise OptlabError(f"Invalid progress: {progress!r} (must be true, false or null)")
+    out.update(dtype=dtype, device=device, max_memory_gb=max_memory_gb,
+               progress=None if progress is None else bool(progress))
+    return out
+
+
+def check_finite_options(objective: str, options: dict) -> None:
+    """Objective options that are numbers must be finite (``cond=inf`` gets one line)."""
+    for key, v in options.items():
+        if isinstance(v, (bool, np.bool_, str)) or v is None:
+            continue
+        try:
+            arr = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue  # the objective's own checks speak for it
+        if not np.isfinite(arr).all():
+            raise OptlabError(f"Invalid {key} for objective '{objective}': {v!r} (must be a finite number)")
+
+
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(seed) -> int:
+    """The generator's key: an integer from 0 to 2**63 - 1, always passed on as a Python int.
+
+    (A key outside int64 would give the kernel another argument type -- or
+    none -- so the range is the same whatever ran before in the process.)
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX:
+        raise OptlabError(f"Invalid seed: {seed!r} (must be an integer from 0 to 2**63 - 1)")
+    return int(seed)
+
+
+def check_finite_hyper(opt, values: dict) -> None:
+    """Every numeric hyperparameter value finite: inf or NaN gets one line, whatever the optimizer."""
+    for key, v in values.items():
+        if v is None or isinstance(v, (str, bool, np.bool_)):
+            continue
+        try:
+            arr = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue  # not numeric: the optimizer's own checks speak for it
+        if not np.isfinite(arr).all():
+            bad = arr.reshape(-1)[~np.isfinite(arr.reshape(-1))][0]
+            raise OptlabError(f"Invalid {key} for optimizer '{opt.name}': {bad} (must be a finite number)")
 
 
 def _as_x0(obj, x0, n_hyper):
@@ -139,17 +225,14 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     t_start = time.perf_counter()
     opt = _optimizers.get(optimizer)
     obj = _objectives.get(objective)
-    steps = _check_positive_int("steps", steps)
-    record_every = _check_positive_int("record_every", record_every)
-    seed = _check_positive_int("seed", seed, minimum=0)
-    tol = _check_float("tol", tol, lambda v: v >= 0, ">= 0")
-    blowup = _check_float("blowup", blowup, lambda v: v > 0, "> 0")
-    grad_noise = _check_float("grad_noise", grad_noise, lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0")
-    clip = _check_float("clip_grad_norm", clip_grad_norm or 0.0, lambda v: v >= 0 and np.isfinite(v), ">= 0 (0 = off)")
-    if dtype not in ("float64", "float32"):
-        raise OptlabError(f"Invalid dtype: {dtype!r} (must be 'float64' or 'float32')")
-    if device not in ("cpu", "cuda"):
-        raise OptlabError(f"Invalid device: {device!r} (must be 'cpu' or 'cuda')")
+    checked = check_options(steps=steps, record_every=record_every, seed=seed, dtype=dtype, device=device,
+                            tol=tol, blowup=blowup, grad_noise=grad_noise, clip_grad_norm=clip_grad_norm,
+                            max_memory_gb=max_memory_gb, progress=progress)
+    steps, record_every, seed = checked["steps"], checked["record_every"], checked["seed"]
+    tol, blowup, grad_noise, clip = checked["tol"], checked["blowup"], checked["grad_noise"], checked["clip_grad_norm"]
+    max_memory_gb, progress = checked["max_memory_gb"], checked["progress"]
+    if objective_options is not None and not isinstance(objective_options, dict):
+        raise OptlabError(f"Invalid objective_options: {objective_options!r} (must be a dict of option -> value)")
     n_h = _n_per_traj(hyper)
     pts = _as_x0(obj, x0, n_h)
     if pts.shape[0] == 1 and n_h > 1:
@@ -159,9 +242,11 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                           "give one start, or one start per value (use optlab.sweep for grids)")
     n, dim = pts.shape
     options = dict(objective_options or {})
+    check_finite_options(obj.name, options)
     p = obj.make_params(dim, **options)
     np_dtype = np.dtype(dtype)
     hp, hs, hvals = opt.resolve(n, hyper, dtype=np_dtype)
+    check_finite_hyper(opt, hvals)
     f_min = obj.min_value(dim, **options)
     n_rec = steps // record_every + 1
     n_extra = len(opt.record_state)

@@ -8,8 +8,13 @@ import numpy as np
 
 from .. import optimizers as _optimizers
 from ..errors import OptlabError
-from .core import simulate
+from .core import ENGINE_DEFAULTS, check_finite_hyper, simulate
 from .result import Result
+
+
+_GRID_FIELDS = ("x", "loss", "x_final", "loss_final", "grad_norm_final", "best_loss", "best_step",
+                "diverged_step", "tol_step", "outcome")
+_ENGINE_KW = set(ENGINE_DEFAULTS) | {"objective_options"}
 
 
 @dataclass
@@ -28,6 +33,10 @@ class Sweep:
 
     def grid(self, name: str) -> np.ndarray:
         """A per-trajectory field of the result reshaped to the grid."""
+        fields = _GRID_FIELDS + tuple(self.result.hyper)
+        if name not in fields:
+            from ..errors import unknown_name
+            raise unknown_name("field", name, fields)
         if name == "outcome":
             arr = self.result.outcome
         elif name in self.result.hyper:
@@ -38,6 +47,9 @@ class Sweep:
 
     def index(self, **where) -> np.ndarray:
         """Flat trajectory indices where each named axis equals the given value."""
+        unknown = [k for k in where if k not in self.coords]
+        if unknown:
+            raise OptlabError(f"Unknown grid axis '{unknown[0]}'. Axes: {', '.join(self.coords)}")
         mask = np.ones(self.shape, dtype=bool)
         for axis, (name, values) in enumerate(self.coords.items()):
             if name not in where:
@@ -84,7 +96,12 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     starts = _as_x0(obj, x0, 1)
     axes = {}
     for name, values in grid.items():
-        vals = list(values) if not isinstance(values, np.ndarray) else list(values)
+        if not isinstance(name, str):
+            raise OptlabError(f"Invalid grid key {name!r} (must be a hyperparameter name)")
+        if isinstance(values, (str, bytes, dict)) or not isinstance(values, (list, tuple, np.ndarray, range)) \
+                or np.ndim(values) == 0:
+            raise OptlabError(f"Invalid grid['{name}']: {values!r} (must be a list of values, e.g. [0.01, 0.1])")
+        vals = list(values)
         if not vals:
             raise OptlabError(f"grid['{name}'] is empty")
         axes[name] = vals
@@ -96,6 +113,19 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     for k in kw:
         if k in axes:
             raise OptlabError(f"'{k}' is both in grid and a keyword argument")
+
+    # every value of every axis checked (with the fixed keywords) before anything runs
+    fixed_hyper = {k: v for k, v in kw.items() if k not in _ENGINE_KW}
+    opt.resolve(1, fixed_hyper)  # a misspelt keyword: the optimizer's "Unknown hyperparameter" line
+    for name, vals in axes.items():
+        for v in vals:
+            try:
+                _, _, checked = opt.resolve(1, {**fixed_hyper, name: v})
+                check_finite_hyper(opt, checked)
+            except OptlabError as exc:
+                raise OptlabError(f"grid['{name}']: {exc}") from None
+            except (TypeError, ValueError):
+                raise OptlabError(f"Invalid grid['{name}'] value {v!r} (must be a number)") from None
 
     # flat index order = C order over (grid axes..., start)
     combos = list(itertools.product(*[range(len(v)) for v in axes.values()], range(len(starts))))

@@ -8,25 +8,59 @@ several (optimizer, objective) pairs also names them, ``kernels(cfg) ->
 [KernelKey, ...]``, so that the runner compiles the missing ones up front and
 in parallel (``tests/test_studies.py`` checks the list against what the study
 really runs).
+
+A study also declares the config keys it reads (``reads``: per section
+``engine``/``optimizer``/``objective``/``plot`` a tuple of key names or
+``"*"``, and optionally ``study``): :mod:`optlab.checks` refuses a key the
+user set that the study does not read. The lecture's studies (the default)
+read ``engine.device``, ``dtype``, ``seed``, ``max_memory_gb`` and
+``plot.format``, ``dpi``; their other knobs live in ``study.*``, and
+``engine.steps`` / ``engine.tol`` go to ``study.steps`` / ``study.tol``
+where the study has such a knob.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 from ..errors import unknown_name
 
 _STUDIES: dict = {}
 
 
-def register(name: str, requires_2d: bool = False, kernels=None):
+LECTURE_READS = {"engine": ("device", "dtype", "seed", "max_memory_gb"), "optimizer": (), "objective": (),
+                 "plot": ("format", "dpi")}
+HONOURED = ("steps", "tol")  # engine keys a study with a study-level knob of the same name takes over
+
+
+def register(name: str, requires_2d: bool = False, kernels=None, reads=None, hints=None, check=None):
     def deco(fn):
         fn.study_name = name
         fn.requires_2d = requires_2d
         fn.kernels = kernels
+        fn.check = check  # cfg -> None: the study's own checks, no work (default: its kernel plan)
+        fn.reads = {**LECTURE_READS, **(reads or {})}
+        defaults = getattr(sys.modules.get(fn.__module__), "DEFAULTS", None) or {}
+        fn.honours = {f"engine.{k}": f"study.{k}" for k in HONOURED
+                      if k in defaults and k not in fn.reads["engine"]}
+        fn.hints = hints if hints is not None else _lecture_hints(name, defaults)
         _STUDIES[name] = fn
         return fn
     return deco
+
+
+def _lecture_hints(name: str, defaults: dict) -> dict:
+    where = f"its knobs are study.* keys (conf/experiment/{name}.yaml)"
+    hints = {"engine": where, "optimizer": f"it runs its own optimizers (study.*, conf/experiment/{name}.yaml)"}
+    if "objectives" in defaults:
+        hints["objective"] = "its objectives are listed in study.objectives"
+        hints["engine.steps"] = "steps are set per objective in study.objectives"
+    elif "objective" in defaults:
+        hints["objective"] = "its objective is study.objective"
+    if "epochs" in defaults:
+        hints["engine.steps"] = "its budget is study.epochs"
+    return hints
 
 
 def _load():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import objectives, optimizers
-from ..engine.core import ENGINE_DEFAULTS
+from ..engine.core import ENGINE_DEFAULTS, _n_per_traj, check_finite_hyper, check_finite_options
 from ..engine.result import write_json_atomic
 from ..errors import OptlabError
 
@@ -36,11 +36,10 @@ def objective_setup(cfg: dict, need_2d: bool = False, study: str = ""):
     spec = objectives.get(sec["name"])
     options = {k: v for k, v in sec.items() if k not in OBJECTIVE_KEYS}
     check_keys("objective", options, set(spec.options) | set(OBJECTIVE_KEYS))
+    check_finite_options(spec.name, options)
     x0 = sec.get("x0")
     if x0 is not None:
-        x0 = np.asarray(x0, dtype=float)
-        if x0.ndim == 1:
-            x0 = x0[None, :]
+        x0 = as_points("objective.x0", x0)
     dim = sec.get("dim")
     if dim is None:
         dim = x0.shape[1] if x0 is not None else spec.default_dim()
@@ -56,6 +55,27 @@ def objective_setup(cfg: dict, need_2d: bool = False, study: str = ""):
     return spec, dim, options, x0
 
 
+def as_points(name: str, x0) -> np.ndarray:
+    """Start points ``[x, y]`` or ``[[x, y], ...]`` as an (n, dim) float array, or one line naming the value."""
+    try:
+        pts = np.asarray(x0, dtype=float)
+    except (TypeError, ValueError):
+        raise OptlabError(f"Invalid {name}: {_short(x0)} (must be numbers: a point [x, y] or points "
+                          "[[x, y], ...])") from None
+    if pts.ndim == 1:
+        pts = pts[None, :]
+    if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] == 0:
+        raise OptlabError(f"Invalid {name}: {_short(x0)} (must be a point [x, y] or points [[x, y], ...])")
+    if not np.isfinite(pts).all():
+        raise OptlabError(f"Invalid {name}: {_short(x0)} (must be finite numbers)")
+    return pts
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def optimizer_setup(sec: dict):
     """(spec, hyper dict, label) from an optimizer section ``{name: ..., lr: ...}``."""
     sec = dict(sec or {})
@@ -66,8 +86,10 @@ def optimizer_setup(sec: dict):
     hyper = {}
     for k, v in sec.items():
         hyper[k] = tuple(v) if isinstance(v, list) else v
-    # validate now (before any work), so a bad value never leaves half a run behind
-    spec.resolve(1, {k: v for k, v in hyper.items()})
+    # validate now (before any work), so a bad value never leaves half a run behind; a list of
+    # values is one per trajectory, so it is checked as that many trajectories
+    _, _, checked = spec.resolve(_n_per_traj(hyper), dict(hyper))
+    check_finite_hyper(spec, checked)
     if label is None:
         base = optimizers.get(spec.preset_of) if spec.preset_of else spec
         given = {**spec.defaults, **hyper}

@@ -1,26 +1,46 @@
 """The basic studies: one optimizer ("single") and several side by side ("compare")."""
 from __future__ import annotations
 
-import numpy as np
 
 from .. import simulate
+from ..engine.core import _n_per_traj
+from ..errors import OptlabError
 from ..engine.core import default_starts
 from ..plots import save
 from ..plots.curves import loss_figure
 from ..plots.landscape import contour_figure
-from ..sharding import apply_shard, kernel_timing
+from ..sharding import SHARD_KEYS, apply_shard, kernel_timing
 from . import register
 from .. import manifest
-from ._common import engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary, write_metrics
+from ._common import (ENGINE_KEYS, engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary,
+                      write_metrics)
 
 
-def _run_all(cfg, out_dir, optimizer_sections, study):
+def _setup(cfg, optimizer_sections, study):
+    """Everything a basic study runs, checked: (cfg, spec, dim, options, engine kwargs, setups, x0)."""
     cfg, shard = apply_shard(cfg)  # engine.shard / engine.num_shards: this job's slice of the starts
     spec, dim, options, x0 = objective_setup(cfg, study=study)
     eng = engine_kwargs(cfg)
     setups = [optimizer_setup(sec) for sec in optimizer_sections]  # validate all before running any
     setups = [(opt, hyper, label) for (opt, hyper, _), label in zip(setups, unique_labels([s[2] for s in setups]))]
+    if (cfg.get("plot") or {}).get("animate") and dim != 2:
+        raise OptlabError(f"plot.animate draws the paths on the plane; objective '{spec.name}' has dimension {dim}. "
+                          "Use a 2-D objective or plot.animate=false")
     x0 = shard.starts(cfg, spec, dim, x0, default_starts)  # objective.x0, study.starts or defaults
+    for opt, hyper, label in setups:
+        n_h = _n_per_traj(hyper)
+        if n_h > 1 and len(x0) not in (1, n_h):
+            raise OptlabError(f"{label}: {n_h} values per hyperparameter for {len(x0)} start points; give one "
+                              "value, one per start, or a single start (objective.x0=[x, y]); sweeps: -m")
+    return cfg, spec, dim, options, eng, setups, x0
+
+
+def _check(cfg, sections, study):
+    _setup(cfg, sections, study)
+
+
+def _run_all(cfg, out_dir, optimizer_sections, study):
+    cfg, spec, dim, options, eng, setups, x0 = _setup(cfg, optimizer_sections, study)
     runs = []
     try:
         for opt, hyper, label in setups:
@@ -74,6 +94,9 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
         fig = loss_figure(runs, f"{spec.name}: loss vs step", f_min=spec.min_value(dim, **options),
                           max_paths=plot.get("max_paths", 50))
         save(fig, out_dir / "loss", fmt, dpi)
+    if plot.get("animate", False) and dim == 2:
+        from ..plots.animation import animate_paths
+        animate_paths(spec, runs, f"{spec.name}: {names}", out_dir / "animation", options=options)
 
 
 def unique_labels(labels) -> list[str]:
@@ -95,17 +118,30 @@ def _kernels(cfg, sections):
     return [KernelKey(str(sec["name"]), spec.name, dim, dtype) for sec in sections if "name" in (sec or {})]
 
 
-@register("single")
+def _compare_sections(cfg):
+    sections = (cfg.get("study") or {}).get("optimizers") or []
+    if not isinstance(sections, list) or not all(isinstance(sec, dict) for sec in sections):
+        raise OptlabError(f"Invalid study.optimizers: {sections!r} (must be a list like [{{name: adam, lr: 0.01}}, ...])")
+    if not sections:
+        raise OptlabError("study 'compare' needs study.optimizers: a list like [{name: adam, lr: 0.01}, ...]")
+    return sections
+
+
+_BASIC_READS = dict(engine=ENGINE_KEYS + SHARD_KEYS, objective="*",
+                    plot=("format", "dpi", "contour", "loss", "animate", "max_paths"))
+
+
+@register("single", reads=dict(_BASIC_READS, optimizer="*", study=("name", "starts")), hints={},
+          check=lambda cfg: _check(cfg, [cfg.get("optimizer") or {}], "single"))
 def single(cfg, out_dir):
     """The configured optimizer on the configured objective."""
     return _run_all(cfg, out_dir, [cfg["optimizer"]], "single")
 
 
-@register("compare", kernels=lambda cfg: _kernels(cfg, (cfg.get("study") or {}).get("optimizers") or []))
+@register("compare", kernels=lambda cfg: _kernels(cfg, (cfg.get("study") or {}).get("optimizers") or []),
+          reads=dict(_BASIC_READS, optimizer=(), study=("name", "optimizers", "starts")),
+          hints={"optimizer": "it runs the optimizers of study.optimizers (e.g. study.optimizers.0.lr=0.01)"},
+          check=lambda cfg: _check(cfg, _compare_sections(cfg), "compare"))
 def compare(cfg, out_dir):
     """Several optimizers (``study.optimizers``: list of optimizer sections) from the same starts."""
-    sections = (cfg.get("study") or {}).get("optimizers") or []
-    if not sections:
-        from ..errors import OptlabError
-        raise OptlabError("study 'compare' needs study.optimizers: a list like [{name: adam, lr: 0.01}, ...]")
-    return _run_all(cfg, out_dir, sections, "compare")
+    return _run_all(cfg, out_dir, _compare_sections(cfg), "compare")

@@ -1,0 +1,381 @@
+"""Faults of input: validate first, write after; no key silently ignored; messages that do not mislead.
+
+Every bad value or key, from the command line or the API, gets one line
+(``optlab: error: ...`` on the CLI), a non-zero status, and leaves nothing
+behind. Most checks run in-process (``optlab.cli.main([...])``, or the runner
+on a config composed once); a handful run as real subprocesses. Nothing here
+compiles a kernel except the two seed tests (sgd on quadratic, shared with
+the engine tests).
+"""
+import copy
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import optlab
+from optlab import cli
+from optlab.errors import OptlabError
+from optlab.runner import prepare, run
+
+from conftest import ROOT, run_cli
+
+
+def _cli(capsys, tmp_path, *args):
+    """``optlab ARGS hydra.run.dir=<tmp>`` in-process: (status, stderr lines, folder)."""
+    out = tmp_path / "run"
+    status = cli.main([*args, f"hydra.run.dir={out}", f"hydra.sweep.dir={out}"])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    return status, err, out
+
+
+def _refused(capsys, tmp_path, *args, expect=None):
+    status, err, out = _cli(capsys, tmp_path, *args)
+    assert status != 0, args
+    assert len(err) == 1 and err[0].startswith("optlab: error: "), (args, err)
+    assert not out.exists(), (args, list(out.iterdir()))
+    if expect is not None:
+        assert expect in err[0], (args, err[0])
+    return err[0]
+
+
+# --- 1. validate first, write after ----------------------------------------------------------
+
+@pytest.mark.parametrize("args,expect", [
+    (["optimizer.lr=inf"], "Invalid lr for optimizer 'adam': inf (must be a finite number)"),
+    (["optimizer.eps=-inf"], "-inf"),
+    (["optimizer=sgd", "optimizer.momentum=nan"], "nan"),
+    (["objective=quadratic", "objective.cond=inf"], "Invalid cond for objective 'quadratic'"),
+    (["objective.x0=abc"], "Invalid objective.x0: 'abc'"),
+    (["objective.x0=[a,b]"], "Invalid objective.x0: ['a', 'b']"),
+    (["objective.x0=[1,inf]"], "must be finite numbers"),
+    (["engine.seed=9223372036854775808"], "Invalid seed: 9223372036854775808 (must be an integer from 0 to 2**63 - 1)"),
+    (["engine.seed=-1"], "Invalid seed: -1"),
+    (["engine.max_memory_gb=-1"], "Invalid max_memory_gb: -1.0 (must be a number > 0"),
+    (["engine.tol=nan"], "Invalid tol: nan"),
+    (["plot.format=jpg"], "Invalid plot.format: 'jpg'"),
+    (["plot.dpi=0"], "Invalid plot.dpi: 0"),
+    (["plot.contour=maybe"], "Invalid plot.contour: 'maybe'"),
+    (["report.job_figures=-1"], "Invalid report.job_figures: -1"),
+    (["report.enabled=3"], "Invalid report.enabled: 3"),
+    (["objective=sphere", "objective.dim=3", "plot.animate=true"], "plot.animate draws the paths on the plane"),
+])
+def test_bad_value_is_one_line_and_writes_nothing(capsys, tmp_path, args, expect):
+    _refused(capsys, tmp_path, *args, expect=expect)
+
+
+def test_a_bad_plot_option_is_refused_before_metrics_are_written(tmp_path):
+    """The API refuses a bad plot option before any engine call or file (it used to raise after
+    metrics.json and the trajectories were written)."""
+    out = tmp_path / "api"
+    cfg = {"study": {"name": "single"}, "optimizer": {"name": "sgd", "lr": 0.1},
+           "objective": {"name": "quadratic", "x0": [1.0, 1.0]}, "engine": {"steps": 5},
+           "plot": {"format": "png", "dpi": "high"}}
+    with pytest.raises(OptlabError, match=r"Invalid plot.dpi: 'high'"):
+        run(cfg, out)
+    assert not out.exists()
+
+
+def test_seeds_outside_the_generator_range_are_refused_by_the_api():
+    for seed in (2**63, 2**64, -1, 1.5, "7", True, np.float64(3.0)):
+        with pytest.raises(OptlabError, match=r"Invalid seed") as err:
+            optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=3, seed=seed, lr=0.1)
+        assert "\n" not in str(err.value)
+
+
+def test_seed_handling_does_not_depend_on_call_order():
+    """A run keyed by seed 5 gives the same bits before and after runs keyed by the largest seed and
+    by numpy integer types (each reaches the kernel as the same int64 argument)."""
+    kw = dict(x0=[[1.0, 1.0]] * 4, steps=20, lr=0.05, grad_noise=0.3)
+    first = optlab.simulate("sgd", "quadratic", seed=5, **kw)
+    top = optlab.simulate("sgd", "quadratic", seed=2**63 - 1, **kw)
+    as_u64 = optlab.simulate("sgd", "quadratic", seed=np.uint64(5), **kw)
+    again = optlab.simulate("sgd", "quadratic", seed=5, **kw)
+    assert np.array_equal(first.x, again.x) and np.array_equal(first.x, as_u64.x)
+    assert not np.array_equal(first.x, top.x)  # the key matters: the noise differs
+
+
+@pytest.mark.parametrize("grid,expect", [
+    ({"lr": 0.1}, "Invalid grid['lr']: 0.1 (must be a list of values"),
+    ({"lr": "0.1"}, "Invalid grid['lr']: '0.1'"),
+    ({"lr": ["a", "b"]}, "grid['lr']: Invalid lr: 'a'"),
+    ({"lr": [0.1, float("inf")]}, "grid['lr']: Invalid lr for optimizer 'sgd': inf (must be a finite number)"),
+    ({"lr": [0.1], "momentum": [0.0, float("nan")]}, "nan"),
+    ({"lrr": [0.1]}, "Unknown hyperparameter 'lrr'"),
+    ({"lr": []}, "grid['lr'] is empty"),
+])
+def test_sweep_grids_are_checked_before_any_run(grid, expect):
+    with pytest.raises(OptlabError) as err:
+        optlab.sweep("sgd", "quadratic", grid=grid, x0=[1.0, 1.0], steps=3)
+    assert expect in str(err.value) and "\n" not in str(err.value)
+
+
+# --- 2. no key silently ignored ----------------------------------------------------------------
+
+@pytest.mark.parametrize("args,expect", [
+    (["+experiment=saddle_escape", "engine.steps=7"],
+     "Study 'saddle_escape' does not use 'engine.steps'; steps are set per objective in study.objectives"),
+    (["+experiment=quickstart", "optimizer.lr=-5"],
+     "Study 'compare' does not use 'optimizer.lr'; it runs the optimizers of study.optimizers"),
+    (["+experiment=momentum", "optimizer=sgd"], "does not use the optimizer group"),
+    (["+experiment=lr_divergence", "objective=beale"], "does not use the objective group"),
+    (["+experiment=batch_vs_minibatch", "engine.steps=9"], "its budget is study.epochs"),
+    (["+experiment=adam_betas", "engine.grad_noise=0.1"], "does not use 'engine.grad_noise'"),
+    (["+experiment=local_minima", "plot.max_paths=3"], "does not use 'plot.max_paths'"),
+    (["+experiment=momentum", "+study.n_lrr=3"], "Unknown key 'study.n_lrr' for study 'momentum'"),
+    (["+plot.fomat=svg"], "Unknown key 'plot.fomat'; did you mean 'plot.format'?"),
+    (["+engine.stepz=5"], "Unknown key 'engine.stepz'; did you mean 'engine.steps'?"),
+    (["engine.stepz=5"], "Unknown key 'engine.stepz'; did you mean 'engine.steps'?"),
+    (["+report.enable=false"], "Unknown key 'report.enable'; did you mean 'report.enabled'?"),
+    (["+study.strats=10"], "Unknown key 'study.strats'"),
+    (["+colour=red"], "Unknown config key 'colour'"),
+    (["-m", "+experiment=saddle_escape", "engine.steps=7,8"], "does not use 'engine.steps'"),  # every job's keys
+    (["-m", "optimizer.lr=0.1,0.2", "+plot.fomat=svg"], "Unknown key 'plot.fomat'"),
+])
+def test_a_key_the_study_does_not_read_is_refused(capsys, tmp_path, args, expect):
+    msg = _refused(capsys, tmp_path, *args, expect=expect)
+    assert len(msg) < 300, msg
+
+
+def test_the_quickstart_takes_engine_steps_and_per_optimizer_settings():
+    """What the README promises: quickstart (study compare) reads engine.steps; its optimizers'
+    settings are study.optimizers.N.key."""
+    cfg = _composed("+experiment=quickstart")
+    _, checked = prepare(_with(cfg, "engine.steps", 10000), ["engine.steps=10000"])
+    assert checked["engine"]["steps"] == 10000
+    bad = _with(cfg, "study", {**cfg["study"], "optimizers": [{"name": "gd", "lr": -1.0}]})
+    with pytest.raises(OptlabError, match="Invalid learning rate: -1.0"):
+        prepare(bad, ["study.optimizers.0.lr=-1"])
+
+
+@pytest.mark.parametrize("study,key,target", [
+    ("optimizer_race", "steps", 123), ("plateau_cliff", "steps", 77), ("momentum", "tol", 1e-3)])
+def test_an_engine_key_the_study_has_as_its_own_knob_is_honoured(study, key, target):
+    cfg = _composed(f"+experiment={study}")
+    _, checked = prepare(_with(cfg, f"engine.{key}", target), [f"engine.{key}={target}"])
+    assert checked["study"][key] == target
+    both = _with(_with(cfg, f"engine.{key}", target), "study", {**cfg["study"], key: target * 2})
+    with pytest.raises(OptlabError, match=f"Both engine.{key}="):
+        prepare(both, [f"engine.{key}={target}", f"study.{key}={target * 2}"])
+
+
+def test_every_experiment_file_sets_only_keys_its_study_reads():
+    for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+        prepare(_composed(f"+experiment={path.stem}"), [f"+experiment={path.stem}"])
+
+
+def test_api_selection_helpers_reject_unknown_keyword_names():
+    sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.2], "momentum": [0.0, 0.9]},
+                      x0=[1.0, 1.0], steps=3)
+    assert list(sw.index(lr=0.1)) == [0, 1]
+    with pytest.raises(OptlabError, match=r"Unknown grid axis 'lrr'. Axes: lr, momentum, start"):
+        sw.index(lrr=0.1)
+    with pytest.raises(OptlabError, match=r"Unknown field 'lossfinal'; did you mean 'loss_final'"):
+        sw.grid("lossfinal")
+    with pytest.raises(OptlabError, match=r"Unknown hyperparameter 'stepz'"):
+        optlab.sweep("sgd", "quadratic", grid={"lr": [0.1]}, x0=[1.0, 1.0], stepz=3)
+    with pytest.raises(OptlabError, match=r"Invalid objective_options"):
+        optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=3, objective_options=["cond"])
+
+
+# --- 3. messages -----------------------------------------------------------------------------
+
+def test_a_per_trajectory_lr_list_is_counted_against_the_starts(capsys, tmp_path):
+    lrs = "optimizer.lr=[0.1,0.01,0.001,0.2,0.3]"
+    msg = _refused(capsys, tmp_path, lrs, "objective.x0=[[0,0],[1,1],[2,2]]")
+    assert "5 values per hyperparameter for 3 start points" in msg and "1 trajectories" not in msg
+    msg = _refused(capsys, tmp_path, lrs, "optimizer.eps=[1e-8,1e-8,1e-8,1e-8,-1]")
+    assert "Invalid epsilon value: -1.0" in msg
+    # five values for the five default starts: accepted (checked without running)
+    prepare(_with(_composed(), "optimizer.lr", [0.1, 0.01, 0.001, 0.2, 0.3]), [lrs])
+
+
+def test_following_the_memory_advice_fits():
+    """The stride the memory message names does fit (it used to be able to name one that did not)."""
+    import re
+    from optlab.engine.core import check_memory
+    rng = random.Random(3)
+    for _ in range(300):
+        n, dim, steps = rng.randint(1, 10**5), rng.randint(1, 50), rng.randint(1, 10**6)
+        limit = rng.uniform(1e-5, 1.0)
+        try:
+            check_memory(n, steps + 1, dim, 8, steps, 1, limit)
+            continue
+        except OptlabError as exc:
+            msg = str(exc)
+        m = re.search(r"record_every=(\d+)", msg)
+        if m is None:
+            assert "fewer trajectories" in msg
+            continue
+        k = int(m.group(1))
+        assert 1 < k <= steps
+        check_memory(n, steps // k + 1, dim, 8, steps, k, limit)  # raises if the advice does not fit
+
+
+def test_long_lists_are_cut_and_point_to_optlab_list(capsys, tmp_path):
+    msg = _refused(capsys, tmp_path, "objective=rosenbrok",
+                   expect="Unknown objective 'rosenbrok'; did you mean 'rosenbrock'?")
+    assert len(msg) < 250 and "..." in msg and "optlab list objectives" in msg
+
+
+def test_optlab_list(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    names = {ln.split()[0] for ln in out.splitlines() if ln.startswith("  ")}
+    assert set(optlab.optimizers.names()) <= names and set(optlab.objectives.names()) <= names
+    assert {p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")} <= names
+    assert all(len(ln) <= 130 for ln in out.splitlines())
+    assert cli.main(["list", "experimnts"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'experiments'" in err[0]
+
+
+# --- 4. optlab --help ------------------------------------------------------------------------
+
+def test_help_names_the_app_shows_usage_experiments_and_where_to_read_more():
+    p = subprocess.run([sys.executable, "-m", "optlab", "--help"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = p.stdout
+    assert text.startswith("optlab: ") and "powered by Hydra" not in text
+    assert "== Usage ==" in text and "optlab -m optimizer=sgd,adam" in text and "optlab list" in text
+    for name, line in cli.catalogue("experiments"):
+        assert f"  {name} " in text and line in text, name  # each experiment, with its one line
+    assert "Read more: README.md" in text
+
+
+# --- 5. fuzz: random bad values and keys through the override parser, the runner and the CLI ---
+
+BAD = {
+    "optimizer.lr": ["inf", "-inf", "nan", "-1", "abc", "[a]", "'x'", "-1e-3"],
+    "optimizer.eps": ["-1", "nan", "inf", "abc"],
+    "optimizer.weight_decay": ["-1", "nan", "inf", "abc"],
+    "optimizer.betas": ["[0.9]", "[2,0.9]", "abc", "[nan,0.9]", "[0.9,inf]"],
+    "engine.steps": ["0", "-5", "1.5", "abc", "true", "[1]"],
+    "engine.record_every": ["0", "-1", "abc", "2.5"],
+    "engine.seed": ["-1", "9223372036854775808", "1e30", "abc", "1.5", "[1]"],
+    "engine.dtype": ["float16", "3", "int"],
+    "engine.device": ["tpu", "0"],
+    "engine.tol": ["-1", "nan", "inf", "abc"],
+    "engine.blowup": ["0", "-1", "nan", "abc"],
+    "engine.grad_noise": ["-1", "inf", "nan", "abc"],
+    "engine.clip_grad_norm": ["-1", "inf", "nan"],
+    "engine.max_memory_gb": ["-1", "0", "abc", "inf", "nan"],
+    "objective.x0": ["abc", "[a,b]", "[[1,2,3]]", "[inf,0]", "[]", "[[nan,1]]"],
+    "objective.dim": ["0", "-1", "abc", "1.5"],
+    "plot.format": ["jpg", "3", "PNG"],
+    "plot.dpi": ["0", "abc", "-1", "1.5", "100000"],
+    "plot.contour": ["maybe", "3"],
+    "plot.loss": ["no", "2"],
+    "plot.max_paths": ["0", "abc", "-2"],
+    "report.enabled": ["yes", "2"],
+    "report.job_figures": ["-1", "abc"],
+    "report.progress": ["sometimes"],
+}
+MISSPELT = ["+engine.stepz=5", "+plot.fomat=png", "+report.enable=false", "optimizer.lrr=0.1", "+optimizer.lrr=0.1",
+            "+objective.conds=3", "+study.strats=3", "+colour=1", "engine.recordevery=2", "+plot.surface=true"]
+UNUSED = {  # experiment -> keys its study does not read (and does not take over)
+    "saddle_escape": ["engine.steps=7", "engine.record_every=2", "engine.grad_noise=0.1", "optimizer.lr=0.1",
+                      "objective=beale", "plot.contour=false", "+study.steps=3"],
+    "quickstart": ["optimizer.lr=-5", "optimizer=sgd", "+study.n_lr=3", "+study.quick=true"],
+    "momentum": ["engine.steps=10", "engine.blowup=5.0", "optimizer.lr=0.1", "objective.x0=[1,1]"],
+    "lr_divergence": ["engine.clip_grad_norm=1.0", "plot.loss=false", "+study.n_lrr=3"],
+}
+EXTRA_OK = ["engine.steps=5", "objective=beale", "optimizer=sgd", "engine.dtype=float32", "plot.dpi=50", ""]
+
+
+def _cases(rng, n):
+    out = []
+    for _ in range(n):
+        kind = rng.random()
+        if kind < 0.6:
+            key = rng.choice(sorted(BAD))
+            args = [f"{key}={rng.choice(BAD[key])}"]
+            extra = rng.choice(EXTRA_OK)
+            if extra and extra.split("=")[0].split(".")[0] != key.split(".")[0]:
+                args.insert(0, extra)
+        elif kind < 0.8:
+            args = [rng.choice(MISSPELT)]
+        else:
+            exp = rng.choice(sorted(UNUSED))
+            args = [f"+experiment={exp}", rng.choice(UNUSED[exp])]
+        out.append(args)
+    return out
+
+
+_BASES: dict = {}
+
+
+def _composed(*overrides):
+    """The plain config the CLI would hand the runner (composed once per experiment)."""
+    key = tuple(overrides)
+    if key not in _BASES:
+        from hydra import compose, initialize_config_dir
+        from omegaconf import OmegaConf
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            _BASES[key] = OmegaConf.to_container(compose(config_name="config", overrides=list(overrides)),
+                                                 resolve=True)
+    return copy.deepcopy(_BASES[key])
+
+
+def _with(cfg, dotted, value):
+    cfg = copy.deepcopy(cfg)
+    *path, last = dotted.split(".")
+    node = cfg
+    for part in path:
+        node = node.setdefault(part, {})
+    node[last] = value
+    return cfg
+
+
+def _apply(args):
+    """Hydra's override grammar on a config composed once: a group override recomposes."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    exp = [a for a in args if a.startswith("+experiment=")]
+    groups = [a for a in args if "=" in a and "." not in a.split("=")[0] and not a.startswith("+")]
+    cfg = _composed(*exp, *groups)
+    rest = [a for a in args if a not in exp and a not in groups]
+    for o in OverridesParser.create().parse_overrides(rest):
+        cfg = _with(cfg, o.key_or_group, o.value())
+    return cfg
+
+
+def test_fuzz_api_and_override_parser(tmp_path):
+    """Three hundred random bad values, misspelt and unused keys: each one line from the runner,
+    with nothing written (the runner would create the folder and compile kernels otherwise)."""
+    rng = random.Random(14)
+    seen = set()
+    for i, args in enumerate(_cases(rng, 300)):
+        out = tmp_path / f"api{i}"
+        try:
+            cfg = _apply(args)
+        except Exception as exc:  # noqa: BLE001 - an override the grammar itself refuses: the CLI's case
+            assert type(exc).__name__ in ("OverrideParseException", "ConfigCompositionException"), (args, exc)
+            continue
+        with pytest.raises(OptlabError) as err:
+            run(cfg, out, overrides=args)
+        msg = str(err.value)
+        assert "\n" not in msg and 0 < len(msg) < 300, (args, msg)
+        assert not out.exists(), args
+        seen.add(msg.split(":")[0].split("'")[0])
+    assert len(seen) >= 5  # the cases reach several different checks
+
+
+def test_fuzz_cli_in_process(capsys, tmp_path):
+    rng = random.Random(15)
+    for args in _cases(rng, 30):
+        _refused(capsys, tmp_path, *args)
+
+
+@pytest.mark.parametrize("args", [
+    ["optimizer.lr=inf"], ["+experiment=saddle_escape", "engine.steps=7"], ["engine.stepz=5"],
+    ["-m", "optimizer=sgd,adam", "engine.foo=1"],
+])
+def test_fuzz_cli_subprocess(tmp_path, args):
+    out = tmp_path / "sub"
+    p = run_cli(*args, f"hydra.run.dir={out}", f"hydra.sweep.dir={out}", timeout=120)
+    err = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2 and len(err) == 1 and err[0].startswith("optlab: error: "), p.stderr
+    assert "Traceback" not in p.stdout + p.stderr and not out.exists()
