@@ -20,7 +20,10 @@ machines are shared and noisy), best of ``--repeat`` runs each:
   (target <= 2x; see :mod:`optlab.bench.compile`), and the warm load;
 * optimizers: every optimizer on 2-D Rosenbrock, shared lr and one lr per
   trajectory (their ratio, target >= 0.8x), and vs its numpy reference;
-* objectives: Adam on objective families vs numpy references;
+* objectives: Adam on objective families vs numpy references, then the
+  finite sums (linear and logistic regression, the MLP; full batch and
+  minibatches of 32; 2,000 trajectories) against JAX+optax and torch (see
+  :mod:`optlab.bench.objective_peers`);
 * ``--device cuda``: the GPU engine (see :mod:`optlab.bench.cuda`).
 """
 from __future__ import annotations
@@ -306,6 +309,11 @@ def main(argv=None) -> int:
         results["objectives"] = objective_table(n_obj, repeat=args.repeat)
         _print_table(f"objective families with Adam, N={n_obj} (finite-sum target >= 5x)",
                      results["objectives"], None)
+        from .objective_peers import peer_table, print_peer_table
+        n_peer, t_peer = (200, 5) if args.quick else (2000, 50)
+        rows, missing = peer_table(n_peer, t_peer, args.repeat, min_seconds=min_s / 4)
+        results["objective_peers"] = {"rows": rows, "skipped": missing}
+        print_peer_table(rows, missing, n_peer, t_peer)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2, default=float)

@@ -252,9 +252,20 @@ def torch_module():
     return torch
 
 
+def torch_adam_update(x, g, m, v, t, lrt, b1=BETAS[0], b2=BETAS[1], eps=EPS):
+    """One step of ``torch.optim.Adam``'s single-tensor update on stacked parameters (N, D), in
+    place, with ``lrt`` an (N, 1) tensor of per-trajectory learning rates: torch's operations in
+    torch's order (``torch.optim.Adam`` itself takes one lr per parameter group, not a tensor of
+    them)."""
+    m.lerp_(g, 1.0 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+    step_size = lrt / (1.0 - b1 ** t)
+    denom = (v.sqrt() / math.sqrt(1.0 - b2 ** t)).add_(eps)
+    x.addcdiv_(-step_size * m, denom)
+
+
 def make_torch(x0, lr, steps, record_every=RECORD_EVERY):
     torch = torch_module()
-    b1, b2 = BETAS
     xt0 = torch.tensor(x0, dtype=torch.float64)
     lrt = torch.tensor(lr, dtype=torch.float64)[:, None]
 
@@ -270,12 +281,7 @@ def make_torch(x0, lr, steps, record_every=RECORD_EVERY):
                 t1 = b - a * a
                 torch.sub(-400.0 * a * t1, 2.0 * (1.0 - a), out=g[:, 0])
                 torch.mul(t1, 200.0, out=g[:, 1])
-                # torch.optim.Adam's single-tensor step, with step_size a (N, 1) tensor
-                m.lerp_(g, 1.0 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-                step_size = lrt / (1.0 - b1 ** t)
-                denom = (v.sqrt() / math.sqrt(1.0 - b2 ** t)).add_(EPS)
-                x.addcdiv_(-step_size * m, denom)
+                torch_adam_update(x, g, m, v, t, lrt)
                 if t % record_every == 0:
                     recs.append(x.clone())
             return x
