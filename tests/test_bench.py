@@ -182,10 +182,10 @@ def test_objective_peers_compute_the_objective(name, peer):
         assert np.allclose(grad, g_ref, rtol=1e-10, atol=1e-12)
 
 
-def test_objective_peer_table_on_linear_regression():
+def test_objective_peer_table_on_linear_regression(capsys):
     """Full batch and minibatches of 32 (the engine's own batches): the peers start from the
     engine's loss and end on its points."""
-    from optlab.bench.objective_peers import peer_table
+    from optlab.bench.objective_peers import peer_table, print_peer_table
     pytest.importorskip("optax")
     pytest.importorskip("torch")
     rows, missing = peer_table(n=64, steps=12, repeat=1, families=("linear_regression",))
@@ -196,6 +196,11 @@ def test_objective_peer_table_on_linear_regression():
         assert r["engine_per_jax"] == r["engine_steps_per_s"] / r["jax_steps_per_s"]
         assert r["jax_agree_share"] == 1.0 and r["torch_agree_share"] == 1.0
     assert rows[0]["jax_start_loss_rel_diff"] < 1e-12 and rows[0]["torch_start_loss_rel_diff"] < 1e-12
+    print_peer_table(rows, ["torch: not installed, skipped (x)"], 64, 12)
+    lines = capsys.readouterr().out.splitlines()
+    full = next(ln for ln in lines if "linear_regression D=2, full batch" in ln)
+    assert ("PASS" if rows[0]["engine_per_jax"] >= 1.5 else "BELOW TARGET") in full
+    assert "  torch: not installed, skipped (x)" in lines
 
 
 # --- --section compile -------------------------------------------------------------------------

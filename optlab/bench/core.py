@@ -39,7 +39,6 @@ import time
 
 import numpy as np
 
-from .optimizers import best_pair
 
 
 def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_every=100):
@@ -310,7 +309,7 @@ def main(argv=None) -> int:
         _print_table(f"objective families with Adam, N={n_obj} (finite-sum target >= 5x)",
                      results["objectives"], None)
         from .objective_peers import peer_table, print_peer_table
-        n_peer, t_peer = (200, 5) if args.quick else (2000, 50)
+        n_peer, t_peer = (200, 5) if args.quick else (2000, 20)
         rows, missing = peer_table(n_peer, t_peer, args.repeat, min_seconds=min_s / 4)
         results["objective_peers"] = {"rows": rows, "skipped": missing}
         print_peer_table(rows, missing, n_peer, t_peer)

@@ -2,7 +2,7 @@
 
 Adam (torch's defaults, one lr per trajectory log-spaced from 1e-4 to 1e-1)
 on the three finite sums of ``optlab.objectives``, each full batch and with
-minibatches of 32, N = 2,000 trajectories, T = 50 steps, float64, recording
+minibatches of 32, N = 2,000 trajectories, T = 20 steps, float64, recording
 only the first and the last step; start points uniform in the objective's
 domain (seed 0). Every peer computes the same function on the same data:
 
@@ -39,7 +39,6 @@ Target: the engine >= 1.5x JAX+optax on each row (issue 13).
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -217,7 +216,7 @@ def make_torch(name, x0, lr, steps, batch_size, idx=None):
 
 # --- the table ------------------------------------------------------------------------------------
 
-def peer_table(n=2000, steps=50, repeat=3, min_seconds=0.0, families=FAMILIES, batches=BATCHES, log=None):
+def peer_table(n=2000, steps=20, repeat=3, min_seconds=0.0, families=FAMILIES, batches=BATCHES, log=None):
     """Rows {name, batch_size, engine_steps_per_s, jax_steps_per_s, torch_steps_per_s, ratios,
     start-loss differences, agreement shares}, and the lines naming the peers that are missing."""
     peers = {"jax": make_jax, "torch": make_torch}
@@ -304,7 +303,7 @@ def main(argv=None):  # pragma: no cover - a command, timed by hand
     import argparse
     ap = argparse.ArgumentParser(prog="python -m optlab.bench.objective_peers")
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("families", nargs="*", help=f"some of {', '.join(FAMILIES)} (default: all)")
     args = ap.parse_args(argv)
