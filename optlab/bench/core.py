@@ -40,7 +40,6 @@ import time
 import numpy as np
 
 
-
 def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_every=100):
     """Adam on 2-D Rosenbrock, vectorised over trajectories with numpy (the reference).
 
