@@ -33,7 +33,10 @@ peers, each run on the same start points and learning rates:
   ``mul_().addcmul_()``, ``sqrt() / sqrt(bc2) + eps``, ``addcdiv_``):
   ``torch.optim.Adam`` takes one learning rate per parameter group, not a
   tensor of them, so a per-trajectory lr needs the update written out; it
-  records x every 100th step;
+  records x every 100th step. It runs on torch's default threads (printed):
+  on an oversubscribed machine torch's OpenMP threads wait on each other
+  (measured on the 2-core EPYC at load ~4: 2 threads 10x slower than 1), so
+  read its figure with its CPU seconds per wall second;
 * ``numpy``: :data:`optlab.bench.references.REFERENCES` ``["adam"]`` with the
   lr array, timed on min(T, 200) steps (its cost per step is constant; it
   keeps no records), its final points from one full-length run.
@@ -369,6 +372,7 @@ def bench_peers(n=100_000, steps=1000, repeat=3, min_seconds=10.0, peers=("numba
     return {"workload": f"adam/rosenbrock-2d float64 N={n} T={steps}, lr log-spaced {LR_RANGE[0]:g}..{LR_RANGE[1]:g} "
                         f"per trajectory, engine records every {RECORD_EVERY}th step",
             "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(), "numba_threads": _numba_threads(),
+            "torch_threads": torch_module().get_num_threads() if "torch" in names else None,
             "converging": int(converging.sum()), "n": n, "converged_loss": CONVERGED_LOSS, "rtol": RTOL,
             "atol": ATOL, "rows": rows, "skipped": skipped}
 
@@ -380,7 +384,8 @@ def _numba_threads():
 
 def print_peers(res):
     print(f"\npeers on the lr sweep: {res['workload']}")
-    print(f"  {res['cpu_model']}, {res['cpu_cores']} cores, numba threads {res['numba_threads']}")
+    print(f"  {res['cpu_model']}, {res['cpu_cores']} cores, numba threads {res['numba_threads']}"
+          + (f", torch threads {res['torch_threads']}" if res.get("torch_threads") else ""))
     print(f"  {'':<34} {'traj-steps/s':>12} {'cpu/wall':>8} {'engine/peer':>11}  agreement on converging "
           "trajectories")
     for name, r in res["rows"].items():
