@@ -4,6 +4,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import pytest
 
 from optlab import bench
@@ -21,17 +22,185 @@ def test_core_quick_writes_its_figures(tmp_path):
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--section", "core", "--json", str(out)]) == 0
     core = json.loads(out.read_text())["core"]
-    for key in ("engine_steps_per_s", "numpy_steps_per_s", "divider_floor_steps_per_s"):
-        assert math.isfinite(core[key]) and core[key] > 0
-    assert core["ratio"] == core["engine_steps_per_s"] / core["numpy_steps_per_s"]
+    assert math.isfinite(core["divider_floor_steps_per_s"]) and core["divider_floor_steps_per_s"] > 0
+    for key in ("lr_sweep", "betas_sweep", "shared"):
+        row = core[key]
+        for fig in ("engine_steps_per_s", "numpy_steps_per_s"):
+            assert math.isfinite(row[fig]) and row[fig] > 0, (key, fig)
+        assert row["ratio"] == row["engine_steps_per_s"] / row["numpy_steps_per_s"]
+    for key in ("lr_sweep", "betas_sweep"):
+        assert core[key]["vs_shared"] == core[key]["engine_steps_per_s"] / core["shared"]["engine_steps_per_s"]
+        assert core[key]["target_vs_shared"] == 0.8
 
 
-def test_optimizer_table_rows():
+def test_core_sweep_hyperparameters():
+    from optlab.bench.core import core_hyper
+    h = core_hyper(1000)
+    lr = h["lr_sweep"]["lr"]
+    assert lr[0] == pytest.approx(1e-4) and lr[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(np.log(lr)) > 0) and np.allclose(np.diff(np.log(lr)), np.log(1e4) / 999)
+    b = h["betas_sweep"]
+    assert np.array_equal(b["lr"], lr)
+    assert np.all((b["beta1"] >= 0.5) & (b["beta1"] <= 0.99)) and np.all((b["beta2"] >= 0.5) & (b["beta2"] <= 0.9999))
+    assert len(np.unique(b["beta1"])) == 1000 and len(np.unique(b["beta2"])) == 1000  # every trajectory its own
+    assert np.all(h["shared"]["lr"] == 1e-3)
+
+
+def test_bench_rejects_bad_sizes_in_one_line(capsys):
+    assert bench.main(["--section", "core", "--n", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "optlab bench: error: --n must be a positive integer, got 0"
+    assert bench.main(["--peers", "--min-seconds", "-1"]) == 2
+    assert "--min-seconds must be a finite number >= 0, got -1.0" in capsys.readouterr().err
+
+
+def test_optimizer_table_rows(capsys):
+    from optlab.bench.optimizers import print_optimizer_table
     rows = optimizer_table(N=256, T=20, repeat=1, names=["sgd", "adam"], min_seconds=0.0)
     assert [r["name"] for r in rows] == ["sgd", "adam"]
     for r in rows:
-        assert r["engine_steps_per_s"] > 0 and r["numpy_steps_per_s"] > 0
+        assert r["engine_steps_per_s"] > 0 and r["numpy_steps_per_s"] > 0 and r["sweep_steps_per_s"] > 0
         assert r["ratio"] == r["engine_steps_per_s"] / r["numpy_steps_per_s"]
+        assert r["sweep_ratio"] == r["sweep_steps_per_s"] / r["engine_steps_per_s"]
+    rows[0]["sweep_ratio"], rows[1]["sweep_ratio"] = 0.5, 0.9  # the flag follows the figure
+    print_optimizer_table(rows, "t")
+    out = capsys.readouterr().out
+    assert "sweep/shared BELOW TARGET: sgd;" in out
+
+
+# --- --peers ------------------------------------------------------------------------------------
+
+def test_hand_written_kernel_is_the_engine_bit_for_bit():
+    """The hand-written peer follows torch's operations and roundings (the FMAs of lerp and
+    addcmul, lr / bc1, sqrt(v) / sqrt(bc2) + eps), as the engine does (the torch parity suite
+    holds it to torch's bits): so the two agree bit for bit, not merely to a tolerance -- on a
+    whole and a partial block, with lr log-spaced over the sweep's range, at every record."""
+    import optlab
+    from optlab.bench.peers import BLOCK, adam_sweep_blocked, sweep_workload
+    n, steps = BLOCK + 45, 250
+    x0, lr = sweep_workload(n)
+    res = optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100, lr=lr, progress=False)
+    x = np.ascontiguousarray(x0.T)
+    rec = np.full((3, 2, n), np.nan)
+    adam_sweep_blocked(x, lr, steps, 0.9, 0.999, 1e-8, 100, rec)
+    assert np.array_equal(x.T, res.x_final)
+    assert np.array_equal(rec.transpose(2, 0, 1), res.x[:, :3])
+    assert np.abs(x.T - x0).min() > 0  # every trajectory moved, the partial block's last one too
+
+
+def test_agreement_shares():
+    from optlab.bench.peers import agreement
+    eng = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]])
+    peer = eng.copy()
+    peer[1, 0] += 1e-10  # within atol + rtol |x|
+    peer[2, 1] += 1e-3   # not
+    peer[3, 0] = np.nan  # not converging: left out
+    share, same = agreement(peer, eng, np.array([True, True, True, False]))
+    assert share == pytest.approx(2 / 3) and same == pytest.approx(1 / 3)
+    assert all(math.isnan(v) for v in agreement(peer, eng, np.zeros(4, bool)))
+
+
+def test_peers_skip_missing_ones_in_one_line(monkeypatch, capsys, tmp_path):
+    """Without the bench extra, --peers still measures the engine, the hand-written kernel and
+    numpy, and names the extra once per missing peer."""
+    from optlab.bench import peers
+    monkeypatch.setattr(peers, "AVAILABLE", {"jax": lambda: False, "torch": lambda: False})
+    out = tmp_path / "bench.json"
+    assert bench.main(["--peers", "--n", "600", "--steps", "20", "--repeat", "1", "--min-seconds", "0",
+                       "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert 'JAX + optax (vmap, scan, jit): not installed, skipped (pip install -e ".[bench]")' in text
+    assert 'torch, batched over trajectories: not installed, skipped (pip install -e ".[bench]")' in text
+    res = json.loads(out.read_text())
+    assert set(res) == {"peers"}  # --peers alone runs only the peers
+    rows = res["peers"]["rows"]
+    assert set(rows) == {"engine", "numba", "numpy"}
+    assert rows["numba"]["engine_ratio"] == rows["engine"]["steps_per_s"] / rows["numba"]["steps_per_s"]
+    assert rows["numba"]["target_ratio"] == 0.9
+    assert rows["numpy"]["steps_timed"] == 20
+    assert "hand-written Numba kernel" in text and ("PASS" in text or "BELOW TARGET" in text)
+
+
+def test_peers_smoke_with_jax_and_torch(tmp_path):
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    pytest.importorskip("torch")
+    out = tmp_path / "bench.json"
+    assert bench.main(["--peers", "--n", "2000", "--steps", "200", "--repeat", "1", "--min-seconds", "0",
+                       "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["peers"]
+    assert set(res["rows"]) == {"engine", "numba", "jax", "torch", "numpy"}
+    assert res["rows"]["jax"]["target_ratio"] == 1.5 and res["cpu_model"]
+    assert res["converging"] > 0
+    for name in ("numba", "jax", "torch", "numpy"):
+        r = res["rows"][name]
+        assert r["steps_per_s"] > 0
+        assert r["agree_share"] >= 0.9, name  # the same algorithm: the converging trajectories end together
+    assert res["rows"]["numba"]["same_bits_share"] == 1.0
+
+
+# --- the finite-sum peers -----------------------------------------------------------------------
+
+def _theta(name, k=5, seed=3):
+    from optlab.bench.objective_peers import workload
+    return workload(name, k, seed=seed)[0]
+
+
+@pytest.mark.parametrize("name", ["linear_regression", "logistic_regression", "mlp"])
+@pytest.mark.parametrize("peer", ["jax", "torch"])
+def test_objective_peers_compute_the_objective(name, peer):
+    """Each peer's loss and gradient are optlab's objective on the same data (the numpy
+    references of the objective modules; no engine kernel is compiled)."""
+    from optlab.bench import objective_peers as op
+    from optlab.objectives.mlp import mlp_loss_np
+    from optlab.objectives.regression import logistic_loss_np
+    if peer == "jax":
+        pytest.importorskip("optax")
+        jax, jnp, _ = op.jax_modules()
+    else:
+        torch = pytest.importorskip("torch")
+    pb = op.problem(name)
+    X, y = pb["X"], pb["y"]
+    for th in _theta(name):
+        if name == "mlp":
+            f_ref, g_ref = mlp_loss_np(th, X, y)
+        elif name == "logistic_regression":
+            f_ref, g_ref = logistic_loss_np(th, X, y)[:2]
+        else:
+            Z = np.hstack([X, np.ones((len(y), 1))])
+            r = Z @ th - y
+            f_ref, g_ref = r @ r / len(y), 2.0 * Z.T @ r / len(y)
+        if peer == "jax":
+            f = op.jax_loss(name)
+            val, grad = float(f(jnp.asarray(th), X, y)), np.asarray(jax.grad(f)(jnp.asarray(th), X, y))
+        else:
+            p = torch.tensor(th[None, :], requires_grad=True)
+            loss = op.torch_losses(name, torch, p, torch.tensor(X), torch.tensor(y))
+            (g,) = torch.autograd.grad(loss.sum(), p)
+            val, grad = float(loss[0].detach()), g[0].numpy()
+        assert val == pytest.approx(f_ref, rel=1e-12)
+        assert np.allclose(grad, g_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_objective_peer_table_on_linear_regression(capsys):
+    """Full batch and minibatches of 32 (the engine's own batches): the peers start from the
+    engine's loss and end on its points."""
+    from optlab.bench.objective_peers import peer_table, print_peer_table
+    pytest.importorskip("optax")
+    pytest.importorskip("torch")
+    rows, missing = peer_table(n=64, steps=12, repeat=1, families=("linear_regression",))
+    assert missing == [] and [r["batch_size"] for r in rows] == [0, 32]
+    for r in rows:
+        for k in ("engine", "jax", "torch"):
+            assert r[f"{k}_steps_per_s"] > 0
+        assert r["engine_per_jax"] == r["engine_steps_per_s"] / r["jax_steps_per_s"]
+        assert r["jax_agree_share"] == 1.0 and r["torch_agree_share"] == 1.0
+    assert rows[0]["jax_start_loss_rel_diff"] < 1e-12 and rows[0]["torch_start_loss_rel_diff"] < 1e-12
+    print_peer_table(rows, ["torch: not installed, skipped (x)"], 64, 12)
+    lines = capsys.readouterr().out.splitlines()
+    full = next(ln for ln in lines if "linear_regression D=2, full batch" in ln)
+    assert ("PASS" if rows[0]["engine_per_jax"] >= 1.5 else "BELOW TARGET") in full
+    assert "  torch: not installed, skipped (x)" in lines
 
 
 # --- --section compile -------------------------------------------------------------------------

@@ -4,8 +4,14 @@
 :mod:`optlab.bench.core`; the other modules are parts of it or commands of
 their own:
 
-* :mod:`~optlab.bench.core` -- the command: core, start-up, compile,
-  optimizer and objective sections, ``--device cuda``;
+* :mod:`~optlab.bench.core` -- the command: core (the sweeps first),
+  start-up, compile, optimizer and objective sections, ``--peers``,
+  ``--device cuda``;
+* :mod:`~optlab.bench.peers` -- the lr sweep against JAX+optax, torch,
+  numpy and a hand-written blocked Numba kernel (``--peers``; the ``bench``
+  extra);
+* :mod:`~optlab.bench.objective_peers` -- the finite sums against
+  JAX+optax and torch (part of ``--section objectives``);
 * :mod:`~optlab.bench.compile` -- a cold engine kernel against a hand-written
   Numba kernel of the same work (``--section compile``);
 * :mod:`~optlab.bench.optimizers` -- every optimizer against its numpy

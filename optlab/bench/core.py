@@ -4,16 +4,26 @@ Every figure is a ratio against a reference measured in the same run (these
 machines are shared and noisy), best of ``--repeat`` runs each:
 
 * core: Adam on 2-D Rosenbrock, float64, N = 100,000 trajectories x
-  T = 1,000 steps, recording every 100th step: the engine vs a numpy
-  implementation vectorised over trajectories (target >= 8x);
+  T = 1,000 steps, recording every 100th step, led by the sweeps: an lr
+  sweep (lr log-spaced per trajectory, 1e-4 to 1), then (lr, beta1, beta2)
+  all per trajectory, each as a fraction of the shared-hyperparameter figure
+  (target >= 0.8x), then that shared figure as context; each against a numpy
+  implementation vectorised over trajectories (shared: target >= 8x);
+* peers (``--peers``): the lr sweep against JAX+optax, torch batched over
+  trajectories, numpy and a hand-written blocked Numba kernel, alternated
+  with the engine (see :mod:`optlab.bench.peers`; the ``bench`` extra);
 * startup: a new process with an empty and with a filled kernel cache, to the
   first result of ``optlab.simulate`` (target warm <= 1.5 s), and
   ``python -m optlab +experiment=quickstart`` end to end, warm (<= 5 s);
 * compile: a cold engine kernel (Adam x Rosenbrock) against a hand-written
   Numba kernel of the same work, each in a new process with empty caches
   (target <= 2x; see :mod:`optlab.bench.compile`), and the warm load;
-* optimizers: every optimizer on 2-D Rosenbrock vs its numpy reference;
-* objectives: Adam on objective families vs numpy references;
+* optimizers: every optimizer on 2-D Rosenbrock, shared lr and one lr per
+  trajectory (their ratio, target >= 0.8x), and vs its numpy reference;
+* objectives: Adam on objective families vs numpy references, then the
+  finite sums (linear and logistic regression, the MLP; full batch and
+  minibatches of 32; 2,000 trajectories) against JAX+optax and torch (see
+  :mod:`optlab.bench.objective_peers`);
 * ``--device cuda``: the GPU engine (see :mod:`optlab.bench.cuda`).
 """
 from __future__ import annotations
@@ -29,11 +39,11 @@ import time
 
 import numpy as np
 
-from .optimizers import best_pair
-
 
 def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_every=100):
-    """Adam on 2-D Rosenbrock, vectorised over trajectories with numpy (the reference)."""
+    """Adam on 2-D Rosenbrock, vectorised over trajectories with numpy (the reference).
+
+    ``lr``, ``b1`` and ``b2`` are scalars or one value per trajectory."""
     x = x0.T.copy()
     m = np.zeros_like(x)
     v = np.zeros_like(x)
@@ -45,7 +55,7 @@ def numpy_adam_rosenbrock(x0, lr, steps, b1=0.9, b2=0.999, eps=1e-8, record_ever
         m += (1.0 - b1) * (g - m)
         v *= b2
         v += (1.0 - b2) * g * g
-        x -= (lr / (1.0 - b1 ** t)) * m / (np.sqrt(v) / math.sqrt(1.0 - b2 ** t) + eps)
+        x -= (lr / (1.0 - b1 ** t)) * m / (np.sqrt(v) / np.sqrt(1.0 - b2 ** t) + eps)
         if t % record_every == 0:
             recs.append(x.T.copy())
     return x.T, recs
@@ -93,22 +103,68 @@ def divider_floor(repeat=5, min_seconds=0.0):
     return nblk * 256 * steps / best
 
 
+#: the core section's three Adam workloads, in the order printed: (key, title)
+CORE_WORKLOADS = (
+    ("lr_sweep", "Adam, lr log-spaced per trajectory (1e-4 .. 1): an lr sweep"),
+    ("betas_sweep", "Adam, (lr, beta1, beta2) per trajectory: every trajectory its own triple"),
+    ("shared", "Adam, one lr (1e-3) for all trajectories (context)"),
+)
+#: a sweep's figure should be at least this fraction of the shared one (issue 13)
+SWEEP_TARGET = 0.8
+
+
+def core_hyper(n, seed=1):
+    """The per-trajectory hyperparameters of the core section's workloads, by key.
+
+    lr sweep: lr log-spaced from 1e-4 to 1. (lr, beta1, beta2) sweep: the same lr, and
+    1 - beta1, 1 - beta2 log-uniform in [1e-2, 0.5] and [1e-4, 0.5] (the adam_betas study's
+    range), drawn independently per trajectory (``seed``), so that no two neighbours share
+    a pair of betas. shared: lr = 1e-3 (torch's default) for all."""
+    lr = np.geomspace(1e-4, 1.0, n) if n > 1 else np.full(n, 1e-4)
+    rng = np.random.default_rng(seed)
+    b1 = 1.0 - np.exp(rng.uniform(np.log(1e-2), np.log(0.5), n))
+    b2 = 1.0 - np.exp(rng.uniform(np.log(1e-4), np.log(0.5), n))
+    return {"lr_sweep": dict(lr=lr), "betas_sweep": dict(lr=lr, beta1=b1, beta2=b2),
+            "shared": dict(lr=np.full(n, 1e-3))}
+
+
 def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10.0):
+    """The core section: the engine on the three workloads of :data:`CORE_WORKLOADS`, each
+    against numpy, all six run in turn (best of each); the sweeps also as a fraction of
+    the shared figure (target >= :data:`SWEEP_TARGET`)."""
     import optlab
+
+    from .peers import best_alternating
     rng = np.random.default_rng(0)
     x0 = np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1, 3, n)])
-    lr = np.full(n, 1e-3)
-    optlab.simulate("adam", "rosenbrock", x0=x0[:64], steps=2, lr=lr[:64])  # load/compile outside the timing
+    hyper = core_hyper(n)
     ns = numpy_steps or steps
-    t_engine, t_numpy = best_pair(
-        lambda: optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100, lr=lr, progress=False),
-        lambda: numpy_adam_rosenbrock(x0, 1e-3, ns), repeat, min_seconds)
-    eng = n * steps / t_engine
-    ref = n * ns / t_numpy
+    fns = []
+    for key, _ in CORE_WORKLOADS:
+        h = hyper[key]
+        optlab.simulate("adam", "rosenbrock", x0=x0[:64], steps=2, progress=False,
+                        **{k: v[:64] for k, v in h.items()})  # load/compile outside the timing
+        fns.append(lambda h=h: optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100,
+                                               progress=False, **h))
+    for key, _ in CORE_WORKLOADS:
+        h = hyper[key]
+        fns.append(lambda h=h: numpy_adam_rosenbrock(x0, h["lr"], ns, b1=h.get("beta1", 0.9),
+                                                     b2=h.get("beta2", 0.999)))
+    best = best_alternating(fns, repeat, min_seconds)
+    out = {"workload": f"adam/rosenbrock-2d float64 N={n} T={steps} record_every=100 (numpy: {ns} steps)"}
+    k = len(CORE_WORKLOADS)
+    for i, (key, title) in enumerate(CORE_WORKLOADS):
+        eng = n * steps / best[i][0]
+        ref = n * ns / best[k + i][0]
+        out[key] = {"title": title, "engine_steps_per_s": eng, "numpy_steps_per_s": ref, "ratio": eng / ref}
+    for key in ("lr_sweep", "betas_sweep"):
+        out[key]["vs_shared"] = out[key]["engine_steps_per_s"] / out["shared"]["engine_steps_per_s"]
+        out[key]["target_vs_shared"] = SWEEP_TARGET
+    out["shared"]["target_ratio"] = 8.0
     floor = divider_floor(repeat, min_seconds / 4)
-    return {"workload": f"adam/rosenbrock-2d float64 N={n} T={steps} record_every=100",
-            "engine_steps_per_s": eng, "numpy_steps_per_s": ref, "ratio": eng / ref, "target_ratio": 8.0,
-            "divider_floor_steps_per_s": floor, "floor_ratio": floor / ref}
+    out["divider_floor_steps_per_s"] = floor
+    out["floor_ratio"] = floor / out["shared"]["numpy_steps_per_s"]
+    return out
 
 
 _FIRST_RESULT = ("import time; t=time.perf_counter(); import optlab; "
@@ -136,16 +192,24 @@ def bench_startup(quickstart=True):
     return out
 
 
-def _print_core(row):
-    print(f"\n{row['workload']}")
-    print(f"  engine  {row['engine_steps_per_s']:.3e} trajectory-steps/s")
-    print(f"  numpy   {row['numpy_steps_per_s']:.3e} trajectory-steps/s")
-    ok = "ok" if row["ratio"] >= row["target_ratio"] else "BELOW TARGET"
-    print(f"  ratio   {row['ratio']:.1f}x  (target >= {row['target_ratio']:g}x: {ok})")
-    if "divider_floor_steps_per_s" in row:
-        print(f"  divider floor {row['divider_floor_steps_per_s']:.3e} trajectory-steps/s = "
-              f"{row['floor_ratio']:.1f}x numpy: the sqrt and the division per coordinate alone "
-              f"(engine at {row['engine_steps_per_s'] / row['divider_floor_steps_per_s']:.0%} of it)")
+def _print_core(res):
+    print(f"\n{res['workload']}")
+    for key, _ in CORE_WORKLOADS:
+        row = res[key]
+        print(f"  {row['title']}")
+        line = (f"    engine {row['engine_steps_per_s']:.3e} trajectory-steps/s, numpy "
+                f"{row['numpy_steps_per_s']:.3e}, ratio {row['ratio']:.1f}x")
+        if "target_ratio" in row:
+            ok = "ok" if row["ratio"] >= row["target_ratio"] else "BELOW TARGET"
+            line += f" (target >= {row['target_ratio']:g}x: {ok})"
+        if "vs_shared" in row:
+            ok = "ok" if row["vs_shared"] >= row["target_vs_shared"] else "BELOW TARGET"
+            line += f"; {row['vs_shared']:.2f}x the shared figure (target >= {row['target_vs_shared']:g}x: {ok})"
+        print(line)
+    floor = res["divider_floor_steps_per_s"]
+    print(f"  divider floor {floor:.3e} trajectory-steps/s = {res['floor_ratio']:.1f}x numpy: the sqrt and the "
+          f"division per coordinate alone (lr sweep at {res['lr_sweep']['engine_steps_per_s'] / floor:.0%} of it, "
+          f"shared at {res['shared']['engine_steps_per_s'] / floor:.0%})")
 
 
 def _print_startup(row):
@@ -172,59 +236,82 @@ def _print_table(title, rows, target):
               + flag + (f"  {note}" if note else ""))
 
 
+SECTIONS = ["core", "startup", "compile", "optimizers", "objectives", "peers", "all"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="optlab bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--section", choices=["core", "startup", "compile", "optimizers", "objectives", "all"],
-                    default="all")
+    ap.add_argument("--section", choices=SECTIONS, default=None,
+                    help="one section (default: all but peers; with --peers alone: only peers)")
+    ap.add_argument("--peers", action="store_true",
+                    help="also run the lr sweep against JAX+optax, torch, numpy and a hand-written Numba "
+                         "kernel (the bench extra: pip install -e \".[bench]\"); alone, only that")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--n", type=int, default=100_000, help="trajectories (core and optimizer table)")
+    ap.add_argument("--n", type=int, default=100_000, help="trajectories (core, optimizer table, peers)")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="best of at least this many runs per figure")
     ap.add_argument("--min-seconds", type=float, default=10.0,
-                    help="keep alternating engine and reference runs for this long (core; half of it per "
-                         "optimizer row) and keep the best of each: a burst of load on a shared machine "
+                    help="keep alternating engine and reference runs for this long (core, peers; half of it "
+                         "per optimizer row) and keep the best of each: a burst of load on a shared machine "
                          "then does not decide the figure")
+    ap.add_argument("--objective-n", type=int, default=None,
+                    help="trajectories of the objectives section (default 10,000 against numpy; its peer "
+                         "table always uses 2,000)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     ap.add_argument("--json", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
+    bad = [f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}"
+           for name in ("n", "steps", "repeat", "objective_n")
+           if getattr(args, name) is not None and getattr(args, name) < 1]
+    if not math.isfinite(args.min_seconds) or args.min_seconds < 0:
+        bad.append(f"--min-seconds must be a finite number >= 0, got {args.min_seconds}")
+    if bad:
+        print(f"optlab bench: error: {bad[0]}", file=sys.stderr)
+        return 2
     if args.device == "cuda":
         from .cuda import main as cuda_main
         return cuda_main((["--quick"] if args.quick else []) + (["--json", args.json] if args.json else []))
+    section = args.section or ("peers" if args.peers else "all")
+    run = {section} if section != "all" else set(SECTIONS[:-2])
+    if args.peers:
+        run.add("peers")
     if args.quick:
         args.n, args.steps, args.repeat = 2000, 100, 1
+    min_s = 0.0 if args.quick else args.min_seconds
     results = {}
     print(f"optlab bench -- {os.cpu_count()} cores, numba threads={_threads()}")
-    if args.section in ("core", "all"):
+    if "core" in run:
         results["core"] = bench_core(args.n, args.steps, args.repeat, numpy_steps=min(args.steps, 200),
-                                     min_seconds=0.0 if args.quick else args.min_seconds)
+                                     min_seconds=min_s)
         _print_core(results["core"])
-    if args.section in ("startup", "all"):
+    if "peers" in run:
+        from .peers import bench_peers, print_peers
+        results["peers"] = bench_peers(args.n, args.steps, args.repeat, min_seconds=min_s)
+        print_peers(results["peers"])
+    if "startup" in run:
         results["startup"] = bench_startup(quickstart=not args.quick)
         _print_startup(results["startup"])
-    if args.section in ("compile", "all"):
+    if "compile" in run:
         from .compile import bench_compile, print_compile
         results["compile"] = bench_compile(args.repeat, log=print)
         print_compile(results["compile"])
-    if args.section in ("optimizers", "all"):
-        try:
-            from .optimizers import optimizer_table
-        except ImportError:
-            optimizer_table = None
-        if optimizer_table is not None:
-            results["optimizers"] = optimizer_table(args.n, args.steps, repeat=args.repeat,
-                                                    min_seconds=0.0 if args.quick else args.min_seconds / 2)
-            _print_table(f"optimizers on 2-D rosenbrock, N={args.n}, T={args.steps} (target >= 5x)",
-                         results["optimizers"], 5.0)
-    if args.section in ("objectives", "all"):
-        try:
-            from .objectives import objective_table
-        except ImportError:
-            objective_table = None
-        if objective_table is not None:
-            n_obj = 10_000 if not args.quick else 1000
-            results["objectives"] = objective_table(n_obj, repeat=args.repeat)
-            _print_table(f"objective families with Adam, N={n_obj} (finite-sum target >= 5x)",
-                         results["objectives"], None)
+    if "optimizers" in run:
+        from .optimizers import optimizer_table, print_optimizer_table
+        results["optimizers"] = optimizer_table(args.n, args.steps, repeat=args.repeat, min_seconds=min_s / 2)
+        print_optimizer_table(results["optimizers"],
+                              f"optimizers on 2-D rosenbrock, N={args.n}, T={args.steps}: shared lr vs one lr "
+                              "per trajectory, and against numpy")
+    if "objectives" in run:
+        from .objectives import objective_table
+        n_obj = args.objective_n or (1000 if args.quick else 10_000)
+        results["objectives"] = objective_table(n_obj, repeat=args.repeat)
+        _print_table(f"objective families with Adam, N={n_obj} (finite-sum target >= 5x)",
+                     results["objectives"], None)
+        from .objective_peers import peer_table, print_peer_table
+        n_peer, t_peer = (200, 5) if args.quick else (2000, 20)
+        rows, missing = peer_table(n_peer, t_peer, args.repeat, min_seconds=min_s / 4)
+        results["objective_peers"] = {"rows": rows, "skipped": missing}
+        print_peer_table(rows, missing, n_peer, t_peer)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2, default=float)

@@ -8,7 +8,9 @@ optimizer, torch's defaults; the gradient of Rosenbrock is computed with
 numpy too). Both are
 timed in the same process, best of ``repeat``; the numpy reference runs
 ``min(T, 200)`` steps (its cost per step is constant). Target: the engine
->= 5x its reference. L-BFGS gets its own row (engine only: it has no
+>= 5x its reference. Each optimizer is also run with one lr per trajectory
+(log-spaced over [0.8 lr, 1.25 lr]): the sweep figure, and its ratio to the
+shared one (target >= 0.8x). L-BFGS gets its own row (engine only: it has no
 vectorised numpy counterpart; one ``.step(closure)`` counts as one step).
 
 The references double as readable, vectorised statements of each algorithm;
@@ -61,14 +63,29 @@ def _starts(n, seed=0):
     return np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1, 3, n)])
 
 
+#: the per-trajectory lr of the sweep figure: log-spaced from lr * SWEEP_SPREAD[0] to lr * SWEEP_SPREAD[1]
+SWEEP_SPREAD = (0.8, 1.25)
+#: the sweep figure should be at least this fraction of the shared one (issue 13)
+SWEEP_TARGET = 0.8
+
+
 def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, min_seconds=6.0):
-    """Rows {optimizer, name, engine_steps_per_s, numpy_steps_per_s, ratio} for 2-D Rosenbrock.
+    """Rows {optimizer, name, engine_steps_per_s, sweep_steps_per_s, sweep_ratio, numpy_steps_per_s,
+    ratio} for 2-D Rosenbrock.
 
     ``names`` restricts the table (default: every registered optimizer).
     Hyperparameters are torch's defaults except a small lr for the ones
     whose default would blow up on Rosenbrock; engine and numpy use the same.
+    ``engine_steps_per_s`` is the engine with one lr for all trajectories (the
+    shared path), ``sweep_steps_per_s`` the same run with one lr per
+    trajectory, log-spaced over [0.8 lr, 1.25 lr] (the per-trajectory path on
+    nearly the same trajectories, so the two do the same work), and
+    ``sweep_ratio`` sweep / shared (target >= 0.8). The three runs -- shared,
+    sweep, numpy -- are alternated.
     """
     import optlab
+
+    from .peers import best_alternating
     x0 = _starts(N)
     rows = []
     for name in names or optlab.optimizers.names():
@@ -79,27 +96,68 @@ def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, mi
             # each step is up to max_iter quasi-Newton iterations: a smaller workload
             hyper = dict(lr=1.0, max_iter=5, history_size=10)
             n, steps = max(1, min(N, 2000)), max(1, min(T, 50))
-        optlab.simulate(name, "rosenbrock", x0=x0[:64], steps=2, progress=False, **hyper)  # compile/load
-        def run_engine():
-            optlab.simulate(name, "rosenbrock", x0=x0[:n], steps=steps, record_every=steps, progress=False,
-                            **hyper)
+        sweep = None
+        if "lr" in hyper and "lr" in spec.vector:
+            lr0 = hyper["lr"]
+            sweep = {**hyper, "lr": np.geomspace(lr0 * SWEEP_SPREAD[0], lr0 * SWEEP_SPREAD[1], n)}
+        for h in (hyper, sweep):  # compile/load outside the timing
+            if h is not None:
+                optlab.simulate(name, "rosenbrock", x0=x0[:64], steps=2, progress=False,
+                                **{k: (v[:64] if isinstance(v, np.ndarray) else v) for k, v in h.items()})
+
+        def run_engine(h):
+            return lambda: optlab.simulate(name, "rosenbrock", x0=x0[:n], steps=steps, record_every=steps,
+                                           progress=False, **h)
+        fns = [run_engine(hyper)] + ([run_engine(sweep)] if sweep is not None else [])
         ref_fn = REFERENCES.get(name)
-        if ref_fn is None:
-            eng = n * steps / _best(run_engine, repeat)
-            note = (f"N={n} T={steps}, max_iter=5; no vectorised numpy reference (one step = one "
-                    ".step(closure))" if name == "lbfgs" else
-                    "no vectorised numpy reference in optlab.bench.references")
-            rows.append(dict(optimizer=name, name=name, engine_steps_per_s=eng, numpy_steps_per_s=None,
-                             ratio=None, note=note))
-            continue
         ns = min(T, numpy_steps)
-        t_eng, t_np = best_pair(run_engine, lambda: ref_fn(x0.T.copy(), ns, rosen_grad, **hyper), repeat,
-                                min_seconds)
-        eng = n * steps / t_eng
-        ref = N * ns / t_np
-        rows.append(dict(optimizer=name, name=name, engine_steps_per_s=eng, numpy_steps_per_s=ref,
-                         ratio=eng / ref))
+        if ref_fn is not None:
+            fns.append(lambda: ref_fn(x0.T.copy(), ns, rosen_grad, **hyper))
+        best = [t for t, _ in best_alternating(fns, repeat, min_seconds)]
+        eng = n * steps / best[0]
+        row = dict(optimizer=name, name=name, engine_steps_per_s=eng, sweep_steps_per_s=None, sweep_ratio=None,
+                   numpy_steps_per_s=None, ratio=None)
+        if sweep is not None:
+            row["sweep_steps_per_s"] = n * steps / best[1]
+            row["sweep_ratio"] = row["sweep_steps_per_s"] / eng
+        if ref_fn is not None:
+            row["numpy_steps_per_s"] = N * ns / best[-1]
+            row["ratio"] = eng / row["numpy_steps_per_s"]
+        elif name == "lbfgs":
+            row["note"] = f"N={n} T={steps}, max_iter=5; no vectorised numpy reference (one step = one .step(closure))"
+        else:
+            row["note"] = "no vectorised numpy reference in optlab.bench.references"
+        rows.append(row)
     return rows
+
+
+def print_optimizer_table(rows, title, target=5.0):
+    """The optimizer table: shared and per-trajectory-lr figures, their ratio (flagged below
+    :data:`SWEEP_TARGET`), and the shared figure against numpy (flagged below ``target``)."""
+    print(f"\n{title}")
+    print(f"  {'name':<20} {'shared/s':>10} {'sweep/s':>10} {'sweep/shared':>12} {'numpy/s':>10} "
+          f"{'shared/numpy':>12}")
+    for r in rows:
+        line = f"  {r['name']:<20} {r['engine_steps_per_s']:>10.3e} "
+        if r.get("sweep_ratio") is not None:
+            flag = " *" if r["sweep_ratio"] < SWEEP_TARGET else "  "
+            line += f"{r['sweep_steps_per_s']:>10.3e} {r['sweep_ratio']:>10.2f}x{flag}"
+        else:
+            line += f"{'-':>10} {'-':>11}  "
+        if r.get("ratio") is not None:
+            flag = " *" if r["ratio"] < target else ""
+            line += f"{r['numpy_steps_per_s']:>10.3e} {r['ratio']:>11.1f}x{flag}"
+        else:
+            line += f"{'-':>10} {'-':>12}"
+        if r.get("note"):
+            line += f"  {r['note']}"
+        print(line)
+    below = [r["name"] for r in rows if r.get("sweep_ratio") is not None and r["sweep_ratio"] < SWEEP_TARGET]
+    slow = [r["name"] for r in rows if r.get("ratio") is not None and r["ratio"] < target]
+    print(f"  sweep: lr log-spaced per trajectory over [{SWEEP_SPREAD[0]:g} lr, {SWEEP_SPREAD[1]:g} lr]; "
+          f"* = below target (sweep/shared >= {SWEEP_TARGET:g}x, shared/numpy >= {target:g}x)")
+    print(f"  sweep/shared BELOW TARGET: {', '.join(below) or 'none'}; shared/numpy BELOW TARGET: "
+          f"{', '.join(slow) or 'none'}")
 
 
 def main(argv=None) -> int:  # pragma: no cover - a command, timed by hand
@@ -112,10 +170,7 @@ def main(argv=None) -> int:  # pragma: no cover - a command, timed by hand
     ap.add_argument("names", nargs="*")
     args = ap.parse_args(argv)
     rows = optimizer_table(args.n, args.steps, args.repeat, names=args.names or None)
-    for r in rows:
-        ratio = f"{r['ratio']:6.1f}x" if r["ratio"] else "     -"
-        ref = f"{r['numpy_steps_per_s']:.3e}" if r["numpy_steps_per_s"] else "-"
-        print(f"{r['name']:<20} engine {r['engine_steps_per_s']:.3e}/s  numpy {ref:>10}/s  {ratio}")
+    print_optimizer_table(rows, f"optimizers on 2-D rosenbrock, N={args.n}, T={args.steps}")
     return 0
 
 
