@@ -108,7 +108,7 @@ def test_presets_and_aliases_share_one_kernel():
 def test_only_kernel_code_enters_an_identity():
     """No spec, validation, registry or study code is part of any CPU kernel's identity."""
     allowed = ("optlab.optimizers.", "optlab.objectives.", "optlab.engine.ops", "optlab.engine.rng",
-               "optlab.engine.driver", "optlab.engine.lbfgs_ops")
+               "optlab.engine.driver", "optlab.engine.lbfgs_ops", "optlab.engine.powexact")
     for opt in optimizers.registry:
         src, _ = cpu.source(opt, objectives.get("quadratic"), 2)
         parts: dict = {}
@@ -276,7 +276,7 @@ def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
 
 
 KERNEL_LAYER = ("optlab.engine.ops", "optlab.engine.rng", "optlab.engine.driver", "optlab.engine.lbfgs_ops",
-                "optlab.optimizers._moments", "optlab.objectives._vecmath", "optlab.objectives._sampling")
+                "optlab.engine.powexact", "optlab.optimizers._moments", "optlab.objectives._vecmath", "optlab.objectives._sampling")
 
 
 @pytest.mark.parametrize("module", KERNEL_LAYER)

@@ -32,21 +32,28 @@ def block_size(dim: int) -> int:
     objective and the driver -- is shared by more trajectories; measured at
     D = 2: 16 -> 64 +25%, 64 -> 256 +13%), narrower when the block's state
     would spill out of L1. 256 -> 1024 measured +25-30% for Adam and NAdam
-    on 100,000 trajectories with engine v2, but a short run is padded to a
-    whole block: 1024 made the test suite of small runs 7:30 -> 9:06, so the
-    width stays 256 until it can follow the run's size."""
+    on 100,000 trajectories with engine v2, when short runs were still padded
+    to a whole block (the suite of small runs took 7:30 -> 9:06). Now a block
+    works on its first ``w`` columns only (``BLOCK_STEP``), but 1024 measured
+    within the noise of 256 with the driver's lighter calls, so it stays 256."""
     return 256 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
+
+
+#: a block's last columns are worked on in multiples of this (a vector loop's stride, unrolled):
+#: a run of 5 trajectories computes 32 columns, not a whole block
+BLOCK_STEP = 32
 
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
 from numba import njit
-from optlab.engine.driver_cpu import start, observe, perturb, finish
+from optlab.engine.driver_cpu import start, books, record, perturb, finish
 {imports}
 
 opt_init = njit(inline="always")(_opt_init)
 opt_step = njit(inline="always")(_opt_step)
 
 B = {block}
+W = {step}
 NEX = {n_extra}
 EX0 = {extra_slot0}
 NSX = {n_final}
@@ -66,27 +73,29 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
     for blk in range((N + B - 1) // B):
         i0 = blk * B
         n = min(B, N - i0)
+        w = min(B, (n + W - 1) // W * W)  # the columns worked on: a short block is not padded to B
         start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
         ctx[0] = seed
         ctx[2] = i_off + i0
-        opt_init(x, st, sc, hb, hs, B)
+        opt_init(x, st, sc, hb, hs, w)
         for t in range(steps + 1):
             ctx[1] = t
-            obj_fg(x, g, f, p, B, ctx)
-            observe(t, steps, rec_every, x, f, g, st, EX0, NEX, f_target, tol, blowup,
-                    bf, bt, dt, ht, gn, i0, n, rec_x, rec_f, rec_e)
+            obj_fg(x, g, f, p, w, ctx)
+            books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w)
+            if t % rec_every == 0:
+                record(t, rec_every, x, f, st, EX0, NEX, dt, i0, n, rec_x, rec_f, rec_e)
             if t == steps:
                 break
 {look_eval}            if noise > 0.0 or clip > 0.0:
-                perturb(g, noise, clip, seed, i_off + i0, t)
-            opt_step(x, g, st, sc, hb, hs, t + 1, B)
+                perturb(g, noise, clip, seed, i_off + i0, t, w)
+            opt_step(x, g, st, sc, hb, hs, t + 1, w)
         finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
 
-_LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
-            obj_fg(xa, g, fa, p, B, ctx)
+_LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, w)
+            obj_fg(xa, g, fa, p, w, ctx)
 """
 HEADER = codegen.register_template("cpu", _TEMPLATE + _LOOK_EVAL)
 
@@ -112,7 +121,7 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
     extra = opt_spec.record_slots
     final = opt_spec.final_slots
     src = _TEMPLATE.format(
-        header=HEADER, block=block, jit=jitopts.decorator_text(),
+        header=HEADER, block=block, step=BLOCK_STEP, jit=jitopts.decorator_text(),
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
         imports="\n".join(imports), look_eval=look_eval,

@@ -418,7 +418,7 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
                 bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
         if t == steps:
             break
-        perturb(gb, noise, clip, seed, traj, t)
+        perturb(gb, noise, clip, seed, traj, t, gb.shape[1])
         for k in range(D):
             g[k] = gb[k, 0]
         lbfgs_step(x, g, f, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,

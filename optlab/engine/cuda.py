@@ -107,7 +107,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                     bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
             if t == steps:
                 break
-            perturb(g, noise, clip, seed, i_off + i, t)
+            perturb(g, noise, clip, seed, i_off + i, t, 1)
             opt_step(x, g, st, sc, hb, hs, t + 1, 1)
         finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i, 1,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)

@@ -5,7 +5,7 @@ per thread, a block of width 1) and L-BFGS's own CPU kernel -- calls these
 functions; none writes the rules again. They work on a *block*: arrays whose
 last axis holds ``n`` trajectories (columns), as the optimizer and objective
 kernels do, and they are plain Python in the Numba subset (the kernel layer:
-they import only ``rng``), so one source serves every target:
+they import only ``ops`` and ``rng``), so one source serves every target:
 
 * CPU: compiled once, on their own, and cached (:mod:`optlab.engine.driver_cpu`);
   a kernel calls them instead of inlining them, so they add nothing to a
@@ -16,7 +16,7 @@ they import only ``rng``), so one source serves every target:
 Per step ``t`` (0 .. steps; the last evaluation follows the last step):
 
 1. ``f`` and ``g`` at ``x`` come from the objective;
-2. :func:`observe`: the gradient norm, the books (best loss and its step,
+2. :func:`observe` (:func:`books`, :func:`record`): the gradient norm, the books (best loss and its step,
    the divergence step, the first step within the tolerance) and every
    ``rec_every``-th step's record (NaN once diverged, so plots show where a
    run broke off), with the optimizer's extra records;
@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 
+from .ops import jitable
 from .rng import normal
 
 
@@ -73,27 +74,32 @@ def start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht):
 
 def observe(t, steps, rec_every, x, f, g, st, ex0, nex, f_target, tol, blowup,
             bf, bt, dt, ht, gn, i0, n, rec_x, rec_f, rec_e):
-    """Everything the engine notes after evaluating ``f`` and ``g`` at step ``t``.
+    """Everything the engine notes after evaluating ``f`` and ``g`` at step ``t``:
+    :func:`books`, then, every ``rec_every``-th step, :func:`record`. (The CPU
+    template calls the two itself: a call that passes fewer arrays costs less.)"""
+    books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, f.shape[0])
+    if t % rec_every == 0:
+        record(t, rec_every, x, f, st, ex0, nex, dt, i0, n, rec_x, rec_f, rec_e)
+
+
+@jitable(inline="never")
+def books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w):
+    """The gradient norm and the books of the block's first ``w`` columns after
+    evaluating ``f`` and ``g`` at step ``t``.
 
     * the gradient norm ``gn`` (summed in coordinate order): every step when
       the minimum value is unknown (``f_target`` NaN), else at the last step;
     * the books: best loss and its step, the divergence step (first
       ``|f| > blowup`` or non-finite ``f``), the first step within the
-      tolerance (``f - f_target <= tol``, or ``gn <= tol``);
-    * every ``rec_every``-th step, record row ``t // rec_every`` of
-      trajectories ``i0 .. i0+n``: x, f and ``nex`` state rows from
-      ``st[ex0]``; NaN for a run that diverged before ``t``.
-
-    One function rather than three: each function compiled on its own costs
-    a fixed ~0.15 s of the first kernel's compile."""
+      tolerance (``f - f_target <= tol``, or ``gn <= tol``)."""
     use_f = f_target == f_target
     if not use_f or t == steps:
-        for j in range(g.shape[1]):
+        for j in range(w):
             s2 = 0.0
             for d in range(g.shape[0]):
                 s2 += float(g[d, j]) * float(g[d, j])
             gn[j] = math.sqrt(s2)
-    for j in range(f.shape[0]):
+    for j in range(w):
         fj = float(f[j])
         better = fj < bf[j]
         bf[j] = fj if better else bf[j]
@@ -105,26 +111,33 @@ def observe(t, steps, rec_every, x, f, g, st, ex0, nex, f_target, tol, blowup,
         crit = (fj - f_target) if use_f else gn[j]
         nh = (ht[j] < 0) & (dj < 0) & (crit <= tol)
         ht[j] = t if nh else ht[j]
-    if t % rec_every == 0:
-        r = t // rec_every
-        for j in range(n):
-            gone = (dt[j] >= 0) & (dt[j] < t)
-            rec_f[i0 + j, r] = np.nan if gone else f[j]
+
+
+@jitable(inline="never")
+def record(t, rec_every, x, f, st, ex0, nex, dt, i0, n, rec_x, rec_f, rec_e):
+    """Record row ``t // rec_every`` of trajectories ``i0 .. i0+n``: x, f and
+    ``nex`` state rows from ``st[ex0]``; NaN for a run that diverged before
+    ``t``, so plots show where a run broke off."""
+    r = t // rec_every
+    for j in range(n):
+        gone = (dt[j] >= 0) & (dt[j] < t)
+        rec_f[i0 + j, r] = np.nan if gone else f[j]
+        for d in range(x.shape[0]):
+            rec_x[i0 + j, r, d] = np.nan if gone else x[d, j]
+        for e in range(nex):
             for d in range(x.shape[0]):
-                rec_x[i0 + j, r, d] = np.nan if gone else x[d, j]
-            for e in range(nex):
-                for d in range(x.shape[0]):
-                    rec_e[e, i0 + j, r, d] = st[ex0 + e, d, j]
+                rec_e[e, i0 + j, r, d] = st[ex0 + e, d, j]
 
 
-def perturb(g, noise, clip, seed, traj0, t):
-    """Gradient noise (std ``noise``, trajectory ``traj0 + j``), then clipping to norm ``clip``."""
+def perturb(g, noise, clip, seed, traj0, t, w):
+    """Gradient noise (std ``noise``, trajectory ``traj0 + j``), then clipping to norm ``clip``,
+    on the block's first ``w`` columns."""
     if noise > 0.0:
         for d in range(g.shape[0]):
-            for j in range(g.shape[1]):
+            for j in range(w):
                 g[d, j] += noise * normal(seed, traj0 + j, t, d)
     if clip > 0.0:  # torch.nn.utils.clip_grad_norm_ on the (noisy) gradient
-        for j in range(g.shape[1]):
+        for j in range(w):
             s2 = 0.0
             for d in range(g.shape[0]):
                 s2 += float(g[d, j]) * float(g[d, j])

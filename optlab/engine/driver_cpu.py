@@ -11,12 +11,14 @@ from numba import njit
 
 from . import codegen, driver, jitopts
 
-_NAMES = ("start", "observe", "perturb", "finish")
+_NAMES = ("start", "observe", "books", "record", "perturb", "finish")
 codegen.guard_cached_functions(driver, _NAMES)  # their cached code follows rng and ops too
 
 _cpu = njit(**jitopts.CPU)  # cached, nogil, numpy error model, noalias arguments
 
 start = _cpu(driver.start)
+books = _cpu(driver.books)
+record = _cpu(driver.record)
 observe = _cpu(driver.observe)
 perturb = _cpu(driver.perturb)
 finish = _cpu(driver.finish)
