@@ -97,8 +97,6 @@ def test_live_parity(opt):
 @pytest.mark.parity
 def test_live_parity_sparse_adam_on_sparse_minibatch_gradients():
     pytest.importorskip("torch")
-    if "sparse_linear" not in optlab.objectives.names():
-        pytest.skip("no sparse_linear objective")
     case = generate.sparse_case()
     ref = generate.run_case(case)
     # the minibatch gradients really are sparse: some coordinates sit still on some steps
