@@ -19,6 +19,7 @@ environment each mode needs:
     when a CUDA toolkit is on disk (no GPU or driver needed).
 
 Usage: python tests/cuda_sim_check.py MODE [--optimizers a,b] [--objectives a,b] [--n 5] [--steps 30]
+       [--float32-optimizers a,b] [--no-special]
 """
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def mode_compare(args):
         for obj in objectives:
             x0 = _starts(obj, OBJECTIVES.get(obj, optlab.objectives.get(obj).default_dim()), args.n)
             runs = [(lab, hyper, eng, "float64") for lab, hyper, eng in settings(spec, args.n)]
-            if obj == "quadratic":
+            if obj == "quadratic" and (not args.float32_optimizers or spec.name in args.float32_optimizers.split(",")):
                 runs.append(("defaults", {}, {}, "float32"))
             if obj == "saddle":  # no known minimum: the tol step comes from the gradient norm
                 runs = [r for r in runs if r[0] == "hot"]
@@ -142,7 +143,7 @@ def mode_compare(args):
                     case["traceback"] = traceback.format_exc()[-2000:]
                 cases.append(case)
     special = {}
-    if not args.optimizers or "adam" in args.optimizers.split(","):
+    if not args.no_special and (not args.optimizers or "adam" in args.optimizers.split(",")):
         special = _special_checks(optlab, ecuda, args)
     return dict(mode="compare", cases=cases, special=special, seconds=time.perf_counter() - t0,
                 disable_jit=os.environ.get("NUMBA_DISABLE_JIT", "0"))
@@ -321,6 +322,10 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=5)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--record-every", type=int, default=4)
+    ap.add_argument("--float32-optimizers", default="",
+                    help="compare: only these optimizers also run float32 on the quadratic (default: all)")
+    ap.add_argument("--no-special", action="store_true",
+                    help="compare: skip the chunking / does-not-fit / noise checks (Adam on Rosenbrock)")
     args = ap.parse_args(argv)
     import warnings
     warnings.simplefilter("ignore", RuntimeWarning)  # overflow in diverging runs (simulator = numpy scalars)

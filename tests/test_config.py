@@ -75,7 +75,9 @@ def test_engine_configs(name):
 
 @pytest.mark.parametrize("name", _options("plot"))
 def test_plot_configs(name):
-    assert "format" in _compose([f"plot={name}"])["plot"]
+    from optlab.studies._lecture import plot_options
+    plot = _compose([f"plot={name}"])["plot"]
+    assert plot_options({"plot": plot}) == (plot["format"], plot["dpi"])  # accepted as it stands
 
 
 @pytest.mark.parametrize("name", _options("experiment"))

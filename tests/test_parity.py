@@ -75,6 +75,9 @@ def test_reference_cases_cover_the_settings():
         assert len({c["key"] for c in cases}) >= 3, path.stem
         for c in cases:
             assert arrays[f"{c['name']}__x"].shape == (c["steps"] + 1, len(c["x0"]))
+            # the extra checks of _check run where they belong: ASGD's averaged iterate, L-BFGS's evaluations
+            assert (f"{c['name']}__ax" in arrays) == (c["optimizer"] == "asgd"), path.stem
+            assert (f"{c['name']}__func_evals" in arrays) == (c["optimizer"] == "lbfgs"), path.stem
 
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: p.stem)
@@ -97,8 +100,6 @@ def test_live_parity(opt):
 @pytest.mark.parity
 def test_live_parity_sparse_adam_on_sparse_minibatch_gradients():
     pytest.importorskip("torch")
-    if "sparse_linear" not in optlab.objectives.names():
-        pytest.skip("no sparse_linear objective")
     case = generate.sparse_case()
     ref = generate.run_case(case)
     # the minibatch gradients really are sparse: some coordinates sit still on some steps

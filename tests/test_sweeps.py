@@ -1,8 +1,9 @@
 """Sweeps: parallel launchers, kernels from the disk cache, shards, resume, progress."""
 import importlib.util
-import inspect
 import io
 import json
+import os
+import sys
 import time
 
 import numpy as np
@@ -43,7 +44,6 @@ def test_joblib_sweep_runs_in_parallel_workers_from_the_kernel_cache(warm_cache,
     assert [jobs[n].status for n in sorted(jobs)] == ["ok", "failed", "ok", "ok", "failed", "ok"]
     infos = [jobs[n].info for n in sorted(jobs)]
     assert all(i["launcher"] == "JoblibLauncher" for i in infos)
-    import os
     assert all(i["pid"] != os.getpid() for i in infos)
     # each worker loads the kernels from the disk cache: nothing is compiled again
     assert sum(i["numba_compiles"] for i in infos) == 0, infos
@@ -111,13 +111,6 @@ def test_no_progress_bar_when_not_a_terminal(warm_cache, tmp_path):
     assert "sweep:" not in p.stderr and "%|" not in p.stderr
 
 
-def _resume_hook_present():
-    from optlab import cli
-    return "resumed_summary" in inspect.getsource(cli.task)
-
-
-@pytest.mark.skipif(not _resume_hook_present(), reason="optlab.cli.task lacks the report.resume hook "
-                    "(optlab.callbacks.resumed_summary); see docs/SWEEPS.md")
 def test_resume_skips_complete_jobs(warm_cache, tmp_path):
     folder = tmp_path / "m"
     args = ("-m", "optimizer=adam", "optimizer.lr=0.001,0.01,0.003", *SMALL, f"hydra.sweep.dir={folder}")
@@ -149,15 +142,94 @@ def _compose_launcher(name):
     ("ray_local", "hydra_plugins.hydra_ray_launcher", "RayLauncher"),
     ("ray_cluster", "hydra_plugins.hydra_ray_launcher", "RayLauncher"),
 ])
-def test_launcher_configs_compose(name, plugin, target):
+def test_launcher_configs_compose(name, plugin, target, monkeypatch):
+    """Each file composes over its plugin's schema (a misspelt or mistyped key fails here) and
+    picks the plugin's launcher; where the Ray instance comes from (what the SLURM file's values
+    do is checked by the sweep below)."""
     if importlib.util.find_spec(plugin) is None:
-        pytest.skip(f"{plugin} is not installed")
+        pytest.skip(f"{plugin} is not installed (extra `{'submitit' if name == 'slurm' else 'ray'}`)")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     launcher = _compose_launcher(name)
     assert launcher._target_.endswith(target)
-    if name == "slurm":
-        assert launcher.cpus_per_task >= 1 and launcher.timeout_min > 0
-    else:
-        assert launcher.ray.remote.num_cpus >= 1
+    if name == "ray_local":
+        assert launcher.ray.init.address is None  # a Ray instance of its own, on this machine
+    elif name == "ray_cluster":
+        assert launcher.ray.init.address == "auto"
+        monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+        assert _compose_launcher(name).ray.init.address == "ray://head:10001"
+
+
+# Stand-ins for SLURM's commands, enough for submitit: sbatch logs the submission file, hands out
+# a job id and runs the array's tasks in the background, one after the other, once submitit has
+# put each task's pickle in place; srun runs its command with the --output/--error patterns
+# resolved; sacct knows no job (submitit then goes by the result files).
+_SBATCH = r'''
+import os, re, subprocess, sys, time
+path = sys.argv[-1]
+text = open(path).read()
+job = "4242"
+if sys.argv[1] != "--run":
+    with open(os.environ["FAKE_SLURM_LOG"], "a") as fh:
+        fh.write(text + "\n")
+    subprocess.Popen([sys.executable, __file__, "--run", path], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"Submitted batch job {job}")
+    sys.exit(0)
+lo, hi = map(int, re.search(r"^#SBATCH --array=(\d+)-(\d+)", text, re.M).groups())
+folder = re.search(r"_submit (\S+)", text).group(1)
+for task in range(lo, hi + 1):
+    tid = f"{job}_{task}"
+    pickle = os.path.join(folder.replace("%j", tid), f"{tid}_submitted.pkl")
+    end = time.time() + 120
+    while not os.path.exists(pickle) and time.time() < end:
+        time.sleep(0.05)
+    env = dict(os.environ, SLURM_JOB_ID=str(5000 + task), SLURM_ARRAY_JOB_ID=job, SLURM_ARRAY_TASK_ID=str(task),
+               SLURM_NTASKS="1", SLURM_JOB_NUM_NODES="1", SLURM_NODEID="0", SLURM_JOB_NODELIST="localhost",
+               SLURM_PROCID="0", SLURM_LOCALID="0")
+    subprocess.run(["bash", path], env=env)
+'''
+_SRUN = r'''
+import os, subprocess, sys
+args, files = sys.argv[1:], {}
+while args and args[0].startswith("--"):
+    opt = args.pop(0)
+    if opt in ("--output", "--error"):
+        files[opt] = (args.pop(0).replace("%A", os.environ["SLURM_ARRAY_JOB_ID"])
+                      .replace("%a", os.environ["SLURM_ARRAY_TASK_ID"]).replace("%t", "0"))
+out = open(files["--output"], "a")
+err = open(files["--error"], "a") if "--error" in files else out
+sys.exit(subprocess.run(args, stdout=out, stderr=err).returncode)
+'''
+_SACCT = 'print("JobID|State|NodeList")\n'
+
+
+def test_slurm_sweep_through_submitit(warm_cache, tmp_path):
+    """hydra/launcher=slurm end to end: the SLURM launcher and submitit as on a cluster, the
+    scheduler's three commands stood in for. The file's resources reach sbatch, every job runs in
+    its own task, a failed job is reported and the others finish."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the `submitit` extra")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("sbatch", _SBATCH), ("srun", _SRUN), ("sacct", _SACCT)):
+        (bin_dir / name).write_text(f"#!{sys.executable}\n{body}")
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "sbatch.log"
+    folder = tmp_path / "slurm"
+    p = run_cli("-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug", "optimizer=sgd",
+                "optimizer.lr=0.001,-1", *SMALL, f"hydra.sweep.dir={folder}",
+                env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)})
+    assert p.returncode == 1, p.stderr[-3000:]
+    assert "1 job(s) failed" in p.stderr and "Traceback" not in p.stderr
+    script = log.read_text()
+    assert script.count("#!/bin/bash") == 1  # one job array
+    for flag in ("--array=0-1%2", "--cpus-per-task=4", "--mem=8GB", "--time=60", "--partition=debug"):
+        assert f"#SBATCH {flag}\n" in script, flag
+    jobs = _jobs(folder)
+    assert [jobs[n].status for n in sorted(jobs)] == ["ok", "failed"]
+    infos = [jobs[n].info for n in sorted(jobs)]
+    assert all(i["launcher"] == "SlurmLauncher" for i in infos)
+    assert len({i["pid"] for i in infos} | {os.getpid()}) == 3
+    assert "2 jobs: 1 ok, 1 failed" in (folder / "report.md").read_text()
 
 
 @pytest.mark.ray
