@@ -43,9 +43,11 @@ def bf16(v):
     at 2**-81. Results of 2**128 and above are bf16's overflow, inf; inf and nan pass.
     """
     a = abs(v)
+    a = a if a < _OVER else _OVER  # 2**128 and beyond (inf too): overflow, s stays finite
     s = max(a * _SPLIT, _SUB)
     r = (s + a) - s
     r = math.inf if r >= _OVER else r
+    a = abs(v)
     r = r if a < math.inf else a
     return math.copysign(r, v)
 

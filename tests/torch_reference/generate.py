@@ -16,7 +16,8 @@ weight decay where torch has them, on 2-D Rosenbrock, a 5-D quadratic
 (cond=50, angle=30) and 4-D Rosenbrock. Learning rates are small enough that
 every case converges or stays bounded, so a tight per-step bound
 (1e-12; L-BFGS 1e-10) is meaningful. Maximize runs ascend the quadratic,
-which grows slowly at these rates.
+which grows slowly at these rates. Muon (2-D parameters only) gets x as a (1, D)
+parameter, as optlab treats it.
 
 The functions :func:`cases` and :func:`run_case` are what
 ``tests/test_parity.py`` uses to regenerate live.
