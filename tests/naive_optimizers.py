@@ -279,6 +279,53 @@ def sparse_adam(grad, x0, steps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize
     return {"x": _run(x0, steps, update)}
 
 
+def _bf16(v):
+    """float64 -> float32 -> bfloat16 by bit arithmetic (round to nearest even), as float64."""
+    f = np.float32(v)
+    if f != f:
+        return float(f)
+    u = int(np.array(f).view(np.uint32))
+    u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    return float(np.array(u & 0xFFFFFFFF, dtype=np.uint32).view(np.float32))
+
+
+def muon(grad, x0, steps, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+         ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+    """torch.optim.Muon on x as one 1 x D matrix; _zeropower_via_newtonschulz written out per
+    entry: every bfloat16 tensor of torch a float rounded by ``_bf16``, float32 arithmetic
+    in between (squares summed in order: torch's order for D < 16; float32 fma as a float64
+    expression rounded once to float32)."""
+    f32 = np.float32
+    a, b, c = (float(f32(v)) for v in ns_coefficients)
+    dim = len(x0)
+    ratio = 0.2 * math.sqrt(max(1, dim)) if adjust_lr_fn == "match_rms_adamw" else math.sqrt(max(1, 1 / dim))
+    buf = np.zeros(dim)
+
+    def newton_schulz(u):
+        X = [_bf16(v) for v in u]
+        sq = f32(0.0)
+        for v in X:
+            sq = f32(sq + f32(v * v))
+        n = max(_bf16(math.sqrt(sq)), _bf16(eps))
+        X = [_bf16(f32(v) / f32(n)) for v in X]
+        for _ in range(ns_steps):
+            s = f32(0.0)
+            for v in X:
+                s = f32(s + f32(v * v))
+            s = _bf16(s)
+            cc = _bf16(b * s + float(f32(c * s * s)))
+            X = [_bf16(a * v + float(f32(cc * v))) for v in X]
+        return np.array(X)
+
+    def update(x, t):
+        nonlocal buf
+        g = grad(x)
+        buf = buf + (1 - momentum) * (g - buf)
+        u = g + momentum * (buf - g) if nesterov else buf
+        return x * (1 - lr * weight_decay) - lr * ratio * newton_schulz(u)
+    return {"x": _run(x0, steps, update)}
+
+
 # --- L-BFGS: torch.optim.LBFGS.step(closure), transcribed with numpy vectors ----------------
 # torch computes ``v.add_(w, alpha=a)`` as one fused multiply-add per entry; the line searches
 # branch on comparisons of nearly equal numbers, so the reference rounds those three updates the

@@ -276,7 +276,8 @@ def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
 
 
 KERNEL_LAYER = ("optlab.engine.ops", "optlab.engine.rng", "optlab.engine.driver", "optlab.engine.lbfgs_ops",
-                "optlab.engine.powexact", "optlab.optimizers._moments", "optlab.objectives._vecmath", "optlab.objectives._sampling")
+                "optlab.engine.powexact", "optlab.optimizers._moments", "optlab.optimizers._lowp",
+                "optlab.objectives._vecmath", "optlab.objectives._sampling")
 
 
 @pytest.mark.parametrize("module", KERNEL_LAYER)

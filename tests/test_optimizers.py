@@ -23,6 +23,7 @@ import naive_optimizers as naive
 import optlab
 from optlab import OptlabError
 from optlab.bench.references import REFERENCES, rosen_grad
+from optlab.optimizers._base import PAIRS
 
 ROSEN = optlab.objectives.get("rosenbrock")
 X0 = np.array([-1.5, 2.0])
@@ -64,6 +65,9 @@ SETTINGS = {
     "asgd": [dict(lr=1e-3, lambd=1e-3, alpha=0.6, t0=20.0), dict(lr=1e-4, weight_decay=0.01, t0=0.0, maximize=True)],
     "rprop": [dict(lr=1e-3, etas=(0.4, 1.1), step_sizes=(1e-5, 1.0)), dict(lr=0.5, step_sizes=(1e-6, 0.1), maximize=True)],
     "sparse_adam": [dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6), dict(lr=5e-3, maximize=True)],
+    "muon": [dict(lr=1e-2, momentum=0.9, weight_decay=0.01),
+             dict(lr=5e-3, nesterov=False, ns_coefficients=(3.0, -3.2, 1.2), ns_steps=3,
+                  adjust_lr_fn="match_rms_adamw", eps=1e-5)],
 }
 ELEMENTWISE = sorted(SETTINGS)
 
@@ -146,6 +150,8 @@ TRIPLES = {
     "sparse_adam": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.99, 0.9],
                         eps=[1e-8, 1e-6, 1e-4]),
     "lbfgs": dict(lr=[1.0, 0.5, 0.1]),
+    "muon": dict(lr=[1e-2, 5e-3, 2e-2], weight_decay=[0.1, 0.0, 0.01], momentum=[0.95, 0.9, 0.5],
+                 ns_a=[3.4445, 3.0, 2.0], ns_b=[-4.775, -3.2, -1.5], ns_c=[2.0315, 1.2, 0.5], eps=[1e-7, 1e-5, 1e-3]),
 }
 
 
@@ -307,6 +313,10 @@ BAD = [
     ("nesterov_lookahead", dict(momentum=-1.0), "Invalid momentum value: -1.0"),
     ("adam", dict(betas=(0.9, 1.0)), "Invalid beta parameter at index 1: 1.0"),
     ("rmsprop", dict(alpha=-0.5), "Invalid alpha value: -0.5"),
+    ("muon", dict(lr=-1.0), "Learning rate should be >= 0 but is: -1.0"),
+    ("muon", dict(momentum=-0.5), "momentum should be >= 0 but is: -0.5"),
+    ("muon", dict(weight_decay=-0.1), "weight decay should be >= 0 but is: -0.1"),
+    ("muon", dict(adjust_lr_fn="rms"), "Adjust learning rate function rms is not supported"),
 ]
 
 
@@ -386,7 +396,7 @@ def test_conf_file_holds_torch_defaults(name):
         want = spec.defaults[key]
         assert (list(want) if isinstance(want, tuple) else want) == value, (name, key)
     assert "lr" in spec.vector and set(spec.vector) | set(spec.static) >= {
-        k for k in spec.defaults if k not in ("betas", "etas", "step_sizes")}
+        k for k in spec.defaults if k not in PAIRS}
 
 
 # --- one source: the pure-Python path gives the compiled bits ------------------------------------
@@ -400,6 +410,7 @@ PY_CASES = [
     ("asgd", dict(lr=1e-3, t0=3.0)),
     ("rprop", dict(lr=1e-3)),
     ("sparse_adam", dict(lr=1e-2)),
+    ("muon", dict(lr=1e-2, weight_decay=0.01)),
     ("nesterov_lookahead", dict(lr=1e-3, weight_decay=0.01)),
     ("lbfgs", dict(max_iter=5)),
     ("lbfgs", dict(max_iter=5, line_search_fn="strong_wolfe")),

@@ -255,4 +255,46 @@ def np_sparse_adam(x, steps, grad, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximi
     return x
 
 
+def bf16_bits(v):
+    """float64 array -> float32 -> bfloat16 (nearest, ties to even) by bit arithmetic, as float64.
+
+    torch's ``tensor.bfloat16()`` of a float64 tensor (through float32, as c10 converts)."""
+    f = np.atleast_1d(np.asarray(v, dtype=np.float32))
+    u = f.view(np.uint32).astype(np.uint64)
+    r = (((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16).astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(f), f, r).astype(np.float64).reshape(np.shape(v))
+
+
+def np_muon(x, steps, grad, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+            ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+    """torch.optim.Muon with every column of x a 1 x D parameter: momentum in float64, then
+    torch's bfloat16 Newton-Schulz (float32 arithmetic rounded to bfloat16 where torch stores a
+    bfloat16 tensor; squares summed in index order, as torch does for D < 16)."""
+    f32 = np.float32
+    a, b, c = (f32(v) for v in ns_coefficients)
+    dim = x.shape[0]
+    ratio = 0.2 * math.sqrt(max(1, dim)) if adjust_lr_fn == "match_rms_adamw" else math.sqrt(max(1, 1 / dim))
+    buf = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        buf = buf + (1.0 - momentum) * (g - buf)
+        u = g + momentum * (buf - g) if nesterov else buf
+        X = bf16_bits(u).astype(np.float32)
+        sq = np.zeros(x.shape[1], dtype=np.float32)
+        for d in range(dim):
+            sq = sq + X[d] * X[d]
+        nrm = np.maximum(bf16_bits(np.sqrt(sq)), bf16_bits(eps)).astype(np.float32)
+        X = bf16_bits(X / nrm).astype(np.float32)
+        for _ in range(ns_steps):
+            s = np.zeros(x.shape[1], dtype=np.float32)
+            for d in range(dim):
+                s = s + X[d] * X[d]
+            s = bf16_bits(s)  # float64 from here: b*s + (c*s*s) stands for float32's fma
+            cc = bf16_bits(b * s + (c * (s * s)).astype(np.float32))
+            X = bf16_bits(a * X.astype(np.float64) + (cc * X).astype(np.float32)).astype(np.float32)
+        x *= 1.0 - lr * weight_decay
+        x -= (lr * ratio) * X.astype(np.float64)
+    return x
+
+
 REFERENCES = {name[3:]: fn for name, fn in list(globals().items()) if name.startswith("np_")}

@@ -46,11 +46,12 @@ import numpy as np
 
 from ..errors import OptlabError
 
-# Hyperparameters given as a pair in torch, split into two per-trajectory rows.
+# Hyperparameters given as a pair (or triple) in torch, split into one per-trajectory row each.
 PAIRS = {
     "betas": ("beta1", "beta2"),
     "etas": ("etaminus", "etaplus"),
     "step_sizes": ("step_size_min", "step_size_max"),
+    "ns_coefficients": ("ns_a", "ns_b", "ns_c"),
 }
 
 
@@ -139,8 +140,9 @@ class OptimizerSpec:
                 parts = PAIRS[key]
                 pair = params.get(key, default)
                 pair_arr = np.asarray(pair, dtype=object)
-                if pair_arr.ndim == 0 or pair_arr.shape[-1] != 2:
-                    raise OptlabError(f"Invalid {key}: {pair!r} (must be a pair of numbers)")
+                if pair_arr.ndim == 0 or pair_arr.shape[-1] != len(parts):
+                    what = "a pair of numbers" if len(parts) == 2 else f"{len(parts)} numbers"
+                    raise OptlabError(f"Invalid {key}: {pair!r} (must be {what})")
                 for i, part in enumerate(parts):
                     v = params.get(part, np.asarray(pair, dtype=float)[..., i])
                     values[part] = v

@@ -16,7 +16,8 @@ weight decay where torch has them, on 2-D Rosenbrock, a 5-D quadratic
 (cond=50, angle=30) and 4-D Rosenbrock. Learning rates are small enough that
 every case converges or stays bounded, so a tight per-step bound
 (1e-12; L-BFGS 1e-10) is meaningful. Maximize runs ascend the quadratic,
-which grows slowly at these rates.
+which grows slowly at these rates. Muon (2-D parameters only) gets x as a (1, D)
+parameter, as optlab treats it.
 
 The functions :func:`cases` and :func:`run_case` are what
 ``tests/test_parity.py`` uses to regenerate live.
@@ -136,6 +137,13 @@ SETTINGS = {
         ("betas_eps", dict(lr=5e-3, betas=(0.8, 0.99), eps=1e-6), ALL),
         ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
     ],
+    "muon": [
+        ("default", dict(), ALL),
+        ("momentum_no_nesterov", dict(lr=5e-3, momentum=0.9, nesterov=False, weight_decay=0.0), ALL),
+        ("match_rms_coefficients", dict(lr=2e-3, adjust_lr_fn="match_rms_adamw", ns_coefficients=(3.0, -3.2, 1.2),
+                                        eps=1e-5, ns_steps=3, weight_decay=0.01), ALL),
+        ("original_ns7", dict(lr=1e-2, adjust_lr_fn="original", ns_steps=7, momentum=0.5), ALL),
+    ],
     "lbfgs": [
         ("default", dict(), ALL),
         ("lr_hist_iter", dict(lr=0.05, history_size=3, max_iter=7), ALL),
@@ -228,8 +236,10 @@ def _run_case(case, torch):
     cls_name, kw = torch_setup(case["optimizer"], case["kwargs"])
     fg = _gradient_fn(case)
     p = torch.tensor(np.asarray(case["x0"], dtype=np.float64), dtype=torch.float64, requires_grad=True)
+    if cls_name == "Muon":  # 2-D parameters only: optlab's x is one 1 x D matrix
+        p = p.detach().reshape(1, -1).requires_grad_(True)
     opt = getattr(torch.optim, cls_name)([p], **kw)
-    xs = [p.detach().numpy().copy()]
+    xs = [p.detach().numpy().reshape(-1).copy()]
     out = {}
     if cls_name == "LBFGS":
         evals = []
@@ -250,11 +260,11 @@ def _run_case(case, torch):
         lookahead = case["optimizer"] == "nesterov_lookahead"
         ax = []
         for step in range(case["steps"]):
-            _, g = fg(p.detach().numpy().copy(), step)
-            grad = torch.from_numpy(g.copy())
+            _, g = fg(p.detach().numpy().reshape(-1).copy(), step)
+            grad = torch.from_numpy(g.copy()).reshape(p.shape)
             p.grad = grad.to_sparse() if sparse else grad
             opt.step()
-            x = p.detach().numpy().copy()
+            x = p.detach().numpy().reshape(-1).copy()
             if lookahead:  # w = theta + momentum * lr * b (see optlab.optimizers.nesterov_lookahead)
                 b = opt.state[p]["momentum_buffer"].numpy()
                 x = x + kw["momentum"] * kw["lr"] * b
