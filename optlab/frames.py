@@ -1,10 +1,10 @@
 """Labelled views of results: :meth:`Sweep.to_xarray` and :meth:`Result.to_pandas`.
 
 pandas and xarray are an optional extra (``pip install -e ".[frames]"``);
-optlab runs without them, and only these conversions need them. Nothing here
-copies more than the result already holds: the arrays are reshaped (views
-where numpy can), and "never" (a run that did not reach the tolerance or did
-not diverge) becomes NaN in the labelled views instead of the engine's -1.
+optlab runs without them, and only these conversions need them. The arrays
+are the result's, reshaped to the grid; "never" (a run that did not reach
+the tolerance, or did not diverge) is NaN (xarray) or <NA> (pandas) in the
+labelled views instead of the engine's -1.
 """
 from __future__ import annotations
 

@@ -113,3 +113,17 @@ def test_repr_html_is_a_small_escaped_table(sw):
     evil = dataclasses.replace(res, objective="<script>alert('x')</script>&")
     page = evil._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page and "&amp;" in page
+
+
+def test_recorded_extras_become_variables_and_columns(sw):
+    pytest.importorskip("xarray")
+    res = sw.result
+    # an optimizer's recorded state is (n, n_records, dim) and a final scalar (n,), as in core.simulate
+    extra = {"ax": res.x * 2.0, "evals": np.arange(res.n_traj) + 10}
+    s2 = dataclasses.replace(sw, result=dataclasses.replace(res, extra=extra))
+    ds = s2.to_xarray()
+    assert ds.ax.dims == ds.x.dims and ds.evals.dims == ds.final_loss.dims
+    np.testing.assert_array_equal(ds.ax.values, ds.x.values * 2.0)
+    np.testing.assert_array_equal(ds.evals.values.ravel(), extra["evals"])
+    df = s2.result.to_pandas()
+    assert df.evals.tolist() == extra["evals"].tolist() and "ax" not in df.columns

@@ -12,7 +12,8 @@ def classify(x_final, grad_norm, diverged, minima, radius, gtol):
     out = np.full(len(x_final), k + 1, dtype=np.int64)
     ok = np.isfinite(x_final).all(axis=1) & ~diverged
     if k:
-        d = np.linalg.norm(x_final[:, None, :] - m[None, :, :], axis=2)
+        with np.errstate(over="ignore", invalid="ignore"):  # diverged ends: overwritten just below
+            d = np.linalg.norm(x_final[:, None, :] - m[None, :, :], axis=2)
         d[~ok] = np.inf
         near = np.argmin(d, axis=1)
         hit = d[np.arange(len(d)), near] <= radius

@@ -110,7 +110,17 @@ class Sweep:
         return sweep_to_xarray(self)
 
     def to_pandas(self):
-        """:meth:`Result.to_pandas` of the whole sweep, with a ``start`` column (the start's index)."""
+        """:meth:`Result.to_pandas` of the whole sweep, with a ``start`` column (the start's index).
+
+        >>> import optlab
+        >>> sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.5]}, x0=[[1.0, 1.0], [0.0, 2.0]], steps=100)
+        >>> sw.to_pandas()[["lr", "start", "x0_1", "outcome", "steps_to_tol"]]
+            lr  start  x0_1    outcome  steps_to_tol
+        0  0.1      0   1.0    running          <NA>
+        1  0.1      1   2.0  converged            69
+        2  0.5      0   1.0    running          <NA>
+        3  0.5      1   2.0  converged            11
+        """
         from ..frames import result_to_pandas
         start = np.broadcast_to(np.asarray(self.coords["start"]), self.shape).ravel()
         return result_to_pandas(self.result, start=start)
