@@ -7,4 +7,12 @@ from .engine.result import Result  # noqa: E402
 from .engine.sweep import Sweep, sweep  # noqa: E402
 from .errors import OptlabError  # noqa: E402
 
-__all__ = ["OptlabError", "Result", "Sweep", "objectives", "optimizers", "simulate", "sweep", "__version__"]
+__all__ = ["OptlabError", "Result", "Sweep", "objectives", "optimizers", "plot", "simulate", "sweep", "__version__"]
+
+
+def __getattr__(name):
+    # optlab.plot (matplotlib) loads on first use, so `import optlab` stays quick
+    if name == "plot":
+        import importlib
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'optlab' has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Result of an engine call: arrays per trajectory, plus what they mean."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import tempfile
@@ -122,10 +123,51 @@ class Result:
                        diverged_step=z["diverged_step"], tol_step=z["tol_step"],
                        hyper=hyper, options=meta["options"], extra=extra)
 
+    def to_pandas(self):
+        """A tidy table, one row per trajectory (needs the ``frames`` extra: pandas).
+
+        Columns: ``trajectory``, each per-trajectory hyperparameter (``lr``,
+        ``momentum``, ``beta1`` ...), the start ``x0_0``, ``x0_1``, ...,
+        ``final_loss``, ``best_loss``, ``best_step``, ``outcome``,
+        ``steps_to_tol`` and ``diverged_step`` (nullable integers, ``<NA>``
+        for never), ``final_grad_norm``, ``x_final_0``, ... and any final
+        scalar the optimizer records. ``df.attrs`` holds the optimizer, the
+        objective, the engine options and the per-call options. The names are
+        those of :meth:`metrics`.
+
+        >>> import optlab
+        >>> res = optlab.simulate("sgd", "quadratic", x0=[[1.0, 1.0], [-1.0, 0.5]], steps=200, lr=[0.1, 0.5])
+        >>> df = res.to_pandas()
+        >>> df[["lr", "x0_0", "outcome", "steps_to_tol"]]
+            lr  x0_0    outcome  steps_to_tol
+        0  0.1   1.0    running          <NA>
+        1  0.5  -1.0  converged           106
+        >>> df.attrs["optimizer"], df.attrs["steps"]
+        ('sgd', 200)
+        """
+        from ..frames import result_to_pandas
+        return result_to_pandas(self)
+
+    def _html_rows(self) -> list:
+        counts = ", ".join(f"{k} {v}" for k, v in self.outcome_counts().items())
+        return [("optimizer", self.optimizer), ("objective", f"{self.objective} (dim {self.dim})"),
+                ("trajectories", self.n_traj), ("steps", int(self.steps[-1])), ("outcomes", counts)]
+
+    def _repr_html_(self) -> str:
+        """A small table for Jupyter: optimizer, objective, trajectories, steps, outcome counts."""
+        return html_table("Result", self._html_rows())
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.outcome_counts().items())
         return (f"Result({self.optimizer} on {self.objective}: {self.n_traj} trajectories x "
                 f"{int(self.steps[-1])} steps, dim={self.dim}; {counts})")
+
+
+def html_table(title: str, rows) -> str:
+    """``rows`` (label, value) as a two-column HTML table; every label and value escaped."""
+    body = "".join(f"<tr><th style=\"text-align:left\">{html.escape(str(k))}</th>"
+                   f"<td style=\"text-align:left\">{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table><caption style=\"text-align:left\"><b>{html.escape(title)}</b></caption>{body}</table>"
 
 
 def _plain(v):

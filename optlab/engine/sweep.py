@@ -32,7 +32,13 @@ class Sweep:
     shape: tuple
 
     def grid(self, name: str) -> np.ndarray:
-        """A per-trajectory field of the result reshaped to the grid."""
+        """A per-trajectory field of the result reshaped to the grid.
+
+        This is the plain-numpy form of :meth:`to_xarray`: ``sw.grid("loss_final")``
+        holds the numbers of ``sw.to_xarray()["final_loss"]`` without the labels
+        (and with -1, not NaN, for "never" in ``tol_step`` and ``diverged_step``).
+        It needs no extra, so the studies and the engine's tests use it.
+        """
         fields = _GRID_FIELDS + tuple(self.result.hyper)
         if name not in fields:
             from ..errors import unknown_name
@@ -46,7 +52,12 @@ class Sweep:
         return np.asarray(arr).reshape(self.shape + np.shape(arr)[1:])
 
     def index(self, **where) -> np.ndarray:
-        """Flat trajectory indices where each named axis equals the given value."""
+        """Flat trajectory indices where each named axis equals the given value.
+
+        Floats are matched with ``np.isclose``. This selects by value by hand;
+        with the ``frames`` extra, ``sw.to_xarray().sel(momentum=0.9)`` does
+        the same on labelled arrays (``method="nearest"`` for inexact values).
+        """
         unknown = [k for k in where if k not in self.coords]
         if unknown:
             raise OptlabError(f"Unknown grid axis '{unknown[0]}'. Axes: {', '.join(self.coords)}")
@@ -65,6 +76,65 @@ class Sweep:
             mask &= hit.reshape(shape)
         return np.flatnonzero(mask.ravel())
 
+    def to_xarray(self):
+        """The sweep as a labelled ``xarray.Dataset`` (needs the ``frames`` extra).
+
+        Dimensions: the grid axes in grid order (``lr``, ``momentum`` ...),
+        ``start`` (the index of the start point), ``step`` (the records; its
+        coordinate holds the recorded step numbers) and ``dim`` (coordinates
+        of a point). Coordinates hold the swept values (a tuple-valued axis
+        such as ``betas`` gets labels ``"0.9, 0.999"``, with ``beta1`` and
+        ``beta2`` as extra coordinates), the recorded steps and ``x0`` (each
+        start point). Data variables: ``x``, ``loss``, ``x_final``,
+        ``outcome``, ``final_loss``, ``best_loss``, ``best_step``,
+        ``steps_to_tol`` and ``diverged_step`` (NaN for never),
+        ``final_grad_norm``, and any state or scalar the optimizer records.
+        ``attrs`` holds the optimizer, objective and engine options.
+
+        It replaces :meth:`grid` and :meth:`index`: ``ds.final_loss`` is
+        ``sw.grid("loss_final")`` labelled, and ``ds.sel(momentum=0.9)`` is the
+        slice ``sw.index(momentum=0.9)`` picks.
+
+        >>> import optlab
+        >>> sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.5], "momentum": [0.0, 0.9]},
+        ...                   x0=[1.0, 1.0], steps=100, record_every=50)
+        >>> ds = sw.to_xarray()
+        >>> ds.loss.dims, ds.step.values.tolist()
+        (('lr', 'momentum', 'start', 'step'), [0, 50, 100])
+        >>> ds.steps_to_tol.sel(start=0).values.tolist()      # NaN: not within 100 steps
+        [[nan, 93.0], [nan, 78.0]]
+        >>> bool((ds.final_loss.sel(momentum=0.9).values.ravel() == sw.loss_final[sw.index(momentum=0.9)]).all())
+        True
+        """
+        from ..frames import sweep_to_xarray
+        return sweep_to_xarray(self)
+
+    def to_pandas(self):
+        """:meth:`Result.to_pandas` of the whole sweep, with a ``start`` column (the start's index).
+
+        >>> import optlab
+        >>> sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.5]}, x0=[[1.0, 1.0], [0.0, 2.0]], steps=100)
+        >>> sw.to_pandas()[["lr", "start", "x0_1", "outcome", "steps_to_tol"]]
+            lr  start  x0_1    outcome  steps_to_tol
+        0  0.1      0   1.0    running          <NA>
+        1  0.1      1   2.0  converged            69
+        2  0.5      0   1.0    running          <NA>
+        3  0.5      1   2.0  converged            11
+        """
+        from ..frames import result_to_pandas
+        start = np.broadcast_to(np.asarray(self.coords["start"]), self.shape).ravel()
+        return result_to_pandas(self.result, start=start)
+
+    def _repr_html_(self) -> str:
+        """A small table for Jupyter: the result's summary and the grid axes."""
+        from .result import html_table
+        rows = self.result._html_rows()
+        for name, values in self.coords.items():
+            vals = list(values)
+            shown = ", ".join(_short(v) for v in vals[:4]) + (f", ... {_short(vals[-1])}" if len(vals) > 4 else "")
+            rows.append((f"axis {name}", f"{len(vals)}: {shown}"))
+        return html_table("Sweep", rows)
+
     def __getattr__(self, name):  # delegate x, loss, outcome ... to the result
         if name in ("result", "coords", "shape"):
             raise AttributeError(name)
@@ -75,6 +145,14 @@ class Sweep:
         return f"Sweep({axes}) of {self.result!r}"
 
 
+def _short(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.4g}"
+    if isinstance(v, (tuple, list, np.ndarray)):
+        return "(" + ", ".join(_short(e) for e in v) + ")"
+    return str(v)
+
+
 def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     """Run the cartesian product of ``grid`` (hyperparameter -> values) x start points.
 
@@ -83,8 +161,8 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     ``centered`` ...) in the grid run as one call per value, merged.
 
     >>> sw = sweep("sgd", "quadratic", grid={"lr": [0.1, 1.0], "momentum": [0.0, 0.9]},
-    ...            x0=[1.0, 1.0], steps=50)                        # doctest: +SKIP
-    >>> sw.grid("loss_final").shape                                 # doctest: +SKIP
+    ...            x0=[1.0, 1.0], steps=50)
+    >>> sw.grid("loss_final").shape
     (2, 2, 1)
     """
     opt = _optimizers.get(optimizer)

@@ -35,37 +35,42 @@ def category_colors(n_minima, global_index=(), many=8):
     return mins + [OTHER, RUNNING, DIVERGED]
 
 
-def basin_figure(spec, options, box, panels, minima, title, global_index=(), max_legend=8):
-    """One panel per optimizer; ``panels``: dicts with ``label``, ``method``, ``labels`` (ny, nx) int
-    categories and ``shares`` (dict). ``minima``: list of (x, value). The objective's contour lines are
-    drawn on top, thin, so the basins stay readable."""
-    n = len(panels)
+def contour_lines(spec, options, box, n=160):
+    """(X, Y, Z - min Z, levels): the thin contour lines drawn over basin maps."""
+    X, Y, Z = grid_values(spec, box, n, **options)
+    zs = Z - np.nanmin(Z)
+    levels = np.unique(np.quantile(zs[np.isfinite(zs)], np.linspace(0.02, 0.98, 14)))
+    return X, Y, zs, levels
+
+
+def basin_panel(ax, spec, options, box, labels, minima, global_index=(), max_legend=8, lines=None):
+    """On ``ax``: ``labels`` (ny, nx) categories over ``box`` (see :func:`category_colors`), the
+    objective's contour lines on top, thin, and the minima marked (global ones as gold stars). Returns
+    the image."""
+    k = len(minima)
+    cmap = ListedColormap(category_colors(k, global_index, max_legend))
+    X, Y, zs, levels = contour_lines(spec, options, box) if lines is None else lines
+    im = ax.imshow(labels, origin="lower", extent=(box[0, 0], box[0, 1], box[1, 0], box[1, 1]),
+                   cmap=cmap, vmin=-0.5, vmax=k + 2.5, interpolation="nearest", aspect="auto")
+    if levels.size > 1:
+        ax.contour(X, Y, zs, levels=levels, colors="k", linewidths=0.35, alpha=0.45)
+    for i, (x, _v) in enumerate(minima):
+        is_global = i in global_index
+        marker, size, face = MARKERS["minimum"] if is_global else ("o", 28, "white")
+        ax.scatter([x[0]], [x[1]], marker=marker, s=size, c=face, edgecolors="k", linewidths=0.8, zorder=5)
+    ax.set_xlim(box[0])
+    ax.set_ylim(box[1])
+    ax.set_xlabel("$x_1$ of the start")
+    ax.set_ylabel("$x_2$ of the start")
+    ax.grid(False)
+    return im
+
+
+def basin_handles(minima, global_index=(), max_legend=8) -> list:
+    """Legend entries of a basin map: each minimum's color (or global/pastel), the other categories and
+    the markers."""
     k = len(minima)
     cols = category_colors(k, global_index, max_legend)
-    cmap = ListedColormap(cols)
-    fig, axes = figure(1, n, figsize=(4.5 * n, 5.0), squeeze=False)
-    X, Y, Z = grid_values(spec, box, 160, **options)
-    zs = Z - np.nanmin(Z)
-    levels = np.quantile(zs[np.isfinite(zs)], np.linspace(0.02, 0.98, 14))
-    levels = np.unique(levels)
-    for ax, pn in zip(axes[0], panels):
-        ax.imshow(pn["labels"], origin="lower", extent=(box[0, 0], box[0, 1], box[1, 0], box[1, 1]),
-                  cmap=cmap, vmin=-0.5, vmax=k + 2.5, interpolation="nearest", aspect="auto")
-        if levels.size > 1:
-            ax.contour(X, Y, zs, levels=levels, colors="k", linewidths=0.35, alpha=0.45)
-        for i, (x, _v) in enumerate(minima):
-            is_global = i in global_index
-            marker, size, face = MARKERS["minimum"] if is_global else ("o", 28, "white")
-            ax.scatter([x[0]], [x[1]], marker=marker, s=size * (1.0 if is_global else 1.0), c=face,
-                       edgecolors="k", linewidths=0.8, zorder=5)
-        ax.set_xlim(box[0])
-        ax.set_ylim(box[1])
-        ax.set_xlabel("$x_1$ of the start")
-        ax.set_ylabel("$x_2$ of the start")
-        ax.grid(False)
-        share = pn["shares"].get("global", 0.0)
-        ax.set_title(f"{pn['label']}\n{100 * share:.1f}% of starts reach a global minimum", fontsize=9,
-                     color=color_for(pn["method"]))
     handles = []
     if k <= max_legend:
         for i, (x, v) in enumerate(minima):
@@ -81,6 +86,22 @@ def basin_figure(spec, options, box, panels, minima, title, global_index=(), max
                 Line2D([], [], marker=MARKERS["minimum"][0], color="gold", mec="k", ls="none", ms=11,
                        label="global minimum"),
                 Line2D([], [], marker="o", color="white", mec="k", ls="none", ms=6, label="local minimum")]
+    return handles
+
+
+def basin_figure(spec, options, box, panels, minima, title, global_index=(), max_legend=8):
+    """One panel per optimizer; ``panels``: dicts with ``label``, ``method``, ``labels`` (ny, nx) int
+    categories and ``shares`` (dict). ``minima``: list of (x, value). The objective's contour lines are
+    drawn on top, thin, so the basins stay readable."""
+    n = len(panels)
+    fig, axes = figure(1, n, figsize=(4.5 * n, 5.0), squeeze=False)
+    lines = contour_lines(spec, options, box)
+    for ax, pn in zip(axes[0], panels):
+        basin_panel(ax, spec, options, box, pn["labels"], minima, global_index, max_legend, lines)
+        share = pn["shares"].get("global", 0.0)
+        ax.set_title(f"{pn['label']}\n{100 * share:.1f}% of starts reach a global minimum", fontsize=9,
+                     color=color_for(pn["method"]))
+    handles = basin_handles(minima, global_index, max_legend)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.1 if len(handles) > 6 else 0.07, 1, 1))
     fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, fontsize=8)

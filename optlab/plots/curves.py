@@ -9,6 +9,14 @@ from .style import color_for, figure
 def loss_figure(runs, title, f_min=None, max_paths=50):
     """``runs``: list of (label, Result). Plots f - f* when the minimum is known."""
     fig, ax = figure(figsize=(6.4, 4.2))
+    draw_losses(ax, runs, f_min, max_paths)
+    ax.set_title(title)
+    return fig
+
+
+def draw_losses(ax, runs, f_min=None, max_paths=50):
+    """``runs``: list of (label, Result). On ``ax``: f - f* (f when the minimum is unknown) vs step, log
+    scale (symlog when some values are not positive), an x where a run diverged, and a legend."""
     positive = True
     for label, res in runs:
         y = res.loss - (f_min if f_min is not None else 0.0)
@@ -29,6 +37,5 @@ def loss_figure(runs, title, f_min=None, max_paths=50):
         ax.set_yscale("symlog", linthresh=1e-6)
     ax.set_xlabel("step")
     ax.set_ylabel("f(x) - f*" if f_min is not None else "f(x)")
-    ax.set_title(title)
     ax.legend(loc="best")
-    return fig
+    return ax

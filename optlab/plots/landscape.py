@@ -86,22 +86,31 @@ def draw_paths(ax, x, label, color, max_paths=50, order=0):
                 mec="k", mew=0.8, zorder=7)
 
 
-def contour_figure(spec, runs, title, bounds=None, options=None, max_paths=50):
-    """``runs``: list of (label, Result). One figure, all trajectories on one contour."""
-    fig, ax = figure(figsize=(6.4, 5.2))
+def draw_runs(ax, spec, runs, bounds=None, options=None, max_paths=50, colorbar=True, legend=True):
+    """``runs``: list of (label, Result). On ``ax``: the contour, every run's trajectories in its color,
+    the stationary points marked; a colorbar and a legend below the axes. Returns the contour's mappable."""
     cs, zlabel = contour(ax, spec, bounds, options)
-    cb = fig.colorbar(cs, ax=ax)
-    if "log" in zlabel:
-        cb.locator = LogLocator()
-        cb.formatter = LogFormatterSciNotation()
-        cb.update_ticks()
-    cb.set_label(zlabel)
+    if colorbar:
+        cb = ax.figure.colorbar(cs, ax=ax)
+        if "log" in zlabel:
+            cb.locator = LogLocator()
+            cb.formatter = LogFormatterSciNotation()
+            cb.update_ticks()
+        cb.set_label(zlabel)
     for k, (label, res) in enumerate(runs):
         draw_paths(ax, res.x, label, color_for(label), max_paths, order=k)
     mark_points(ax, spec, np.asarray(ax.get_xlim() + ax.get_ylim()).reshape(2, 2))
     ax.set_xlim(cs.axes.get_xlim())
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(labels)),
-              frameon=False)
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(labels)),
+                  frameon=False)
+    return cs
+
+
+def contour_figure(spec, runs, title, bounds=None, options=None, max_paths=50):
+    """``runs``: list of (label, Result). One figure, all trajectories on one contour."""
+    fig, ax = figure(figsize=(6.4, 5.2))
+    draw_runs(ax, spec, runs, bounds, options, max_paths)
     ax.set_title(title)
     return fig

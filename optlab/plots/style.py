@@ -6,11 +6,17 @@ orange in the contour, the loss curves and the report.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+# runs and studies draw off screen; a notebook (MPLBACKEND set by its kernel) or a session that already
+# chose a backend by importing pyplot keeps its own, so optlab.plot's figures show inline there
+if not os.environ.get("MPLBACKEND") and "matplotlib.pyplot" not in sys.modules:
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..engine.result import atomic_path  # noqa: E402
@@ -46,6 +52,15 @@ def color_for(name: str) -> str:
 def figure(*args, **kwargs):
     with plt.rc_context(STYLE):
         return plt.subplots(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def styled(ax=None, **figure_kw):
+    """The house style while drawing: yields ``ax``, or the axes of a new styled figure when it is None."""
+    with plt.rc_context(STYLE):
+        if ax is None:
+            _, ax = plt.subplots(**figure_kw)
+        yield ax
 
 
 def save(fig, path, fmt="png", dpi=120) -> Path:

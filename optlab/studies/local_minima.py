@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import simulate
+from ..analysis.basins import classify, global_index as global_minima_index
 from ..errors import OptlabError
 from ..plots import save
 from ..plots.basins import basin_figure, share_figure
@@ -47,27 +48,6 @@ QUICK = dict(n=48, objectives=[
 ])
 ENTRY_KEYS = ("box", "lr", "steps")
 METHODS = ("gd", "momentum", "adam", "nesterov", "rmsprop", "adagrad", "sgd")
-
-
-def classify(x_final, grad_norm, diverged, minima, radius, gtol):
-    """Category per run: index of the minimum, then k (other stationary point), k+1 (not converged),
-    k+2 (diverged)."""
-    k = len(minima)
-    m = np.asarray([x for x, _ in minima], dtype=float).reshape(k, -1)
-    out = np.full(len(x_final), k + 1, dtype=np.int64)
-    ok = np.isfinite(x_final).all(axis=1) & ~diverged
-    if k:
-        d = np.linalg.norm(x_final[:, None, :] - m[None, :, :], axis=2)
-        d[~ok] = np.inf
-        near = np.argmin(d, axis=1)
-        hit = d[np.arange(len(d)), near] <= radius
-        out[hit] = near[hit]
-    else:
-        hit = np.zeros(len(x_final), dtype=bool)
-    other = ok & ~hit & (grad_norm <= gtol)
-    out[other] = k
-    out[~ok] = k + 2
-    return out
 
 
 def _optimizer_run(method, lr, beta):
@@ -122,8 +102,7 @@ def run(cfg: dict, out_dir) -> dict:
         xs = np.linspace(box[0, 0], box[0, 1], n)
         ys = np.linspace(box[1, 0], box[1, 1], n)
         starts = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-        f_glob = min(v for _, v in minima)
-        global_index = tuple(i for i, (_, v) in enumerate(minima) if v <= f_glob + 1e-9 * (1 + abs(f_glob)))
+        global_index = global_minima_index(minima)
         panels, obj_rows = [], []
         for m in methods:
             opt, hyper, label = _optimizer_run(m, float(lrs[m]), beta)
