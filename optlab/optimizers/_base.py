@@ -95,6 +95,9 @@ class OptimizerSpec:
     # the generated config file (optlab.configs): keys it leaves out, end-of-line notes
     config_hidden: tuple = ()
     config_notes: dict = field(default_factory=dict)
+    # rows of ``vector`` that torch lets be None, and the value torch then uses for a parameter
+    # of this dtype: name -> callable(numpy dtype) (Adafactor's eps1: the machine epsilon)
+    none_value: dict = field(default_factory=dict)
 
     @property
     def n_state(self) -> int:
@@ -150,7 +153,10 @@ class OptimizerSpec:
             values[key] = params.get(key, default)
         out = {}
         for key in self.vector:
-            out[key] = _per_traj(key, values[key], n)
+            v = values[key]
+            if key in self.none_value:
+                v = _fill_none(v, self.none_value[key](np.dtype(dtype)))
+            out[key] = _per_traj(key, v, n)
         for key in self.static:
             v = values[key]
             if isinstance(v, np.ndarray) and v.ndim == 0:
@@ -176,6 +182,14 @@ def _per_traj(key, value, n):
     if arr.size != n:
         raise OptlabError(f"Invalid {key}: {arr.size} values for {n} trajectories (give one value or one per trajectory)")
     return arr
+
+
+def _fill_none(value, fill):
+    """``value`` (one or one per trajectory) with every None replaced by ``fill``."""
+    arr = np.asarray(value, dtype=object)
+    if not any(v is None for v in arr.reshape(-1)):
+        return value
+    return np.array([fill if v is None else v for v in arr.reshape(-1)], dtype=object).reshape(arr.shape)
 
 
 def _static_float(key, v):
