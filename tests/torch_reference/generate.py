@@ -144,6 +144,14 @@ SETTINGS = {
                                         eps=1e-5, ns_steps=3, weight_decay=0.01), ALL),
         ("original_ns7", dict(lr=1e-2, adjust_lr_fn="original", ns_steps=7, momentum=0.5), ALL),
     ],
+    "adafactor": [
+        ("default", dict(), ALL),
+        ("lr_decay_eps_d", dict(lr=0.05, beta2_decay=-0.5, eps1=1e-30, eps2=1e-2, d=1.5), ALL),
+        ("wd_clip", dict(lr=0.02, weight_decay=0.1, d=1.0, beta2_decay=-1.0), ALL),
+        ("foreach", dict(lr=0.03, foreach=True, weight_decay=0.05), ALL),
+        ("rho_1_sqrt_t_eps1", dict(lr=0.3, eps1=0.05, d=2.0, beta2_decay=0.0), ALL),
+        ("maximize", dict(lr=1e-2, maximize=True), ASCENT),
+    ],
     "lbfgs": [
         ("default", dict(), ALL),
         ("lr_hist_iter", dict(lr=0.05, history_size=3, max_iter=7), ALL),
@@ -191,6 +199,9 @@ def torch_setup(opt_name, kwargs):
         base = optlab.optimizers.get("sgd").defaults
         kw = {**{k: v for k, v in spec.defaults.items() if base[k] != v}, **kw}
         return "SGD", kw
+    if opt_name == "adafactor" and ("eps1" in kw or "eps2" in kw):  # torch takes them as a pair
+        d1, d2 = spec.defaults["eps1"], spec.defaults["eps2"]
+        kw["eps"] = (kw.pop("eps1", d1), kw.pop("eps2", d2))
     if opt_name == "nesterov_lookahead":
         kw = {"momentum": spec.defaults["momentum"], **kw, "nesterov": True}
         return "SGD", kw
