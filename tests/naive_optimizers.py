@@ -326,6 +326,31 @@ def muon(grad, x0, steps, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=Tru
     return {"x": _run(x0, steps, update)}
 
 
+def adafactor(grad, x0, steps, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
+              foreach=None, maximize=False):
+    """torch's Adafactor on a vector parameter: the unfactored second moment (torch's eps pair is
+    ``eps1``, ``eps2``; ``foreach`` changes only a rounding, which this reference does not model)."""
+    eps1 = np.finfo(np.float64).eps if eps1 is None else eps1
+    v = np.zeros(len(x0))
+
+    def rms(a):
+        return np.sqrt(np.mean(a * a))
+
+    def update(x, t):
+        nonlocal v
+        g = grad(x)
+        g = -g if maximize else g
+        beta2 = 1 - t ** beta2_decay
+        rho = min(lr, 1 / math.sqrt(t))
+        alpha = max(eps2, rms(x)) * rho
+        x = x * (1 - lr * weight_decay)
+        v = beta2 * v + (1 - beta2) * g * g
+        u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+        u = u / max(1.0, rms(u) / d)
+        return x - alpha * u
+    return {"x": _run(x0, steps, update)}
+
+
 # --- L-BFGS: torch.optim.LBFGS.step(closure), transcribed with numpy vectors ----------------
 # torch computes ``v.add_(w, alpha=a)`` as one fused multiply-add per entry; the line searches
 # branch on comparisons of nearly equal numbers, so the reference rounds those three updates the

@@ -68,6 +68,8 @@ SETTINGS = {
     "muon": [dict(lr=1e-2, momentum=0.9, weight_decay=0.01),
              dict(lr=5e-3, nesterov=False, ns_coefficients=(3.0, -3.2, 1.2), ns_steps=3,
                   adjust_lr_fn="match_rms_adamw", eps=1e-5)],
+    "adafactor": [dict(lr=0.05, beta2_decay=-0.5, eps1=1e-30, eps2=1e-2, d=1.5, weight_decay=0.1),
+                  dict(lr=0.3, eps1=0.05, foreach=True, maximize=True)],
 }
 ELEMENTWISE = sorted(SETTINGS)
 
@@ -149,6 +151,8 @@ TRIPLES = {
                   step_size_min=[1e-6, 1e-4, 1e-3], step_size_max=[50.0, 1.0, 0.1]),
     "sparse_adam": dict(lr=[1e-2, 1e-3, 5e-3], beta1=[0.9, 0.8, 0.9], beta2=[0.999, 0.99, 0.9],
                         eps=[1e-8, 1e-6, 1e-4]),
+    "adafactor": dict(lr=[1e-2, 0.3, 5e-2], beta2_decay=[-0.8, -0.5, 0.0], eps1=[None, 1e-30, 0.05],
+                      eps2=[1e-3, 1e-2, 1e-3], d=[1.0, 1.5, 3.0], weight_decay=[0.0, 0.1, 0.01]),
     "lbfgs": dict(lr=[1.0, 0.5, 0.1]),
     "muon": dict(lr=[1e-2, 5e-3, 2e-2], weight_decay=[0.1, 0.0, 0.01], momentum=[0.95, 0.9, 0.5],
                  ns_a=[3.4445, 3.0, 2.0], ns_b=[-4.775, -3.2, -1.5], ns_c=[2.0315, 1.2, 0.5], eps=[1e-7, 1e-5, 1e-3]),
@@ -317,6 +321,13 @@ BAD = [
     ("muon", dict(momentum=-0.5), "momentum should be >= 0 but is: -0.5"),
     ("muon", dict(weight_decay=-0.1), "weight decay should be >= 0 but is: -0.1"),
     ("muon", dict(adjust_lr_fn="rms"), "Adjust learning rate function rms is not supported"),
+    ("adafactor", dict(lr=-0.1), "Learning rate should be >= 0 but is: -0.1"),
+    ("adafactor", dict(beta2_decay=0.5), "beta2_decay should be <= 0 but is: 0.5"),
+    ("adafactor", dict(eps1=-1e-30), "epsilon1 should be >= 0 but is: -1e-30"),
+    ("adafactor", dict(eps1=float("nan")), "epsilon1 should be >= 0 but is: nan"),
+    ("adafactor", dict(eps2=-1.0), "epsilon2 should be >= 0 but is: -1.0"),
+    ("adafactor", dict(d=0.5), "Clipping threshold d should be >= 1 but is: 0.5"),
+    ("adafactor", dict(weight_decay=-0.1), "weight_decay should be >= 0 but is: -0.1"),
 ]
 
 
@@ -412,6 +423,8 @@ PY_CASES = [
     ("sparse_adam", dict(lr=1e-2)),
     ("muon", dict(lr=1e-2, weight_decay=0.01)),
     ("nesterov_lookahead", dict(lr=1e-3, weight_decay=0.01)),
+    ("adafactor", dict(lr=0.3, weight_decay=0.01, beta2_decay=-0.5)),
+    ("adafactor", dict(lr=0.05, foreach=True, maximize=True)),
     ("lbfgs", dict(max_iter=5)),
     ("lbfgs", dict(max_iter=5, line_search_fn="strong_wolfe")),
 ]
@@ -489,3 +502,55 @@ def test_adam_beta_sweep_equals_separate_runs():
         one = optlab.simulate("adam", "rosenbrock", x0=x0[i:i + 1], steps=150, lr=1e-2, betas=(b1[i], b2[i]),
                               progress=False)
         np.testing.assert_array_equal(r.x[i], one.x[0], err_msg=f"betas {b1[i]}, {b2[i]}")
+
+
+# --- Adafactor -----------------------------------------------------------------------------------
+
+def test_adafactor_eps1_none_is_the_machine_epsilon_of_the_dtype():
+    spec = optlab.optimizers.get("adafactor")
+    row = spec.vector.index("eps1")
+    for dtype in (np.float64, np.float32):
+        hp, _, v = spec.resolve(3, dict(eps1=[None, 1e-30, None]), dtype=dtype)
+        eps = np.finfo(dtype).eps  # torch.finfo(param.dtype).eps
+        assert list(hp[row]) == [eps, dtype(1e-30), eps]
+        hp, _, _ = spec.resolve(1, {}, dtype=dtype)  # the default, eps=(None, 1e-3)
+        assert hp[row, 0] == eps
+    # the generated config writes torch's None as null, and null reads back as None
+    yaml = pytest.importorskip("yaml")
+    assert yaml.safe_load((CONF / "adafactor.yaml").read_text())["eps1"] is None
+
+
+def test_adafactor_foreach_is_true_false_or_none():
+    spec = optlab.optimizers.get("adafactor")
+    for ok in (None, False, True):
+        assert spec.resolve(1, dict(foreach=ok))[1][0] == float(bool(ok))
+    with pytest.raises(OptlabError, match=r"^Invalid foreach: 'yes' \(must be true, false or null\)$"):
+        spec.resolve(1, dict(foreach="yes"))
+
+
+def test_adafactor_rms_couples_the_coordinates():
+    # the step is relative to RMS(x) over the D coordinates of a trajectory: a trajectory is one
+    # vector parameter, so scaling one coordinate's start changes the other's path
+    a = optlab.simulate("adafactor", "quadratic", x0=[[1.0, 1.0], [1.0, 10.0]], steps=5, lr=0.1, progress=False)
+    assert not np.array_equal(a.x[0, :, 0], a.x[1, :, 0])
+
+
+def test_adafactor_step_takes_libm_pow_for_the_square_root_of_t():
+    # torch's rho = min(lr, 1 / t ** 0.5) uses libm's pow, which is not the correctly rounded sqrt
+    # (1 / t ** 0.5 first differs from 1 / sqrt(t) at t = 5579); LLVM would compile pow(t, 0.5) into
+    # sqrt if the exponent were a constant. A step from x = 0 with lr = 1, eps2 = 1 (alpha = rho),
+    # beta2_decay = 0 (V = G^2) and gradients of powers of two (U = +-1) moves x by exactly -+rho.
+    from numba import njit
+    from optlab.optimizers import adafactor as af
+    t = 5579
+    rho = 1.0 / t ** 0.5  # Python's float ** is libm's pow, as in torch
+    assert rho != 1.0 / np.sqrt(t)  # the case that tells the two apart
+    hp, hs, _ = af.SPEC.resolve(1, dict(lr=1.0, eps2=1.0, beta2_decay=0.0, d=1e6))
+
+    def one(fn):
+        x = np.zeros((2, 1))
+        g = np.array([[1.0], [-4.0]])
+        fn(x, g, np.zeros((1, 2, 1)), np.zeros((len(af.SPEC.scalars), 1)), hp, hs, t, 1)
+        return x[:, 0]
+    assert list(one(af.step)) == [-rho, rho]
+    assert list(one(njit(af.step))) == [-rho, rho]

@@ -297,4 +297,25 @@ def np_muon(x, steps, grad, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=T
     return x
 
 
+def np_adafactor(x, steps, grad, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
+                 foreach=None, maximize=False):
+    """Each column of x is one vector parameter: an unfactored second moment, and RMS figures
+    over the column's D coordinates (``foreach`` changes only a rounding)."""
+    eps1 = np.finfo(x.dtype).eps if eps1 is None else eps1
+    v = np.zeros_like(x)
+    for t in range(1, steps + 1):
+        g = grad(x)
+        if maximize:
+            g = -g
+        w = t ** beta2_decay  # 1 - beta2_t
+        alpha = np.maximum(eps2, np.sqrt(np.mean(x * x, axis=0))) * min(lr, 1.0 / math.sqrt(t))
+        if weight_decay:
+            x *= 1.0 - lr * weight_decay
+        v += w * (g * g - v)
+        u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+        u /= np.maximum(1.0, np.sqrt(np.mean(u * u, axis=0)) / d)
+        x -= alpha * u
+    return x
+
+
 REFERENCES = {name[3:]: fn for name, fn in list(globals().items()) if name.startswith("np_")}
