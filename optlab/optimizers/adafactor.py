@@ -62,9 +62,9 @@ from ._base import OptimizerSpec, check_bool, require
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
 # st: torch's per-coordinate state (a vector parameter: the unfactored second moment)
 S_VARIANCE = 0
-# sc: per-trajectory scalars of the current step: the lerp weight t ** beta2_decay, the step
-# factor (alpha, then -alpha / clip), the decay factor 1 - lr * wd, the floor eps1 ** 2, and four
-# partial sums of a norm (NORM0 ends holding the norm)
+# sc: per-trajectory scalars: this step's lerp weight t ** beta2_decay and step factor (alpha, then
+# -alpha / clip); the decay factor 1 - lr * wd and the floor eps1 ** 2 (set by init); four partial
+# sums of a norm (NORM0 ends holding the norm)
 K_WEIGHT, K_SCALE, K_DECAY, K_FLOOR, K_NORM0, K_NORM1, K_NORM2, K_NORM3 = 0, 1, 2, 3, 4, 5, 6, 7
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA2_DECAY, H_EPS1, H_EPS2, H_D, H_WEIGHT_DECAY = 0, 1, 2, 3, 4, 5
@@ -75,6 +75,13 @@ def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
             st[S_VARIANCE, d, j] = 0.0
+    # hyperparameters never change during a run: the decay factor and the floor once
+    for j in range(n):
+        lr = hp[H_LR, j]
+        wd = hp[H_WEIGHT_DECAY, j]
+        sc[K_DECAY, j] = 1.0 - lr * wd if wd != 0.0 else 1.0  # x * 1.0 is x: no decay, as torch skips it
+        e1 = hp[H_EPS1, j]
+        sc[K_FLOOR, j] = e1 * e1  # clamp_(min=eps1 * eps1)
 
 
 @jitable(inline="never")
@@ -128,10 +135,6 @@ def step(x, g, st, sc, hp, hs, t, n):
         rms = sc[K_NORM0, j] / root_size
         eps2 = hp[H_EPS2, j]
         sc[K_SCALE, j] = (rms if rms > eps2 else eps2) * rho  # max(eps2, rms): eps2 unless rms is larger
-        wd = hp[H_WEIGHT_DECAY, j]
-        sc[K_DECAY, j] = 1.0 - lr * wd if wd != 0.0 else 1.0  # x * 1.0 is x: no decay, as torch skips it
-        e1 = hp[H_EPS1, j]
-        sc[K_FLOOR, j] = e1 * e1
     # the variance, and the unclipped update U = G / sqrt(max(V, eps1^2)), kept in g
     for d in range(x.shape[0]):
         for j in range(n):
@@ -184,8 +187,7 @@ SPEC = OptimizerSpec(
     scalars=("weight", "scale", "decay", "floor", "norm0", "norm1", "norm2", "norm3"),
     none_value={"eps1": _machine_eps},
     validate=_validate,
-    summary="Adafactor: relative steps from an unfactored second moment of a vector parameter, "
-            "with update clipping (torch.optim.Adafactor)",
+    summary="Adafactor: steps relative to RMS(x), update clipping; x is one vector (torch.optim.Adafactor)",
     torch_name="Adafactor",
     reference="Shazeer & Stern, ICML 2018",
     config_notes={"eps1": "torch's eps[0]; null: the dtype's machine epsilon", "eps2": "torch's eps[1]",
