@@ -530,8 +530,10 @@ def test_adafactor_foreach_is_true_false_or_none():
 
 def test_adafactor_rms_couples_the_coordinates():
     # the step is relative to RMS(x) over the D coordinates of a trajectory: a trajectory is one
-    # vector parameter, so scaling one coordinate's start changes the other's path
-    a = optlab.simulate("adafactor", "quadratic", x0=[[1.0, 1.0], [1.0, 10.0]], steps=5, lr=0.1, progress=False)
+    # vector parameter, so on a separable objective (the 5-D quadratic is diagonal) changing one
+    # coordinate's start changes the others' paths; with Adam (coordinate-wise) it would not
+    x0 = np.array([[1.0, -0.8, 0.6, -0.4, 0.9], [1.0, -0.8, 0.6, -0.4, 9.0]])
+    a = optlab.simulate("adafactor", "quadratic", x0=x0, steps=5, lr=0.1, progress=False)
     assert not np.array_equal(a.x[0, :, 0], a.x[1, :, 0])
 
 
