@@ -60,6 +60,16 @@ def test_multirun_sweep(tmp_path):
         assert (d / "metrics.json").is_file() and (d / "loss.png").is_file()
 
 
+def test_adafactor_eps1_null_from_the_command_line(tmp_path):
+    # torch's eps=(None, 1e-3): eps1 is null in the config and on the command line
+    out = tmp_path / "af"
+    p = run_cli("optimizer=adafactor", "optimizer.eps1=null", "optimizer.lr=0.05", "engine.steps=5",
+                "plot.contour=false", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr
+    run = json.loads((out / "metrics.json").read_text())["runs"][0]
+    assert run["optimizer"] == "adafactor" and run["label"] == "adafactor (lr=0.05)"
+
+
 @pytest.mark.parametrize("args,message", [
     (["optimizer.lr=-1"], "Invalid learning rate: -1.0"),
     (["optimizer=adamm"], "Unknown optimizer 'adamm'; did you mean 'adam'?"),
@@ -71,6 +81,8 @@ def test_multirun_sweep(tmp_path):
     (["engine.steps=0"], "Invalid steps: 0"),
     (["objective.x0=[[1,2,3]]"], "dimension 3"),
     (["objective=quadratic", "objective.cond=0"], "Invalid condition number: 0.0"),
+    (["optimizer=adafactor", "optimizer.d=0.5"], "Clipping threshold d should be >= 1 but is: 0.5"),
+    (["optimizer=adafactor", "optimizer.eps1=nan"], "epsilon1 should be >= 0 but is: nan"),
 ])
 def test_bad_input_is_one_clean_line(tmp_path, args, message):
     out = tmp_path / "bad"

@@ -102,6 +102,8 @@ def optimizer_setup(sec: dict):
 
 
 def _differs(a, b):
+    if a is None or b is None:  # torch's None defaults (LBFGS's max_eval, Adafactor's eps1): not NaN
+        return a is not b
     try:
         return not np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
     except (TypeError, ValueError):
