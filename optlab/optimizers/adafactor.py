@@ -64,7 +64,7 @@ from ._base import OptimizerSpec, check_bool, require
 S_VARIANCE = 0
 # sc: per-trajectory scalars: this step's lerp weight t ** beta2_decay and step factor (alpha, then
 # -alpha / clip); the decay factor 1 - lr * wd and the floor eps1 ** 2 (set by init); four partial
-# sums of a norm (NORM0 ends holding the norm)
+# sums of a squared norm (NORM0 ends holding the sum)
 K_WEIGHT, K_SCALE, K_DECAY, K_FLOOR, K_NORM0, K_NORM1, K_NORM2, K_NORM3 = 0, 1, 2, 3, 4, 5, 6, 7
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA2_DECAY, H_EPS1, H_EPS2, H_D, H_WEIGHT_DECAY = 0, 1, 2, 3, 4, 5
@@ -85,29 +85,32 @@ def init(x, st, sc, hp, hs, n):
 
 
 @jitable(inline="never")
-def _column_norms(a, sc, n):
-    """``sc[K_NORM0, j] = torch.linalg.vector_norm(a[:, j])`` with torch's CPU float64 rounding:
-    four lanes of plain adds, the lanes summed in order, then the tail with one FMA each."""
+def _column_sumsq(a, sc, n):
+    """``sc[K_NORM0, j]`` = the sum of squares of ``a[:, j]`` as torch.linalg.vector_norm adds it on
+    a CPU float64 vector: four lanes of plain adds, the lanes summed in order, then the tail with
+    one FMA each (the caller takes the square root)."""
     size = a.shape[0]
     full = size - size % 4
-    for j in range(n):
-        sc[K_NORM0, j] = 0.0
-        sc[K_NORM1, j] = 0.0
-        sc[K_NORM2, j] = 0.0
-        sc[K_NORM3, j] = 0.0
-    for d in range(0, full, 4):
+    if full == 0:  # D < 4: no lanes, the sum of four zeros is zero
         for j in range(n):
-            sc[K_NORM0, j] = sc[K_NORM0, j] + a[d, j] * a[d, j]
-            sc[K_NORM1, j] = sc[K_NORM1, j] + a[d + 1, j] * a[d + 1, j]
-            sc[K_NORM2, j] = sc[K_NORM2, j] + a[d + 2, j] * a[d + 2, j]
-            sc[K_NORM3, j] = sc[K_NORM3, j] + a[d + 3, j] * a[d + 3, j]
-    for j in range(n):
-        sc[K_NORM0, j] = ((sc[K_NORM0, j] + sc[K_NORM1, j]) + sc[K_NORM2, j]) + sc[K_NORM3, j]
+            sc[K_NORM0, j] = 0.0
+    else:
+        for j in range(n):
+            sc[K_NORM0, j] = 0.0
+            sc[K_NORM1, j] = 0.0
+            sc[K_NORM2, j] = 0.0
+            sc[K_NORM3, j] = 0.0
+        for d in range(0, full, 4):
+            for j in range(n):
+                sc[K_NORM0, j] = sc[K_NORM0, j] + a[d, j] * a[d, j]
+                sc[K_NORM1, j] = sc[K_NORM1, j] + a[d + 1, j] * a[d + 1, j]
+                sc[K_NORM2, j] = sc[K_NORM2, j] + a[d + 2, j] * a[d + 2, j]
+                sc[K_NORM3, j] = sc[K_NORM3, j] + a[d + 3, j] * a[d + 3, j]
+        for j in range(n):
+            sc[K_NORM0, j] = ((sc[K_NORM0, j] + sc[K_NORM1, j]) + sc[K_NORM2, j]) + sc[K_NORM3, j]
     for d in range(full, size):
         for j in range(n):
             sc[K_NORM0, j] = fma(a[d, j], a[d, j], sc[K_NORM0, j])
-    for j in range(n):
-        sc[K_NORM0, j] = math.sqrt(sc[K_NORM0, j])
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -128,11 +131,11 @@ def step(x, g, st, sc, hp, hs, t, n):
         for j in range(n):
             sc[K_WEIGHT, j] = tf ** hp[H_BETA2_DECAY, j]
     # alpha from the parameter before weight decay (torch's order)
-    _column_norms(x, sc, n)
+    _column_sumsq(x, sc, n)
     for j in range(n):
         lr = hp[H_LR, j]
         rho = inv_root_t if inv_root_t < lr else lr  # min(lr, 1 / t ** 0.5): lr on a tie, as Python's
-        rms = sc[K_NORM0, j] / root_size
+        rms = math.sqrt(sc[K_NORM0, j]) / root_size  # param.norm(2) / numel ** 0.5
         eps2 = hp[H_EPS2, j]
         sc[K_SCALE, j] = (rms if rms > eps2 else eps2) * rho  # max(eps2, rms): eps2 unless rms is larger
     # the variance, and the unclipped update U = G / sqrt(max(V, eps1^2)), kept in g
@@ -144,9 +147,9 @@ def step(x, g, st, sc, hp, hs, t, n):
             fl = sc[K_FLOOR, j]
             vc = v if (v > fl) | (v != v) else fl  # clamp_min: NaN stays NaN
             g[d, j] = (1.0 / math.sqrt(vc)) * gi  # rsqrt_ is 1 / sqrt, then mul_(grad)
-    _column_norms(g, sc, n)
+    _column_sumsq(g, sc, n)
     for j in range(n):
-        q = sc[K_NORM0, j] / (root_size * hp[H_D, j])
+        q = math.sqrt(sc[K_NORM0, j]) / (root_size * hp[H_D, j])  # update.norm(2) / (numel ** 0.5 * d)
         sc[K_SCALE, j] = -sc[K_SCALE, j] / (q if q > 1.0 else 1.0)  # -alpha / max(1, RMS(U) / d)
     for d in range(x.shape[0]):
         for j in range(n):
