@@ -21,12 +21,20 @@ with :math:`\mathrm{RMS}(v) = \lVert v\rVert_2/\sqrt{D}`. There is no first
 moment. ``lr`` caps the relative step size :math:`\rho_t` (the paper's
 constant 0.01) and scales the decoupled weight decay; the step is relative to
 the size of the parameter, :math:`\max(\epsilon_2, \mathrm{RMS}(\theta))`, so
-a parameter at the origin moves by ``eps2 * rho`` at most. ``beta2_decay``
+the RMS of a step is at most that times ``rho * d``. ``beta2_decay``
 (:math:`\tau \le 0`) makes the second-moment average grow longer with t
 (:math:`\hat\beta_{2,1} = 0`: the first step uses :math:`G_1^2` alone).
 ``eps1=None`` (torch's default) is the machine epsilon of the parameter's
 dtype (2**-52 in float64, 2**-23 in float32); it floors the second moment at
 ``eps1**2``. ``d`` clips the update's RMS (``d >= 1``).
+
+**Keywords.** torch's ``eps=(eps1, eps2)`` is given as its two parts,
+``eps1`` and ``eps2`` (``simulate(..., eps1=None, eps2=1e-3)``; ``eps1: null``
+in YAML), each one value or one per trajectory like ``lr``, ``beta2_decay``,
+``d`` and ``weight_decay``: the engine reads a list-valued keyword as one value
+per trajectory, except the pairs it knows (``betas``, ``etas``,
+``step_sizes``). ``foreach`` (None/False: torch's single-tensor path, its
+default; True: the multi-tensor path) and ``maximize`` are per run.
 
 **What the parameter is.** optlab's x for one trajectory is a vector of D
 coordinates, and here it is torch's parameter: a 1-D tensor of shape (D,).
@@ -41,11 +49,13 @@ coordinate-wise, and a 2-D objective run here is not two 1-D runs.
 **torch's rounding.** ``param.norm(2)`` on a CPU float64 vector (torch 2.13)
 sums the squares in four interleaved lanes, ``a_k += x_{4i+k}**2`` (no FMA),
 adds the lanes as ``((a_0 + a_1) + a_2) + a_3``, then the last ``D mod 4``
-squares one FMA each (measured against torch on D = 1 .. 1000; the parity
-tests pin it). ``t ** 0.5`` and ``D ** 0.5`` are libm's ``pow``, not always
-the correctly rounded sqrt (they differ at 2921, 3541, ...; ``1 / t ** 0.5``
-first at t = 5579, where rho takes it once ``lr > 1/sqrt(t)``); the kernel
-calls ``pow`` with an exponent the compiler cannot see, since LLVM turns
+squares one FMA each (measured against torch for D = 1 .. 39, 64, 100, 129
+and 1000; the parity tests pin it; from 32768 coordinates torch may split the
+sum across threads, and its bits then depend on its thread count).
+``t ** 0.5`` and ``D ** 0.5`` are libm's ``pow``, not always the correctly
+rounded sqrt (they differ at 2921, 3541, ...; ``1 / t ** 0.5`` first at
+t = 5579, where rho takes it once ``lr > 1/sqrt(t)``); the kernel calls
+``pow`` with an exponent the compiler cannot see, since LLVM turns
 ``pow(x, 0.5)`` into ``sqrt``. The final ``param.add_(update, alpha=-a)`` is
 one FMA; with ``foreach=True`` torch takes its multi-tensor path, which
 multiplies first and adds after (two roundings), and so does the kernel.
