@@ -556,3 +556,15 @@ def test_adafactor_step_takes_libm_pow_for_the_square_root_of_t():
         return x[:, 0]
     assert list(one(af.step)) == [-rho, rho]
     assert list(one(njit(af.step))) == [-rho, rho]
+
+
+def test_a_tuple_hyperparameter_is_one_value_not_one_per_trajectory():
+    # (ns_a, ns_b, ns_c) for one start is one setting, not three trajectories; one tuple per
+    # start is one setting per trajectory (the tuple names come from optimizers._base.PAIRS)
+    r = optlab.simulate("muon", "rosenbrock", x0=[[-1.0, 1.0]], steps=3, ns_coefficients=(3.4445, -4.775, 2.0315))
+    assert r.x.shape == (1, 4, 2)
+    two = optlab.simulate("muon", "rosenbrock", x0=[[-1.0, 1.0], [-1.0, 1.0]], steps=3,
+                          ns_coefficients=[(3.4445, -4.775, 2.0315), (3.0, -4.0, 2.0)])
+    assert two.x.shape == (2, 4, 2)
+    np.testing.assert_array_equal(two.x[0], r.x[0])
+    assert not np.array_equal(two.x[1], r.x[0])

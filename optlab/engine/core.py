@@ -173,11 +173,12 @@ def _as_x0(obj, x0, n_hyper):
 
 def _n_per_traj(params) -> int:
     """Number of trajectories implied by per-trajectory hyperparameters (1 if all scalar)."""
+    from ..optimizers._base import PAIRS
     n = 1
     for key, v in params.items():
         arr = np.asarray(v, dtype=object)
-        if key in ("betas", "etas", "step_sizes"):
-            size = arr.size // 2 if arr.ndim >= 2 else 1
+        if key in PAIRS:  # a tuple per trajectory: (beta1, beta2), (ns_a, ns_b, ns_c), ...
+            size = arr.size // len(PAIRS[key]) if arr.ndim >= 2 else 1
         else:
             size = arr.size if arr.ndim >= 1 else 1
         if size > 1:

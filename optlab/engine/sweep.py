@@ -183,7 +183,8 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
         if not vals:
             raise OptlabError(f"grid['{name}'] is empty")
         axes[name] = vals
-    coords = {**{k: (np.asarray(v) if k not in ("betas", "etas", "step_sizes") else v) for k, v in axes.items()},
+    from ..optimizers._base import PAIRS
+    coords = {**{k: (np.asarray(v) if k not in PAIRS else v) for k, v in axes.items()},
               "start": np.arange(len(starts))}
     shape = tuple(len(v) for v in axes.values()) + (len(starts),)
     static = [k for k in axes if k in opt.static]
