@@ -303,3 +303,16 @@ def test_experiment_file_matches_the_study_defaults():
     assert study.pop("name") == "explorer" and study == DEFAULTS
     page = Path(__file__).resolve().parents[1] / "experiments" / "explorer.md"
     assert "python -m optlab +experiment=explorer" in page.read_text(encoding="utf-8")
+
+
+def test_the_default_page_fits_the_budget_and_is_interactive_within_2_s(tmp_path, browser):
+    """The experiment's own defaults: at most 15 MB, no console error, ready in under 2 s after navigation."""
+    from optlab.studies.explorer import DEFAULTS
+    out = tmp_path / "default"
+    summary = run({"study": {"name": "explorer", **DEFAULTS}}, out)
+    assert summary["page_bytes"] <= 15e6
+    _, errors, urls = open_page(browser, out / "explorer.html")
+    assert errors == [] and offline(urls, out / "explorer.html") == []
+    ms = js(browser, "window.explorer.readyMs")
+    print(f"default page: {summary['page_bytes'] / 1e6:.1f} MB, interactive after {ms:.0f} ms")
+    assert ms < 2000

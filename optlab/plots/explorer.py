@@ -178,7 +178,7 @@ function drawLand(T){lc.clearRect(0,0,land.width,land.height);lc.imageSmoothingE
     else{lc.fillStyle="#fff";lc.strokeStyle="#000";lc.lineWidth=1;lc.beginPath();lc.arc(X,Y,4,0,7);lc.fill();lc.stroke();}}
   window.explorer.drawn=pts;}
 // --- loss curve ----------------------------------------------------------------
-const lossc=document.getElementById("loss"),oc=lossc.getContext("2d"),LM={l:48,t:8,w:380,h:180};
+const lossc=document.getElementById("loss"),oc=lossc.getContext("2d"),LM={l:58,t:8,w:370,h:180};
 function drawLoss(T){oc.clearRect(0,0,lossc.width,lossc.height);
   const ys=T.ls.map(tr),s=sorted(ys);let lo=s.length?s[0]:0,hi=s.length?s[s.length-1]:1;if(hi-lo<1e-9){lo-=1;hi+=1;}
   const xs=D.steps,x1=xs[NR-1]||1;
@@ -188,7 +188,7 @@ function drawLoss(T){oc.clearRect(0,0,lossc.width,lossc.height);
   for(let i=0;i<n;i++){const X=LM.l+xs[i]/x1*LM.w,Y=LM.t+(1-(ys[i]-lo)/(hi-lo))*LM.h;i?oc.lineTo(X,Y):oc.moveTo(X,Y);}oc.stroke();
   const fx=LM.l+xs[Math.min(st.frame,NR-1)]/x1*LM.w;oc.strokeStyle="#06c";oc.setLineDash([3,3]);oc.beginPath();oc.moveTo(fx,LM.t);oc.lineTo(fx,LM.t+LM.h);oc.stroke();oc.setLineDash([]);}
 // --- heatmap ---------------------------------------------------------------------
-const heat=document.getElementById("heat"),hc=heat.getContext("2d"),HM={l:48,t:8,w:380,h:214};
+const heat=document.getElementById("heat"),hc=heat.getContext("2d"),HM={l:58,t:8,w:370,h:214};
 function cellAt(o,i,j){return ((i*o.shape[1])+j)*NS+st.start;}
 function drawHeat(){hc.clearRect(0,0,heat.width,heat.height);const o=OPTS[st.opt],nl=o.shape[0],nk=o.shape[1];
   const z=[];for(let i=0;i<nl;i++)for(let j=0;j<nk;j++){const k=cellAt(o,i,j);z.push(o.DIV[k]>=0||!isFinite(o.F[k])?NaN:tr(o.F[k]));}
@@ -242,3 +242,30 @@ document.body.setAttribute("data-ready","1");
 })();
 </script></body></html>
 """
+
+
+def screenshot(page_path, png_path, width=1020, height=880) -> bool:
+    """A PNG of the page as headless Chromium shows it (needs Debian's ``chromium`` and ``chromium-driver``
+    and selenium); False, writing nothing, when they are missing."""
+    import shutil
+    from pathlib import Path
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return False
+    if not (browser and driver_path):
+        return False
+    opts = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}", "--force-device-scale-factor=1"):
+        opts.add_argument(arg)
+    opts.binary_location = browser
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        driver.get(Path(page_path).resolve().as_uri())
+        driver.execute_script("return window.explorer && window.explorer.readyMs")
+        return bool(driver.save_screenshot(str(png_path)))
+    finally:
+        driver.quit()
