@@ -144,7 +144,7 @@ def test_lr_slider_draws_the_engines_trajectory(explorer_run, engine, browser):
         slider.send_keys(Keys.HOME)
         for want in range(3):
             st = state(browser)
-            assert st["lr"] == want and OPT_NAMES(browser)[st["opt"]] == opt
+            assert st["lr"] == want and opt_names(browser)[st["opt"]] == opt
             exp = expected_path(eng, opt, st["lr"], st["knob"], st["start"])
             got = drawn(browser)
             assert got.shape == exp.shape and np.array_equal(got, exp.astype(np.float64)), (opt, want)
@@ -156,7 +156,7 @@ def test_lr_slider_draws_the_engines_trajectory(explorer_run, engine, browser):
     assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[3], seen[4])
 
 
-def OPT_NAMES(driver):
+def opt_names(driver):
     return [o["name"] for o in js(driver, "window.explorer.optimizers")]
 
 
@@ -199,7 +199,7 @@ def test_click_on_the_landscape_selects_the_nearest_start(explorer_run, engine, 
         want = int(np.argmin(np.sum((pix - [X, Y]) ** 2, axis=1)))  # nearest on screen
         st = state(browser)
         assert st["start"] == want, (X, Y)
-        exp = expected_path(eng, OPT_NAMES(browser)[st["opt"]], st["lr"], st["knob"], want)
+        exp = expected_path(eng, opt_names(browser)[st["opt"]], st["lr"], st["knob"], want)
         assert np.array_equal(drawn(browser), exp.astype(np.float64))
 
 
@@ -209,7 +209,7 @@ def test_heatmap_click_selects_a_cell_and_a_diverged_run_stops_at_its_last_finit
     plan, eng = engine
     open_page(browser, out / "explorer.html")
     st = state(browser)
-    assert OPT_NAMES(browser)[st["opt"]] == "sgd"
+    assert opt_names(browser)[st["opt"]] == "sgd"
     div = eng["sgd"]["div"][:, :, st["start"]]
     assert (div >= 0).any() and (div < 0).any(), "the test grid must hold both diverged and finished runs"
     hv = js(browser, "window.explorer.heatView")
