@@ -43,6 +43,13 @@ FIGURES = {
                       "A plateau with a cliff: GD crawls then is thrown across the crater; gradient clipping, a "
                       "smaller lr, Adam and RMSprop."),
 }
+# study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
+# headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
+PAGES = {
+    "explorer": ("explorer.html",
+                 "explorer.html: SGD and Adam on Rosenbrock, every trajectory of 10 lr × 8 momenta × 36 starts; "
+                 "sliders, a click on the landscape picks the start, the heatmap picks (lr, momentum)."),
+}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,18 +69,26 @@ def shrink_png(src: Path, dst: Path, colors: int = 256) -> int:
 def run_gallery(out=ROOT / "docs" / "gallery", runs=ROOT / "outputs" / "gallery", only=None, quick=False,
                 dpi=90, page=ROOT / "docs" / "gallery.md") -> list[dict]:
     from ..runner import run
-    names = list(FIGURES) if not only else list(only)
-    unknown = [n for n in names if n not in FIGURES]
+    names = list(FIGURES) + list(PAGES) if not only else list(only)
+    unknown = [n for n in names if n not in FIGURES and n not in PAGES]
     if unknown:
         from ..errors import unknown_name
-        raise unknown_name("gallery study", unknown[0], FIGURES)
+        raise unknown_name("gallery study", unknown[0], {**FIGURES, **PAGES})
     rows = []
     for name in names:
         t0 = time.perf_counter()
         cfg = {"study": {"name": name, **({"quick": True} if quick else {})}, "plot": {"format": "png", "dpi": dpi}}
         summary = run(cfg, Path(runs) / name)
-        fig, caption = FIGURES[name]
-        size = shrink_png(Path(runs) / name / fig, Path(out) / f"{name}.png")
+        fig, caption = FIGURES[name] if name in FIGURES else PAGES[name]
+        src = Path(runs) / name / fig
+        if name in PAGES:
+            from ..plots.explorer import screenshot
+            shot = src.with_name(f"{src.stem}_screenshot.png")
+            if not screenshot(src, shot):
+                print(f"{name:<20} skipped: no chromium/chromedriver for the screenshot")
+                continue
+            src = shot
+        size = shrink_png(src, Path(out) / f"{name}.png")
         rows.append(dict(study=name, figure=f"{name}.png", caption=caption, bytes=size,
                          wall_s=round(time.perf_counter() - t0, 1), study_wall_s=summary.get("wall_s")))
         print(f"{name:<20} {rows[-1]['wall_s']:>6.1f} s  {size / 1024:>6.0f} KiB  -> {Path(out) / (name + '.png')}")
@@ -87,15 +102,15 @@ def run_gallery(out=ROOT / "docs" / "gallery", runs=ROOT / "outputs" / "gallery"
 def write_page(rows, page: Path, out: Path) -> None:
     rel = out.relative_to(page.parent) if out.is_relative_to(page.parent) else out
     lines = ["# Gallery", "",
-             "One figure per lecture study, made by `python -m optlab.bench.gallery` (every study with its default "
-             "settings, `plot.dpi=90`). Each caption gives the command that makes the full set of figures of "
+             "One figure per lecture study (and a screenshot of the explorer page), made by "
+             "`python -m optlab.bench.gallery` (every study with its default settings, `plot.dpi=90`). Each caption gives the command that makes the full set of figures of "
              "that study; its page in `experiments/` says what to look for.", ""]
     for r in rows:
         name = r["study"]
-        source = FIGURES[name][0]
+        source = FIGURES[name][0] if name in FIGURES else f"a screenshot of {PAGES[name][0]}"
         lines += [f"## {name}", "", f"![{name}]({rel.as_posix()}/{r['figure']})", "", r["caption"], "",
                   "```bash", f"python -m optlab +experiment={name}", "```", "",
-                  f"The figure is `{source}` of that run (study time here: {r['study_wall_s']:.1f} s, warm kernel "
+                  f"The figure is {source if name in PAGES else f'`{source}`'} of that run (study time here: {r['study_wall_s']:.1f} s, warm kernel "
                   f"cache). What to look for, and the knobs: [experiments/{name}.md](../experiments/{name}.md).", ""]
     page.write_text("\n".join(lines))
 

@@ -99,6 +99,7 @@ class Job:
     problems: list = field(default_factory=list)
     runs: list = field(default_factory=list)
     figures: list = field(default_factory=list)
+    pages: list = field(default_factory=list)  # interactive pages the run wrote (manifest kind "page"): linked
     info: dict | None = None  # job.json: pid, host, started, ended
     notes: list = field(default_factory=list)  # remarks that do not make the job incomplete
     manifest: dict | None = None  # manifest.json (None: none, or a folder from before manifests)
@@ -242,6 +243,8 @@ def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
         listed = {str(f.get("name")) for f in job.manifest["files"] if isinstance(f, dict)
                   and f.get("kind") == "figure"}
         job.figures = sorted(folder / n for n in listed if "/" not in n and (folder / n).is_file())
+        pages = {str(f.get("name")) for f in job.manifest["files"] if isinstance(f, dict) and f.get("kind") == "page"}
+        job.pages = sorted(folder / n for n in pages if "/" not in n and (folder / n).is_file())
     else:
         job.figures = sorted(p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES
                              and p.is_file() and not p.name.startswith((REPORT_PREFIX, ".")))

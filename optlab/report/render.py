@@ -201,6 +201,15 @@ def html_report(ctx: Context) -> str:
             w(f"<td{span} class=\"num\">{esc(_worker(ctx, e))}</td>")
         w("</tr>")
     w("</tbody></table>")
+    pages = _pages(ctx)
+    if pages:
+        w("<h2>Interactive pages</h2><ul>")
+        for job, entry, path in pages:
+            rel = _rel(ctx.root, path)
+            who = "" if ctx.kind == "run" else f" (job {esc(job.name)}: <code>{esc(_overrides_text(ctx, entry))}</code>)"
+            w(f"<li><a href=\"{esc(urllib.parse.quote(rel))}\">{esc(rel)}</a>{who} · {esc(_mb(path))}, "
+              "self-contained: opens offline in a browser</li>")
+        w("</ul>")
 
     bad = [e for e in ctx.entries if e.status != "ok"]
     if bad:
@@ -251,6 +260,18 @@ def html_report(ctx: Context) -> str:
               f"{ctx.job_figures} are linked, not embedded (report.job_figures).</p>")
     w("</body></html>\n")
     return "\n".join(out)
+
+
+def _pages(ctx: Context) -> list:
+    """(job, entry, path) of every interactive page (explorer.html ...) the jobs wrote: linked, never embedded."""
+    return [(j, e, p) for e in ctx.entries for j in e.jobs for p in getattr(j, "pages", [])]
+
+
+def _mb(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size / 1e6:.1f} MB"
+    except OSError:
+        return "size unknown"
 
 
 def _counts_text(ctx: Context) -> str:
@@ -318,6 +339,14 @@ def markdown_report(ctx: Context) -> str:
             if e.problems:
                 line += " — " + md("; ".join(e.problems))
             w(line)
+        w("")
+    pages = _pages(ctx)
+    if pages:
+        w("## Interactive pages\n")
+        for job, entry, path in pages:
+            rel = _rel(ctx.root, path)
+            who = "" if ctx.kind == "run" else f" (job {md(job.name)}: {md(_overrides_text(ctx, entry))})"
+            w(f"- [{md(rel)}]({urllib.parse.quote(rel)}){who}, {_mb(path)}, self-contained: opens offline in a browser")
         w("")
     if ctx.figures:
         w("## Comparison\n")
