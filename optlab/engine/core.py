@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -286,10 +287,16 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
             if missing:
                 warmup.announce(missing)
-        run = codegen.load(tag, src).run
+        from . import repair
+        helpers = repair.helper_modules(opt, obj)
+        repair.check(helpers)
         out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
-        out["fg"] = objective_cpu.function(obj, np_dtype)
-        run = compile_for(run, x0c, hp, hs, p, scalars, out)
+        # damaged cached code the checks could not see: removed (the objective's, or the kernel's and
+        # the driver's), then loaded once more
+        out["fg"] = repair.retry(lambda: objective_cpu.function(obj, np_dtype), helpers[1:2], None)
+        kpath = codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
+        run = repair.retry(lambda: compile_for(codegen.load(tag, src).run, x0c, hp, hs, p, scalars, out),
+                           [helpers[0]] + helpers[2:], kpath)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
         t2 = time.perf_counter()
