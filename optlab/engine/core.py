@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
@@ -158,10 +157,13 @@ def _as_x0(obj, x0, n_hyper):
         dim = obj.default_dim()
         pts = default_starts(obj, dim)
     else:
+        from ..optimizers._base import has_bool
         try:
+            if has_bool(x0):
+                raise TypeError("true/false is not a coordinate")
             pts = np.asarray(x0, dtype=np.float64)
         except (TypeError, ValueError):
-            raise OptlabError(f"Invalid x0: {x0!r} (must be one point (dim,) or points (n, dim))") from None
+            raise OptlabError(f"Invalid x0: {x0!r} (must be one point (dim,) or points (n, dim) of numbers)") from None
         if pts.ndim == 1:
             pts = pts[None, :]
         if pts.ndim != 2 or pts.shape[1] == 0:

@@ -52,6 +52,7 @@ PAIRS = {
     "etas": ("etaminus", "etaplus"),
     "step_sizes": ("step_size_min", "step_size_max"),
 }
+_PAIR_OF = {part: pair for pair, parts in PAIRS.items() for part in parts}
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,10 @@ class OptimizerSpec:
                 raise OptlabError(
                     f"Unknown hyperparameter '{key}' for optimizer '{self.name}'. "
                     f"Allowed: {', '.join(sorted(allowed))}")
+        for key, v in params.items():
+            default = self.defaults.get(key, self.defaults.get(_PAIR_OF.get(key), 0.0))
+            if not isinstance(default, (bool, np.bool_)) and default is not None and has_bool(v):
+                raise OptlabError(f"Invalid {key} for optimizer '{self.name}': {v!r} (must be a number, not true/false)")
         values = {}
         for key, default in self.defaults.items():
             if key in PAIRS:
@@ -170,10 +175,23 @@ def _per_traj(key, value, n):
         raise OptlabError(f"Invalid {key}: {value!r} (must be a number or one number per trajectory)") from None
     if arr.ndim == 0:
         return np.full(n, float(arr))
-    arr = arr.reshape(-1)
+    if arr.ndim > 1:
+        raise OptlabError(f"Invalid {key}: values of shape {arr.shape} (must be a number or a flat list, "
+                          "one number per trajectory)")
     if arr.size != n:
         raise OptlabError(f"Invalid {key}: {arr.size} values for {n} trajectories (give one value or one per trajectory)")
     return arr
+
+
+def has_bool(v) -> bool:
+    """True when ``v`` is, or holds, a true/false value (numpy would read it as 1.0 / 0.0)."""
+    if isinstance(v, (bool, np.bool_)):
+        return True
+    if isinstance(v, np.ndarray):
+        return v.dtype == bool or (v.dtype == object and any(has_bool(x) for x in v.ravel()))
+    if isinstance(v, (list, tuple)):
+        return any(has_bool(x) for x in v)
+    return False
 
 
 def _static_float(key, v):
