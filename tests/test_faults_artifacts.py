@@ -294,3 +294,16 @@ def test_damaged_helper_code_is_rebuilt_with_one_line(helper_cache, where, suffi
     assert len(lines) == 1 and "rebuilding" in lines[0], lines
     again = _helper_run(cache)
     assert again.returncode == 0 and again.stderr == "" and json.loads(again.stdout) == expect
+
+
+def test_labels_that_are_not_text_are_refused_or_kept_as_text(tmp_path):
+    """A list as a label raised TypeError (unhashable) from the label de-duplication; a number is text."""
+    from optlab.errors import OptlabError
+    with pytest.raises(OptlabError, match=r"Invalid label of optimizer 'sgd': \[1\] \(must be text\)"):
+        run(_compare([{"name": "adam", "lr": 0.01}, {"name": "sgd", "lr": 0.01, "label": [1]}]), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    summary = run(_compare([{"name": "adam", "lr": 0.01, "label": 5}, {"name": "sgd", "lr": 0.01, "label": "5"}], steps=5),
+                  tmp_path / "b")
+    runs = manifest.read(tmp_path / "b")["runs"]
+    assert sorted(r["label"] for r in runs) == ["5", "5 [2]"], runs
+    assert len({r["file"] for r in runs}) == 2 and summary

@@ -86,6 +86,10 @@ def optimizer_setup(sec: dict):
         raise OptlabError("optimizer.name is missing")
     spec = optimizers.get(sec.pop("name"))
     label = sec.pop("label", None)
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        label = str(label)
+    if label is not None and not isinstance(label, str):
+        raise OptlabError(f"Invalid label of optimizer '{spec.name}': {label!r} (must be text)")
     hyper = {}
     for k, v in sec.items():
         hyper[k] = tuple(v) if isinstance(v, list) else v
