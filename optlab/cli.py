@@ -245,6 +245,26 @@ def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _check_output_dir(overrides, key: str) -> None:
+    """The run (or sweep) folder given on the command line can be a folder: it is not a file, nor
+    under one, and the nearest folder that exists can be written (Hydra raised a traceback)."""
+    import os
+    from .errors import OptlabError
+    for arg in overrides:
+        k, _, value = arg.partition("=")
+        if k.lstrip("+~") != key or not value or "${" in value:
+            continue
+        path = Path(value).expanduser()
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            what = "is a file" if probe == path else f"is under {str(probe)!r}, a file"
+            raise OptlabError(f"Invalid {key}: {value!r} {what} (must be a folder, new or existing)")
+        if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+            raise OptlabError(f"Invalid {key}: {value!r}: {str(probe)!r} cannot be written")
+
+
 def _compose_check(args) -> None:
     """Compose the config as Hydra will and check it in full, before any folder exists.
 
@@ -258,6 +278,7 @@ def _compose_check(args) -> None:
         return  # --help, --cfg, -cd ...: Hydra's own business
     multirun = any(a in _COMPOSE_FLAGS for a in args)
     overrides = [a for a in args if not a.startswith("-")]
+    _check_output_dir(overrides, "hydra.sweep.dir" if multirun else "hydra.run.dir")
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 

@@ -413,3 +413,17 @@ def test_sweep_index_with_a_value_of_another_type_is_one_line():
     sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.2]}, x0=[1.0, 1.0], steps=3)
     with pytest.raises(OptlabError, match=r"lr='a' is not on the grid"):
         sw.index(lr="a")
+
+
+@pytest.mark.parametrize("multirun", [False, True])
+def test_an_output_folder_that_is_a_file_is_one_line(capsys, tmp_path, multirun):
+    """hydra.run.dir / hydra.sweep.dir naming a file (or a path under one) ended in Hydra's traceback."""
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    for target in (afile, afile / "sub"):
+        args = (["-m", "optimizer.lr=0.1,0.2"] if multirun else []) + ["engine.steps=5", f"{key}={target}"]
+        assert cli.main(args) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and err[0].startswith(f"optlab: error: Invalid {key}:") and "file" in err[0], err
+    assert afile.read_text() == "keep"
