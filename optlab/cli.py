@@ -204,6 +204,26 @@ def _precheck(args) -> None:
 
 
 _COMPOSE_FLAGS = ("-m", "--multirun")
+_INFO_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion")
+
+
+def _check_flags(args) -> None:
+    """An unknown flag (``--bogus``) in one line: Hydra's parser printed its usage block first."""
+    if not any(a.startswith("-") for a in args) or any(a in _INFO_FLAGS for a in args):
+        return
+    from hydra._internal.utils import get_args_parser
+
+    from .errors import OptlabError
+    parser = get_args_parser()
+
+    def error(message):
+        raise OptlabError(f"{message} (see optlab --help and optlab --hydra-help)")
+    parser.error = error
+    ns = parser.parse_args(args)
+    modes = [f for f, on in (("--run", ns.run), ("--multirun", ns.multirun), ("--cfg", ns.cfg),
+                             ("--info", ns.info), ("--shell-completion", ns.shell_completion)) if on]
+    if len(modes) > 1:
+        raise OptlabError(f"{' and '.join(modes)} given together; give one of --run, --multirun, --cfg, --info")
 
 
 def _one_line_hydra(exc: Exception, args) -> str:
@@ -347,6 +367,7 @@ def main(argv=None) -> int:
     _CURRENT.clear()
     from .errors import OptlabError
     try:
+        _check_flags(args)
         _precheck(args)
         _compose_check(args)
     except OptlabError as exc:

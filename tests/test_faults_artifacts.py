@@ -307,3 +307,27 @@ def test_labels_that_are_not_text_are_refused_or_kept_as_text(tmp_path):
     runs = manifest.read(tmp_path / "b")["runs"]
     assert sorted(r["label"] for r in runs) == ["5", "5 [2]"], runs
     assert len({r["file"] for r in runs}) == 2 and summary
+
+
+@pytest.mark.parametrize("args", [["report"], ["report", "--bogus", "x"], ["cache", "bogus"], ["cache", "--bogus"],
+                                  ["bench", "--bogus"], ["bench", "--section", "nope"]])
+def test_subcommand_usage_errors_are_one_line(capsys, args):
+    """argparse printed its usage block before the error (two to six lines)."""
+    from optlab import cli
+    with pytest.raises(SystemExit) as ex:
+        cli.main(args)
+    assert ex.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith(f"optlab: error: optlab {args[0]}: "), err
+
+
+def test_a_report_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    from optlab.report import main as report_main
+    out = tmp_path / "run"
+    run(_compare([{"name": "adam", "lr": 0.01}], steps=5), out)
+    (out / "report.html").unlink(missing_ok=True)
+    (out / "report.html").mkdir()  # the report's own name taken by a folder
+    assert report_main([str(out)]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith(f"optlab: error: cannot write the report of {out}"), err
+    assert (out / "metrics.json").exists() and manifest.read(out) is not None

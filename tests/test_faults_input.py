@@ -427,3 +427,9 @@ def test_an_output_folder_that_is_a_file_is_one_line(capsys, tmp_path, multirun)
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert len(err) == 1 and err[0].startswith(f"optlab: error: Invalid {key}:") and "file" in err[0], err
     assert afile.read_text() == "keep"
+
+
+def test_an_unknown_flag_is_one_line(capsys, tmp_path):
+    msg = _refused(capsys, tmp_path, "--bogus-flag", expect="unrecognized arguments: --bogus-flag")
+    assert "usage:" not in msg
+    _refused(capsys, tmp_path, "-m", "--cfg", "job", "optimizer.lr=0.1,0.2", expect="--multirun and --cfg given together")
