@@ -8,8 +8,8 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from .errors import argument_parser
 
 
 def _size(n: int) -> str:
@@ -21,7 +21,7 @@ def _size(n: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = argument_parser(
         prog="optlab cache", description="The compiled-kernel cache ($OPTLAB_CACHE_DIR or ~/.cache/optlab).")
     parser.add_argument("action", nargs="?", default="show", choices=("show", "clear", "prune"),
                         help="show (default): folder, size and kernel count; clear: remove every kernel; "

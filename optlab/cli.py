@@ -204,6 +204,26 @@ def _precheck(args) -> None:
 
 
 _COMPOSE_FLAGS = ("-m", "--multirun")
+_INFO_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion")
+
+
+def _check_flags(args) -> None:
+    """An unknown flag (``--bogus``) in one line: Hydra's parser printed its usage block first."""
+    if not any(a.startswith("-") for a in args) or any(a in _INFO_FLAGS for a in args):
+        return
+    from hydra._internal.utils import get_args_parser
+
+    from .errors import OptlabError
+    parser = get_args_parser()
+
+    def error(message):
+        raise OptlabError(f"{message} (see optlab --help and optlab --hydra-help)")
+    parser.error = error
+    ns = parser.parse_args(args)
+    modes = [f for f, on in (("--run", ns.run), ("--multirun", ns.multirun), ("--cfg", ns.cfg),
+                             ("--info", ns.info), ("--shell-completion", ns.shell_completion)) if on]
+    if len(modes) > 1:
+        raise OptlabError(f"{' and '.join(modes)} given together; give one of --run, --multirun, --cfg, --info")
 
 
 def _one_line_hydra(exc: Exception, args) -> str:
@@ -245,6 +265,26 @@ def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _check_output_dir(overrides, key: str) -> None:
+    """The run (or sweep) folder given on the command line can be a folder: it is not a file, nor
+    under one, and the nearest folder that exists can be written (Hydra raised a traceback)."""
+    import os
+    from .errors import OptlabError
+    for arg in overrides:
+        k, _, value = arg.partition("=")
+        if k.lstrip("+~") != key or not value or "${" in value:
+            continue
+        path = Path(value).expanduser()
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            what = "is a file" if probe == path else f"is under {str(probe)!r}, a file"
+            raise OptlabError(f"Invalid {key}: {value!r} {what} (must be a folder, new or existing)")
+        if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+            raise OptlabError(f"Invalid {key}: {value!r}: {str(probe)!r} cannot be written")
+
+
 def _compose_check(args) -> None:
     """Compose the config as Hydra will and check it in full, before any folder exists.
 
@@ -258,6 +298,7 @@ def _compose_check(args) -> None:
         return  # --help, --cfg, -cd ...: Hydra's own business
     multirun = any(a in _COMPOSE_FLAGS for a in args)
     overrides = [a for a in args if not a.startswith("-")]
+    _check_output_dir(overrides, "hydra.sweep.dir" if multirun else "hydra.run.dir")
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -326,6 +367,7 @@ def main(argv=None) -> int:
     _CURRENT.clear()
     from .errors import OptlabError
     try:
+        _check_flags(args)
         _precheck(args)
         _compose_check(args)
     except OptlabError as exc:

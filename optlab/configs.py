@@ -7,10 +7,10 @@ adding an optimizer or changing a default; ``--check`` only compares.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import textwrap
 from pathlib import Path
+from .errors import argument_parser
 
 CONF = Path(__file__).resolve().parent / "conf"
 
@@ -53,7 +53,7 @@ def write(conf: Path = CONF, check: bool = False) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optlab.configs", description=__doc__.split("\n")[0])
+    parser = argument_parser(prog="python -m optlab.configs", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 when a file differs")
     args = parser.parse_args(argv)
     differ = write(check=args.check)

@@ -42,3 +42,17 @@ def unknown_name(kind: str, name: str, available) -> OptlabError:
     hint = f"; did you mean '{close[0]}'?" if close else "."
     more = f"all: optlab list {LISTED[kind]}" if kind in LISTED else ""
     return OptlabError(f"Unknown {kind} {str(name)!r}{hint} Available: {short_list(available, more=more)}")
+
+
+def argument_parser(**kw):
+    """An ``argparse.ArgumentParser`` whose usage errors are one line (``optlab: error: ...``, status 2)
+    instead of argparse's usage block and error line."""
+    import argparse
+    import sys
+
+    class _OneLine(argparse.ArgumentParser):
+        def error(self, message):
+            print(f"optlab: error: {self.prog}: {message} (usage: {self.prog} --help)", file=sys.stderr)
+            raise SystemExit(2)
+
+    return _OneLine(**kw)

@@ -229,3 +229,105 @@ def test_sigint_to_a_multirun_then_resume(tmp_path):
     assert (folder / "0" / "summary.json").stat().st_mtime_ns == kept
     assert all(is_complete(folder / str(k)) for k in range(5))
     assert "5 jobs: 5 ok" in (folder / "report.md").read_text()
+
+
+# --- damaged compiled code of the functions a kernel calls (the driver, the objective) -----------
+
+_HELPER_RUN = ("import json, optlab; r = optlab.simulate('sgd', 'quadratic', x0=[[1.0, 1.0], [2.0, -1.0]], "
+               "steps=20, lr=0.1, momentum=0.5); print(json.dumps(r.x_final.tolist()))")
+
+
+def _helper_run(cache):
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(cache / "c"), NUMBA_CACHE_DIR=str(cache / "numba"),
+               PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", _HELPER_RUN], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def helper_cache(tmp_path_factory):
+    """A private cache (kernels and Numba's code of the driver and objectives), a pristine copy of it,
+    and the numbers it gives. Numba keys its cache on the source's path: tests restore the copy in place."""
+    import shutil
+    cache = tmp_path_factory.mktemp("helpers") / "cache"
+    cache.mkdir()
+    p = _helper_run(cache)
+    assert p.returncode == 0, p.stderr
+    pristine = cache.parent / "pristine"
+    shutil.copytree(cache, pristine)
+    return cache, pristine, json.loads(p.stdout)
+
+
+def _zero(f):
+    f.write_bytes(b"")
+
+
+def _garble(f):
+    f.write_bytes(b"\x00garbage" * 8)
+
+
+def _wrong_pickle(f):  # a complete pickle stream that is not Numba's: only loading it can tell
+    import pickle
+    f.write_bytes(pickle.dumps(("not", "numba")) * (2 if f.suffix == ".nbi" else 1))
+
+
+@pytest.mark.parametrize("where,suffix,damage,kernel_too", [
+    ("objectives_", ".nbc", _zero, False), ("objectives_", ".nbi", _garble, False), ("engine_", ".nbi", _garble, False),
+    ("engine_", ".nbc", _wrong_pickle, True), ("objectives_", ".nbc", _wrong_pickle, False)])
+def test_damaged_helper_code_is_rebuilt_with_one_line(helper_cache, where, suffix, damage, kernel_too):
+    """A truncated or garbled cache file of the driver or of an objective made every later run of the
+    pair fail with a pickle error until the folder was deleted by hand; now: rebuilt, one line."""
+    import shutil
+    cache, pristine, expect = helper_cache
+    shutil.rmtree(cache)
+    shutil.copytree(pristine, cache)
+    files = sorted(f for f in (cache / "numba").rglob(f"*{suffix}") if f.parent.name.startswith(where))
+    assert files, sorted(p.name for p in (cache / "numba").iterdir())
+    for f in files:
+        damage(f)
+    if kernel_too:  # the kernel compiles again, so the driver's object code is loaded (else it is not needed)
+        for f in (cache / "numba").rglob("cpu_sgd_*.nb[ic]"):
+            f.unlink()
+    p = _helper_run(cache)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert json.loads(p.stdout) == expect
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and not (kernel_too and "compiling cpu_sgd" in ln)]
+    assert len(lines) == 1 and "rebuilding" in lines[0], lines
+    again = _helper_run(cache)
+    assert again.returncode == 0 and again.stderr == "" and json.loads(again.stdout) == expect
+
+
+def test_labels_that_are_not_text_are_refused_or_kept_as_text(tmp_path):
+    """A list as a label raised TypeError (unhashable) from the label de-duplication; a number is text."""
+    from optlab.errors import OptlabError
+    with pytest.raises(OptlabError, match=r"Invalid label of optimizer 'sgd': \[1\] \(must be text\)"):
+        run(_compare([{"name": "adam", "lr": 0.01}, {"name": "sgd", "lr": 0.01, "label": [1]}]), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    summary = run(_compare([{"name": "adam", "lr": 0.01, "label": 5}, {"name": "sgd", "lr": 0.01, "label": "5"}], steps=5),
+                  tmp_path / "b")
+    runs = manifest.read(tmp_path / "b")["runs"]
+    assert sorted(r["label"] for r in runs) == ["5", "5 [2]"], runs
+    assert len({r["file"] for r in runs}) == 2 and summary
+
+
+@pytest.mark.parametrize("args", [["report"], ["report", "--bogus", "x"], ["cache", "bogus"], ["cache", "--bogus"],
+                                  ["bench", "--bogus"], ["bench", "--section", "nope"]])
+def test_subcommand_usage_errors_are_one_line(capsys, args):
+    """argparse printed its usage block before the error (two to six lines)."""
+    from optlab import cli
+    with pytest.raises(SystemExit) as ex:
+        cli.main(args)
+    assert ex.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith(f"optlab: error: optlab {args[0]}: "), err
+
+
+def test_a_report_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    from optlab.report import main as report_main
+    out = tmp_path / "run"
+    run(_compare([{"name": "adam", "lr": 0.01}], steps=5), out)
+    (out / "report.html").unlink(missing_ok=True)
+    (out / "report.html").mkdir()  # the report's own name taken by a folder
+    assert report_main([str(out)]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith(f"optlab: error: cannot write the report of {out}"), err
+    assert (out / "metrics.json").exists() and manifest.read(out) is not None

@@ -379,3 +379,57 @@ def test_fuzz_cli_subprocess(tmp_path, args):
     err = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert p.returncode == 2 and len(err) == 1 and err[0].startswith("optlab: error: "), p.stderr
     assert "Traceback" not in p.stdout + p.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("call,expect", [
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=3, lr=True), "Invalid lr for optimizer 'sgd': True"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[[1.0, 1.0]] * 2, steps=3, lr=[0.1, False]), "must be a number"),
+    (lambda: optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], steps=3, betas=(True, 0.9)), "Invalid betas"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[True, False], steps=3), "Invalid x0"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[[1.0, True]], steps=3), "Invalid x0"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=3, objective_options={"cond": True}),
+     "Invalid cond for objective 'quadratic': True (must be a number)"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0, 1.0], steps=3, objective_options={"seed": 1.5}),
+     "Invalid seed for objective 'quadratic': 1.5 (must be an integer)"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0, 1.0], steps=3, objective_options={"seed": -1}),
+     "must be an integer >= 0"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=3, lr=[[0.1, 0.2]]), "values of shape (1, 2)"),
+    (lambda: optlab.sweep("sgd", "quadratic", grid={"lr": [True, 0.1]}, x0=[1.0, 1.0], steps=3), "grid['lr']"),
+])
+def test_true_false_and_misshapen_values_are_not_read_as_numbers(call, expect):
+    """numpy reads True as 1.0 and flattens a (1, 2) lr into two trajectories: both used to run."""
+    with pytest.raises(OptlabError) as err:
+        call()
+    assert expect in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("args", [["optimizer.eps=true"], ["optimizer=sgd", "optimizer.momentum=true"],
+                                  ["objective=quadratic", "objective.cond=true"], ["objective.x0=[[true,false]]"]])
+def test_true_false_for_a_number_is_refused_on_the_cli(capsys, tmp_path, args):
+    _refused(capsys, tmp_path, *args)
+
+
+def test_sweep_index_with_a_value_of_another_type_is_one_line():
+    sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.2]}, x0=[1.0, 1.0], steps=3)
+    with pytest.raises(OptlabError, match=r"lr='a' is not on the grid"):
+        sw.index(lr="a")
+
+
+@pytest.mark.parametrize("multirun", [False, True])
+def test_an_output_folder_that_is_a_file_is_one_line(capsys, tmp_path, multirun):
+    """hydra.run.dir / hydra.sweep.dir naming a file (or a path under one) ended in Hydra's traceback."""
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    for target in (afile, afile / "sub"):
+        args = (["-m", "optimizer.lr=0.1,0.2"] if multirun else []) + ["engine.steps=5", f"{key}={target}"]
+        assert cli.main(args) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and err[0].startswith(f"optlab: error: Invalid {key}:") and "file" in err[0], err
+    assert afile.read_text() == "keep"
+
+
+def test_an_unknown_flag_is_one_line(capsys, tmp_path):
+    msg = _refused(capsys, tmp_path, "--bogus-flag", expect="unrecognized arguments: --bogus-flag")
+    assert "usage:" not in msg
+    _refused(capsys, tmp_path, "-m", "--cfg", "job", "optimizer.lr=0.1,0.2", expect="--multirun and --cfg given together")

@@ -49,7 +49,6 @@ the counts is reported and kept in the entry's "check" field.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -60,6 +59,7 @@ import numpy as np
 from .. import objectives
 from ..errors import OptlabError
 from ..objectives._base import StationaryPoint
+from ..errors import argument_parser
 
 KINDS = ("minimum", "saddle", "maximum")
 
@@ -326,7 +326,7 @@ def write_table(path=TABLE, names=None, check=True):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m optlab.analysis.stationary", description=__doc__.split("\n\n")[0])
+    ap = argument_parser(prog="python -m optlab.analysis.stationary", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", help="objectives (default: every 2-D one)")
     ap.add_argument("--write", action="store_true", help=f"write {TABLE.name}")
     ap.add_argument("--no-check", action="store_true", help="skip the second-seed completeness check")

@@ -28,7 +28,6 @@ machines are shared and noisy), best of ``--repeat`` runs each:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -36,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from ..errors import argument_parser
 
 import numpy as np
 
@@ -240,7 +241,7 @@ SECTIONS = ["core", "startup", "compile", "optimizers", "objectives", "peers", "
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="optlab bench", description=__doc__.split("\n\n")[0])
+    ap = argument_parser(prog="optlab bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--section", choices=SECTIONS, default=None,
                     help="one section (default: all but peers; with --peers alone: only peers)")
     ap.add_argument("--peers", action="store_true",

@@ -20,12 +20,12 @@ timings (a small warm-up run first) and reported as ``load_s``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import sys
 import time
+from ..errors import argument_parser
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def bench_dtype(dtype, n, cpu_n, steps, record_every, repeat, log=print):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench.cuda", description=__doc__.split("\n\n")[0])
+    ap = argument_parser(prog="python -m optlab.bench.cuda", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="GPU trajectories")
     ap.add_argument("--cpu-n", type=int, default=100_000, help="CPU trajectories (the first of the GPU's)")
     ap.add_argument("--steps", type=int, default=1000)

@@ -13,10 +13,10 @@ as a 256-color PNG (kept small: the whole gallery stays under 3 MB), and
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
+from ..errors import argument_parser
 
 # study -> (figure file written by the study, caption)
 FIGURES = {
@@ -116,7 +116,7 @@ def write_page(rows, page: Path, out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench.gallery", description=__doc__.splitlines()[0])
+    ap = argument_parser(prog="python -m optlab.bench.gallery", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery")
     ap.add_argument("--runs", type=Path, default=ROOT / "outputs" / "gallery")
     ap.add_argument("--only", nargs="+", default=None, metavar="STUDY")

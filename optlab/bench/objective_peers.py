@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from .peers import EXTRA, best_alternating, jax_modules, torch_adam_update, torch_module
+from ..errors import argument_parser
 
 FAMILIES = ("linear_regression", "logistic_regression", "mlp")
 BATCHES = (0, 32)
@@ -300,8 +301,7 @@ def print_peer_table(rows, missing, n, steps):
 
 
 def main(argv=None):  # pragma: no cover - a command, timed by hand
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench.objective_peers")
+    ap = argument_parser(prog="python -m optlab.bench.objective_peers")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)

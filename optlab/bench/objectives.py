@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from ..errors import argument_parser
 
 import numpy as np
 
@@ -183,8 +184,7 @@ def objective_table(n=10_000, repeat=3, steps=1000, fs_steps=100, batch_size=32,
 
 
 def main():
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench.objectives")
+    ap = argument_parser(prog="python -m optlab.bench.objectives")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()

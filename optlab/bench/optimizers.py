@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from .references import REFERENCES, rosen_grad
+from ..errors import argument_parser
 
 def _best(fn, repeat):
     best = math.inf
@@ -161,8 +162,7 @@ def print_optimizer_table(rows, title, target=5.0):
 
 
 def main(argv=None) -> int:  # pragma: no cover - a command, timed by hand
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m optlab.bench.optimizers",
+    ap = argument_parser(prog="python -m optlab.bench.optimizers",
                                  description="optlab optimizer table (engine vs numpy on 2-D Rosenbrock)")
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--steps", type=int, default=1000)

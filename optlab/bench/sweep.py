@@ -18,7 +18,6 @@ load average is printed too.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from ..errors import argument_parser
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 LRS = ("1e-4", "3e-4", "1e-3", "3e-3")
@@ -101,7 +101,7 @@ def _load() -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m optlab.bench.sweep", description=__doc__.split("\n\n")[0])
+    p = argument_parser(prog="python -m optlab.bench.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=2, help="joblib worker processes (default 2)")
     p.add_argument("--trajectories", type=int, default=10_000, help="start points per job (default 10000)")
     p.add_argument("--steps", type=int, default=1_000, help="optimizer steps (default 1000)")

@@ -157,10 +157,13 @@ def _as_x0(obj, x0, n_hyper):
         dim = obj.default_dim()
         pts = default_starts(obj, dim)
     else:
+        from ..optimizers._base import has_bool
         try:
+            if has_bool(x0):
+                raise TypeError("true/false is not a coordinate")
             pts = np.asarray(x0, dtype=np.float64)
         except (TypeError, ValueError):
-            raise OptlabError(f"Invalid x0: {x0!r} (must be one point (dim,) or points (n, dim))") from None
+            raise OptlabError(f"Invalid x0: {x0!r} (must be one point (dim,) or points (n, dim) of numbers)") from None
         if pts.ndim == 1:
             pts = pts[None, :]
         if pts.ndim != 2 or pts.shape[1] == 0:
@@ -287,10 +290,16 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
             if missing:
                 warmup.announce(missing)
-        run = codegen.load(tag, src).run
+        from . import repair
+        helpers = repair.helper_modules(opt, obj)
+        repair.check(helpers)
         out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
-        out["fg"] = objective_cpu.function(obj, np_dtype)
-        run = compile_for(run, x0c, hp, hs, p, scalars, out)
+        # damaged cached code the checks could not see: removed (the objective's, or the kernel's and
+        # the driver's), then loaded once more
+        out["fg"] = repair.retry(lambda: objective_cpu.function(obj, np_dtype), helpers[1:2], None)
+        kpath = codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
+        run = repair.retry(lambda: compile_for(codegen.load(tag, src).run, x0c, hp, hs, p, scalars, out),
+                           [helpers[0]] + helpers[2:], kpath)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
         t2 = time.perf_counter()

@@ -67,8 +67,11 @@ class Sweep:
                 continue
             vals = np.asarray(values)
             want = where[name]
-            hit = np.array([np.all(np.isclose(v, want)) if vals.dtype.kind == "f" else np.all(v == want)
-                            for v in vals])
+            try:
+                hit = np.array([np.all(np.isclose(v, want)) if vals.dtype.kind == "f" else np.all(v == want)
+                                for v in vals], dtype=bool)
+            except (TypeError, ValueError):  # a value numpy cannot compare with the axis ('a' for lr)
+                hit = np.zeros(len(vals), dtype=bool)
             if not hit.any():
                 raise OptlabError(f"{name}={want!r} is not on the grid; values: {list(values)}")
             shape = [1] * len(self.shape)

@@ -136,6 +136,8 @@ class ObjectiveSpec:
         if unknown:
             allowed = ", ".join(sorted(self.options)) or "none"
             raise OptlabError(f"Unknown option '{sorted(unknown)[0]}' for objective '{self.name}'. Allowed: {allowed}")
+        for key, v in options.items():
+            _check_option_type(self.name, key, v, self.options[key])
         if self.params is None:
             return np.zeros(1)
         merged = {**self.options, **options}
@@ -183,3 +185,22 @@ class ObjectiveSpec:
         h = fns.hess(xt, p)
         h = np.moveaxis(h, -1, 0).reshape(lead + (dim, dim))
         return h[0] if single else h
+
+
+def _check_option_type(objective: str, key: str, v, default) -> None:
+    """An option takes the kind of value its default has: true/false, an integer, or a number
+    (true/false is not a number here; numpy would read it as 1 or 0)."""
+    import numbers
+    if default is None or isinstance(default, str):
+        return
+    if isinstance(default, bool):
+        if not isinstance(v, (bool, np.bool_)):
+            raise OptlabError(f"Invalid {key} for objective '{objective}': {v!r} (must be true or false)")
+        return
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise OptlabError(f"Invalid {key} for objective '{objective}': {v!r} (must be {kind})")
+    if isinstance(default, int) and not isinstance(v, numbers.Integral):
+        raise OptlabError(f"Invalid {key} for objective '{objective}': {v!r} (must be an integer)")
+    if key == "seed" and v < 0:
+        raise OptlabError(f"Invalid seed for objective '{objective}': {v!r} (must be an integer >= 0)")

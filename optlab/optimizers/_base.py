@@ -11,7 +11,8 @@ as plain Python so that one source serves the CPU engine, the CUDA engine and
 
 Shapes (B is the block width, D the dimension):
 
-=====  ==========  ==========================================================
+=====  ==========  ===================================================
+
 x      (D, B)      parameters, updated in place
 g      (D, B)      gradient at x (the kernel may overwrite it)
 st     (S, D, B)   per-coordinate state (torch's state tensors), rows as ``spec.state``
@@ -19,7 +20,8 @@ sc     (K, B)      per-trajectory scalar state/scratch, rows as ``spec.scalars``
 hp     (H, B)      per-trajectory hyperparameters, rows as ``spec.vector``
 hs     (M,)        per-call options (booleans as 0/1), rows as ``spec.static``
 t      int         torch's step counter, 1 on the first step
-=====  ==========  ==========================================================
+=====  ==========  ===================================================
+
 
 The module also defines ``SPEC``, an :class:`OptimizerSpec` that owns the
 names, defaults (torch.optim's, exactly) and validation (torch's messages).
@@ -53,6 +55,7 @@ PAIRS = {
     "step_sizes": ("step_size_min", "step_size_max"),
     "ns_coefficients": ("ns_a", "ns_b", "ns_c"),
 }
+_PAIR_OF = {part: pair for pair, parts in PAIRS.items() for part in parts}
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,10 @@ class OptimizerSpec:
                 raise OptlabError(
                     f"Unknown hyperparameter '{key}' for optimizer '{self.name}'. "
                     f"Allowed: {', '.join(sorted(allowed))}")
+        for key, v in params.items():
+            default = self.defaults.get(key, self.defaults.get(_PAIR_OF.get(key), 0.0))
+            if not isinstance(default, (bool, np.bool_)) and default is not None and has_bool(v):
+                raise OptlabError(f"Invalid {key} for optimizer '{self.name}': {v!r} (must be a number, not true/false)")
         values = {}
         for key, default in self.defaults.items():
             if key in PAIRS:
@@ -178,7 +185,9 @@ def _per_traj(key, value, n):
         raise OptlabError(f"Invalid {key}: {value!r} (must be a number or one number per trajectory)") from None
     if arr.ndim == 0:
         return np.full(n, float(arr))
-    arr = arr.reshape(-1)
+    if arr.ndim > 1:
+        raise OptlabError(f"Invalid {key}: values of shape {arr.shape} (must be a number or a flat list, "
+                          "one number per trajectory)")
     if arr.size != n:
         raise OptlabError(f"Invalid {key}: {arr.size} values for {n} trajectories (give one value or one per trajectory)")
     return arr
@@ -190,6 +199,17 @@ def _fill_none(value, fill):
     if not any(v is None for v in arr.reshape(-1)):
         return value
     return np.array([fill if v is None else v for v in arr.reshape(-1)], dtype=object).reshape(arr.shape)
+
+
+def has_bool(v) -> bool:
+    """True when ``v`` is, or holds, a true/false value (numpy would read it as 1.0 / 0.0)."""
+    if isinstance(v, (bool, np.bool_)):
+        return True
+    if isinstance(v, np.ndarray):
+        return v.dtype == bool or (v.dtype == object and any(has_bool(x) for x in v.ravel()))
+    if isinstance(v, (list, tuple)):
+        return any(has_bool(x) for x in v)
+    return False
 
 
 def _static_float(key, v):

@@ -8,7 +8,6 @@ atomically. :func:`main` is ``optlab report``.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from ..engine.result import atomic_path
 from ..errors import OptlabError
 from .artifacts import RunData, base_config_text, command_line, find_jobs, median_curve
 from .model import Entry, make_entries, swept_keys, worker_order
+from ..errors import argument_parser
 
 
 def _as_float(v):
@@ -232,7 +232,7 @@ def counts_line(result: dict) -> str:
 
 def main(argv=None) -> int:
     """``optlab report FOLDER`` / ``python -m optlab.report FOLDER``: (re)build the report."""
-    p = argparse.ArgumentParser(prog="optlab report",
+    p = argument_parser(prog="optlab report",
                                 description="Build report.html and report.md for a run or multirun folder "
                                             "from its saved artifacts (also for an interrupted sweep).")
     p.add_argument("folders", nargs="+", metavar="FOLDER", help="a run folder or a multirun folder")
@@ -247,6 +247,11 @@ def main(argv=None) -> int:
         except OptlabError as exc:
             print(f"optlab: error: {exc}", file=sys.stderr)
             status = 2
+            continue
+        except OSError as exc:  # report.html a folder, a read-only folder, a full disk: one line
+            print(f"optlab: error: cannot write the report of {folder}: {exc.strerror or exc}"
+                  f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
+            status = 1
             continue
         print(f"{res['kind']} {folder}: {counts_line(res)}")
         print(f"report: {res['html']}\n        {res['md']}")

@@ -57,7 +57,10 @@ def objective_setup(cfg: dict, need_2d: bool = False, study: str = ""):
 
 def as_points(name: str, x0) -> np.ndarray:
     """Start points ``[x, y]`` or ``[[x, y], ...]`` as an (n, dim) float array, or one line naming the value."""
+    from ..optimizers._base import has_bool
     try:
+        if has_bool(x0):
+            raise TypeError("true/false is not a coordinate")
         pts = np.asarray(x0, dtype=float)
     except (TypeError, ValueError):
         raise OptlabError(f"Invalid {name}: {_short(x0)} (must be numbers: a point [x, y] or points "
@@ -83,6 +86,10 @@ def optimizer_setup(sec: dict):
         raise OptlabError("optimizer.name is missing")
     spec = optimizers.get(sec.pop("name"))
     label = sec.pop("label", None)
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        label = str(label)
+    if label is not None and not isinstance(label, str):
+        raise OptlabError(f"Invalid label of optimizer '{spec.name}': {label!r} (must be text)")
     hyper = {}
     for k, v in sec.items():
         hyper[k] = tuple(v) if isinstance(v, list) else v
