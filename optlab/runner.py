@@ -29,7 +29,23 @@ def prepare(cfg: dict, overrides=()) -> tuple:
     own = getattr(study, "check", None) or getattr(study, "kernels", None)
     if own is not None:
         own(cfg)  # the study's own checks: objectives, optimizers, study.* keys
+    if getattr(study, "check", None) is None:
+        _dry_run(study, cfg)
     return study, cfg
+
+
+def _dry_run(study, cfg: dict) -> None:
+    """Run a study that has no ``check`` of its own until its first engine call (into a
+    throw-away folder): the checks it makes of its ``study.*`` values then come before any
+    kernel is compiled or any file of the run is written."""
+    import tempfile
+
+    from .engine.core import DryRun, dry_run
+    with tempfile.TemporaryDirectory(prefix="optlab-check-") as tmp, dry_run():
+        try:
+            study(cfg, Path(tmp))
+        except DryRun:
+            pass
 
 
 def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dict:

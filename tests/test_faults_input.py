@@ -433,3 +433,22 @@ def test_an_unknown_flag_is_one_line(capsys, tmp_path):
     msg = _refused(capsys, tmp_path, "--bogus-flag", expect="unrecognized arguments: --bogus-flag")
     assert "usage:" not in msg
     _refused(capsys, tmp_path, "-m", "--cfg", "job", "optimizer.lr=0.1,0.2", expect="--multirun and --cfg given together")
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["+experiment=local_minima", "study.n=0"], "Invalid study.n: 0"),
+    (["+experiment=optimizer_race", "study.decades=[3,-3]"], "Invalid study.decades"),
+    (["+experiment=plateau_cliff", "study.clip=[-1]"], "Invalid study.clip"),
+    (["+experiment=saddle_escape", "study.delta=-1"], "Invalid study.delta"),
+    (["+experiment=batch_vs_minibatch", "study.batch_sizes=[-1]"], "Invalid study.batch_sizes"),
+])
+def test_a_lecture_studys_own_values_are_checked_before_any_compile(capsys, tmp_path, monkeypatch, args, expect):
+    # with an empty kernel cache: the study is run until its first engine call before anything is
+    # compiled (runner._dry_run), so the one line is the error, not a compile notice and then it
+    monkeypatch.setenv("OPTLAB_CACHE_DIR", str(tmp_path / "cache"))
+    from optlab.engine import warmup
+    monkeypatch.setattr(warmup, "ensure", lambda keys: pytest.fail("compiled before checking"))
+    rc = cli.main(args + [f"hydra.run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and expect in err[0], err
+    assert not (tmp_path / "run").exists()

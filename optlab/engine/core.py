@@ -1,6 +1,8 @@
 """``simulate`` and ``sweep``: validate, allocate, call one compiled kernel."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import time
 
@@ -192,6 +194,27 @@ def _n_per_traj(params) -> int:
     return n
 
 
+class DryRun(BaseException):
+    """Raised by :func:`simulate` inside :func:`dry_run`, once every argument is checked and
+    before anything is compiled or computed (a BaseException: a study's ``except Exception``
+    does not swallow it)."""
+
+
+_DRY_RUN = contextvars.ContextVar("optlab_dry_run", default=False)
+
+
+@contextlib.contextmanager
+def dry_run():
+    """Within this block, the first :func:`simulate` call checks its arguments, then raises
+    :class:`DryRun`: a study run this way performs every check it makes before its first engine
+    call (its ``study.*`` values), and compiles nothing (``optlab.runner.prepare``)."""
+    token = _DRY_RUN.set(True)
+    try:
+        yield
+    finally:
+        _DRY_RUN.reset(token)
+
+
 def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0, dtype="float64",
              device="cpu", tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0,
              max_memory_gb=None, objective_options=None, progress=None, **hyper) -> Result:
@@ -275,6 +298,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     if device not in opt.devices:
         raise OptlabError(f"Optimizer '{opt.name}' runs on the {' and '.join(opt.devices)} engine only; "
                           f"got device={device!r}")
+    if _DRY_RUN.get():
+        raise DryRun()
     if device == "cuda":
         from . import cuda as _cuda
         timing = _cuda.run(opt, obj, x0c, hp, hs, p, scalars, out, progress=progress)
