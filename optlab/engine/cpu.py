@@ -34,13 +34,16 @@ def block_size(dim: int) -> int:
     would spill out of L1. 256 -> 1024 measured +25-30% for Adam and NAdam
     on 100,000 trajectories with engine v2, when short runs were still padded
     to a whole block (the suite of small runs took 7:30 -> 9:06). Now a block
-    works on its first ``w`` columns only (``BLOCK_STEP``), but 1024 measured
+    works on its first ``w`` columns only (``BLOCK_STEP``, the optimizer's step
+    excepted), but 1024 measured
     within the noise of 256 with the driver's lighter calls, so it stays 256."""
     return 256 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
 
 
-#: a block's last columns are worked on in multiples of this (a vector loop's stride, unrolled):
-#: a run of 5 trajectories computes 32 columns, not a whole block
+#: the objective and the driver work on a block's first columns in multiples of this (a vector
+#: loop's stride, unrolled): a run of 5 trajectories evaluates 32 columns, not a whole block. The
+#: optimizer's init and step keep the whole block: a compile-time trip count (a runtime one gives
+#: every inlined loop a remainder loop; about +0.7 s on Adam's cold compile)
 BLOCK_STEP = 32
 
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
@@ -77,7 +80,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
         ctx[0] = seed
         ctx[2] = i_off + i0
-        opt_init(x, st, sc, hb, hs, w)
+        opt_init(x, st, sc, hb, hs, B)
         for t in range(steps + 1):
             ctx[1] = t
             obj_fg(x, g, f, p, w, ctx)
@@ -88,13 +91,13 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                 break
 {look_eval}            if noise > 0.0 or clip > 0.0:
                 perturb(g, noise, clip, seed, i_off + i0, t, w)
-            opt_step(x, g, st, sc, hb, hs, t + 1, w)
+            opt_step(x, g, st, sc, hb, hs, t + 1, B)
         finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
 
-_LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, w)
+_LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
             obj_fg(xa, g, fa, p, w, ctx)
 """
 HEADER = codegen.register_template("cpu", _TEMPLATE + _LOOK_EVAL)
