@@ -516,9 +516,11 @@ def test_bad_input_messages():
     with pytest.raises(OptlabError) as e:
         optlab.simulate("sgd", "logistic_regression", steps=1, objective_options=dict(batch_size=300))
     assert _one_line(e).startswith("Invalid batch_size: 300 (larger than the data set, n_samples = 256")
+    typed = "Invalid {} for objective 'linear_regression': {} (must be {})"  # checked against the default's type
     bad = [(dict(n_samples=0), "Invalid n_samples: 0"), (dict(noise=-1.0), "Invalid noise: -1.0"),
-           (dict(batch_size=-2), "Invalid batch_size: -2"), (dict(batch_size=2.5), "Invalid batch_size: 2.5"),
-           (dict(full_loss=3), "Invalid full_loss: 3"), (dict(nope=1), "Unknown option 'nope'")]
+           (dict(batch_size=-2), "Invalid batch_size: -2"),
+           (dict(batch_size=2.5), typed.format("batch_size", 2.5, "an integer")),
+           (dict(full_loss=3), typed.format("full_loss", 3, "true or false")), (dict(nope=1), "Unknown option 'nope'")]
     for opts, msg in bad:
         with pytest.raises(OptlabError) as e:
             O.get("linear_regression").make_params(2, **opts)
