@@ -278,7 +278,11 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     n_rec = steps // record_every + 1
     n_extra = len(opt.record_state)
     check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
-
+    if device not in opt.devices:
+        raise OptlabError(f"Optimizer '{opt.name}' runs on the {' and '.join(opt.devices)} engine only; "
+                          f"got device={device!r}")
+    if _DRY_RUN.get():
+        raise DryRun()
     x0c = np.ascontiguousarray(pts, dtype=np_dtype)
     out = dict(
         rec_x=np.empty((n, n_rec, dim), dtype=np_dtype),
@@ -295,11 +299,6 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     )
     f_target = np.nan if f_min is None else float(f_min)
     scalars = (steps, record_every, f_target, tol, blowup, grad_noise, clip, seed)
-    if device not in opt.devices:
-        raise OptlabError(f"Optimizer '{opt.name}' runs on the {' and '.join(opt.devices)} engine only; "
-                          f"got device={device!r}")
-    if _DRY_RUN.get():
-        raise DryRun()
     if device == "cuda":
         from . import cuda as _cuda
         timing = _cuda.run(opt, obj, x0c, hp, hs, p, scalars, out, progress=progress)
