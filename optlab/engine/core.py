@@ -217,7 +217,7 @@ def dry_run():
 
 def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0, dtype="float64",
              device="cpu", tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0,
-             max_memory_gb=None, objective_options=None, progress=None, **hyper) -> Result:
+             max_memory_gb=None, objective_options=None, progress=None, scheduler=None, **hyper) -> Result:
     """Run ``optimizer`` on ``objective`` for many trajectories in one engine call.
 
     Parameters
@@ -245,6 +245,14 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     clip_grad_norm : float
         If > 0, rescale the gradient to at most this norm, as
         ``torch.nn.utils.clip_grad_norm_``.
+    scheduler : dict, optional
+        A learning-rate scheduler of ``torch.optim.lr_scheduler``:
+        ``{"name": "StepLR", "step_size": 30, "gamma": 0.5}`` (torch's class
+        name or its snake_case, torch's option names; each numeric option a
+        scalar or one value per trajectory). The loop is torch's
+        ``loss = closure(); opt.step(); sched.step()`` (ReduceLROnPlateau:
+        ``sched.step(loss)``); ``res.lr`` holds the lr of every recorded step.
+        See :mod:`optlab.schedulers`.
     **hyper
         Optimizer hyperparameters with torch.optim's names; each a scalar or
         one value per trajectory.
@@ -276,6 +284,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     check_finite_hyper(opt, hvals)
     f_min = obj.min_value(dim, **options)
     n_rec = steps // record_every + 1
+    sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, hp.dtype, device)
     n_extra = len(opt.record_state)
     check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
     if device not in opt.devices:
@@ -297,6 +306,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         hit_t=np.empty(n, dtype=np.int64),
         ex_out=np.zeros((n, max(1, len(opt.final_scalars)))),
     )
+    if sched is not None:
+        out["sched"] = (sched["lr"], sched["momentum"], sched["index"], np.zeros((n, 3)), sched["plateau"],
+                        np.empty((n, n_rec), dtype=hp.dtype))
     f_target = np.nan if f_min is None else float(f_min)
     scalars = (steps, record_every, f_target, tol, blowup, grad_noise, clip, seed)
     if device == "cuda":
@@ -308,7 +320,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         from . import codegen, cpu, objective_cpu, warmup
         t0 = time.perf_counter()
         warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype))
-        src, tag = cpu.source(opt, obj, dim)
+        src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"])
         if not numba.config.DISABLE_JIT:
             missing = [] if codegen.is_cached(tag, src) else [tag]
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
@@ -329,6 +341,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         t2 = time.perf_counter()
         timing = dict(load_s=t1 - t0, run_s=t2 - t1)
     timing["total_s"] = time.perf_counter() - t_start
+    run_options = {}
+    if sched is not None:
+        run_options["scheduler"] = sched["options"]
     extra = {name: out["rec_e"][k] for k, name in enumerate(opt.record_state)}
     extra.update({name: out["ex_out"][:, k] for k, name in enumerate(opt.final_scalars)})
     return Result(
@@ -339,9 +354,44 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         tol_step=out["hit_t"], hyper={k: v for k, v in hvals.items()},
         options=dict(steps=steps, record_every=record_every, seed=seed, dtype=dtype, device=device,
                      tol=tol, blowup=blowup, grad_noise=grad_noise, clip_grad_norm=clip,
-                     f_target=f_min, objective_options=options),
-        extra=extra, timing=timing,
+                     f_target=f_min, objective_options=options, **run_options),
+        extra=extra, timing=timing, lr=None if sched is None else out["sched"][5],
     )
+
+
+def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dict:
+    """The scheduler's tables for the kernel (:mod:`optlab.schedulers`): the kernel kind, the lr
+    (and momentum) table in the hyperparameters' dtype, one table row per trajectory, and
+    ReduceLROnPlateau's options; one line for a scheduler the optimizer or device cannot run."""
+    from .. import schedulers
+    from .cpu import schedule_momentum_row
+    if not isinstance(scheduler, dict):
+        raise OptlabError(f"Invalid scheduler: {scheduler!r} (must be a dict such as "
+                          "{'name': 'StepLR', 'step_size': 30}, or None)")
+    if opt.kernel_source is not None or "lr" not in opt.vector:
+        raise OptlabError(f"Optimizer '{opt.name}' does not run with a learning-rate scheduler "
+                          "(schedulers drive the elementwise optimizers)")
+    if device != "cpu":
+        raise OptlabError(f"A scheduler runs on the CPU engine only; got device={device!r} (use device='cpu')")
+    mrow = schedule_momentum_row(opt)
+    mname = None if mrow < 0 else ("betas" if "betas" in opt.defaults else "momentum")
+    mom = None if mrow < 0 else np.asarray(hvals[opt.vector[mrow]], dtype=np.float64)
+    lr = np.broadcast_to(np.asarray(hvals["lr"], dtype=np.float64), (n,))
+    mom = None if mom is None else np.broadcast_to(mom, (n,))
+    plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
+    if plan.plateau is not None:
+        kind = "plateau"
+        popt = np.ascontiguousarray(np.stack([np.asarray(plan.plateau[k], dtype=np.float64) for k in (
+            "mode_max", "rel", "factor", "patience", "threshold", "cooldown", "min_lr", "eps")]))
+    else:
+        kind = "table" if plan.momentum is None else "table+momentum"
+        popt = np.zeros((8, 1))
+    from .cpu import block_size
+    lr_tab = block_major(plan.lr, plan.index, block_size(dim), hp_dtype)
+    m_tab = block_major(plan.momentum, plan.index, block_size(dim), hp_dtype) if plan.momentum is not None \
+        else np.zeros((1, 1, 1), dtype=hp_dtype)
+    return dict(kind=kind, lr=lr_tab, momentum=m_tab, index=np.ascontiguousarray(plan.index, dtype=np.int64),
+                plateau=popt, options=plan.options)
 
 
 _POOL = None
@@ -383,20 +433,25 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
-            out["ex_out"], *out["ws"](), out["fg"])
+            out["ex_out"], *out["ws"](), out["fg"], *out.get("sched", ()))
         return
     pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
     chunk = -(-max(align, -(-n // pieces)) // align) * align
     has_e = out["rec_e"].shape[0] > 0
 
+    sched = out.get("sched", ())
+
     def one(a):
         b = min(n, a + chunk)
+        # the schedule's per-trajectory arrays, this chunk's (lrtab, mtab, sidx, pst, popt, rec_lr)
+        sch = (_blocks(sched[0], a, b, align), _blocks(sched[1], a, b, align), sched[2][a:b], sched[3][a:b],
+               sched[4], sched[5][a:b]) if sched else ()
         rec_e = np.empty((out["rec_e"].shape[0], b - a) + out["rec_e"].shape[2:], out["rec_e"].dtype) \
             if has_e else out["rec_e"]
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-            out["ex_out"][a:b], *out["ws"](), out["fg"])
+            out["ex_out"][a:b], *out["ws"](), out["fg"], *sch)
         if has_e:
             out["rec_e"][:, a:b] = rec_e
         return b - a
@@ -415,6 +470,32 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
             bar.close()
 
 
+def _blocks(tab, a, b, align):
+    """The blocks of a block-major schedule table that trajectories ``a .. b`` use (``a`` a
+    multiple of the block width); a shared schedule (one block of width 1) whole."""
+    if tab.shape[2] == 1:
+        return tab
+    return tab[a // align:-(-b // align)]
+
+
+def block_major(table, index, width, dtype) -> np.ndarray:
+    """A scheduler's table ``(steps + 1, R)`` with row ``index[i]`` for trajectory ``i``, as the
+    kernel reads it: ``(blocks, steps + 1, width)``, a block's steps contiguous, a short last
+    block padded with its first trajectory's (as the engine pads blocks); one shared row stays
+    ``(1, steps + 1, 1)``."""
+    table = np.asarray(table)
+    index = np.asarray(index)
+    if table.shape[1] == 1 or (index == index[0]).all():
+        return np.ascontiguousarray(table[:, index[0]], dtype=dtype).reshape(1, -1, 1)
+    n = index.shape[0]
+    nb = -(-n // width)
+    idx = np.concatenate([index, np.repeat(index[(nb - 1) * width:][:1], nb * width - n)])
+    out = np.empty((nb, table.shape[0], width), dtype=dtype)
+    for k in range(nb):
+        out[k] = table[:, idx[k * width:(k + 1) * width]]
+    return out
+
+
 def compile_for(run, x0, hp, hs, p, scalars, out):
     """Compile (or load from the disk cache) the kernel's one signature now; returns what to
     call: the compiled entry point of that signature (so the objective, a different function
@@ -427,6 +508,7 @@ def compile_for(run, x0, hp, hs, p, scalars, out):
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
             *out["ws"]())
-    sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype),)
+    sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype),) \
+        + tuple(numba.typeof(a) for a in out.get("sched", ()))
     from .codegen import compile_signature
     return compile_signature(run, sig).overloads[sig].entry_point

@@ -66,7 +66,7 @@ FS0 = {final_slot0}
 @njit({jit})
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
-        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg):
+        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg{sched_args}):
     # x .. ctx: this thread's block arrays (cpu.workspace), separate arguments so that they are
     # noalias (engine/jitopts.py); obj_fg: the objective, a first-class function (objective_cpu)
     N = x0.shape[0]
@@ -80,19 +80,19 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
         ctx[0] = seed
         ctx[2] = i_off + i0
-        opt_init(x, st, sc, hb, hs, B)
+{sched_start}        opt_init(x, st, sc, hb, hs, B)
         for t in range(steps + 1):
             ctx[1] = t
-            obj_fg(x, g, f, p, w, ctx)
+{sched_load}            obj_fg(x, g, f, p, w, ctx)
             books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w)
             if t % rec_every == 0:
                 record(t, rec_every, x, f, st, EX0, NEX, dt, i0, n, rec_x, rec_f, rec_e)
-            if t == steps:
+{sched_record}            if t == steps:
                 break
 {look_eval}            if noise > 0.0 or clip > 0.0:
                 perturb(g, noise, clip, seed, i_off + i0, t, w)
             opt_step(x, g, st, sc, hb, hs, t + 1, B)
-        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
+{sched_after}        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
@@ -100,16 +100,53 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
 _LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
             obj_fg(xa, g, fa, p, w, ctx)
 """
-HEADER = codegen.register_template("cpu", _TEMPLATE + _LOOK_EVAL)
+# a scheduled kernel (optlab.schedulers): the lr (and momentum) rows loaded before each step from
+# tables, or ReduceLROnPlateau's state machine after it; ``SR`` is the optimizer's H_SCHEDULE row
+_SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
+_SCHED_START = """        schedule_start(sidx, i0, n, hb, SR, MOM >= 0, PLATEAU)
+        schedule_load(lrtab, blk, 0, hb, LR)
+        if MOM >= 0:
+            schedule_load(mtab, blk, 0, hb, MOM)
+        if PLATEAU:
+            plateau_start(pst, popt, sidx, i0, n)
+"""
+_SCHED_LOAD = """            if t > 0 and not PLATEAU:
+                schedule_load(lrtab, blk, t, hb, LR)
+                if MOM >= 0:
+                    schedule_load(mtab, blk, t, hb, MOM)
+"""
+_SCHED_RECORD = """            if t % rec_every == 0:
+                record_lr(t, rec_every, hb, LR, i0, n, rec_lr)
+"""
+_SCHED_AFTER = """            if PLATEAU:
+                plateau_step(f, hb, LR, pst, popt, sidx, i0, n)
+"""
+_SCHED_IMPORT = """from optlab.engine.driver_cpu import schedule_start, plateau_start, plateau_step, record_lr
+from optlab.engine.driver import schedule_load  # compiled into the kernel: a call per step measured 2x
+LR = {lr_row}
+MOM = {mom_row}
+SR = {sched_row}
+PLATEAU = {plateau}"""
+HEADER = codegen.register_template(
+    "cpu", _TEMPLATE + _LOOK_EVAL + _SCHED_ARGS + _SCHED_START + _SCHED_LOAD + _SCHED_RECORD + _SCHED_AFTER
+    + _SCHED_IMPORT)
 
 
-def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
+def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None) -> tuple[str, str]:
     """(generated source, file tag) of the CPU kernel for this pair.
 
     Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
     elsewhere bring their own source through ``spec.kernel_source``.
+    ``schedule``: None (a fixed lr), ``"table"`` (lr read from a table every
+    step), ``"table+momentum"`` (lr and momentum or beta1) or ``"plateau"``
+    (ReduceLROnPlateau); each is its own kernel, so a run without a scheduler
+    compiles none of it.
     """
     if opt_spec.kernel_source is not None:
+        if schedule is not None:
+            from ..errors import OptlabError
+            raise OptlabError(f"Optimizer '{opt_spec.name}' does not run with a learning-rate scheduler "
+                              "(schedulers drive the elementwise optimizers)")
         return opt_spec.kernel_source(obj_spec)
     block = block_size(dim)
     k = opt_spec.kernels
@@ -123,13 +160,32 @@ def source(opt_spec, obj_spec, dim: int = 2) -> tuple[str, str]:
         look_eval = _LOOK_EVAL
     extra = opt_spec.record_slots
     final = opt_spec.final_slots
+    sched = dict(sched_args="", sched_start="", sched_load="", sched_record="", sched_after="")
+    if schedule is not None:
+        vec = tuple(opt_spec.vector)
+        mom = schedule_momentum_row(opt_spec) if schedule == "table+momentum" else -1
+        imports.append(_SCHED_IMPORT.format(lr_row=vec.index("lr"), mom_row=mom, sched_row=len(vec),
+                                            plateau=schedule == "plateau"))
+        sched = dict(sched_args=_SCHED_ARGS, sched_start=_SCHED_START, sched_load=_SCHED_LOAD,
+                     sched_record=_SCHED_RECORD, sched_after=_SCHED_AFTER)
     src = _TEMPLATE.format(
         header=HEADER, block=block, step=BLOCK_STEP, jit=jitopts.decorator_text(),
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
-        imports="\n".join(imports), look_eval=look_eval,
+        imports="\n".join(imports), look_eval=look_eval, **sched,
     )
-    return src, tag(opt_spec, obj_spec)
+    return src, tag(opt_spec, obj_spec) + ("" if schedule is None else "_sched")
+
+
+def schedule_momentum_row(opt_spec) -> int:
+    """The hyperparameter row a momentum-cycling scheduler sets: beta1 for optimizers with
+    ``betas`` (torch's ``use_beta1``), else momentum; -1 when there is neither."""
+    vec = tuple(opt_spec.vector)
+    if "betas" in opt_spec.defaults and "beta1" in vec:
+        return vec.index("beta1")
+    if "momentum" in opt_spec.defaults and "momentum" in vec:
+        return vec.index("momentum")
+    return -1
 
 
 def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
@@ -141,7 +197,7 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
     z = np.zeros
     return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),
             z((max(opt_spec.n_state, 1), dim, b), dtype), z((max(opt_spec.n_scalar, 1), b), dtype),
-            z((max(len(opt_spec.vector), 1), b), hp_dtype), z(b), z(b), z((3, b), np.int64), z(3, np.int64))
+            z((len(opt_spec.vector) + 1, b), hp_dtype), z(b), z(b), z((3, b), np.int64), z(3, np.int64))
 
 
 def tag(opt_spec, obj_spec=None) -> str:

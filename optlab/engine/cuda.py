@@ -218,7 +218,7 @@ def source(opt_spec, obj_spec, dim: int, dtype="float64") -> tuple[str, tuple, s
     src = _TEMPLATE.format(
         header=HEADER, dim=int(dim), dtype=dtype,
         numba_cuda=numba_cuda.__version__, contract="on" if cuda_ops.CONTRACT else "off",
-        n_hyper=n_hyper, n_hyper_alloc=max(n_hyper, 1),
+        n_hyper=n_hyper, n_hyper_alloc=n_hyper + 1,
         n_state_alloc=max(opt_spec.n_state, 1), n_scalar_alloc=max(opt_spec.n_scalar, 1),
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,

@@ -11,7 +11,8 @@ from numba import njit
 
 from . import codegen, driver, jitopts
 
-_NAMES = ("start", "observe", "books", "record", "perturb", "finish")
+_NAMES = ("start", "observe", "books", "record", "perturb", "finish", "schedule_start", "schedule_load",
+          "plateau_start", "plateau_step", "record_lr")
 codegen.guard_cached_functions(driver, _NAMES)  # their cached code follows rng and ops too
 
 _cpu = njit(**jitopts.CPU)  # cached, nogil, numpy error model, noalias arguments
@@ -22,3 +23,8 @@ record = _cpu(driver.record)
 observe = _cpu(driver.observe)
 perturb = _cpu(driver.perturb)
 finish = _cpu(driver.finish)
+schedule_start = _cpu(driver.schedule_start)
+schedule_load = _cpu(driver.schedule_load)
+plateau_start = _cpu(driver.plateau_start)
+plateau_step = _cpu(driver.plateau_step)
+record_lr = _cpu(driver.record_lr)

@@ -43,6 +43,9 @@ class Result:
     options: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
+    #: with a scheduler: the learning rate in effect at each recorded step (the one that step's
+    #: update uses; at the last record, the lr after the last ``scheduler.step()``), (n_traj, n_records)
+    lr: np.ndarray | None = None
 
     @property
     def n_traj(self) -> int:
@@ -101,6 +104,8 @@ class Result:
                       outcome=self.outcome.astype(str))
         arrays.update({f"hyper_{k}": np.asarray(v) for k, v in self.hyper.items()})
         arrays.update({f"extra_{k}": v for k, v in self.extra.items()})
+        if self.lr is not None:
+            arrays["lr"] = self.lr
         meta = dict(optimizer=self.optimizer, objective=self.objective,
                     options={k: _plain(v) for k, v in self.options.items()})
         arrays["meta"] = np.array(json.dumps(meta))
@@ -121,7 +126,8 @@ class Result:
                        loss_final=z["loss_final"], grad_norm_final=z["grad_norm_final"],
                        best_loss=z["best_loss"], best_step=z["best_step"],
                        diverged_step=z["diverged_step"], tol_step=z["tol_step"],
-                       hyper=hyper, options=meta["options"], extra=extra)
+                       hyper=hyper, options=meta["options"], extra=extra,
+                       lr=z["lr"] if "lr" in z.files else None)
 
     def to_pandas(self):
         """A tidy table, one row per trajectory (needs the ``frames`` extra: pandas).

@@ -269,6 +269,14 @@ def check_bool(v, *names):
 
 _ROWS = (("st", "S_", "state"), ("sc", "K_", "scalars"), ("hp", "H_", "vector"))
 
+#: the block's hyperparameter array has one more row than ``vector``, written by the engine's
+#: driver: 0 when the block's trajectories share one lr schedule (or none), 1 when their
+#: learning rates may differ from one another, 2 when their momenta or betas may also change
+#: from step to step (a momentum-cycling scheduler). An optimizer whose ``init`` decides a path
+#: once from the uniformity of lr or betas names it ``H_SCHEDULE = len(vector)`` and reads it
+#: there (Adam, NAdam); the others never need it, since they read lr and momentum every step.
+SCHEDULE_ROW = "H_SCHEDULE"
+
 
 def _const_name(name: str, prefix: str) -> str:
     return prefix + name.upper()
@@ -298,6 +306,12 @@ def check_layout(spec: OptimizerSpec) -> None:
                 raise RuntimeError(f"{where}: {field_name} row {i} is {name!r}, so the module must define "
                                    f"{const} = {i} (found {value!r})")
         declared = {_const_name(n, prefix) for n in names}
+        if prefix == "H_" and hasattr(mod, SCHEDULE_ROW):  # the driver's row after the declared ones
+            if getattr(mod, SCHEDULE_ROW) != len(names):
+                raise RuntimeError(f"{where}: {SCHEDULE_ROW} is the row after the declared ones, so the "
+                                   f"module must define {SCHEDULE_ROW} = {len(names)} "
+                                   f"(found {getattr(mod, SCHEDULE_ROW)!r})")
+            declared.add(SCHEDULE_ROW)
         extra = sorted(k for k in vars(mod) if k.startswith(prefix) and k.isupper() and k not in declared)
         if extra:
             raise RuntimeError(f"{where}: {extra[0]} names no declared {field_name} row "

@@ -39,6 +39,7 @@ K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_POW1, K_POW2 = 5, 6, 7, 8, 9, 10
 TINY_BC = 2.0 ** -55
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+H_SCHEDULE = 5  # the driver's: 0 one lr schedule (or none), 1 lrs differ, 2 betas change per step
 # K_STEP_SIZE is lr / bc1 and K_SQRT_BC2 sqrt(bc2), this step's; K_SAME_ALL: the block shares every
 # hyperparameter (scalars in registers), K_SAME_BETAS: it shares one
 # (beta1, beta2) (set by init).  hs: amsgrad, maximize, decoupled.
@@ -49,10 +50,12 @@ def init(x, st, sc, hp, hs, n):
         for d in range(x.shape[0]):
             for j in range(n):
                 st[k, d, j] = 0.0
-    # hyperparameters never change during a run: test the block once, not every step
-    same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n)
+    # test the block once, not every step: the hyperparameters are fixed, or (a scheduler) every
+    # trajectory of the block follows one schedule, unless H_SCHEDULE says otherwise
+    vary = hp[H_SCHEDULE, 0]
+    same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and vary < 2.0
     same_rest = same and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
-    same_all = same_rest and uniform(hp, H_LR, n)
+    same_all = same_rest and uniform(hp, H_LR, n) and vary == 0.0
     for j in range(n):
         sc[K_POW1_HI, j] = 1.0  # beta ** 0 as a double-double (engine/powexact)
         sc[K_POW1_LO, j] = 0.0
@@ -125,8 +128,12 @@ def step(x, g, st, sc, hp, hs, t, n):
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
             sc[K_SQRT_BC2, j] = c2
-    else:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
+    elif hp[H_SCHEDULE, 0] < 2.0:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
         _bias_corrections(sc, hp, tf, n)
+    else:  # beta1 cycled by a scheduler, per trajectory: torch's pow of this step's beta
+        for j in range(n):
+            sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - hp[H_BETA1, j] ** tf)
+            sc[K_SQRT_BC2, j] = math.sqrt(1.0 - hp[H_BETA2, j] ** tf)
     for d in range(x.shape[0]):
         for j in range(n):
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
