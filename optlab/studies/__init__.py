@@ -34,9 +34,13 @@ LECTURE_READS = {"engine": ("device", "dtype", "seed", "max_memory_gb"), "optimi
 HONOURED = ("steps", "tol")  # engine keys a study with a study-level knob of the same name takes over
 
 
-def register(name: str, requires_2d: bool = False, kernels=None, reads=None, hints=None, check=None):
+def register(name: str, requires_2d: bool = False, kernels=None, reads=None, hints=None, check=None,
+             theory: bool = False):
+    """``theory=True``: the study returns a theory table (``summary["theory"]``, rows of
+    :class:`optlab.theory.Claim`) and has a quick mode (``study.quick``); ``optlab check`` runs it."""
     def deco(fn):
         fn.study_name = name
+        fn.theory = theory
         fn.requires_2d = requires_2d
         fn.kernels = kernels
         fn.check = check  # cfg -> None: the study's own checks, no work (default: its kernel plan)
