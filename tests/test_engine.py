@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import optlab
+from optlab import simulate
 from optlab.engine import rng
+from optlab.errors import OptlabError
 
 
 def rosen(x):
@@ -221,3 +223,35 @@ def test_pure_python_path_gives_the_same_bits(tmp_path):
                      ("sgd", dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.1))]:
         r = optlab.simulate(name, "rosenbrock", x0=[[-1.5, 2.0], [0.3, 0.1]], steps=25, grad_noise=0.1, **kw)
         np.testing.assert_array_equal(np.array(py[name]), r.x, err_msg=name)
+
+
+def test_bounds_clamp_after_every_step_as_torch_clamp():
+    """bounds=(lo, hi): x.clamp_(lo, hi) after each step (the start is not clamped), against the
+    naive loop with np.clip after its step; momentum keeps its own buffer, as in torch."""
+    x0 = np.array([[-1.5, 2.0], [0.5, 0.5], [1.2, -0.3]])
+    res = simulate("sgd", "rosenbrock", x0=x0, steps=120, lr=1e-3, momentum=0.9, bounds=(-1.0, 1.0))
+    for i in range(3):
+        step = sgd_step(1e-3, momentum=0.9)
+        want = naive_run(lambda x, g, s, t: np.clip(step(x, g, s, t), -1.0, 1.0), x0[i], 120)
+        np.testing.assert_allclose(res.x[i], want["x"], rtol=1e-11, atol=1e-14)  # the naive loop has no FMA
+        np.testing.assert_array_equal(np.abs(res.x[i]) == 1.0, np.abs(want["x"]) == 1.0)  # on the box's faces
+    assert (np.abs(res.x[:, 1:]) <= 1.0).all() and res.x[0, 0, 1] == 2.0 and (res.x[:, 1:] == 1.0).any()
+    assert res.options["bounds"] == [-1.0, 1.0]
+    free = simulate("sgd", "rosenbrock", x0=x0, steps=120, lr=1e-3, momentum=0.9, bounds=(-np.inf, np.inf))
+    np.testing.assert_array_equal(free.x, simulate("sgd", "rosenbrock", x0=x0, steps=120, lr=1e-3, momentum=0.9).x)
+
+
+@pytest.mark.parametrize("bounds, msg", [
+    ((1.0, 0.0), "Invalid bounds: (1.0, 0.0) (must be (lo, hi) with lo <= hi"),
+    ("ab", "Invalid bounds: 'ab'"), ((1, 2, 3), "Invalid bounds: (1, 2, 3)"), ((True, 2), "Invalid bounds: (True, 2)"),
+    ((np.nan, 1.0), "Invalid bounds: (nan, 1.0)"),
+])
+def test_bad_bounds_one_line(bounds, msg):
+    with pytest.raises(OptlabError) as e:
+        simulate("sgd", "rosenbrock", steps=5, bounds=bounds)
+    assert str(e.value).startswith(msg) and "\n" not in str(e.value)
+
+
+def test_bounds_refused_where_they_do_not_apply():
+    with pytest.raises(OptlabError, match="Optimizer 'lbfgs' does not run with bounds"):
+        simulate("lbfgs", "rosenbrock", steps=5, bounds=(-1, 1))

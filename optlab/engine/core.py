@@ -217,7 +217,8 @@ def dry_run():
 
 def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0, dtype="float64",
              device="cpu", tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0,
-             max_memory_gb=None, objective_options=None, progress=None, scheduler=None, **hyper) -> Result:
+             max_memory_gb=None, objective_options=None, progress=None, scheduler=None, bounds=None,
+             **hyper) -> Result:
     """Run ``optimizer`` on ``objective`` for many trajectories in one engine call.
 
     Parameters
@@ -253,6 +254,10 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         ``loss = closure(); opt.step(); sched.step()`` (ReduceLROnPlateau:
         ``sched.step(loss)``); ``res.lr`` holds the lr of every recorded step.
         See :mod:`optlab.schedulers`.
+    bounds : (lo, hi), optional
+        Clamp x into the box ``[lo, hi]`` after every step, as
+        ``p.clamp_(lo, hi)`` after ``optimizer.step()`` (projected methods,
+        online problems on an interval); the start point is not clamped.
     **hyper
         Optimizer hyperparameters with torch.optim's names; each a scalar or
         one value per trajectory.
@@ -284,6 +289,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     check_finite_hyper(opt, hvals)
     f_min = obj.min_value(dim, **options)
     n_rec = steps // record_every + 1
+    box = None if bounds is None else check_bounds(bounds, opt, device)
     sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, hp.dtype, device)
     n_extra = len(opt.record_state)
     check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
@@ -306,6 +312,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         hit_t=np.empty(n, dtype=np.int64),
         ex_out=np.zeros((n, max(1, len(opt.final_scalars)))),
     )
+    if box is not None:
+        out["bounds"] = box
     if sched is not None:
         out["sched"] = (sched["lr"], sched["momentum"], sched["index"], np.zeros((n, 3)), sched["plateau"],
                         np.empty((n, n_rec), dtype=hp.dtype))
@@ -320,7 +328,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         from . import codegen, cpu, objective_cpu, warmup
         t0 = time.perf_counter()
         warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype))
-        src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"])
+        src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None)
         if not numba.config.DISABLE_JIT:
             missing = [] if codegen.is_cached(tag, src) else [tag]
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
@@ -344,6 +352,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     run_options = {}
     if sched is not None:
         run_options["scheduler"] = sched["options"]
+    if box is not None:
+        run_options["bounds"] = list(box)
     extra = {name: out["rec_e"][k] for k, name in enumerate(opt.record_state)}
     extra.update({name: out["ex_out"][:, k] for k, name in enumerate(opt.final_scalars)})
     return Result(
@@ -357,6 +367,23 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                      f_target=f_min, objective_options=options, **run_options),
         extra=extra, timing=timing, lr=None if sched is None else out["sched"][5],
     )
+
+
+def check_bounds(bounds, opt, device) -> tuple:
+    """``(lo, hi)`` as two floats, ``lo <= hi`` (inf for an open side); one line otherwise."""
+    try:
+        if isinstance(bounds, (str, bytes)) or any(isinstance(v, (bool, np.bool_)) for v in bounds):
+            raise TypeError
+        lo, hi = (float(v) for v in bounds)
+    except (TypeError, ValueError):
+        raise OptlabError(f"Invalid bounds: {bounds!r} (must be (lo, hi): two numbers, lo <= hi)") from None
+    if lo != lo or hi != hi or lo > hi:
+        raise OptlabError(f"Invalid bounds: ({lo}, {hi}) (must be (lo, hi) with lo <= hi; -inf/inf for an open side)")
+    if opt.kernel_source is not None:
+        raise OptlabError(f"Optimizer '{opt.name}' does not run with bounds (they apply to the elementwise optimizers)")
+    if device != "cpu":
+        raise OptlabError(f"bounds run on the CPU engine only; got device={device!r} (use device='cpu')")
+    return lo, hi
 
 
 def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dict:
@@ -433,7 +460,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
-            out["ex_out"], *out["ws"](), out["fg"], *out.get("sched", ()))
+            out["ex_out"], *out["ws"](), out["fg"], *out.get("sched", ()), *out.get("bounds", ()))
         return
     pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
     chunk = -(-max(align, -(-n // pieces)) // align) * align
@@ -451,7 +478,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-            out["ex_out"][a:b], *out["ws"](), out["fg"], *sch)
+            out["ex_out"][a:b], *out["ws"](), out["fg"], *sch, *out.get("bounds", ()))
         if has_e:
             out["rec_e"][:, a:b] = rec_e
         return b - a
@@ -509,6 +536,6 @@ def compile_for(run, x0, hp, hs, p, scalars, out):
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
             *out["ws"]())
     sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype),) \
-        + tuple(numba.typeof(a) for a in out.get("sched", ()))
+        + tuple(numba.typeof(a) for a in out.get("sched", ())) + tuple(numba.typeof(a) for a in out.get("bounds", ()))
     from .codegen import compile_signature
     return compile_signature(run, sig).overloads[sig].entry_point

@@ -66,7 +66,7 @@ FS0 = {final_slot0}
 @njit({jit})
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
-        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg{sched_args}):
+        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg{sched_args}{bound_args}):
     # x .. ctx: this thread's block arrays (cpu.workspace), separate arguments so that they are
     # noalias (engine/jitopts.py); obj_fg: the objective, a first-class function (objective_cpu)
     N = x0.shape[0]
@@ -92,7 +92,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
 {look_eval}            if noise > 0.0 or clip > 0.0:
                 perturb(g, noise, clip, seed, i_off + i0, t, w)
             opt_step(x, g, st, sc, hb, hs, t + 1, B)
-{sched_after}        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
+{bound_step}{sched_after}        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
@@ -121,6 +121,11 @@ _SCHED_RECORD = """            if t % rec_every == 0:
 _SCHED_AFTER = """            if PLATEAU:
                 plateau_step(f, hb, LR, pst, popt, sidx, i0, n)
 """
+# bounds: x.clamp_(lo, hi) after every step (compiled into the kernel, as schedule_load)
+_BOUND_ARGS = ", lo, hi"
+_BOUND_STEP = """            clamp(x, lo, hi, w)
+"""
+_BOUND_IMPORT = "from optlab.engine.driver import clamp"
 _SCHED_IMPORT = """from optlab.engine.driver_cpu import schedule_start, plateau_start, plateau_step, record_lr
 from optlab.engine.driver import schedule_load  # compiled into the kernel: a call per step measured 2x
 LR = {lr_row}
@@ -129,10 +134,10 @@ SR = {sched_row}
 PLATEAU = {plateau}"""
 HEADER = codegen.register_template(
     "cpu", _TEMPLATE + _LOOK_EVAL + _SCHED_ARGS + _SCHED_START + _SCHED_LOAD + _SCHED_RECORD + _SCHED_AFTER
-    + _SCHED_IMPORT)
+    + _SCHED_IMPORT + _BOUND_ARGS + _BOUND_STEP + _BOUND_IMPORT)
 
 
-def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None) -> tuple[str, str]:
+def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounded: bool = False) -> tuple[str, str]:
     """(generated source, file tag) of the CPU kernel for this pair.
 
     Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
@@ -140,13 +145,15 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None) -> tup
     ``schedule``: None (a fixed lr), ``"table"`` (lr read from a table every
     step), ``"table+momentum"`` (lr and momentum or beta1) or ``"plateau"``
     (ReduceLROnPlateau); each is its own kernel, so a run without a scheduler
-    compiles none of it.
+    compiles none of it. ``bounded``: ``x.clamp_(lo, hi)`` after every step
+    (two more arguments), likewise its own kernel.
     """
     if opt_spec.kernel_source is not None:
-        if schedule is not None:
+        if schedule is not None or bounded:
             from ..errors import OptlabError
-            raise OptlabError(f"Optimizer '{opt_spec.name}' does not run with a learning-rate scheduler "
-                              "(schedulers drive the elementwise optimizers)")
+            what = "a learning-rate scheduler" if schedule is not None else "bounds"
+            raise OptlabError(f"Optimizer '{opt_spec.name}' does not run with {what} "
+                              "(they apply to the elementwise optimizers)")
         return opt_spec.kernel_source(obj_spec)
     block = block_size(dim)
     k = opt_spec.kernels
@@ -168,13 +175,16 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None) -> tup
                                             plateau=schedule == "plateau"))
         sched = dict(sched_args=_SCHED_ARGS, sched_start=_SCHED_START, sched_load=_SCHED_LOAD,
                      sched_record=_SCHED_RECORD, sched_after=_SCHED_AFTER)
+    if bounded:
+        imports.append(_BOUND_IMPORT)
     src = _TEMPLATE.format(
         header=HEADER, block=block, step=BLOCK_STEP, jit=jitopts.decorator_text(),
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
         imports="\n".join(imports), look_eval=look_eval, **sched,
+        bound_args=_BOUND_ARGS if bounded else "", bound_step=_BOUND_STEP if bounded else "",
     )
-    return src, tag(opt_spec, obj_spec) + ("" if schedule is None else "_sched")
+    return src, tag(opt_spec, obj_spec) + ("" if schedule is None else "_sched") + ("_bnd" if bounded else "")
 
 
 def schedule_momentum_row(opt_spec) -> int:

@@ -269,3 +269,15 @@ def record_lr(t, rec_every, hb, row, i0, n, rec_lr):
     r = t // rec_every
     for j in range(n):
         rec_lr[i0 + j, r] = hb[row, j]
+
+
+@jitable(inline="never")
+def clamp(x, lo, hi, w):
+    """``x.clamp_(lo, hi)`` after the optimizer's step (a projection onto the box ``[lo, hi]``,
+    as ``p.clamp_(lo, hi)`` after ``optimizer.step()`` in torch): ``min(max(x, lo), hi)``, NaN
+    kept. The block's first ``w`` columns."""
+    for d in range(x.shape[0]):
+        for j in range(w):
+            v = x[d, j]
+            v = lo if v < lo else v
+            x[d, j] = hi if v > hi else v
