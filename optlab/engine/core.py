@@ -16,7 +16,7 @@ from .result import Result
 ENGINE_DEFAULTS = dict(
     steps=100, record_every=1, seed=0, dtype="float64", device="cpu",
     tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0, max_memory_gb=None,
-    progress=None,
+    progress=None, bounds=None, track=None,
 )
 
 
@@ -82,7 +82,8 @@ def check_memory(n, n_rec, dim, itemsize, steps, record_every, max_memory_gb, n_
 
 
 def check_options(steps=100, record_every=1, seed=0, dtype="float64", device="cpu", tol=1e-6, blowup=1e10,
-                  grad_noise=0.0, clip_grad_norm=0.0, max_memory_gb=None, progress=None) -> dict:
+                  grad_noise=0.0, clip_grad_norm=0.0, max_memory_gb=None, progress=None, bounds=None,
+                  track=None) -> dict:
     """The engine options, checked one by one (one line each), as plain Python values.
 
     Used by :func:`simulate` and by the runner, which checks a config's
@@ -110,6 +111,11 @@ def check_options(steps=100, record_every=1, seed=0, dtype="float64", device="cp
         raise OptlabError(f"Invalid progress: {progress!r} (must be true, false or null)")
     out.update(dtype=dtype, device=device, max_memory_gb=max_memory_gb,
                progress=None if progress is None else bool(progress))
+    if bounds is not None:
+        out["bounds"] = check_bounds(bounds)
+    if track:
+        from .track import check_track
+        out["track"] = check_track(track, None)
     return out
 
 
@@ -218,7 +224,7 @@ def dry_run():
 def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0, dtype="float64",
              device="cpu", tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0,
              max_memory_gb=None, objective_options=None, progress=None, scheduler=None, bounds=None,
-             **hyper) -> Result:
+             track=None, **hyper) -> Result:
     """Run ``optimizer`` on ``objective`` for many trajectories in one engine call.
 
     Parameters
@@ -258,6 +264,12 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         Clamp x into the box ``[lo, hi]`` after every step, as
         ``p.clamp_(lo, hi)`` after ``optimizer.step()`` (projected methods,
         online problems on an interval); the start point is not clamped.
+    track : list of str, optional
+        ``"sharpness"``: ``res.sharpness`` and ``res.hess_min``, the largest and
+        smallest Hessian eigenvalue at every recorded x;
+        ``"preconditioned_sharpness"`` (Adam, AdamW): ``res.preconditioned_sharpness``,
+        the largest eigenvalue of Adam's preconditioned Hessian. See
+        :mod:`optlab.engine.track`.
     **hyper
         Optimizer hyperparameters with torch.optim's names; each a scalar or
         one value per trajectory.
@@ -290,8 +302,15 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     f_min = obj.min_value(dim, **options)
     n_rec = steps // record_every + 1
     box = None if bounds is None else check_bounds(bounds, opt, device)
+    from . import track as _track
+    tracks = _track.check_track(track, opt)
+    rec_state = tuple(opt.record_state)
+    if "preconditioned_sharpness" in tracks:
+        if device != "cpu":
+            raise OptlabError(f"track 'preconditioned_sharpness' runs on the CPU engine only; got device={device!r}")
+        rec_state = rec_state + tuple(k for k in ("exp_avg_sq",) if k not in rec_state)
     sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, hp.dtype, device)
-    n_extra = len(opt.record_state)
+    n_extra = len(rec_state)
     check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
     if device not in opt.devices:
         raise OptlabError(f"Optimizer '{opt.name}' runs on the {' and '.join(opt.devices)} engine only; "
@@ -328,7 +347,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         from . import codegen, cpu, objective_cpu, warmup
         t0 = time.perf_counter()
         warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype))
-        src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None)
+        src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None,
+                              record_state=rec_state)
         if not numba.config.DISABLE_JIT:
             missing = [] if codegen.is_cached(tag, src) else [tag]
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
@@ -354,7 +374,18 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         run_options["scheduler"] = sched["options"]
     if box is not None:
         run_options["bounds"] = list(box)
-    extra = {name: out["rec_e"][k] for k, name in enumerate(opt.record_state)}
+    extra = {name: out["rec_e"][k] for k, name in enumerate(rec_state)}
+    tracked = {}
+    if "sharpness" in tracks:
+        tracked["sharpness"], tracked["hess_min"] = _track.sharpness(obj, out["rec_x"], options)
+    if "preconditioned_sharpness" in tracks:
+        tracked["preconditioned_sharpness"] = _track.preconditioned_sharpness(
+            obj, out["rec_x"], out["rec_e"][rec_state.index("exp_avg_sq")], np.arange(n_rec) * record_every,
+            hvals["beta1"], hvals["beta2"], hvals["eps"], options)
+        if "exp_avg_sq" not in opt.record_state:
+            extra.pop("exp_avg_sq", None)
+    if tracks:
+        run_options["track"] = list(tracks)
     extra.update({name: out["ex_out"][:, k] for k, name in enumerate(opt.final_scalars)})
     return Result(
         optimizer=opt.name, objective=obj.name,
@@ -365,11 +396,11 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         options=dict(steps=steps, record_every=record_every, seed=seed, dtype=dtype, device=device,
                      tol=tol, blowup=blowup, grad_noise=grad_noise, clip_grad_norm=clip,
                      f_target=f_min, objective_options=options, **run_options),
-        extra=extra, timing=timing, lr=None if sched is None else out["sched"][5],
+        extra=extra, timing=timing, lr=None if sched is None else out["sched"][5], **tracked,
     )
 
 
-def check_bounds(bounds, opt, device) -> tuple:
+def check_bounds(bounds, opt=None, device="cpu") -> tuple:
     """``(lo, hi)`` as two floats, ``lo <= hi`` (inf for an open side); one line otherwise."""
     try:
         if isinstance(bounds, (str, bytes)) or any(isinstance(v, (bool, np.bool_)) for v in bounds):
@@ -379,7 +410,7 @@ def check_bounds(bounds, opt, device) -> tuple:
         raise OptlabError(f"Invalid bounds: {bounds!r} (must be (lo, hi): two numbers, lo <= hi)") from None
     if lo != lo or hi != hi or lo > hi:
         raise OptlabError(f"Invalid bounds: ({lo}, {hi}) (must be (lo, hi) with lo <= hi; -inf/inf for an open side)")
-    if opt.kernel_source is not None:
+    if opt is not None and opt.kernel_source is not None:
         raise OptlabError(f"Optimizer '{opt.name}' does not run with bounds (they apply to the elementwise optimizers)")
     if device != "cpu":
         raise OptlabError(f"bounds run on the CPU engine only; got device={device!r} (use device='cpu')")

@@ -137,7 +137,8 @@ HEADER = codegen.register_template(
     + _SCHED_IMPORT + _BOUND_ARGS + _BOUND_STEP + _BOUND_IMPORT)
 
 
-def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounded: bool = False) -> tuple[str, str]:
+def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounded: bool = False,
+           record_state: tuple | None = None) -> tuple[str, str]:
     """(generated source, file tag) of the CPU kernel for this pair.
 
     Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
@@ -146,7 +147,9 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
     step), ``"table+momentum"`` (lr and momentum or beta1) or ``"plateau"``
     (ReduceLROnPlateau); each is its own kernel, so a run without a scheduler
     compiles none of it. ``bounded``: ``x.clamp_(lo, hi)`` after every step
-    (two more arguments), likewise its own kernel.
+    (two more arguments), likewise its own kernel. ``record_state``: the
+    state rows recorded with x (default the spec's ``record_state``; more for
+    ``track=("preconditioned_sharpness",)``), consecutive rows.
     """
     if opt_spec.kernel_source is not None:
         if schedule is not None or bounded:
@@ -165,7 +168,7 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
         imports += [codegen.import_line(opt_spec.lookahead, "_opt_look"),
                     'opt_look = njit(inline="always")(_opt_look)']
         look_eval = _LOOK_EVAL
-    extra = opt_spec.record_slots
+    extra = opt_spec.record_slots if record_state is None else [opt_spec.state.index(k) for k in record_state]
     final = opt_spec.final_slots
     sched = dict(sched_args="", sched_start="", sched_load="", sched_record="", sched_after="")
     if schedule is not None:
@@ -184,7 +187,8 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
         imports="\n".join(imports), look_eval=look_eval, **sched,
         bound_args=_BOUND_ARGS if bounded else "", bound_step=_BOUND_STEP if bounded else "",
     )
-    return src, tag(opt_spec, obj_spec) + ("" if schedule is None else "_sched") + ("_bnd" if bounded else "")
+    more = "" if record_state is None or tuple(record_state) == tuple(opt_spec.record_state) else "_trk"
+    return src, tag(opt_spec, obj_spec) + ("" if schedule is None else "_sched") + ("_bnd" if bounded else "") + more
 
 
 def schedule_momentum_row(opt_spec) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 OUTCOMES = ("converged", "diverged", "running")
+#: per-record arrays a run has only when asked for (a scheduler, ``track=...``)
+OPTIONAL_ARRAYS = ("lr", "sharpness", "hess_min", "preconditioned_sharpness")
 
 
 @dataclass
@@ -46,6 +48,11 @@ class Result:
     #: with a scheduler: the learning rate in effect at each recorded step (the one that step's
     #: update uses; at the last record, the lr after the last ``scheduler.step()``), (n_traj, n_records)
     lr: np.ndarray | None = None
+    #: with ``track=("sharpness",)``: the largest and smallest Hessian eigenvalue at every record
+    sharpness: np.ndarray | None = None
+    hess_min: np.ndarray | None = None
+    #: with ``track=("preconditioned_sharpness",)``: the largest eigenvalue of P^-1 H (Adam's P)
+    preconditioned_sharpness: np.ndarray | None = None
 
     @property
     def n_traj(self) -> int:
@@ -104,8 +111,9 @@ class Result:
                       outcome=self.outcome.astype(str))
         arrays.update({f"hyper_{k}": np.asarray(v) for k, v in self.hyper.items()})
         arrays.update({f"extra_{k}": v for k, v in self.extra.items()})
-        if self.lr is not None:
-            arrays["lr"] = self.lr
+        for name in OPTIONAL_ARRAYS:
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         meta = dict(optimizer=self.optimizer, objective=self.objective,
                     options={k: _plain(v) for k, v in self.options.items()})
         arrays["meta"] = np.array(json.dumps(meta))
@@ -127,7 +135,7 @@ class Result:
                        best_loss=z["best_loss"], best_step=z["best_step"],
                        diverged_step=z["diverged_step"], tol_step=z["tol_step"],
                        hyper=hyper, options=meta["options"], extra=extra,
-                       lr=z["lr"] if "lr" in z.files else None)
+                       **{k: z[k] for k in OPTIONAL_ARRAYS if k in z.files})
 
     def to_pandas(self):
         """A tidy table, one row per trajectory (needs the ``frames`` extra: pandas).

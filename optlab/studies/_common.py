@@ -9,7 +9,7 @@ from ..engine.result import write_json_atomic
 from ..errors import OptlabError
 
 ENGINE_KEYS = ("steps", "record_every", "seed", "dtype", "device", "tol", "blowup", "grad_noise",
-               "clip_grad_norm", "max_memory_gb")
+               "clip_grad_norm", "max_memory_gb", "bounds", "track")
 OBJECTIVE_KEYS = ("name", "dim", "x0", "bounds")
 
 
