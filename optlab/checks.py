@@ -23,10 +23,10 @@ import numpy as np
 from .errors import OptlabError, short_list
 
 TOP_KEYS = ("study", "optimizer", "objective", "engine", "plot", "experiment", "report", "title",
-            "description")
+            "description", "scheduler")
 PLOT_KEYS = ("format", "dpi", "contour", "loss", "animate", "max_paths")
 REPORT_KEYS = ("enabled", "figures", "job_figures", "progress", "resume")
-SECTIONS = ("engine", "optimizer", "objective", "plot")
+SECTIONS = ("engine", "optimizer", "objective", "plot", "scheduler")
 CONF = Path(__file__).resolve().parent / "conf"
 
 
@@ -152,7 +152,7 @@ def check_config(cfg: dict, study, overrides=(), values: bool = True) -> dict:
     for key in ("title", "description"):
         if cfg.get(key) is not None and not isinstance(cfg[key], str):
             raise OptlabError(f"Invalid {key}: {cfg[key]!r} (must be text)")
-    for sec in ("study", "engine", "plot", "report") + ("optimizer", "objective"):
+    for sec in ("study", "engine", "plot", "report") + ("optimizer", "objective", "scheduler"):
         if cfg.get(sec) is not None and not isinstance(cfg[sec], dict):
             raise OptlabError(f"Invalid {sec}: {cfg[sec]!r} (must be a section of key: value)")
     cfg = dict(cfg)

@@ -1,8 +1,9 @@
-"""``python -m optlab.configs``: write ``conf/optimizer/*.yaml`` from the registry.
+"""``python -m optlab.configs``: write ``conf/optimizer/*.yaml`` and ``conf/scheduler/*.yaml``.
 
 An optimizer's defaults live in one place, its spec (torch.optim's names and
-values); the Hydra config files are generated from it, so the two cannot
-drift (``tests/test_config.py`` regenerates them and compares). Run it after
+values), and a scheduler's in :mod:`optlab.schedulers` (torch's signatures);
+the Hydra config files are generated from them, so the two cannot drift
+(``tests/test_config.py`` regenerates them and compares). Run it after
 adding an optimizer or changing a default; ``--check`` only compares.
 """
 from __future__ import annotations
@@ -38,17 +39,54 @@ def optimizer_yaml(spec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def snake(name: str) -> str:
+    """torch's class name as a config name: ``StepLR`` -> ``step_lr``, ``ReduceLROnPlateau`` ->
+    ``reduce_lr_on_plateau``."""
+    import re
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=LR)(?=[A-Z][a-z])", "_", name).lower()
+
+
+SCHEDULER_NONE = """# No learning-rate scheduler: the optimizer's lr for every step (the default).
+# Pick one with scheduler=<name> (python -m optlab list schedulers), e.g.
+#   python -m optlab optimizer=sgd scheduler=step_lr scheduler.step_size=30
+name: none
+"""
+
+
+def scheduler_yaml(name: str) -> str:
+    """The config file of one scheduler: torch's class and options with torch's defaults;
+    an option torch requires is ``null`` with a comment (the run says what is missing)."""
+    from . import schedulers
+    from .schedulers import _spec
+    lines = [f"# torch.optim.lr_scheduler.{name} (torch 2.13), exact: optlab.schedulers. Every numeric option",
+             "# may be one value per trajectory from the API; null: torch's default (or required, see below).",
+             f"name: {snake(name)}"]
+    for key, value in schedulers.defaults(name).items():
+        if value is _spec.REQUIRED:
+            lines.append(f"{key}: null  # required")
+        else:
+            lines.append(f"{key}: {_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_one(path: Path, text: str, check: bool, differ: list) -> None:
+    if not path.exists() or path.read_text() != text:
+        differ.append(path)
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+
 def write(conf: Path = CONF, check: bool = False) -> list[Path]:
-    """Write (or, with ``check``, compare) every optimizer's file; returns the files that differ."""
-    from . import optimizers
+    """Write (or, with ``check``, compare) every optimizer's and scheduler's file; returns the
+    files that differ."""
+    from . import optimizers, schedulers
     differ = []
     for spec in optimizers.registry:
-        path = Path(conf) / "optimizer" / f"{spec.name}.yaml"
-        text = optimizer_yaml(spec)
-        if not path.exists() or path.read_text() != text:
-            differ.append(path)
-            if not check:
-                path.write_text(text)
+        _write_one(Path(conf) / "optimizer" / f"{spec.name}.yaml", optimizer_yaml(spec), check, differ)
+    _write_one(Path(conf) / "scheduler" / "none.yaml", SCHEDULER_NONE, check, differ)
+    for name in schedulers.NAMES:
+        _write_one(Path(conf) / "scheduler" / f"{snake(name)}.yaml", scheduler_yaml(name), check, differ)
     return differ
 
 

@@ -340,7 +340,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     scalars = (steps, record_every, f_target, tol, blowup, grad_noise, clip, seed)
     if device == "cuda":
         from . import cuda as _cuda
-        timing = _cuda.run(opt, obj, x0c, hp, hs, p, scalars, out, progress=progress)
+        timing = _cuda.run(opt, obj, x0c, hp, hs, p, scalars, out, progress=progress,
+                           schedule=None if sched is None else sched["kind"])
     else:
         import numba
 
@@ -412,8 +413,6 @@ def check_bounds(bounds, opt=None, device="cpu") -> tuple:
         raise OptlabError(f"Invalid bounds: ({lo}, {hi}) (must be (lo, hi) with lo <= hi; -inf/inf for an open side)")
     if opt is not None and opt.kernel_source is not None:
         raise OptlabError(f"Optimizer '{opt.name}' does not run with bounds (they apply to the elementwise optimizers)")
-    if device != "cpu":
-        raise OptlabError(f"bounds run on the CPU engine only; got device={device!r} (use device='cpu')")
     return lo, hi
 
 
@@ -429,8 +428,6 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     if opt.kernel_source is not None or "lr" not in opt.vector:
         raise OptlabError(f"Optimizer '{opt.name}' does not run with a learning-rate scheduler "
                           "(schedulers drive the elementwise optimizers)")
-    if device != "cpu":
-        raise OptlabError(f"A scheduler runs on the CPU engine only; got device={device!r} (use device='cpu')")
     mrow = schedule_momentum_row(opt)
     mname = None if mrow < 0 else ("betas" if "betas" in opt.defaults else "momentum")
     mom = None if mrow < 0 else np.asarray(hvals[opt.vector[mrow]], dtype=np.float64)
@@ -445,8 +442,9 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
         kind = "table" if plan.momentum is None else "table+momentum"
         popt = np.zeros((8, 1))
     from .cpu import block_size
-    lr_tab = block_major(plan.lr, plan.index, block_size(dim), hp_dtype)
-    m_tab = block_major(plan.momentum, plan.index, block_size(dim), hp_dtype) if plan.momentum is not None \
+    width = 1 if device == "cuda" else block_size(dim)  # the CUDA engine's blocks: one trajectory
+    lr_tab = block_major(plan.lr, plan.index, width, hp_dtype)
+    m_tab = block_major(plan.momentum, plan.index, width, hp_dtype) if plan.momentum is not None \
         else np.zeros((1, 1, 1), dtype=hp_dtype)
     return dict(kind=kind, lr=lr_tab, momentum=m_tab, index=np.ascontiguousarray(plan.index, dtype=np.int64),
                 plateau=popt, options=plan.options)
@@ -531,7 +529,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
 def _blocks(tab, a, b, align):
     """The blocks of a block-major schedule table that trajectories ``a .. b`` use (``a`` a
     multiple of the block width); a shared schedule (one block of width 1) whole."""
-    if tab.shape[2] == 1:
+    if tab.shape[0] == 1 and tab.shape[2] == 1:
         return tab
     return tab[a // align:-(-b // align)]
 
@@ -548,10 +546,8 @@ def block_major(table, index, width, dtype) -> np.ndarray:
     n = index.shape[0]
     nb = -(-n // width)
     idx = np.concatenate([index, np.repeat(index[(nb - 1) * width:][:1], nb * width - n)])
-    out = np.empty((nb, table.shape[0], width), dtype=dtype)
-    for k in range(nb):
-        out[k] = table[:, idx[k * width:(k + 1) * width]]
-    return out
+    full = table[:, idx]  # (steps + 1, blocks * width)
+    return np.ascontiguousarray(full.reshape(table.shape[0], nb, width).transpose(1, 0, 2), dtype=dtype)
 
 
 def compile_for(run, x0, hp, hs, p, scalars, out):

@@ -54,7 +54,7 @@ import math
 from numba import cuda, float64, int64, {dtype}
 from optlab.engine.cuda_ops import device_function
 from optlab.engine.driver import start as _start, observe as _observe, perturb as _perturb, finish as _finish
-{imports}
+{imports}{variant_imports}
 
 start = device_function(_start)
 observe = device_function(_observe)
@@ -79,7 +79,7 @@ FS0 = {final_slot0}
 
 @cuda.jit(cache=True)
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out{sched_args}{bound_args}):
     N = x0.shape[0]
     x = cuda.local.array((D, 1), DT)
     g = cuda.local.array((D, 1), DT)
@@ -99,17 +99,17 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
         ctx[0] = seed
         ctx[1] = 0
         ctx[2] = i_off + i
-        opt_init(x, st, sc, hb, hs, 1)
+{sched_start}        opt_init(x, st, sc, hb, hs, 1)
         for t in range(steps + 1):
             ctx[1] = t
-            obj_fg(x, g, f, p, 1, ctx)
+{sched_load}            obj_fg(x, g, f, p, 1, ctx)
             observe(t, steps, rec_every, x, f, g, st, EX0, NEX, f_target, tol, blowup,
                     bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
-            if t == steps:
+{sched_record}            if t == steps:
                 break
             perturb(g, noise, clip, seed, i_off + i, t, 1)
             opt_step(x, g, st, sc, hb, hs, t + 1, 1)
-        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i, 1,
+{bound_step}{sched_after}        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i, 1,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
 '''
 
@@ -197,11 +197,52 @@ def _device_name(cuda) -> str:
 
 # --- the generated kernel -----------------------------------------------------
 
-HEADER = codegen.register_template("cuda", _TEMPLATE)
+# the scheduled and bounded variants, as the CPU template's (engine/cpu.py): blocks of width 1
+_SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
+_SCHED_START = """        schedule_start(sidx, i, 1, hb, SR, MOM >= 0, PLATEAU)
+        schedule_load(lrtab, i, 0, hb, LR)
+        if MOM >= 0:
+            schedule_load(mtab, i, 0, hb, MOM)
+        if PLATEAU:
+            plateau_start(pst, popt, sidx, i, 1)
+"""
+_SCHED_LOAD = """            if t > 0 and not PLATEAU:
+                schedule_load(lrtab, i, t, hb, LR)
+                if MOM >= 0:
+                    schedule_load(mtab, i, t, hb, MOM)
+"""
+_SCHED_RECORD = """            if t % rec_every == 0:
+                record_lr(t, rec_every, hb, LR, i, 1, rec_lr)
+"""
+_SCHED_AFTER = """            if PLATEAU:
+                plateau_step(f, hb, LR, pst, popt, sidx, i, 1)
+"""
+_SCHED_IMPORT = """
+from optlab.engine.driver import (schedule_start as _schedule_start, schedule_load as _schedule_load,
+                                  plateau_start as _plateau_start, plateau_step as _plateau_step,
+                                  record_lr as _record_lr)
+schedule_start = device_function(_schedule_start)
+schedule_load = device_function(_schedule_load)
+plateau_start = device_function(_plateau_start)
+plateau_step = device_function(_plateau_step)
+record_lr = device_function(_record_lr)
+LR = {lr_row}
+MOM = {mom_row}
+SR = {sched_row}
+PLATEAU = {plateau}"""
+_BOUND_ARGS = ", lo, hi"
+_BOUND_STEP = """            clamp(x, lo, hi, 1)
+"""
+_BOUND_IMPORT = """
+from optlab.engine.driver import clamp as _clamp
+clamp = device_function(_clamp)"""
+HEADER = codegen.register_template("cuda", _TEMPLATE + _SCHED_ARGS + _SCHED_START + _SCHED_LOAD + _SCHED_RECORD
+                                   + _SCHED_AFTER + _SCHED_IMPORT + _BOUND_ARGS + _BOUND_STEP + _BOUND_IMPORT)
 
 
-def source(opt_spec, obj_spec, dim: int, dtype="float64") -> tuple[str, tuple, str]:
-    """(kernel source, the functions it inlines, module tag) for this pair."""
+def source(opt_spec, obj_spec, dim: int, dtype="float64", schedule=None, bounded=False) -> tuple[str, tuple, str]:
+    """(kernel source, the functions it inlines, module tag) for this pair (``schedule`` and
+    ``bounded``: the variants of :func:`optlab.engine.cpu.source`)."""
     if opt_spec.kernel_source is not None or opt_spec.lookahead is not None:
         raise OptlabError(f"Optimizer '{opt_spec.name}' brings its own CPU kernel and has no CUDA "
                           f"kernel; {_USE_CPU}")
@@ -227,16 +268,34 @@ def source(opt_spec, obj_spec, dim: int, dtype="float64") -> tuple[str, tuple, s
             codegen.import_line(fns[1], "_opt_step"),
             codegen.import_line(fns[2], "_obj_fg"),
         ]),
+        **_variant(opt_spec, schedule, bounded),
     )
     tag = codegen.safe_tag("cuda", k.__name__.rsplit(".", 1)[-1], obj_spec.value_grad_kernel.__name__,
-                           f"d{int(dim)}", dtype)
+                           f"d{int(dim)}", dtype) + ("" if schedule is None else "_sched") + ("_bnd" if bounded else "")
     return src, fns, tag
 
 
-def kernel(opt_spec, obj_spec, dim: int, dtype="float64"):
+def _variant(opt_spec, schedule, bounded) -> dict:
+    """The template's variant placeholders: empty for a plain run."""
+    from .cpu import schedule_momentum_row
+    out = dict(sched_args="", sched_start="", sched_load="", sched_record="", sched_after="",
+               bound_args="", bound_step="", variant_imports="")
+    if schedule is not None:
+        vec = tuple(opt_spec.vector)
+        mom = schedule_momentum_row(opt_spec) if schedule == "table+momentum" else -1
+        out.update(sched_args=_SCHED_ARGS, sched_start=_SCHED_START, sched_load=_SCHED_LOAD,
+                   sched_record=_SCHED_RECORD, sched_after=_SCHED_AFTER,
+                   variant_imports=_SCHED_IMPORT.format(lr_row=vec.index("lr"), mom_row=mom, sched_row=len(vec),
+                                                        plateau=schedule == "plateau"))
+    if bounded:
+        out.update(bound_args=_BOUND_ARGS, bound_step=_BOUND_STEP, variant_imports=out["variant_imports"] + _BOUND_IMPORT)
+    return out
+
+
+def kernel(opt_spec, obj_spec, dim: int, dtype="float64", schedule=None, bounded=False):
     """The ``@cuda.jit`` ``run`` dispatcher for this pair (generated module, disk-cached)."""
     _require_numba_cuda()
-    src, fns, tag = source(opt_spec, obj_spec, dim, dtype)
+    src, fns, tag = source(opt_spec, obj_spec, dim, dtype, schedule, bounded)
     return codegen.load(tag, src).run
 
 
@@ -309,7 +368,7 @@ def _size(nbytes) -> str:
 # --- the engine call ----------------------------------------------------------
 
 def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_block=None,
-        max_blocks=None, free_bytes=None) -> dict:
+        max_blocks=None, free_bytes=None, schedule=None) -> dict:
     """Run the CUDA kernel for ``opt`` on ``obj``, writing into ``out`` (as the CPU engine).
 
     ``x0`` (n, D), ``hp`` (H, n), ``hs``, ``p`` and ``scalars`` = (steps,
@@ -317,7 +376,9 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
     :func:`optlab.engine.core.simulate` prepares; ``out`` holds its host
     arrays. ``threads_per_block``/``max_blocks`` override the launch
     configuration and ``free_bytes`` the driver's free memory (tests use them
-    to exercise the grid-stride loop and the chunking).
+    to exercise the grid-stride loop and the chunking). ``schedule``: the
+    scheduler's kind (``out["sched"]`` holds its arrays, tables one trajectory
+    wide); ``out["bounds"]``: (lo, hi).
 
     Returns ``{load_s, kernel_s, transfer_s, run_s}``: generating/loading and
     compiling the kernel, the kernel itself, host<->device copies, and
@@ -335,7 +396,9 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
     n_rec = out["rec_x"].shape[1]
     n_extra = len(opt.record_state)
     n_final = out["ex_out"].shape[1]
-    run_ = kernel(opt, obj, dim, dtype)
+    sched = out.get("sched", ())
+    box = out.get("bounds", ())
+    run_ = kernel(opt, obj, dim, dtype, schedule, bool(box))
     load_s = time.perf_counter() - t_start
 
     t_run = time.perf_counter()
@@ -374,7 +437,15 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
                 dev_m = m
             d_x0 = cuda.to_device(np.ascontiguousarray(x0[a:b]))
             d_hp = cuda.to_device(np.ascontiguousarray(hp[:, a:b]))
-            args = (d_x0, d_hp, d_hs, d_p, *scal, a, *(dev[k] for k in _OUT_KEYS))
+            d_sched = ()
+            if sched:  # lrtab, mtab, sidx, pst, popt, rec_lr: this chunk's rows
+                lt, mt, si, ps, po, _ = sched
+                d_sched = (cuda.to_device(lt if lt.shape[0] == 1 else np.ascontiguousarray(lt[a:b])),
+                           cuda.to_device(mt if mt.shape[0] == 1 else np.ascontiguousarray(mt[a:b])),
+                           cuda.to_device(np.ascontiguousarray(si[a:b])), cuda.to_device(np.ascontiguousarray(ps[a:b])),
+                           cuda.to_device(po), cuda.device_array((m, n_rec), dtype=sched[5].dtype))
+            args = (d_x0, d_hp, d_hs, d_p, *scal, a, *(dev[k] for k in _OUT_KEYS), *d_sched,
+                    *(float(v) for v in box))
             transfer_s += time.perf_counter() - t0
             if not compiled:  # compile (or load from the cache) outside the kernel timing
                 t0 = time.perf_counter()
@@ -397,9 +468,11 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
                     dev[key].copy_to_host(out[key][a:b])
                 elif n_extra:
                     out["rec_e"][:, a:b] = dev["rec_e"].copy_to_host()
+            if sched:
+                d_sched[5].copy_to_host(sched[5][a:b])
             transfer_s += time.perf_counter() - t0
             n_chunks += 1
-            del args, d_x0, d_hp
+            del args, d_x0, d_hp, d_sched
             if bar is not None:
                 bar.update(m)
     except OptlabError:

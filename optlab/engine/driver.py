@@ -195,9 +195,10 @@ def schedule_load(tab, blk, t, hb, row):
     are contiguous and follow those of step ``t - 1``, so a block streams through its part
     (a gather through a row index per trajectory measured 1.9 ns per value, a step-major table
     2.4 ns: cache misses at every step; this 0.4 ns). A table of shape ``(1, steps + 1, 1)`` is
-    one schedule for every trajectory, broadcast. (Compiled into the kernel, not called: a call
+    one schedule for every trajectory, broadcast; the CUDA engine's blocks are one trajectory
+    wide, ``(n, steps + 1, 1)``. (Compiled into the kernel, not called: a call
     per step cost the lr sweep a third of its speed.)"""
-    if tab.shape[2] == 1:
+    if tab.shape[0] == 1 and tab.shape[2] == 1:
         v = tab[0, t, 0]
         for j in range(hb.shape[1]):
             hb[row, j] = v

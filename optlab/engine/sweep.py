@@ -9,12 +9,14 @@ import numpy as np
 from .. import optimizers as _optimizers
 from ..errors import OptlabError
 from .core import ENGINE_DEFAULTS, check_finite_hyper, simulate
-from .result import Result
+from .result import OPTIONAL_ARRAYS, Result
 
 
 _GRID_FIELDS = ("x", "loss", "x_final", "loss_final", "grad_norm_final", "best_loss", "best_step",
                 "diverged_step", "tol_step", "outcome")
-_ENGINE_KW = set(ENGINE_DEFAULTS) | {"objective_options"}
+_ENGINE_KW = set(ENGINE_DEFAULTS) | {"objective_options", "scheduler"}
+#: grid keys ``scheduler.<option>``: one value of a scheduler option per trajectory
+SCHED_PREFIX = "scheduler."
 
 
 @dataclass
@@ -161,7 +163,10 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
 
     Per-trajectory hyperparameters (lr, momentum, betas, ...) of the whole grid
     run in one engine call. Per-call options (``amsgrad``, ``nesterov``,
-    ``centered`` ...) in the grid run as one call per value, merged.
+    ``centered`` ...) in the grid run as one call per value, merged. With
+    ``scheduler={...}``, a grid key ``"scheduler.<option>"`` sweeps a numeric
+    scheduler option (warm-up length, decay rate), one value per trajectory
+    of the same call.
 
     >>> sw = sweep("sgd", "quadratic", grid={"lr": [0.1, 1.0], "momentum": [0.0, 0.9]},
     ...            x0=[1.0, 1.0], steps=50)
@@ -191,7 +196,10 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
               "start": np.arange(len(starts))}
     shape = tuple(len(v) for v in axes.values()) + (len(starts),)
     static = [k for k in axes if k in opt.static]
-    vector = [k for k in axes if k not in opt.static]
+    sched_axes = [k for k in axes if k.startswith(SCHED_PREFIX)]
+    vector = [k for k in axes if k not in opt.static and k not in sched_axes]
+    if sched_axes and not isinstance(kw.get("scheduler"), dict):
+        raise OptlabError(f"grid['{sched_axes[0]}'] sweeps a scheduler option: give scheduler={{'name': ...}} too")
     for k in kw:
         if k in axes:
             raise OptlabError(f"'{k}' is both in grid and a keyword argument")
@@ -200,6 +208,8 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     fixed_hyper = {k: v for k, v in kw.items() if k not in _ENGINE_KW}
     opt.resolve(1, fixed_hyper)  # a misspelt keyword: the optimizer's "Unknown hyperparameter" line
     for name, vals in axes.items():
+        if name in sched_axes:
+            continue  # checked by the scheduler, with the rest of its options, before the run
         for v in vals:
             try:
                 _, _, checked = opt.resolve(1, {**fixed_hyper, name: v})
@@ -221,7 +231,11 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
             vals = [axes[k][combos[i][names.index(k)]] for i in sel]
             hyper[k] = np.asarray(vals, dtype=float)
         x0s = starts[[combos[i][-1] for i in sel]]
-        parts.append(simulate(opt.name, objective, x0=x0s, **hyper, **kw))
+        call = dict(kw)
+        if sched_axes:
+            call["scheduler"] = {**kw["scheduler"], **{k[len(SCHED_PREFIX):]: np.asarray(
+                [axes[k][combos[i][names.index(k)]] for i in sel]) for k in sched_axes}}
+        parts.append(simulate(opt.name, objective, x0=x0s, **hyper, **call))
         order.extend(sel)
     res = parts[0] if len(parts) == 1 else concat(parts, order)
     return Sweep(result=res, coords=coords, shape=shape)
@@ -247,4 +261,5 @@ def concat(parts, order) -> Result:
                   grad_norm_final=cat("grad_norm_final"), best_loss=cat("best_loss"),
                   best_step=cat("best_step"), diverged_step=cat("diverged_step"), tol_step=cat("tol_step"),
                   hyper=hyper, options=first.options, extra=extra,
-                  timing={k: sum(p.timing.get(k, 0.0) for p in parts) for k in first.timing})
+                  timing={k: sum(p.timing.get(k, 0.0) for p in parts) for k in first.timing},
+                  **{k: cat(k) for k in OPTIONAL_ARRAYS if getattr(first, k) is not None})

@@ -19,6 +19,23 @@ def check_keys(section: str, given: dict, allowed) -> None:
             raise OptlabError(f"Unknown key '{section}.{key}'. Allowed: {', '.join(sorted(allowed))}")
 
 
+def scheduler_kwargs(cfg: dict):
+    """The ``scheduler`` section as ``simulate``'s ``scheduler=`` argument: None for ``none`` (the
+    default), else torch's class (the config name) and the options that are set (null: torch's
+    default, or a required option the scheduler then asks for)."""
+    sec = cfg.get("scheduler") or {}
+    if not isinstance(sec, dict):
+        raise OptlabError(f"Invalid scheduler: {sec!r} (must be a section: scheduler=<name>, e.g. scheduler=step_lr)")
+    name = sec.get("name")
+    if name in (None, "none"):
+        extra = sorted(k for k, v in sec.items() if k != "name" and v is not None)
+        if extra:
+            raise OptlabError(f"scheduler.{extra[0]} is set but no scheduler is chosen; pick one: scheduler=<name> "
+                              "(python -m optlab list schedulers)")
+        return None
+    return {k: v for k, v in sec.items() if v is not None}
+
+
 def engine_kwargs(cfg: dict) -> dict:
     eng = dict(cfg.get("engine") or {})
     check_keys("engine", eng, ENGINE_KEYS)

@@ -13,7 +13,7 @@ from ..sharding import SHARD_KEYS, apply_shard, kernel_timing
 from . import register
 from .. import manifest
 from ._common import (ENGINE_KEYS, engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary,
-                      write_metrics)
+                      scheduler_kwargs, write_metrics)
 
 
 def _setup(cfg, optimizer_sections, study):
@@ -21,6 +21,9 @@ def _setup(cfg, optimizer_sections, study):
     cfg, shard = apply_shard(cfg)  # engine.shard / engine.num_shards: this job's slice of the starts
     spec, dim, options, x0 = objective_setup(cfg, study=study)
     eng = engine_kwargs(cfg)
+    sched = scheduler_kwargs(cfg)
+    if sched is not None:
+        eng["scheduler"] = sched
     setups = [optimizer_setup(sec) for sec in optimizer_sections]  # validate all before running any
     setups = [(opt, hyper, label) for (opt, hyper, _), label in zip(setups, unique_labels([s[2] for s in setups]))]
     if (cfg.get("plot") or {}).get("animate") and dim != 2:
@@ -127,7 +130,7 @@ def _compare_sections(cfg):
     return sections
 
 
-_BASIC_READS = dict(engine=ENGINE_KEYS + SHARD_KEYS, objective="*",
+_BASIC_READS = dict(engine=ENGINE_KEYS + SHARD_KEYS, objective="*", scheduler="*",
                     plot=("format", "dpi", "contour", "loss", "animate", "max_paths"))
 
 
