@@ -380,6 +380,15 @@ def test_bad_expressions_are_refused_naming_them(text, message):
     assert "lr_lambda" in str(e.value) and "\n" not in str(e.value)
 
 
+def test_scale_fn_is_an_expression_of_x():
+    with pytest.raises(OptlabError, match=r"scale_fn 'linear_warmup:5': the registered names .* are lr_lambda's"):
+        S.plan({"name": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "scale_fn": "linear_warmup:5",
+                "cycle_momentum": False}, [0.1], 3, n=1)
+    with pytest.raises(OptlabError, match=r"scale_fn '0.9 \*\* epoch': the name 'epoch' is not allowed"):
+        S.plan({"name": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "scale_fn": "0.9 ** epoch",
+                "cycle_momentum": False}, [0.1], 3, n=1)
+
+
 def test_expression_errors_name_the_epoch():
     with pytest.raises(OptlabError, match=r"lr_lambda '1 / epoch' fails at epoch=0: ZeroDivisionError"):
         S.plan({"name": "LambdaLR", "lr_lambda": "1 / epoch"}, [0.1], 3, n=1)

@@ -28,6 +28,12 @@ lr) and ``Plan.plateau`` carries its options per row for the engine's in-kernel
 state machine; :func:`plateau_reference` is torch's ``step(metrics)`` in plain
 Python, the reference for that kernel.
 
+Cost: one Python loop over the steps, numpy over the rows. 1,000 distinct rows
+x 10,000 steps take 0.15-0.3 s when the rows differ in lr only, and 1.5-2 s when
+a per-row option feeds a transcendental (a cos or ``**`` per row and step:
+CosineAnnealingLR's T_max, OneCycleLR's total_steps, CyclicLR's exp_range gamma,
+PolynomialLR's power).
+
 This package imports numpy and ``optlab.errors`` only; torch is never needed.
 """
 from __future__ import annotations
@@ -116,8 +122,8 @@ def plan(spec: dict, lr, steps: int, *, momentum=None, momentum_name=None, n: in
         R = len(first)
         full = {k: np.broadcast_to(np.asarray(values[k], dtype=np.float64), (R,)).copy()
                 for k in ("factor", "patience", "threshold", "cooldown", "min_lr", "eps")}
-        plateau = {"mode_max": np.full(R, values["mode"] == "max"), "rel": np.full(R, values["threshold_mode"] == "rel"),
-                   **full}
+        plateau = {"mode_max": np.full(R, values["mode"] == "max"),
+                   "rel": np.full(R, values["threshold_mode"] == "rel"), **full}
         return Plan(root.name, options, lr[first][None, :].copy(), index, None, plateau)
 
     group = {"lr": lr[first]}

@@ -69,7 +69,7 @@ class Expression:
         except SyntaxError as e:
             raise OptlabError(f"{what} {self.label!r} is not an expression ({e.msg}); "
                               f"allowed: numbers, {variable}, pi, + - * / ** %, comparisons, "
-                              f"a if c else b, {', '.join(FUNCTIONS)}") from None
+                              f"a if c else b, the functions {', '.join(FUNCTIONS)}") from None
         self._check(tree.body)
         self.tree = tree.body
 
@@ -78,7 +78,8 @@ class Expression:
 
     def _bad(self, what):
         return OptlabError(f"{self.what} {self.label!r}: {what} is not allowed; allowed: numbers, {self.variable}, pi, "
-                           f"+ - * / ** %, comparisons, and/or/not, a if c else b, {', '.join(FUNCTIONS)}(...)")
+                           f"+ - * / ** %, comparisons, and/or/not, a if c else b, the functions "
+                           f"{', '.join(FUNCTIONS)}")
 
     def _check(self, node):
         """Refuse every node outside the language, before anything is evaluated."""
@@ -174,11 +175,14 @@ def registered(text: str, variable: str, what: str):
     head, sep, arg = text.strip().partition(":")
     if head not in REGISTERED:
         return None
+    if variable != "epoch":
+        raise OptlabError(f"{what} {text!r}: the registered names ({', '.join(REGISTERED)}) are lr_lambda's; "
+                          f"write {what} as an expression of {variable}")
     param, expr, _ = REGISTERED[head]
     if param is None:
         if sep:
             raise OptlabError(f"{what} {text!r}: {head!r} takes no value (write {head!r})")
-        return Expression(expr, "epoch", what, label=head) if variable == "epoch" else None
+        return Expression(expr, "epoch", what, label=head)
     if not sep:
         raise OptlabError(f"{what} {text!r}: {head!r} needs a value, e.g. '{head}:10'")
     try:
@@ -189,8 +193,6 @@ def registered(text: str, variable: str, what: str):
         raise OptlabError(f"{what} {text!r}: the value after ':' must be a number, got {arg.strip()!r}")
     if head in ("linear_warmup", "inverse_sqrt") and not value > 0:
         raise OptlabError(f"{what} {text!r}: K must be > 0, got {value}")
-    if variable != "epoch":
-        return None
     return Expression(expr, "epoch", what, constants={param: value}, label=f"{head}:{arg.strip()}")
 
 

@@ -8,13 +8,14 @@ in torch's order and with torch's messages, on the values of one setting.
 """
 from __future__ import annotations
 
+import difflib
 import numbers
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import OptlabError, unknown_name
+from ..errors import OptlabError
 from . import _expr
 
 
@@ -72,7 +73,10 @@ def canonical(name) -> str:
         for cls, (snake, _) in SIGNATURES.items():
             if key in (cls.lower(), snake):
                 return cls
-    raise unknown_name("scheduler", name, NAMES)
+    keys = {k: cls for cls, (snake, _) in SIGNATURES.items() for k in (cls, snake)}
+    close = difflib.get_close_matches(str(name), list(keys), n=1, cutoff=0.5)
+    hint = f"; did you mean '{keys[close[0]]}'?" if close else "."
+    raise OptlabError(f"Unknown scheduler {str(name)!r}{hint} Available (or in snake_case): {', '.join(NAMES)}")
 
 
 def defaults(name) -> dict:
