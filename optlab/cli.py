@@ -383,7 +383,7 @@ def main(argv=None) -> int:
     return 0
 
 
-LIST_KINDS = ("optimizers", "objectives", "experiments", "studies")
+LIST_KINDS = ("optimizers", "objectives", "schedulers", "experiments", "studies")
 
 
 def catalogue(kind: str) -> list[tuple[str, str]]:
@@ -395,6 +395,12 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         from . import objectives
         return [(s.name, _first_line(s.notes or s.formula or s.source))
                 for s in sorted(objectives.registry, key=lambda s: s.name)]
+    if kind == "schedulers":
+        from . import schedulers
+        from .configs import snake
+        return [(snake(n), f"torch.optim.lr_scheduler.{n}"
+                 + (f" (requires {', '.join(schedulers.required(n))})" if schedulers.required(n) else ""))
+                for n in schedulers.NAMES]
     if kind == "experiments":
         return [(p.stem, experiment_line(p)) for p in sorted((_conf_dir() / "experiment").glob("*.yaml"))]
     if kind == "studies":
@@ -429,7 +435,7 @@ def experiment_line(path: Path) -> str:
 
 
 def list_main(argv) -> int:
-    """``optlab list [optimizers|objectives|experiments|studies]``: one line each."""
+    """``optlab list [optimizers|objectives|schedulers|experiments|studies]``: one line each."""
     kinds = list(argv) or ["optimizers", "objectives", "experiments"]
     for kind in kinds:
         if kind not in LIST_KINDS:

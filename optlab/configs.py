@@ -57,15 +57,13 @@ def scheduler_yaml(name: str) -> str:
     """The config file of one scheduler: torch's class and options with torch's defaults;
     an option torch requires is ``null`` with a comment (the run says what is missing)."""
     from . import schedulers
-    from .schedulers import _spec
     lines = [f"# torch.optim.lr_scheduler.{name} (torch 2.13), exact: optlab.schedulers. Every numeric option",
-             "# may be one value per trajectory from the API; null: torch's default (or required, see below).",
+             "# may be one value per trajectory from the API; null: torch's default, or a required option.",
              f"name: {snake(name)}"]
+    for key in schedulers.required(name):
+        lines.append(f"{key}: null  # required")
     for key, value in schedulers.defaults(name).items():
-        if value is _spec.REQUIRED:
-            lines.append(f"{key}: null  # required")
-        else:
-            lines.append(f"{key}: {_value(value)}")
+        lines.append(f"{key}: {_value(value)}")
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,7 @@ orange everywhere).
 >>> ax = optlab.plot.paths(res)
 >>> ax = optlab.plot.loss(res)
 
-(``lr_curve`` of issue 17 waits for the learning-rate schedulers.)
+With a scheduler, ``optlab.plot.lr_curve(res)`` draws the learning rate of every step.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .engine.result import Result
 from .engine.sweep import Sweep
 from .errors import OptlabError, unknown_name
 
-__all__ = ["paths", "loss", "heatmap", "basins"]
+__all__ = ["paths", "loss", "lr_curve", "heatmap", "basins"]
 
 # heatmap values: name -> (Result field, colorbar label); the loss values are drawn as f - f*
 HEATMAP_VALUES = {"steps_to_tol": ("tol_step", "steps to tolerance"),
@@ -115,6 +115,29 @@ def loss(res, ax=None, *, label=None, max_paths=50, title=None):
     with styled(ax, figsize=(6.4, 4.2)) as ax:
         draw_losses(ax, runs, spec.min_value(dim, **options), max_paths)
         ax.set_title(title if title is not None else f"{spec.name}: loss vs step")
+    return ax
+
+
+def lr_curve(res, ax=None, *, label=None, max_paths=50, title=None):
+    """The learning rate in effect at every recorded step of a run with a scheduler (``res.lr``):
+    one line per distinct schedule, log scale when it spans more than a decade.
+
+    >>> import optlab, optlab.plot
+    >>> res = optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=100, lr=0.1,
+    ...                       scheduler={"name": "StepLR", "step_size": 30, "gamma": 0.5})
+    >>> ax = optlab.plot.lr_curve(res)
+    >>> ax.get_ylabel(), sorted(set(res.lr[0].tolist()))
+    ('learning rate', [0.0125, 0.025, 0.05, 0.1])
+    """
+    from .plots.curves import draw_lr
+    from .plots.style import styled
+    runs = _runs(res, label)
+    if all(r.lr is None for _, r in runs):
+        raise OptlabError("lr_curve() needs a run with a scheduler (simulate(..., scheduler={...})); "
+                          "without one the lr is the optimizer's, constant")
+    with styled(ax, figsize=(6.4, 3.2)) as ax:
+        draw_lr(ax, runs, max_paths)
+        ax.set_title(title if title is not None else "learning rate vs step")
     return ax
 
 

@@ -447,7 +447,7 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     m_tab = block_major(plan.momentum, plan.index, width, hp_dtype) if plan.momentum is not None \
         else np.zeros((1, 1, 1), dtype=hp_dtype)
     return dict(kind=kind, lr=lr_tab, momentum=m_tab, index=np.ascontiguousarray(plan.index, dtype=np.int64),
-                plateau=popt, options=plan.options)
+                plateau=popt, options={"name": plan.name, **plan.options})
 
 
 _POOL = None

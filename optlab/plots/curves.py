@@ -14,6 +14,31 @@ def loss_figure(runs, title, f_min=None, max_paths=50):
     return fig
 
 
+def draw_lr(ax, runs, max_paths=50):
+    """``runs``: list of (label, Result) with a scheduler. On ``ax``: the lr in effect at every
+    recorded step (``res.lr``, the one that step's update uses), log scale when it spans more
+    than a decade, one line per distinct schedule (at most ``max_paths`` a run)."""
+    span = []
+    for label, res in runs:
+        if res.lr is None:
+            continue
+        color = color_for(label)
+        lr = np.asarray(res.lr, dtype=float)
+        _, first = np.unique(lr, axis=0, return_index=True)
+        for k, i in enumerate(sorted(first)[:max_paths]):
+            ax.plot(res.steps, lr[i], color=color, lw=1.4, alpha=0.85, label=label if k == 0 else None,
+                    drawstyle="steps-post")
+        pos = lr[np.isfinite(lr) & (lr > 0)]
+        span += [pos.min(), pos.max()] if pos.size else []
+    if span and max(span) > 10 * min(span):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    if ax.get_lines():
+        ax.legend(loc="best")
+    return ax
+
+
 def draw_losses(ax, runs, f_min=None, max_paths=50):
     """``runs``: list of (label, Result). On ``ax``: f - f* (f when the minimum is unknown) vs step, log
     scale (symlog when some values are not positive), an x where a run diverged, and a legend."""

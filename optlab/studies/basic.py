@@ -97,6 +97,13 @@ def _artifacts(cfg, out_dir, spec, dim, options, runs, study):
         fig = loss_figure(runs, f"{spec.name}: loss vs step", f_min=spec.min_value(dim, **options),
                           max_paths=plot.get("max_paths", 50))
         save(fig, out_dir / "loss", fmt, dpi)
+    if plot.get("loss", True) and any(res.lr is not None for _, res in runs):
+        from ..plots.curves import draw_lr
+        from ..plots.style import styled
+        with styled(None, figsize=(6.4, 3.2)) as ax:
+            draw_lr(ax, runs, plot.get("max_paths", 50))
+            ax.set_title(f"learning rate vs step ({runs[0][1].options['scheduler']['name']})")
+        save(ax.figure, out_dir / "lr", fmt, dpi)
     if plot.get("animate", False) and dim == 2:
         from ..plots.animation import animate_paths
         animate_paths(spec, runs, f"{spec.name}: {names}", out_dir / "animation", options=options)
