@@ -237,7 +237,7 @@ def _print_table(title, rows, target):
               + flag + (f"  {note}" if note else ""))
 
 
-SECTIONS = ["core", "startup", "compile", "optimizers", "objectives", "peers", "all"]
+SECTIONS = ["core", "startup", "compile", "optimizers", "schedules", "objectives", "peers", "all"]
 
 
 def main(argv=None) -> int:
@@ -302,6 +302,11 @@ def main(argv=None) -> int:
         print_optimizer_table(results["optimizers"],
                               f"optimizers on 2-D rosenbrock, N={args.n}, T={args.steps}: shared lr vs one lr "
                               "per trajectory, and against numpy")
+    if "schedules" in run:
+        from .schedules import bench_schedules, print_schedules
+        t_sched = min(args.steps, 500)
+        results["schedules"] = bench_schedules(args.n, t_sched, args.repeat, min_seconds=min_s / 2)
+        print_schedules(results["schedules"], args.n, t_sched)
     if "objectives" in run:
         from .objectives import objective_table
         n_obj = args.objective_n or (1000 if args.quick else 10_000)

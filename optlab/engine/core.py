@@ -334,6 +334,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     if box is not None:
         out["bounds"] = box
     if sched is not None:
+        out["sched_kind"] = sched["kind"]
         out["sched"] = (sched["lr"], sched["momentum"], sched["index"], np.zeros((n, 3)), sched["plateau"],
                         np.empty((n, n_rec), dtype=hp.dtype))
     f_target = np.nan if f_min is None else float(f_min)
@@ -347,7 +348,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
 
         from . import codegen, cpu, objective_cpu, warmup
         t0 = time.perf_counter()
-        warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype))
+        warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype, None if sched is None else sched["kind"],
+                                          box is not None, rec_state if rec_state != tuple(opt.record_state) else None))
         src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None,
                               record_state=rec_state)
         if not numba.config.DISABLE_JIT:
@@ -433,6 +435,21 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     mom = None if mrow < 0 else np.asarray(hvals[opt.vector[mrow]], dtype=np.float64)
     lr = np.broadcast_to(np.asarray(hvals["lr"], dtype=np.float64), (n,))
     mom = None if mom is None else np.broadcast_to(mom, (n,))
+    from ..schedulers.program import SUPPORTED, program
+    name = schedulers.canonical(scheduler.get("name")) if isinstance(scheduler.get("name"), str) else None
+    # per-step operations instead of a table (optlab.schedulers.program); float64 hyperparameters only:
+    # a float32 run keeps the lr in float32 between steps, so it reads torch's (float64) lrs from a table
+    if name in SUPPORTED and np.dtype(hp_dtype) == np.float64:
+        check = schedulers.plan(scheduler, lr, min(steps, 2), momentum=mom, momentum_name=mname, n=n)
+        try:
+            with np.errstate(all="ignore"):
+                prog = program(scheduler, steps, n)
+        except (ArithmeticError, ValueError, TypeError) as e:  # what torch raises at a step past the check's
+            raise OptlabError(f"{name}: torch's scheduler raises {type(e).__name__} during the run: {e}") from None
+        if prog is not None:
+            return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=hp_dtype),
+                        index=np.ascontiguousarray(prog.index, dtype=np.int64), plateau=np.zeros((8, 1)),
+                        options={"name": check.name, **check.options})
     plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
     if plan.plateau is not None:
         kind = "plateau"
@@ -500,8 +517,8 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     def one(a):
         b = min(n, a + chunk)
         # the schedule's per-trajectory arrays, this chunk's (lrtab, mtab, sidx, pst, popt, rec_lr)
-        sch = (_blocks(sched[0], a, b, align), _blocks(sched[1], a, b, align), sched[2][a:b], sched[3][a:b],
-               sched[4], sched[5][a:b]) if sched else ()
+        sch = (sched[0] if out.get("sched_kind") == "program" else _blocks(sched[0], a, b, align),
+               _blocks(sched[1], a, b, align), sched[2][a:b], sched[3][a:b], sched[4], sched[5][a:b]) if sched else ()
         rec_e = np.empty((out["rec_e"].shape[0], b - a) + out["rec_e"].shape[2:], out["rec_e"].dtype) \
             if has_e else out["rec_e"]
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],

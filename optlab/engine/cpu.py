@@ -104,13 +104,20 @@ _LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
 # tables, or ReduceLROnPlateau's state machine after it; ``SR`` is the optimizer's H_SCHEDULE row
 _SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
 _SCHED_START = """        schedule_start(sidx, i0, n, hb, SR, MOM >= 0, PLATEAU)
-        schedule_load(lrtab, blk, 0, hb, LR)
+        if PROGRAM:
+            for j in range(B):  # the block's option rows, once (bk[3]: the books' spare row)
+                bk[3, j] = sidx[i0 + (j if j < n else 0)]
+            schedule_step(lrtab, bk[3], hp, LR, i0, n, 0, hb, LR)
+        else:
+            schedule_load(lrtab, blk, 0, hb, LR)
         if MOM >= 0:
             schedule_load(mtab, blk, 0, hb, MOM)
         if PLATEAU:
             plateau_start(pst, popt, sidx, i0, n)
 """
-_SCHED_LOAD = """            if t > 0 and not PLATEAU:
+_SCHED_LOAD = """            if t > 0 and PROGRAM:
+                schedule_step(lrtab, bk[3], hp, LR, i0, n, t, hb, LR)
+            elif t > 0 and not PLATEAU:
                 schedule_load(lrtab, blk, t, hb, LR)
                 if MOM >= 0:
                     schedule_load(mtab, blk, t, hb, MOM)
@@ -127,11 +134,12 @@ _BOUND_STEP = """            clamp(x, lo, hi, w)
 """
 _BOUND_IMPORT = "from optlab.engine.driver import clamp"
 _SCHED_IMPORT = """from optlab.engine.driver_cpu import schedule_start, plateau_start, plateau_step, record_lr
-from optlab.engine.driver import schedule_load  # compiled into the kernel: a call per step measured 2x
+from optlab.engine.driver import schedule_load, schedule_step  # compiled into the kernel (a call per step: 2x)
 LR = {lr_row}
 MOM = {mom_row}
 SR = {sched_row}
-PLATEAU = {plateau}"""
+PLATEAU = {plateau}
+PROGRAM = {program}"""
 HEADER = codegen.register_template(
     "cpu", _TEMPLATE + _LOOK_EVAL + _SCHED_ARGS + _SCHED_START + _SCHED_LOAD + _SCHED_RECORD + _SCHED_AFTER
     + _SCHED_IMPORT + _BOUND_ARGS + _BOUND_STEP + _BOUND_IMPORT)
@@ -144,7 +152,8 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
     Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
     elsewhere bring their own source through ``spec.kernel_source``.
     ``schedule``: None (a fixed lr), ``"table"`` (lr read from a table every
-    step), ``"table+momentum"`` (lr and momentum or beta1) or ``"plateau"``
+    step), ``"table+momentum"`` (lr and momentum or beta1), ``"program"`` (per-step
+    operations on each lr, optlab.schedulers.program) or ``"plateau"``
     (ReduceLROnPlateau); each is its own kernel, so a run without a scheduler
     compiles none of it. ``bounded``: ``x.clamp_(lo, hi)`` after every step
     (two more arguments), likewise its own kernel. ``record_state``: the
@@ -175,7 +184,7 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
         vec = tuple(opt_spec.vector)
         mom = schedule_momentum_row(opt_spec) if schedule == "table+momentum" else -1
         imports.append(_SCHED_IMPORT.format(lr_row=vec.index("lr"), mom_row=mom, sched_row=len(vec),
-                                            plateau=schedule == "plateau"))
+                                            plateau=schedule == "plateau", program=schedule == "program"))
         sched = dict(sched_args=_SCHED_ARGS, sched_start=_SCHED_START, sched_load=_SCHED_LOAD,
                      sched_record=_SCHED_RECORD, sched_after=_SCHED_AFTER)
     if bounded:
@@ -211,7 +220,7 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
     z = np.zeros
     return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),
             z((max(opt_spec.n_state, 1), dim, b), dtype), z((max(opt_spec.n_scalar, 1), b), dtype),
-            z((len(opt_spec.vector) + 1, b), hp_dtype), z(b), z(b), z((3, b), np.int64), z(3, np.int64))
+            z((len(opt_spec.vector) + 1, b), hp_dtype), z(b), z(b), z((4, b), np.int64), z(3, np.int64))
 
 
 def tag(opt_spec, obj_spec=None) -> str:

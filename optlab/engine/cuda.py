@@ -200,13 +200,18 @@ def _device_name(cuda) -> str:
 # the scheduled and bounded variants, as the CPU template's (engine/cpu.py): blocks of width 1
 _SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
 _SCHED_START = """        schedule_start(sidx, i, 1, hb, SR, MOM >= 0, PLATEAU)
-        schedule_load(lrtab, i, 0, hb, LR)
+        if PROGRAM:
+            schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, 0, hb, LR)
+        else:
+            schedule_load(lrtab, i, 0, hb, LR)
         if MOM >= 0:
             schedule_load(mtab, i, 0, hb, MOM)
         if PLATEAU:
             plateau_start(pst, popt, sidx, i, 1)
 """
-_SCHED_LOAD = """            if t > 0 and not PLATEAU:
+_SCHED_LOAD = """            if t > 0 and PROGRAM:
+                schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, t, hb, LR)
+            elif t > 0 and not PLATEAU:
                 schedule_load(lrtab, i, t, hb, LR)
                 if MOM >= 0:
                     schedule_load(mtab, i, t, hb, MOM)
@@ -219,17 +224,20 @@ _SCHED_AFTER = """            if PLATEAU:
 """
 _SCHED_IMPORT = """
 from optlab.engine.driver import (schedule_start as _schedule_start, schedule_load as _schedule_load,
+                                  schedule_step as _schedule_step,
                                   plateau_start as _plateau_start, plateau_step as _plateau_step,
                                   record_lr as _record_lr)
 schedule_start = device_function(_schedule_start)
 schedule_load = device_function(_schedule_load)
+schedule_step = device_function(_schedule_step)
 plateau_start = device_function(_plateau_start)
 plateau_step = device_function(_plateau_step)
 record_lr = device_function(_record_lr)
 LR = {lr_row}
 MOM = {mom_row}
 SR = {sched_row}
-PLATEAU = {plateau}"""
+PLATEAU = {plateau}
+PROGRAM = {program}"""
 _BOUND_ARGS = ", lo, hi"
 _BOUND_STEP = """            clamp(x, lo, hi, 1)
 """
@@ -286,7 +294,8 @@ def _variant(opt_spec, schedule, bounded) -> dict:
         out.update(sched_args=_SCHED_ARGS, sched_start=_SCHED_START, sched_load=_SCHED_LOAD,
                    sched_record=_SCHED_RECORD, sched_after=_SCHED_AFTER,
                    variant_imports=_SCHED_IMPORT.format(lr_row=vec.index("lr"), mom_row=mom, sched_row=len(vec),
-                                                        plateau=schedule == "plateau"))
+                                                        plateau=schedule == "plateau",
+                                                        program=schedule == "program"))
     if bounded:
         out.update(bound_args=_BOUND_ARGS, bound_step=_BOUND_STEP, variant_imports=out["variant_imports"] + _BOUND_IMPORT)
     return out
@@ -440,7 +449,8 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
             d_sched = ()
             if sched:  # lrtab, mtab, sidx, pst, popt, rec_lr: this chunk's rows
                 lt, mt, si, ps, po, _ = sched
-                d_sched = (cuda.to_device(lt if lt.shape[0] == 1 else np.ascontiguousarray(lt[a:b])),
+                whole = lt.shape[0] == 1 or schedule == "program"  # a program is the same for every chunk
+                d_sched = (cuda.to_device(lt if whole else np.ascontiguousarray(lt[a:b])),
                            cuda.to_device(mt if mt.shape[0] == 1 else np.ascontiguousarray(mt[a:b])),
                            cuda.to_device(np.ascontiguousarray(si[a:b])), cuda.to_device(np.ascontiguousarray(ps[a:b])),
                            cuda.to_device(po), cuda.device_array((m, n_rec), dtype=sched[5].dtype))

@@ -207,6 +207,56 @@ def schedule_load(tab, blk, t, hb, row):
             hb[row, j] = tab[blk, t, j]
 
 
+@jitable(inline="never")
+def schedule_step(prog, oidx, hp, lrow, i0, n, t, hb, row):
+    """Step ``t`` of a schedule *program* (optlab.schedulers.program) on the block's lrs
+    ``hb[row]``: ``(op, a, e) = prog[t, oidx[j]]`` (``oidx``: the block's option rows, one per
+    column, computed once a block) applied to the trajectory's lr and its base lr
+    ``hp[lrow, i]``, in torch's order of operations (MUL ``lr * a``, AFF ``a * (lr - e) + e``,
+    COS2 ``lr + (base - e) * a / 2``, BASE ``base * a``, WARM ``e + (base - e) * a / 2``). One
+    option setting (``prog`` one row wide) decides the operation once a step. (Compiled into the
+    kernel, as :func:`schedule_load`.)"""
+    if prog.shape[1] == 1:
+        op = prog[t, 0, 0]
+        a = prog[t, 0, 1]
+        e = prog[t, 0, 2]
+        if op == 1.0:
+            for j in range(hb.shape[1]):
+                hb[row, j] = hb[row, j] * a
+        elif op == 2.0:
+            for j in range(hb.shape[1]):
+                hb[row, j] = a * (hb[row, j] - e) + e
+        else:
+            for j in range(hb.shape[1]):
+                hb[row, j] = _program_op(op, a, e, hb[row, j], hp[lrow, i0 + (j if j < n else 0)])
+        return
+    op = prog[t, 0, 0]
+    if prog[t, 0, 3] != 0.0 and op == 1.0:  # every setting multiplies this step (StepLR, LinearLR, ...)
+        for j in range(hb.shape[1]):
+            hb[row, j] = hb[row, j] * prog[t, oidx[j], 1]
+        return
+    for j in range(hb.shape[1]):
+        r = oidx[j]
+        hb[row, j] = _program_op(prog[t, r, 0], prog[t, r, 1], prog[t, r, 2], hb[row, j],
+                                 hp[lrow, i0 + (j if j < n else 0)])
+
+
+@jitable(inline="never")
+def _program_op(op, a, e, lr, base):
+    """One operation of a schedule program (:func:`schedule_step`)."""
+    lr = float(lr)
+    base = float(base)
+    if op == 1.0:
+        return lr * a
+    if op == 2.0:
+        return a * (lr - e) + e
+    if op == 3.0:
+        return lr + (base - e) * a / 2
+    if op == 4.0:
+        return base * a
+    return e + (base - e) * a / 2
+
+
 #: ReduceLROnPlateau's options, rows of ``popt`` (one column per distinct setting)
 P_MODE_MAX, P_REL, P_FACTOR, P_PATIENCE, P_THRESHOLD, P_COOLDOWN, P_MIN_LR, P_EPS = 0, 1, 2, 3, 4, 5, 6, 7
 

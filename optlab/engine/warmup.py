@@ -18,11 +18,37 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class KernelKey:
-    """One CPU kernel a run needs: optimizer, objective, dimension and dtype."""
+    """One CPU kernel a run needs: optimizer, objective, dimension and dtype, and the kernel's
+    variant: ``schedule`` (None, ``"table"``, ``"table+momentum"``, ``"plateau"``: a
+    learning-rate scheduler, :func:`schedule_kind`), ``bounded`` (``bounds=``) and
+    ``record_state`` (state rows recorded besides the spec's, for ``track=``)."""
     optimizer: str
     objective: str
     dim: int | None = None
     dtype: str = "float64"
+    schedule: str | None = None
+    bounded: bool = False
+    record_state: tuple | None = None
+
+
+def schedule_kind(optimizer: str, scheduler) -> str | None:
+    """The kernel variant a scheduler needs with this optimizer (None without one): its table
+    kind, from a one-step plan (ReduceLROnPlateau: ``"plateau"``; a momentum-cycling one on an
+    optimizer with momentum or betas: ``"table+momentum"``; else ``"table"``)."""
+    if scheduler is None:
+        return None
+    import numpy as np
+    from .. import optimizers, schedulers
+    from .cpu import schedule_momentum_row
+    opt = optimizers.get(optimizer)
+    row = schedule_momentum_row(opt)
+    mname = None if row < 0 else ("betas" if "betas" in opt.defaults else "momentum")
+    lr = float(np.ravel(opt.defaults.get("lr", 1e-3))[0])
+    mom = None if row < 0 else np.array([0.9])
+    plan = schedulers.plan(scheduler, np.array([lr]), 1, momentum=mom, momentum_name=mname, n=1)
+    if plan.plateau is not None:
+        return "plateau"
+    return "table" if plan.momentum is None else "table+momentum"
 
 
 def _specs(key: KernelKey):
@@ -37,7 +63,7 @@ def source_of(key: KernelKey) -> tuple[str, str]:
     """(generated source, tag) of the kernel ``key`` names."""
     from . import cpu
     opt, obj, dim = _specs(key)
-    src, tag = cpu.source(opt, obj, dim)
+    src, tag = cpu.source(opt, obj, dim, key.schedule, key.bounded, key.record_state)
     return src, tag
 
 

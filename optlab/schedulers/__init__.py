@@ -180,6 +180,14 @@ def _vector(what, v, n):
 def _key_columns(values):
     """A uint64 column that tells the trajectories' values of one option apart exactly (an id per distinct
     value: ints by value, floats by their bits, milestone lists by their items)."""
+    if values and all(type(v) is float for v in values[:1]) and all(type(v) is float for v in values):
+        return [np.asarray(values, dtype=np.float64).view(np.uint64)]  # floats: their bits (vectorised)
+    if values and all(type(v) is int for v in values):
+        try:
+            arr = np.asarray(values, dtype=np.int64)
+            return [arr.view(np.uint64)]  # ints by value
+        except OverflowError:
+            pass
     ids = {}
     keys = (v if isinstance(v, tuple) else _spec.ident(v) for v in values)
     return [np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.uint64)]

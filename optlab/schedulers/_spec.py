@@ -193,6 +193,8 @@ def _numeric(name, opt, v, n, nullable):
         items = v.tolist() if isinstance(v, np.ndarray) else list(v)
         if len(items) != n:
             raise OptlabError(f"{name}: {opt} has {len(items)} values; give one number, or one per trajectory ({n})")
+        if isinstance(v, np.ndarray) and v.dtype.kind in "iuf":  # tolist() gave Python ints or floats already
+            return PerTrajectory(items)
         out = PerTrajectory()
         for x in items:
             p = _py_number(x)

@@ -122,10 +122,21 @@ def unique_labels(labels) -> list[str]:
 
 
 def _kernels(cfg, sections):
-    from ..engine.warmup import KernelKey
+    from ..engine.warmup import KernelKey, schedule_kind
     spec, dim, _, _ = objective_setup(cfg)
-    dtype = str((cfg.get("engine") or {}).get("dtype") or "float64")
-    return [KernelKey(str(sec["name"]), spec.name, dim, dtype) for sec in sections if "name" in (sec or {})]
+    eng = cfg.get("engine") or {}
+    dtype = str(eng.get("dtype") or "float64")
+    sched = scheduler_kwargs(cfg)
+    bounded = eng.get("bounds") is not None
+    track = eng.get("track") or ()
+    keys = []
+    for sec in sections:
+        if "name" not in (sec or {}):
+            continue
+        name = str(sec["name"])
+        rec = ("exp_avg_sq",) if "preconditioned_sharpness" in track else None
+        keys.append(KernelKey(name, spec.name, dim, dtype, schedule_kind(name, sched), bounded, rec))
+    return keys
 
 
 def _compare_sections(cfg):
