@@ -232,7 +232,8 @@ def grid_rates(opt, e, x_star, x0, betas, lrs, hyper, eng) -> np.ndarray:
 
 
 def quadratic_claims(label, L, betas, lrs, diverged, rates, rate_star, row) -> list:
-    """The theory table of one quadratic: Polyak's rate and optimum, and the edge per beta row."""
+    """The theory table of one quadratic: Polyak's rate and optimum, and the edge per beta row
+    (the fastest-rate cell is also noted in ``row``, the objective's metrics row)."""
     b_star, lr_star, sb = row["polyak_beta"], row["polyak_lr"], row["polyak_rate"]
     out = [Claim(claim="the run at Polyak's (β*, lr*) converges at rate √β* per step",
                  formula="√β* = (√κ − 1)/(√κ + 1), fit over the run's second half", predicted=sb,
