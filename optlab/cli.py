@@ -2,7 +2,7 @@
 
 ``python -m optlab [overrides]`` and the ``optlab`` console script compose
 ``conf/`` and hand a plain dict to the library; ``optlab bench``,
-``optlab report``, ``optlab cache`` and ``optlab list`` are sub-commands. A user
+``optlab report``, ``optlab cache``, ``optlab list`` and ``optlab check`` are sub-commands. A user
 mistake prints one line (``optlab: error: ...``) and exits with status 2, without
 a traceback. A single run's config is composed and checked in full
 (:func:`optlab.runner.prepare`) before Hydra creates the run folder, so a
@@ -363,6 +363,9 @@ def main(argv=None) -> int:
         return report_main(args[1:])
     if args and args[0] == "list":
         return list_main(args[1:])
+    if args and args[0] == "check":
+        from .check import main as check_main
+        return check_main(args[1:])
     _FAILED.clear()
     _CURRENT.clear()
     from .errors import OptlabError

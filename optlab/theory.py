@@ -129,3 +129,13 @@ def summary(claims) -> str:
     claims = list(claims)
     bad = sum(not c.passed for c in claims)
     return f"{len(claims) - bad} of {len(claims)} claims hold" + (f", {bad} fail" if bad else "")
+
+
+def number_text(v) -> str:
+    """A predicted or measured value as the tables print it (six significant digits)."""
+    return _num(v)
+
+
+def tolerance_text(c: Claim) -> str:
+    """A claim's tolerance as the tables print it: ``±0.02 rel``, ``±1``, ``<= +0.1``, ``>= -0.1``."""
+    return _tol(c)

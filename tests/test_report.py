@@ -141,3 +141,77 @@ def test_a_large_metrics_json_is_checked_by_its_ends(tmp_path):
     for need in (False, True):
         value, problem = read_metrics(path, need_content=need)
         assert value is None and "truncated" in problem
+
+
+# --- theory tables ------------------------------------------------------------------------------
+
+def _theory_job(folder, claims, rows=None):
+    """A finished run folder whose metrics.json (and summary.json) carry a theory table."""
+    import json
+    from optlab import theory
+    folder.mkdir(parents=True)
+    rows = theory.table(claims) if rows is None else rows
+    (folder / "metrics.json").write_text(json.dumps({"study": "demo", "theory": rows}))
+    (folder / "summary.json").write_text(json.dumps({"study": "demo", "title": "demo", "theory": rows,
+                                                     "wall_s": 0.5}))
+
+
+def _claims():
+    from optlab.theory import Claim
+    return [Claim(claim=f"edge of {HOSTILE}", formula="2/L | a*b", predicted=2.0, measured=2.01, tolerance=0.02,
+                  kind="abs", source="Polyak (1964)", where="quad <κ=10>"),
+            Claim(claim="rate", formula="√β*", predicted=0.8, measured=0.9, tolerance=0.02, kind="rel",
+                  source="Polyak", where="quad"),
+            Claim(claim="blows up", formula="2/L", predicted=1.0, measured=float("inf"), tolerance=0.5, kind="le",
+                  where="quad")]
+
+
+def test_a_run_with_a_theory_table_shows_it_near_the_top(tmp_path):
+    folder = tmp_path / "run"
+    _theory_job(folder, _claims())
+    res = build_report(folder, figures=False)
+    md_text, html = res["md_text"], res["html_text"]
+    assert md_text.index("## Theory") < md_text.index("## Command") < md_text.index("## Jobs")
+    assert "1 of 3 claims hold, 2 fail." in md_text
+    rows = [line for line in md_text.splitlines() if line.startswith(("| PASS", "| FAIL"))]
+    assert [r.split("|")[1].strip() for r in rows] == ["PASS", "FAIL", "FAIL"]
+    # verdict, case, claim, formula, predicted, measured, tolerance, source -- escaped
+    assert rows[0] == (r"| PASS | quad &lt;κ=10&gt; | edge of &lt;script&gt;alert(1)&lt;/script&gt; | 2/L \| a\*b | 2 "
+                       r"| 2.01 | ±0.02 | Polyak (1964) |")
+    assert rows[1].endswith("| 0.8 | 0.9 | ±0.02 rel | Polyak |") and "| inf | &lt;= +0.5 |" in rows[2]
+    assert html.index("<h2>Theory</h2>") < html.index("<h2>Command</h2>")
+    assert "<script" not in html.lower() and "edge of &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "quad &lt;κ=10&gt;" in html and "2/L | a*b" in html
+    assert html.count('<td class="verdict ok">PASS</td>') == 1 and html.count('<td class="verdict failed">FAIL</td>') == 2
+    assert '<span class="failed">1 of 3 claims hold, 2 fail</span>' in html
+
+
+def test_a_sweep_shows_each_jobs_theory_summary(tmp_path):
+    from optlab.theory import Claim
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    good = [Claim(claim="c", formula="f", predicted=1.0, measured=1.0, tolerance=0.0, kind="abs", where="w")]
+    _theory_job(folder / "0", good)
+    _theory_job(folder / "1", _claims())
+    _theory_job(folder / "2", good, rows=[{"formula": "no claim key"}, *[c.to_dict() for c in good]])
+    (folder / "3").mkdir()
+    (folder / "3" / "summary.json").write_text('{"study": "single", "wall_s": 1.0}')  # no theory: not listed
+    res = build_report(folder, figures=False)
+    md_text, html = res["md_text"], res["html_text"]
+    assert res["kind"] == "multirun"
+    head = md_text[md_text.index("## Theory"):md_text.index("## Command")]
+    assert "- job 0 ((defaults)): 1 of 1 claims hold" in head
+    assert "- job 1 ((defaults)): 1 of 3 claims hold, 2 fail" in head
+    assert "- job 2 ((defaults)): 1 of 1 claims hold (1 malformed row(s) of the theory table left out)" in head
+    assert "job 3" not in head
+    assert head.count("### job ") == 3 and head.count("| PASS |") == 3 and head.count("| FAIL |") == 2
+    assert html.count("<details open><summary>job ") >= 3 and "<script" not in html.lower()
+
+
+def test_no_theory_section_without_a_theory_table(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "summary.json").write_text('{"study": "single", "wall_s": 1.0}')
+    (folder / "metrics.json").write_text('{"study": "single"}')
+    res = build_report(folder, figures=False)
+    assert "## Theory" not in res["md_text"] and "<h2>Theory</h2>" not in res["html_text"]

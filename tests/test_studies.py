@@ -17,6 +17,7 @@ import optlab
 import optlab.studies
 from optlab.engine import warmup
 from optlab.errors import OptlabError
+from optlab import theory
 from optlab.runner import run
 
 from conftest import run_cli
@@ -38,7 +39,20 @@ def quick(name, tmp_path, **study):
     for fig in summary.get("figures", []):
         assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
     assert (out / "metrics.json").is_file() and (out / "summary.json").is_file()
-    return summary, json.loads((out / "metrics.json").read_text()), out
+    metrics = json.loads((out / "metrics.json").read_text())
+    if optlab.studies.get(name).theory:
+        # a theory study returns its table in the summary and in metrics.json, and in quick mode every claim holds
+        assert summary["theory"] == metrics["theory"] and metrics["theory"], name
+        failed = [c for c in map(theory.from_dict, metrics["theory"]) if not c.passed]
+        assert not failed, theory.format_table(failed)
+    return summary, metrics, out
+
+
+def claims(metrics, where=None, kind=None, contains=""):
+    """The theory claims of a run, filtered by case, kind and a piece of the claim's text."""
+    out = [theory.from_dict(d) for d in metrics["theory"]]
+    return [c for c in out if (where is None or c.where == where) and (kind is None or c.kind == kind)
+            and contains in c.claim]
 
 
 # --- the claims ---------------------------------------------------------------
@@ -58,6 +72,14 @@ def test_lr_divergence_measured_edge_matches_2_over_L(tmp_path):
     # near the minimum of Rosenbrock, GD's edge is the local 2/L too
     rgd = rows["rosenbrock"]["runs"][0]
     assert abs(rgd["relative_error"]) < 0.03, rgd
+    # the theory table: the quadratic's edges within one grid step (abs), Rosenbrock's as the local bound (le)
+    step = 10 ** (np.log10(3.0 / 1e-3) / (401 - 1)) - 1          # quick grid: 401 points over [1e-3, 3] * 2/L
+    quad_claims = claims(metrics, where="quadratic (κ=10)")
+    assert [c.kind for c in quad_claims] == ["abs", "abs"]
+    assert [c.predicted for c in quad_claims] == pytest.approx([2.0, 3.8])
+    assert [c.measured for c in quad_claims] == pytest.approx([gd["measured_edge"], hb["measured_edge"]])
+    assert [c.tolerance for c in quad_claims] == pytest.approx([2.0 * step, 3.8 * step])
+    assert [c.kind for c in claims(metrics, where="rosenbrock")] == ["le", "le"]
     # the printed table shows each run's own numbers, one line per run, in order
     lines = summary["table"].splitlines()[2:]
     runs = [r for row in metrics["objectives"] for r in row["runs"]]
@@ -70,6 +92,25 @@ def test_lr_divergence_measured_edge_matches_2_over_L(tmp_path):
 def test_saddle_escape_manifold_stays_others_leave(tmp_path):
     _, metrics, _ = quick("saddle_escape", tmp_path)
     rows = {r["objective"]: r for r in metrics["objectives"]}
+    # theory: GD's escape after log(r0/δ)/log(1 + lr|λ₋|) steps (x² − y²: λ₋ = −2, lr 0.1, r0 1, δ 1e-6)
+    gd_claim, hb_claim, manifold_claim = claims(metrics, where="saddle")
+    assert gd_claim.predicted == pytest.approx(np.log(1e6) / np.log(1.2)) and gd_claim.kind == "abs"
+    assert gd_claim.measured == rows["saddle"]["runs"]["gd_perturbed"]["escape_step"]
+    assert manifold_claim.predicted == pytest.approx(0.8 ** 200)
+    # heavy-ball on x² − y², iterated here as torch.optim.SGD does it (buffer = first gradient)
+    x, buf, dist = np.array([1.0, 1e-6]), None, []
+    for _ in range(200):
+        g = np.array([2 * x[0], -2 * x[1]])
+        buf = g.copy() if buf is None else 0.9 * buf + g
+        x = x - 0.1 * buf
+        dist.append(np.linalg.norm(x))
+    k = int(np.argmin(dist))
+    escape = k + 1 + int(np.flatnonzero(np.asarray(dist[k:]) > 1.0)[0])
+    assert hb_claim.measured == escape == rows["saddle"]["runs"]["momentum"]["escape_step"]
+    assert abs(hb_claim.predicted - escape) <= 1
+    # the monkey saddle (Hessian 0) has no such claim; Himmelblau's is local (rel)
+    assert not claims(metrics, where="monkey_saddle")
+    assert [c.kind for c in claims(metrics, where="himmelblau (local)")] == ["rel"]
     sad = rows["saddle"]["runs"]
     assert rows["saddle"]["manifold_exact"]
     assert sad["gd_manifold"]["escape_step"] is None
@@ -139,6 +180,19 @@ def test_momentum_bound_and_polyak_optimum(tmp_path):
     inside = lrs[None, :] < bound * 0.9
     assert div[beyond].all()                                      # above 2(1+beta)/L: diverged, every cell
     assert not div[inside].any()                                  # well below: none diverged
+    # theory: the measured rate of every converging cell is its spectral radius (max root modulus over mu, L)
+    with np.load(out / "momentum.npz") as z:
+        rate = z["quadratic_cond_100__rate"]
+    radius = np.array([[max(np.abs(np.roots([1.0, -(1 + b - lr * lam), b])).max() for lam in (row["mu"], row["L"]))
+                        for lr in lrs] for b in betas])
+    conv = radius < 1
+    assert conv.sum() > 100
+    np.testing.assert_allclose(rate[conv], radius[conv], rtol=0.01)
+    c_rate, c_min, c_beta, c_lr, *edges = claims(metrics)
+    assert c_rate.predicted == pytest.approx(sb) and abs(c_rate.measured / sb - 1) < 0.005
+    assert c_min.measured == pytest.approx(rate[conv].min()) and c_min.kind == "ge"
+    assert (c_beta.predicted, c_lr.predicted) == pytest.approx((row["polyak_beta"], row["polyak_lr"]))
+    assert len(edges) == len(betas) and [c.predicted for c in edges] == pytest.approx(2 * (1 + betas))
 
 
 def test_adam_betas_grid(tmp_path):

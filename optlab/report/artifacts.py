@@ -104,6 +104,8 @@ class Job:
     notes: list = field(default_factory=list)  # remarks that do not make the job incomplete
     manifest: dict | None = None  # manifest.json (None: none, or a folder from before manifests)
     shard: tuple | None = None  # (index, count) from engine.shard / engine.num_shards
+    theory: list = field(default_factory=list)  # optlab.theory.Claim rows of a theory study (metrics.json)
+    theory_problem: str | None = None  # malformed rows of the theory table, in one line
 
     @property
     def wall_s(self):
@@ -165,6 +167,26 @@ def read_metrics(path: Path, need_content: bool):
     if head.startswith(b"{") and tail.endswith(b"}"):
         return {}, None
     return None, f"{path.name} truncated or corrupt (does not end the JSON document)"
+
+
+def read_theory(metrics, summary) -> tuple[list, str | None]:
+    """(claims, problem): the theory table of a run (``"theory"`` in metrics.json, else in
+    summary.json) as :class:`optlab.theory.Claim` objects; a malformed row is left out and named."""
+    from ..theory import from_dict
+    rows = None
+    for doc in (metrics, summary):
+        if isinstance(doc, dict) and isinstance(doc.get("theory"), list):
+            rows = doc["theory"]
+            break
+    if rows is None:
+        return [], None
+    claims, bad = [], 0
+    for row in rows:
+        try:
+            claims.append(from_dict(row))
+        except (KeyError, TypeError, ValueError):
+            bad += 1
+    return claims, (f"{bad} malformed row(s) of the theory table left out" if bad else None)
 
 
 def read_yaml(path: Path):
@@ -271,6 +293,7 @@ def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
     else:
         job.problems += [p for p in (s_problem, m_problem) if p]
     job.runs = _load_runs(job, metrics if isinstance(metrics, dict) else None, curves)
+    job.theory, job.theory_problem = read_theory(metrics, job.summary)
     if job.manifest is not None and not failed:
         run_files = {str(r.get("file")) for r in job.manifest.get("runs", []) if isinstance(r, dict)
                      and r.get("kind") == "trajectories"}

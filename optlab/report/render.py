@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..theory import number_text, summary as theory_summary, tolerance_text
 
 MAX_ERROR_CHARS = 600
 
@@ -31,6 +32,7 @@ th{background:#f0f0f0;position:sticky;top:0}td.num{text-align:right;font-variant
 .ok{color:#1a7f37;font-weight:600}.failed{color:#cf222e;font-weight:600}
 .incomplete{color:#9a6700;font-weight:600}.not-started{color:#6e7781;font-weight:600}
 .problem{color:#6e7781;font-size:.75rem;display:block}
+td.verdict{font-weight:600;text-align:center}
 code{font-size:.8rem}figure{display:inline-block;margin:.4rem;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.75rem;color:#555;max-width:700px}
 details{margin:.4rem 0}summary{cursor:pointer}
@@ -172,6 +174,7 @@ def html_report(ctx: Context) -> str:
       f"{esc(__version__)} · {_counts_text(ctx)}</p>")
     if ctx.load_line:
         w(f"<p class=\"meta\">{esc(ctx.load_line)}</p>")
+    _html_theory(ctx, w)
     w("<h2>Command</h2>")
     w(f"<pre>{esc(ctx.command)}</pre>")
     if ctx.config:
@@ -262,6 +265,85 @@ def html_report(ctx: Context) -> str:
     return "\n".join(out)
 
 
+# --- theory tables ----------------------------------------------------------------------------------
+
+THEORY_HEAD = ["verdict", "case", "claim", "formula", "predicted", "measured", "tolerance", "source"]
+
+
+def theory_jobs(ctx: Context) -> list:
+    """(job, entry) of every job whose metrics.json has a theory table (or a malformed one)."""
+    return [(j, e) for e in ctx.entries for j in e.jobs if j.theory or j.theory_problem]
+
+
+def theory_cells(claim) -> list[str]:
+    """The text of one claim's row, in the order of :data:`THEORY_HEAD`."""
+    return ["PASS" if claim.passed else "FAIL", claim.where, claim.claim, claim.formula,
+            number_text(claim.predicted), number_text(claim.measured), tolerance_text(claim), claim.source]
+
+
+def _theory_line(job) -> str:
+    line = theory_summary(job.theory) if job.theory else "no claims"
+    return line + (f" ({job.theory_problem})" if job.theory_problem else "")
+
+
+def _html_theory(ctx: Context, w) -> None:
+    """The theory section: one line saying how many claims hold, then the table (each job's, in a sweep)."""
+    jobs = theory_jobs(ctx)
+    if not jobs:
+        return
+    w("<h2>Theory</h2>")
+    multi = ctx.kind != "run"
+    if multi:
+        w("<ul>")
+        for j, e in jobs:
+            cls = "ok" if all(c.passed for c in j.theory) and not j.theory_problem else "failed"
+            w(f"<li>job {esc(j.name)} (<code>{esc(_overrides_text(ctx, e))}</code>): "
+              f"<span class=\"{cls}\">{esc(_theory_line(j))}</span></li>")
+        w("</ul>")
+    for j, e in jobs:
+        cls = "ok" if all(c.passed for c in j.theory) and not j.theory_problem else "failed"
+        if multi:
+            opened = " open" if len(jobs) <= 4 else ""
+            w(f"<details{opened}><summary>job {esc(j.name)}: <code>{esc(_overrides_text(ctx, e))}</code> · "
+              f"<span class=\"{cls}\">{esc(_theory_line(j))}</span></summary>")
+        else:
+            w(f"<p class=\"meta\"><span class=\"{cls}\">{esc(_theory_line(j))}</span>: what theory predicts "
+              "next to what the run measured, with the tolerance of each claim.</p>")
+        if j.theory:
+            w("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in THEORY_HEAD) + "</tr></thead><tbody>")
+            for c in j.theory:
+                cells = theory_cells(c)
+                verdict = f"<td class=\"verdict {'ok' if c.passed else 'failed'}\">{esc(cells[0])}</td>"
+                w("<tr>" + verdict + "".join(f"<td>{esc(t)}</td>" for t in cells[1:4])
+                  + "".join(f"<td class=\"num\">{esc(t)}</td>" for t in cells[4:7])
+                  + f"<td>{esc(cells[7])}</td></tr>")
+            w("</tbody></table>")
+        if multi:
+            w("</details>")
+
+
+def _md_theory(ctx: Context, w) -> None:
+    jobs = theory_jobs(ctx)
+    if not jobs:
+        return
+    w("## Theory\n")
+    multi = ctx.kind != "run"
+    if multi:
+        for j, e in jobs:
+            w(f"- job {md(j.name)} ({md(_overrides_text(ctx, e))}): {md(_theory_line(j))}")
+        w("")
+    for j, e in jobs:
+        if multi:
+            w(f"### job {md(j.name)}: {md(_overrides_text(ctx, e))}\n")
+        w(f"{md(_theory_line(j))}.\n")
+        if j.theory:
+            w("| " + " | ".join(THEORY_HEAD) + " |")
+            w("|" + "|".join("---:" if 4 <= i <= 6 else "---" for i in range(len(THEORY_HEAD))) + "|")
+            for c in j.theory:
+                w("| " + " | ".join(md(t) for t in theory_cells(c)) + " |")
+            w("")
+
+
 def _pages(ctx: Context) -> list:
     """(job, entry, path) of every interactive page (explorer.html ...) the jobs wrote: linked, never embedded."""
     return [(j, e, p) for e in ctx.entries for j in e.jobs for p in getattr(j, "pages", [])]
@@ -306,6 +388,7 @@ def markdown_report(ctx: Context) -> str:
     w(f"Folder `{md(ctx.root)}`, written {md(ctx.written)} by optlab {md(__version__)}. {md(_counts_text(ctx))}.\n")
     if ctx.load_line:
         w(md(ctx.load_line) + "\n")
+    _md_theory(ctx, w)
     w("## Command\n")
     w(md_fence(ctx.command, "sh") + "\n")
     if ctx.config:

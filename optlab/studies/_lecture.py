@@ -251,6 +251,27 @@ def curvature_at_minimum(entry: ObjectiveEntry):
     return x_star, float(lam[-1]), float(lam[0])
 
 
+def constant_hessian(entry: ObjectiveEntry, points) -> bool:
+    """Whether the Hessian is the same at every point given (to 1e-12 relative): the objective is a
+    quadratic there, so the linear theory of a study holds exactly and not only near one point."""
+    hs = [np.asarray(entry.spec.hess(np.asarray(x, dtype=float), **entry.options), dtype=float) for x in points]
+    scale = max(float(np.max(np.abs(h))) for h in hs) or 1.0
+    return all(np.max(np.abs(h - hs[0])) <= 1e-12 * scale for h in hs[1:])
+
+
+def log_grid_step(lrs, at: float) -> float:
+    """The width of one step of the geometric grid ``lrs`` at the value ``at``: ``at * (q - 1)``
+    with q the grid's ratio. A measured edge (the midpoint of two neighbours that bracket the
+    true one) is within this of it; the theory tables use it as their tolerance."""
+    lrs = np.asarray(lrs, dtype=float)
+    return float(at * (lrs[1] / lrs[0] - 1.0))
+
+
+def in_grid(lrs, value: float) -> bool:
+    """Whether ``value`` lies strictly inside the grid, so that a measured edge can bracket it."""
+    return bool(np.min(lrs) < value < np.max(lrs))
+
+
 # --- optimizers ---------------------------------------------------------------
 
 def optimizer_available(name: str) -> bool:

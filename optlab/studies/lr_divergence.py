@@ -17,10 +17,20 @@ The study computes L from the objective's Hessian at its minimum
 log grid of learning rates (one engine call per method and objective, every
 lr and start a trajectory), and measures the edge: the first lr above the
 fastest-converging one at which a run no longer converges: it neither
-reaches ``tol`` nor halves its gap to f* over the second half of the run (a
-run that grows, or settles into an oscillation, as GD on Rosenbrock does
-just above 2/L, fails this test; a slow but steady one passes). It reports the geometric midpoint between that lr and the one
-before, and its relative distance to the bound.
+reaches ``tol`` nor halves its gap to f* over the second half of the run, or
+it reached ``tol`` and left it again (a run that grows, or settles into an
+oscillation, as GD on Rosenbrock does just above 2/L, fails this test; a
+slow but steady one passes). It reports the geometric midpoint between that
+lr and the one before, and its relative distance to the bound.
+
+Theory table (:mod:`optlab.theory`): per objective, method and start, the
+measured edge against the bound. On a quadratic (the same Hessian
+everywhere) the bound is exact, and the claim is that the edge is within one
+grid step of it (kind ``abs``: the two grid neighbours bracket the true
+edge). Elsewhere the bound is local: a run can only converge to x* if x* is
+linearly stable for the iteration, so it is a *necessary* condition, stated
+as ``measured <= bound`` (kind ``le``, one grid step of slack); the path may
+see larger curvature and fail earlier, as heavy-ball on Rosenbrock does.
 """
 from __future__ import annotations
 
@@ -29,11 +39,13 @@ import numpy as np
 from .. import sweep
 from ..errors import OptlabError
 from ..plots import save
+from ..theory import Claim, table as theory_table
 from ..plots.sweeps import lr_sweep_figure
 from . import register
 from ._lecture import planned_kernels
-from ._lecture import (finish, as_float_list, curvature_at_minimum, engine_options, objective_entries, plot_options,
-                       positive_int, save_arrays, sgd_like, study_params)
+from ._lecture import (finish, as_float_list, constant_hessian, curvature_at_minimum, engine_options, in_grid,
+                       log_grid_step, objective_entries, plot_options, positive_int, save_arrays, sgd_like,
+                       study_params)
 
 NAME = "lr_divergence"
 
@@ -79,7 +91,7 @@ def kernels(cfg: dict) -> list:
     return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd", "momentum"], extra=("x0", "steps"))
 
 
-@register(NAME, kernels=kernels)
+@register(NAME, kernels=kernels, theory=True)
 def run(cfg: dict, out_dir) -> dict:
     """GD and heavy-ball over a log grid of learning rates; measured edges vs 2/L and 2(1+beta)/L."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)
@@ -98,9 +110,10 @@ def run(cfg: dict, out_dir) -> dict:
     # curvature first, for every objective: a bad one fails before any run
     curv = [curvature_at_minimum(e) for e in entries]
 
-    panels, rows, arrays = [], [], {}
+    panels, rows, arrays, claims = [], [], {}, []
     for e, (x_star, L, mu) in zip(entries, curv):
         x0 = np.asarray(e.extra.get("x0", [x_star + 0.5]), dtype=float).reshape(-1, e.dim)
+        exact = constant_hessian(e, [x_star, *x0])
         steps = positive_int("steps", e.extra.get("steps", 2000))
         lrs = (2.0 / L) * np.geomspace(span[0], span[1], n_lr)
         bounds = {"gd": 2.0 / L, "momentum": 2.0 * (1.0 + beta) / L}
@@ -120,7 +133,9 @@ def run(cfg: dict, out_dir) -> dict:
                 # still converging: at the tolerance, or the gap halved over the second half of the run
                 progressing = (final <= tol) | (final <= 0.5 * rec[..., 1])
             tts = sw.grid("tol_step")
-            conv = progressing & ~diverged
+            # a run that reached the tolerance and ended above it again has left the minimum: unstable
+            left = (tts >= 0) & ~(final <= tol)
+            conv = progressing & ~diverged & ~left
             reached = (tts >= 0) & conv
             arrays[f"{e.slug}__{method}__final"] = final
             arrays[f"{e.slug}__{method}__steps_to_tol"] = tts
@@ -145,6 +160,9 @@ def run(cfg: dict, out_dir) -> dict:
                                min_steps_to_tol=int(tts[fastest, s].min()) if fastest.any() else None,
                                n_diverged=int(diverged[:, s].sum()))
                 row["runs"].append(run_row)
+                if in_grid(lrs, bound):
+                    claims.append(edge_claim(method, beta, bound, edge, log_grid_step(lrs, bound), exact,
+                                             e.label + (f" from {_start(x0[s])}" if x0.shape[0] > 1 else "")))
                 if edge is not None and s == 0:
                     measured.append((edge[0], name, method))
         meas = {m: v for v, _, m in measured}
@@ -162,10 +180,34 @@ def run(cfg: dict, out_dir) -> dict:
                                   f"{n_lr} learning rates: where does each stop converging?")
     figure_path = save(fig, out_dir / "lr_divergence", fmt, dpi)
     save_arrays(out_dir / "lr_divergence.npz", **arrays)
+    theory = theory_table(claims)
     doc = dict(study=NAME, momentum=beta, tol=tol, n_lr=n_lr, objectives=rows,
-               figures=[figure_path.name])
+               figures=[figure_path.name], theory=theory)
     return finish(out_dir, doc, {"study": NAME, "title": "lr_divergence: measured stability edges vs 2/L and 2(1+β)/L",
-                                 "objectives": rows, "figures": [figure_path.name], "table": _table(rows)})
+                                 "objectives": rows, "figures": [figure_path.name], "theory": theory,
+                                 "table": _table(rows)})
+
+
+def edge_claim(method: str, beta: float, bound: float, edge, step: float, exact: bool, where: str) -> Claim:
+    """The theory-table row of one measured edge: ``abs`` within one grid step on a quadratic
+    (``exact``), else the local bound as a necessary condition (``le``)."""
+    gd = method == "gd"
+    name = "GD" if gd else f"heavy-ball β={beta:g}"
+    formula = "2/L" if gd else "2(1+β)/L"
+    if exact:
+        claim = f"{name} stops converging at lr = {formula}"
+        source = "linear stability of GD on a quadratic" if gd else "Polyak (1964): heavy-ball on a quadratic"
+    else:
+        claim = f"{name} cannot converge above the local bound {formula}"
+        source = ("local: x* must be linearly stable for the iteration to converge there; the path may see "
+                  "larger curvature")
+    return Claim(claim=claim, formula=f"{formula}, L = λmax(∇²f(x*))", predicted=bound,
+                 measured=float("nan") if edge is None else edge[0], tolerance=step,
+                 kind="abs" if exact else "le", source=source, where=where)
+
+
+def _start(x) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in x[:2]) + ")"
 
 
 def _g(v):

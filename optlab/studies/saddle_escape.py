@@ -26,6 +26,28 @@ manifold (symmetry is not broken by momentum or Adam alone).
 
 Escape step: the first step after the closest approach at which the
 distance to the saddle exceeds the start's distance ``r0``.
+
+Theory table (:mod:`optlab.theory`), per saddle with negative curvature
+:math:`\lambda_- < 0` (not the monkey saddle, whose Hessian is 0 and whose
+escape is algebraic). GD from the start shifted by ``delta`` has the
+unstable component :math:`\delta (1 + \eta|\lambda_-|)^t` and the stable one
+:math:`r_0 (1 - \eta\lambda_+)^t`; it escapes when the first reaches
+``r0`` (the second is long gone), after
+
+.. math::  T = \log(r_0/\delta) / \log(1 + \eta|\lambda_-|)
+
+steps: the escape step is the first integer at or above T. On a quadratic
+saddle (one Hessian everywhere) this is exact (tolerance 1 step), and so are
+GD on the stable manifold, whose distance is :math:`r_0|1 - \eta\lambda_+|^t`,
+and heavy-ball (torch SGD, momentum :math:`\beta`): its unstable component
+is :math:`A z_+^t + B z_-^t` with :math:`z_\pm` the roots of
+:math:`z^2 - (1 + \beta + \eta|\lambda_-|) z + \beta`; the first step
+(torch's buffer starts at the gradient) gives
+:math:`y_1 = (1 + \eta|\lambda_-|)\delta`, so
+:math:`A = \delta (1 + \eta|\lambda_-| - z_-)/(z_+ - z_-)` and the escape
+comes after :math:`\log(r_0/A)/\log z_+` steps. On a curved saddle
+(Himmelblau's) the formula is local: the approach along the curved manifold
+and the exit at ``r0`` are not linear, so the claim is within 5%.
 """
 from __future__ import annotations
 
@@ -34,12 +56,13 @@ import numpy as np
 from .. import simulate
 from ..errors import OptlabError
 from ..plots import save
+from ..theory import Claim, table as theory_table
 from ..plots.saddles import saddle_figure
 from . import register
 from ._lecture import _snap
 from ._lecture import planned_kernels
-from ._lecture import (finish, as_float_list, engine_options, newton_refine, objective_entries, plot_options,
-                       points_of_kind, positive_int, require_2d, save_arrays, sgd_like, study_params)
+from ._lecture import (finish, as_float_list, constant_hessian, engine_options, newton_refine, objective_entries,
+                       plot_options, points_of_kind, positive_int, require_2d, save_arrays, sgd_like, study_params)
 
 NAME = "saddle_escape"
 
@@ -146,7 +169,7 @@ def kernels(cfg: dict) -> list:
     return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd", "momentum", "adam"], extra=ENTRY_KEYS)
 
 
-@register(NAME, kernels=kernels)
+@register(NAME, kernels=kernels, theory=True)
 def run(cfg: dict, out_dir) -> dict:
     """GD on the stable manifold stays; perturbation, noise, momentum and Adam escape."""
     p = study_params(cfg, NAME, DEFAULTS, QUICK)
@@ -162,7 +185,7 @@ def run(cfg: dict, out_dir) -> dict:
     fmt, dpi = plot_options(cfg)
     geos = [saddle_geometry(e) for e in entries]  # every objective checked before any run
 
-    panels, rows, arrays = [], [], {}
+    panels, rows, arrays, claims = [], [], {}, []
     for e, (x_s, v_s, v_u, lam) in zip(entries, geos):
         r0 = float(e.extra.get("r0", 1.0))
         lr = float(e.extra.get("lr", 0.01))
@@ -197,6 +220,8 @@ def run(cfg: dict, out_dir) -> dict:
                    runs={k: {kk: vv for kk, vv in r.items() if kk not in ("steps", "dist", "path")}
                          for k, r in runs.items()})
         rows.append(row)
+        claims += escape_claims(e.label, lam, lr, beta, r0, delta, steps, runs,
+                                constant_hessian(e, [x_s, x_m, x_m + r0 * v_u]), float(np.linalg.norm(x_s)))
         how = "exact (invariant line)" if exact else f"bisection, bracket {width:.1e}"
         panels.append(dict(entry=e, x_s=x_s, v_s=v_s, v_u=v_u, r0=r0, runs=[runs[k] for k in IN_FIGURE],
                            hyper=f"GD and momentum lr={lr:g}, Adam lr={adam_lr:g}",
@@ -207,10 +232,64 @@ def run(cfg: dict, out_dir) -> dict:
                                 f"Adam β={betas}; δ = {delta:g} along the unstable direction, gradient noise σ = {noise:g}")
     figure_path = save(fig, out_dir / "saddle_escape", fmt, dpi)
     save_arrays(out_dir / "saddle_escape.npz", **arrays)
+    theory = theory_table(claims)
     doc = dict(study=NAME, delta=delta, grad_noise=noise, momentum=beta, betas=list(betas), objectives=rows,
-               figures=[figure_path.name])
+               figures=[figure_path.name], theory=theory)
     return finish(out_dir, doc, {"study": NAME, "title": "saddle_escape: distance from the saddle and escape step per method",
-                                 "objectives": rows, "figures": [figure_path.name], "table": _table(rows)})
+                                 "objectives": rows, "figures": [figure_path.name], "theory": theory,
+                                 "table": _table(rows)})
+
+
+SOURCE = "linearisation at the saddle: the unstable component grows by 1 + lr|λ₋| per step"
+
+
+def gd_escape_time(r0: float, delta: float, lr: float, lam_min: float) -> float:
+    """Steps until GD's unstable component, ``delta (1 + lr|lam_min|)^t``, reaches ``r0``."""
+    return float(np.log(r0 / delta) / np.log1p(lr * abs(lam_min)))
+
+
+def momentum_escape_time(r0: float, delta: float, lr: float, lam_min: float, beta: float) -> float:
+    """Steps until heavy-ball's unstable component ``A z+^t + B z-^t`` (roots of
+    ``z^2 - (1 + beta + a) z + beta``, a = lr|lam_min|; y_0 = delta, y_1 = (1 + a) delta because
+    torch's momentum buffer starts at the first gradient) reaches ``r0`` (the z- term is gone by then)."""
+    a = lr * abs(lam_min)
+    s = 1.0 + beta + a
+    disc = np.sqrt(s * s - 4.0 * beta)
+    zp, zm = 0.5 * (s + disc), 0.5 * (s - disc)
+    amp = delta * (1.0 + a - zm) / (zp - zm)
+    return float(np.log(r0 / amp) / np.log(zp))
+
+
+def escape_claims(label, lam, lr, beta, r0, delta, steps, runs, exact: bool, scale: float) -> list:
+    """The theory table of one saddle (empty without negative curvature or without a shift delta)."""
+    lam_min, lam_max = float(lam[0]), float(lam[-1])
+    if not lam_min < 0 or not delta > 0 or not delta < r0:
+        return []
+    out = []
+    tol, kind = (1.0, "abs") if exact else (0.05, "rel")
+    where = label if exact else f"{label} (local)"
+
+    def measured(key):
+        step = runs[key]["escape_step"]
+        return float("nan") if step is None else float(step)
+
+    out.append(Claim(claim=f"GD from start + δ (δ={delta:g}) leaves the ball of radius r0={r0:g}",
+                     formula="log(r0/δ) / log(1 + lr|λ₋|)", predicted=gd_escape_time(r0, delta, lr, lam_min),
+                     measured=measured("gd_perturbed"), tolerance=tol, kind=kind, source=SOURCE, where=where))
+    if not exact:
+        return out
+    out.append(Claim(claim=f"heavy-ball β={beta:g} from start + δ leaves the ball of radius r0={r0:g}",
+                     formula="log(r0/A) / log z₊, z² − (1+β+lr|λ₋|)z + β = 0",
+                     predicted=momentum_escape_time(r0, delta, lr, lam_min, beta), measured=measured("momentum"),
+                     tolerance=1.0, kind="abs", source=SOURCE + "; heavy-ball: Polyak (1964)", where=where))
+    predicted = r0 * abs(1.0 - lr * lam_max) ** steps
+    if predicted > 1e-13 * scale:  # resolvable next to the saddle's coordinates
+        got = runs["gd_manifold"]["final_distance"]
+        out.append(Claim(claim=f"GD on the stable manifold runs into the saddle: distance after {steps} steps",
+                         formula="r0 |1 − lr λ₊|^steps", predicted=predicted,
+                         measured=float("nan") if got is None else got, tolerance=1e-9, kind="rel",
+                         source="linearisation at the saddle (exact on a quadratic)", where=where))
+    return out
 
 
 def _eig(v):
