@@ -24,7 +24,7 @@ from conftest import run_cli
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_betas", "batch_vs_minibatch",
-           "optimizer_race", "plateau_cliff")
+           "optimizer_race", "plateau_cliff", "convergence_rates", "heavy_ball_cycle")
 
 
 def quick(name, tmp_path, **study):

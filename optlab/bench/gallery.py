@@ -42,6 +42,13 @@ FIGURES = {
     "plateau_cliff": ("plateau_cliff.png",
                       "A plateau with a cliff: GD crawls then is thrown across the crater; gradient clipping, a "
                       "smaller lr, Adam and RMSprop."),
+    "convergence_rates": ("convergence_rates.png",
+                          "Measured linear rates of GD and Polyak's heavy ball against (κ−1)/(κ+1) and "
+                          "(√κ−1)/(√κ+1), and the stability edges of GD, heavy ball and torch's Nesterov against "
+                          "2/L, 2(1+β)/L and (2+2β)/((1+2β)L); every point is a checked claim."),
+    "heavy_ball_cycle": ("heavy_ball_cycle.png",
+                         "Lessard, Recht & Packard's counterexample: heavy ball tuned for quadratics ends in a "
+                         "period-3 cycle on a 1-strongly convex, 25-smooth function; GD and Nesterov converge."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
