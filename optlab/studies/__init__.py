@@ -67,21 +67,27 @@ def _lecture_hints(name: str, defaults: dict) -> dict:
     return hints
 
 
+_LOADED: list = []
+
+
 def _load():
+    """Import every study module once (a study module imported on its own first registers only
+    itself: the registry is complete only after this)."""
+    if _LOADED:
+        return
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
+    _LOADED.append(True)
 
 
 def get(name: str):
-    if not _STUDIES:
-        _load()
+    _load()
     if name not in _STUDIES:
         raise unknown_name("study", name, _STUDIES)
     return _STUDIES[name]
 
 
 def names() -> list[str]:
-    if not _STUDIES:
-        _load()
+    _load()
     return sorted(_STUDIES)

@@ -20,7 +20,9 @@ PASSED_ENGINE_KEYS = ("device", "dtype", "seed", "max_memory_gb")
 def study_params(cfg: dict, study: str, defaults: dict, quick: dict | None = None) -> dict:
     """The study's knobs: ``defaults`` updated by the config, ``quick`` values when ``quick`` is on.
 
-    Values the user sets explicitly win over the quick-mode values. Unknown
+    Values the user sets explicitly win over the quick-mode values; a value
+    equal to the study's default (what the experiment file spells out) does
+    not, so ``+experiment=NAME study.quick=true`` runs the quick mode. Unknown
     keys raise with the allowed list (a typo must not be ignored silently).
     """
     given = dict(cfg.get("study") or {})
@@ -33,9 +35,19 @@ def study_params(cfg: dict, study: str, defaults: dict, quick: dict | None = Non
     is_quick = bool(given.get("quick", False))
     if is_quick and quick:
         params.update(quick)
-    params.update({k: v for k, v in given.items() if k != "quick"})
+    params.update({k: v for k, v in given.items()
+                   if k != "quick" and not (is_quick and quick and k in quick and _plain(v) == _plain(defaults.get(k)))})
     params["quick"] = is_quick
     return params
+
+
+def _plain(v):
+    """Lists for tuples, recursively: a YAML value compares equal to the Python default it spells."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def engine_options(cfg: dict) -> dict:
