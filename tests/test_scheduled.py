@@ -486,3 +486,17 @@ def test_bad_option_messages_are_torchs(opt, spec, message):
     with pytest.raises(ValueError) as e:
         getattr(torch.optim.lr_scheduler, bad["name"])(o, **{k: v for k, v in bad.items() if k != "name"})
     assert str(e.value) == message
+
+
+def test_per_trajectory_scheduler_options_make_the_trajectories():
+    """One start and a per-trajectory option: as many trajectories as values, like a hyperparameter
+    array; a mismatch with the hyperparameters' count is one line."""
+    from optlab import simulate
+    from optlab.errors import OptlabError
+    res = simulate("adam", "rosenbrock", x0=[-1.5, 2.0], steps=40, scheduler={"name": "StepLR", "step_size": [1, 2, 3]})
+    assert res.n_traj == 3 and (res.x[:, 0] == [-1.5, 2.0]).all()
+    for i, k in enumerate((1, 2, 3)):
+        one = simulate("adam", "rosenbrock", x0=[-1.5, 2.0], steps=40, scheduler={"name": "StepLR", "step_size": k})
+        np.testing.assert_array_equal(res.x[i], one.x[0])
+    with pytest.raises(OptlabError, match="The scheduler has 3 values per trajectory but the hyperparameters have 2"):
+        simulate("adam", "rosenbrock", steps=5, lr=[0.1, 0.2], scheduler={"name": "StepLR", "step_size": [1, 2, 3]})

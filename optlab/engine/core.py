@@ -200,6 +200,25 @@ def _n_per_traj(params) -> int:
     return n
 
 
+_NOT_PER_TRAJECTORY = ("name", "schedulers", "milestones", "lr_lambda", "scale_fn")
+
+
+def _n_scheduler(spec) -> int:
+    """Trajectories implied by a scheduler's per-trajectory options (1 if none): the length of a
+    numeric option given as a sequence, in the scheduler or its children (milestone lists, the
+    children list and functions are not per-trajectory values)."""
+    if not isinstance(spec, dict):
+        return 1
+    n = 1
+    for key, v in spec.items():
+        if key == "schedulers" and isinstance(v, (list, tuple)):
+            for child in v:
+                n = max(n, _n_scheduler(child))
+        elif key not in _NOT_PER_TRAJECTORY and isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) == 1:
+            n = max(n, len(v))
+    return n
+
+
 class DryRun(BaseException):
     """Raised by :func:`simulate` inside :func:`dry_run`, once every argument is checked and
     before anything is compiled or computed (a BaseException: a study's ``except Exception``
@@ -286,6 +305,11 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     if objective_options is not None and not isinstance(objective_options, dict):
         raise OptlabError(f"Invalid objective_options: {objective_options!r} (must be a dict of option -> value)")
     n_h = _n_per_traj(hyper)
+    n_s = _n_scheduler(scheduler)
+    if n_s > 1 and n_h > 1 and n_s != n_h:
+        raise OptlabError(f"The scheduler has {n_s} values per trajectory but the hyperparameters have {n_h}; "
+                          "give one value or one per trajectory (use optlab.sweep for grids)")
+    n_h = max(n_h, n_s)
     pts = _as_x0(obj, x0, n_h)
     if pts.shape[0] == 1 and n_h > 1:
         pts = np.repeat(pts, n_h, axis=0)

@@ -17,6 +17,10 @@ one extra objective evaluation per step, at the look-ahead point: the recorded `
 the loss, best loss and divergence checks are those of ``w``, while the step
 uses the gradient at ``w - rho v``. CPU engine only.
 
+With a learning-rate scheduler the velocity keeps the lrs of past steps
+(``v_t = rho v_{t-1} + lr_t g_t``), so the look-ahead form is then its own
+algorithm: it equals torch's Nesterov only while the lr is constant.
+
 **Equivalence with torch's form** (``nesterov``, i.e. ``SGD(nesterov=True)``).
 Let ``theta_t = w_t - rho v_t`` (the look-ahead point) and ``v_t = lr b_t``.
 Substituting,
