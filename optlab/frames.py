@@ -87,6 +87,11 @@ def sweep_to_xarray(sw):
         a = getattr(res, field)
         data[name] = (traj, per_traj(_never_as_nan(a) if field in ("tol_step", "diverged_step") else a))
     n_rec = len(res.steps)
+    from .engine.result import OPTIONAL_ARRAYS
+    for name in OPTIONAL_ARRAYS:  # lr (a scheduler), sharpness, hess_min, preconditioned_sharpness (track=)
+        a = getattr(res, name)
+        if a is not None:  # the lr of each step is "lr_schedule": "lr" is the swept (base) lr's axis
+            data["lr_schedule" if name == "lr" else name] = (rec, per_traj(a))
     for name, a in res.extra.items():
         a = np.asarray(a)
         if a.shape == (res.n_traj, n_rec, res.dim):

@@ -127,3 +127,16 @@ def test_recorded_extras_become_variables_and_columns(sw):
     np.testing.assert_array_equal(ds.evals.values.ravel(), extra["evals"])
     df = s2.result.to_pandas()
     assert df.evals.tolist() == extra["evals"].tolist() and "ax" not in df.columns
+
+
+def test_to_xarray_carries_the_schedule_and_the_curvature():
+    """A sweep over a scheduler option with track=sharpness: the option is an axis, the lr of each
+    step is 'lr_schedule' and the sharpness a per-record variable, equal to the result's arrays."""
+    pytest.importorskip("xarray")
+    sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.5], "scheduler.step_size": [2, 5]},
+                      x0=[1.0, 1.0], steps=10, scheduler={"name": "StepLR", "gamma": 0.5}, track=["sharpness"])
+    ds = sw.to_xarray()
+    assert ds.lr_schedule.dims == ("lr", "scheduler.step_size", "start", "step")
+    assert ds.lr_schedule.sel(lr=0.5, start=0).values[:, :4].tolist() == [[0.5, 0.5, 0.25, 0.25], [0.5] * 4]
+    np.testing.assert_array_equal(ds.sharpness.values.reshape(4, -1), sw.result.sharpness)
+    np.testing.assert_array_equal(ds.lr_schedule.values.reshape(4, -1), sw.result.lr)

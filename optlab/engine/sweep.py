@@ -93,7 +93,11 @@ class Sweep:
         start point). Data variables: ``x``, ``loss``, ``x_final``,
         ``outcome``, ``final_loss``, ``best_loss``, ``best_step``,
         ``steps_to_tol`` and ``diverged_step`` (NaN for never),
-        ``final_grad_norm``, and any state or scalar the optimizer records.
+        ``final_grad_norm``, any state or scalar the optimizer records, and,
+        when recorded, ``lr_schedule`` (a scheduler's lr at each step: ``lr`` is
+        the swept base lr's axis), ``sharpness``, ``hess_min`` and
+        ``preconditioned_sharpness`` (``track=``). A grid key
+        ``"scheduler.<option>"`` is an axis like any other.
         ``attrs`` holds the optimizer, objective and engine options.
 
         It replaces :meth:`grid` and :meth:`index`: ``ds.final_loss`` is
