@@ -43,15 +43,34 @@ def test_optimizer_configs_match_the_registry(name):
 
 
 def test_optimizer_configs_are_generated_from_the_specs(tmp_path):
-    """The defaults live in the specs; conf/optimizer/*.yaml is what `python -m optlab.configs` writes."""
-    from optlab import configs, optimizers
+    """The defaults live in the specs (and torch's scheduler signatures); conf/optimizer/*.yaml and
+    conf/scheduler/*.yaml are what `python -m optlab.configs` writes."""
+    from optlab import configs, optimizers, schedulers
     assert configs.write(check=True) == []
-    # and the generator really writes: into an empty folder, one file per optimizer, equal to the repo's
-    (tmp_path / "optimizer").mkdir()
+    # and the generator really writes: into an empty folder, one file per optimizer and scheduler,
+    # equal to the repo's
     written = configs.write(tmp_path)
-    assert sorted(p.name for p in written) == sorted(f"{n}.yaml" for n in optimizers.names())
+    opt = [p for p in written if p.parent.name == "optimizer"]
+    sch = [p for p in written if p.parent.name == "scheduler"]
+    assert sorted(p.name for p in opt) == sorted(f"{n}.yaml" for n in optimizers.names())
+    assert sorted(p.name for p in sch) == sorted([f"{configs.snake(n)}.yaml" for n in schedulers.NAMES] + ["none.yaml"])
     for p in written:
-        assert p.read_text() == (CONF / "optimizer" / p.name).read_text()
+        assert p.read_text() == (CONF / p.parent.name / p.name).read_text()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "scheduler").glob("*.yaml")))
+def test_scheduler_configs_compose_and_name_their_scheduler(name):
+    """Every scheduler file composes; its name maps to torch's class (or is 'none'), and its
+    options are the signature's."""
+    from optlab import schedulers
+    from optlab.studies._common import scheduler_kwargs
+    cfg = _compose([f"scheduler={name}"])
+    sec = cfg["scheduler"]
+    if name == "none":
+        assert scheduler_kwargs(cfg) is None
+        return
+    torch_name = schedulers.canonical(sec["name"])
+    assert set(sec) - {"name"} == set(schedulers.required(torch_name)) | set(schedulers.defaults(torch_name))
 
 
 @pytest.mark.parametrize("name", _options("objective"))

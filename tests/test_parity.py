@@ -27,8 +27,13 @@ TOL = 1e-12
 TOL_LBFGS = 1e-10
 
 
+#: reference files of other suites in the same folder (tests/test_schedulers.py, tests/test_scheduled.py)
+OTHER_SUITES = ("schedulers", "scheduled")
+
+
 def _files():
-    return sorted(REF.glob("*.npz"))
+    """The optimizer reference files, one per optimizer (``<name>.npz``)."""
+    return sorted(p for p in REF.glob("*.npz") if p.stem not in OTHER_SUITES)
 
 
 def simulate_case(case, steps=None):
