@@ -237,7 +237,7 @@ def _print_table(title, rows, target):
               + flag + (f"  {note}" if note else ""))
 
 
-SECTIONS = ["core", "startup", "compile", "optimizers", "schedules", "objectives", "peers", "all"]
+SECTIONS = ["core", "startup", "compile", "optimizers", "schedules", "track", "objectives", "peers", "all"]
 
 
 def main(argv=None) -> int:
@@ -307,6 +307,10 @@ def main(argv=None) -> int:
         t_sched = min(args.steps, 500)
         results["schedules"] = bench_schedules(args.n, t_sched, args.repeat, min_seconds=min_s / 2)
         print_schedules(results["schedules"], args.n, t_sched)
+    if "track" in run:
+        from .schedules import bench_track, print_track
+        results["track"] = bench_track(args.n, min(args.steps, 500), args.repeat, min_seconds=min_s / 4)
+        print_track(results["track"])
     if "objectives" in run:
         from .objectives import objective_table
         n_obj = args.objective_n or (1000 if args.quick else 10_000)

@@ -68,3 +68,33 @@ def print_schedules(rows, n, steps) -> None:
         ok = "" if r["ratio"] >= TARGET else "  (below target)"
         print(f"  {r['workload']:52s} {r['plain_steps_per_s']:13.3g} {r['sched_steps_per_s']:13.3g} "
               f"{r['ratio']:6.2f} {r['kernel_ratio']:7.2f}{ok}")
+
+
+#: the theory issue's target: sharpness every 10th record at most 2x the run without it (2-D)
+TRACK_TARGET = 1 / 2.0
+
+
+def bench_track(n=100_000, steps=500, repeat=3, min_seconds=0.0, record_every=10) -> dict:
+    """Adam on 2-D Rosenbrock recording every ``record_every``-th step, without and with
+    ``track=["sharpness"]`` (the whole simulate call): {plain_s, track_s, ratio}."""
+    import optlab
+
+    from .peers import best_alternating
+    rng = np.random.default_rng(0)
+    x0 = np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1, 3, n)])
+
+    def run(track):
+        return lambda: optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=record_every,
+                                       lr=1e-2, progress=False, track=track)
+    for f in (run(None), run(["sharpness"])):
+        f()
+    best = best_alternating([run(None), run(["sharpness"])], repeat, min_seconds)
+    return dict(plain_s=best[0][0], track_s=best[1][0], ratio=best[0][0] / best[1][0], n=n, steps=steps,
+                record_every=record_every)
+
+
+def print_track(row) -> None:
+    ok = "" if row["ratio"] >= TRACK_TARGET else "  (below target)"
+    print(f"\nsharpness along every trajectory: Adam on 2-D rosenbrock, N={row['n']}, T={row['steps']}, a record "
+          f"every {row['record_every']} steps: {row['plain_s']:.3f} s without, {row['track_s']:.3f} s with "
+          f"track=['sharpness']: ratio {row['ratio']:.2f} (target >= {TRACK_TARGET:.2f}, at most 2x){ok}")

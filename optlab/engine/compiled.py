@@ -24,6 +24,28 @@ def hess(x, p):
     h = np.empty((x.shape[0], x.shape[0], x.shape[1]))
     _h(x, h, p, x.shape[1])
     return h
+
+
+@njit(cache=True, nogil=True)
+def extremes2(xr, p, top, low):
+    # 2-D: the Hessian's eigenvalues at the rows of xr (m, 2), blocks of 256, closed form
+    m = xr.shape[0]
+    x = np.empty((2, 256))
+    h = np.empty((2, 2, 256))
+    for i0 in range(0, m, 256):
+        w = min(256, m - i0)
+        for j in range(w):
+            x[0, j] = xr[i0 + j, 0]
+            x[1, j] = xr[i0 + j, 1]
+        _h(x, h, p, w)
+        for j in range(w):
+            a = h[0, 0, j]
+            c = h[1, 1, j]
+            b = 0.5 * (h[0, 1, j] + h[1, 0, j])
+            mid = 0.5 * (a + c)
+            r = np.hypot(0.5 * (a - c), b)
+            top[i0 + j] = mid + r
+            low[i0 + j] = mid - r
 '''
 
 HEADER = codegen.register_template("eval", _TEMPLATE)
@@ -47,12 +69,20 @@ class Evaluator:
         fn(x, g, f, np.ascontiguousarray(p, dtype=np.float64), x.shape[1], np.zeros(3, dtype=np.int64))
         return f, g
 
-    def hess(self, x, p):
+    def _module(self):
         if self._hess is None:
             fn = self.spec.hess_kernel
             src = _TEMPLATE.format(header=HEADER, imports=codegen.import_line(fn, "_hs"))
-            self._hess = codegen.load(codegen.safe_tag("hess", fn.__name__), src).hess
-        return self._hess(x, p)
+            self._hess = codegen.load(codegen.safe_tag("hess", fn.__name__), src)
+        return self._hess
+
+    def hess(self, x, p):
+        return self._module().hess(x, p)
+
+    def extremes2(self, xr, p, top, low):
+        """Largest and smallest Hessian eigenvalue at the rows of ``xr`` (m, 2) into ``top`` and
+        ``low`` (a closed form; no GIL: the caller may run chunks on threads)."""
+        self._module().extremes2(xr, p, top, low)
 
 
 def evaluator(spec):

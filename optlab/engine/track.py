@@ -61,24 +61,25 @@ def _spec(name):
 
 
 def _hessians(obj, x, options):
-    """Hessians at the rows of ``x`` (m, D), NaN rows kept NaN: (m, D, D)."""
-    ok = np.isfinite(x).all(axis=1)
-    h = np.full((x.shape[0], x.shape[1], x.shape[1]), np.nan)
-    if ok.any():
-        hh = np.asarray(obj.hess(x[ok], **options), dtype=np.float64).reshape(-1, x.shape[1], x.shape[1])
-        h[ok] = 0.5 * (hh + np.swapaxes(hh, 1, 2))
-    return h
+    """Hessians at the rows of ``x`` (m, D), symmetrised: (m, D, D); NaN rows give NaN."""
+    h = _raw(obj, x, options)
+    h = np.moveaxis(h, -1, 0)
+    return 0.5 * (h + np.swapaxes(h, 1, 2))
+
+
+def _raw(obj, x, options):
+    """The objective's compiled Hessian kernel on the rows of ``x``: (D, D, m)."""
+    from .compiled import evaluator
+    xt = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)
+    return evaluator(obj).hess(xt, obj.make_params(x.shape[1], **options))
 
 
 def _eig_extremes(h):
     """(largest, smallest) eigenvalue of each symmetric matrix of ``h`` (m, D, D); NaN in, NaN out."""
     if h.shape[1] == 1:
         return h[:, 0, 0].copy(), h[:, 0, 0].copy()
-    if h.shape[1] == 2:  # closed form: mean +- sqrt(half-difference^2 + off-diagonal^2)
-        a, b, c = h[:, 0, 0], h[:, 0, 1], h[:, 1, 1]
-        m = 0.5 * (a + c)
-        r = np.hypot(0.5 * (a - c), b)
-        return m + r, m - r
+    if h.shape[1] == 2:
+        return _closed_form(h[:, 0, 0], 0.5 * (h[:, 0, 1] + h[:, 1, 0]), h[:, 1, 1])
     top = np.full(h.shape[0], np.nan)
     low = np.full(h.shape[0], np.nan)
     ok = np.isfinite(h).all(axis=(1, 2))
@@ -89,6 +90,13 @@ def _eig_extremes(h):
     return top, low
 
 
+def _closed_form(a, b, c):
+    """Eigenvalues of [[a, b], [b, c]]: mean +- sqrt(half-difference^2 + b^2)."""
+    m = 0.5 * (a + c)
+    r = np.hypot(0.5 * (a - c), b)
+    return m + r, m - r
+
+
 def sharpness(obj, x_rec, options) -> tuple[np.ndarray, np.ndarray]:
     """(largest, smallest) Hessian eigenvalue at every record of ``x_rec`` (n, n_rec, D)."""
     n, n_rec, dim = x_rec.shape
@@ -96,6 +104,17 @@ def sharpness(obj, x_rec, options) -> tuple[np.ndarray, np.ndarray]:
     top = np.empty(flat.shape[0])
     low = np.empty(flat.shape[0])
     step = max(1, CHUNK // (dim * dim))
+    if dim == 2:  # compiled, kernel and closed form fused, on the engine's threads
+        from .compiled import evaluator
+        from .core import _pool, threads
+        ev = evaluator(obj)
+        p = np.ascontiguousarray(obj.make_params(2, **options), dtype=np.float64)
+        m = flat.shape[0]
+        ev.extremes2(flat[:1], p, top[:1], low[:1])  # compile (or load) before the threads start
+        size = max(4096, -(-m // (4 * threads())))
+        list(_pool().map(lambda a: ev.extremes2(flat[a:a + size], p, top[a:a + size], low[a:a + size]),
+                         range(0, m, size)))
+        return top.reshape(n, n_rec), low.reshape(n, n_rec)
     for a in range(0, flat.shape[0], step):
         top[a:a + step], low[a:a + step] = _eig_extremes(_hessians(obj, flat[a:a + step], options))
     return top.reshape(n, n_rec), low.reshape(n, n_rec)
