@@ -326,6 +326,67 @@ def muon(grad, x0, steps, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=Tru
     return {"x": _run(x0, steps, update)}
 
 
+def muon_adamw(grad, x0, steps, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+               ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None,
+               adamw_lr=1e-3, adamw_betas=(0.9, 0.999), adamw_eps=1e-8, adamw_weight_decay=1e-2):
+    """torch.optim.Muon on the MLP's W (x[:2h] as an h x 2 matrix) and torch.optim.AdamW on the rest
+    (b, v, c), both stepped every iteration. _zeropower_via_newtonschulz with 2-D numpy arrays: the
+    transpose for h > 2, every bfloat16 tensor of torch rounded by ``_bf16``, float32 matrix products
+    summed in index order (torch's order while 2h < 16), float32 fma as a float64 expression
+    rounded once to float32."""
+    f32 = np.float32
+    h = (len(x0) - 1) // 4
+    a, b, c = (float(f32(v)) for v in ns_coefficients)
+    ratio = 0.2 * math.sqrt(max(h, 2)) if adjust_lr_fn == "match_rms_adamw" else math.sqrt(max(1, h / 2))
+    b1, b2 = adamw_betas
+    buf = np.zeros((h, 2))
+    m = np.zeros(2 * h + 1)
+    v = np.zeros(2 * h + 1)
+
+    def bf16(M):
+        return np.array([[_bf16(e) for e in row] for row in M])
+
+    def matmul(P, Q):
+        out = np.zeros((P.shape[0], Q.shape[1]))
+        for i in range(P.shape[0]):
+            for j in range(Q.shape[1]):
+                s = f32(0.0)
+                for k in range(P.shape[1]):
+                    s = f32(s + f32(P[i, k] * Q[k, j]))
+                out[i, j] = s
+        return out
+
+    def newton_schulz(G):
+        X = bf16(G)
+        sq = f32(0.0)
+        for e in X.reshape(-1):  # the norm of the entries in memory order (G's)
+            sq = f32(sq + f32(e * e))
+        n = max(_bf16(math.sqrt(sq)), _bf16(eps))
+        X = bf16(X / n)
+        if h > 2:
+            X = X.T
+        for _ in range(ns_steps):
+            A = bf16(matmul(X, X.T))
+            C = bf16(b * A + f32(c * matmul(A, A)))
+            X = bf16(a * X + matmul(C, X))
+        return X.T if h > 2 else X
+
+    def update(x, t):
+        nonlocal buf, m, v
+        g = grad(x)
+        W, gw = x[:2 * h].reshape(h, 2), g[:2 * h].reshape(h, 2)
+        buf = buf + (1 - momentum) * (gw - buf)
+        u = gw + momentum * (buf - gw) if nesterov else buf
+        W = W * (1 - lr * weight_decay) - lr * ratio * newton_schulz(u)
+        rest, gr = x[2 * h:] * (1 - adamw_lr * adamw_weight_decay), g[2 * h:]
+        m = b1 * m + (1 - b1) * gr
+        v = b2 * v + (1 - b2) * gr * gr
+        denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + adamw_eps
+        rest = rest - adamw_lr / (1 - b1 ** t) * m / denom
+        return np.concatenate([W.reshape(-1), rest])
+    return {"x": _run(x0, steps, update)}
+
+
 def adafactor(grad, x0, steps, lr=1e-2, beta2_decay=-0.8, eps1=None, eps2=1e-3, d=1.0, weight_decay=0.0,
               foreach=None, maximize=False):
     """torch's Adafactor on a vector parameter: the unfactored second moment (torch's eps pair is

@@ -6,8 +6,9 @@
     200 steps (ASGD's averaged iterate too); L-BFGS <= 1e-10 at every
     ``.step(closure)`` and the same ``func_evals`` after every step.
 (b) live (``-m parity``, needs torch): the same cases regenerated in-process
-    (plus SparseAdam on genuinely sparse minibatch gradients), so a change of
-    torch version or of an objective shows up here.
+    (plus SparseAdam on genuinely sparse minibatch gradients, and Muon + AdamW
+    on wider MLPs), so a change of torch version or of an objective shows up
+    here.
 """
 from __future__ import annotations
 
@@ -111,3 +112,12 @@ def test_live_parity_sparse_adam_on_sparse_minibatch_gradients():
     still = np.diff(ref["x"], axis=0) == 0.0
     assert still.any() and not still.all()
     _check(case, compare(case, ref))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("case", generate.muon_adamw_live_cases(), ids=lambda c: f"{c['label']}-{c['key']}")
+def test_live_parity_muon_adamw_on_wider_networks(case):
+    """Muon + AdamW on MLPs with h = 16, 70 and 80 hidden units (torch's 8-lane dot product's vector tail
+    and main loop), 200 steps, live only (the recorded files share a size budget)."""
+    pytest.importorskip("torch")
+    _check(case, compare(case, generate.run_case(case)))

@@ -44,8 +44,9 @@ TOL = 1e-12
 CASES = ref.cases()
 GROUPS = sorted({c["group"] for c in CASES})
 # what never runs under a scheduler here: L-BFGS takes none; nesterov_lookahead is no torch optimizer
-# (its look-ahead form equals torch's Nesterov only at a constant lr)
-UNSCHEDULED = {"lbfgs", "nesterov_lookahead"}
+# (its look-ahead form equals torch's Nesterov only at a constant lr); muon_adamw has two learning rates
+# (two torch optimizers) and refuses one
+UNSCHEDULED = {"lbfgs", "nesterov_lookahead", "muon_adamw"}
 
 
 def simulate_case(case, **over):
@@ -432,6 +433,14 @@ def _error(opt, scheduler, **kw):
     msg = str(e.value)
     assert "\n" not in msg, msg
     return msg
+
+
+def test_scheduler_with_muon_adamw_is_one_line():
+    with pytest.raises(OptlabError) as e:
+        optlab.simulate("muon_adamw", "mlp", x0=np.full(9, 0.1), steps=2, scheduler={"name": "StepLR", "step_size": 2},
+                        progress=False)
+    assert str(e.value) == ("Optimizer 'muon_adamw' does not run with a learning-rate scheduler: it has two "
+                            "learning rates (lr for Muon, adamw_lr for AdamW)")
 
 
 def test_scheduler_with_lbfgs_is_one_line():

@@ -74,7 +74,7 @@ def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, mi
     """Rows {optimizer, name, engine_steps_per_s, sweep_steps_per_s, sweep_ratio, numpy_steps_per_s,
     ratio} for 2-D Rosenbrock.
 
-    ``names`` restricts the table (default: every registered optimizer).
+    ``names`` restricts the table (default: every registered optimizer that runs on any objective).
     Hyperparameters are torch's defaults except a small lr for the ones
     whose default would blow up on Rosenbrock; engine and numpy use the same.
     ``engine_steps_per_s`` is the engine with one lr for all trajectories (the
@@ -89,8 +89,8 @@ def optimizer_table(N=100_000, T=1000, repeat=3, names=None, numpy_steps=200, mi
     from .peers import best_alternating
     x0 = _starts(N)
     rows = []
-    for name in names or optlab.optimizers.names():
-        spec = optlab.optimizers.get(name)
+    for name in names or [n for n in optlab.optimizers.names() if not optlab.optimizers.get(n).objectives]:
+        spec = optlab.optimizers.get(name)  # (the table runs Rosenbrock: not the optimizers of one model)
         hyper = dict(lr=1e-3) if "lr" in spec.defaults else {}
         n, steps = N, T
         if spec.kernel_source is not None and name == "lbfgs":

@@ -296,6 +296,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     t_start = time.perf_counter()
     opt = _optimizers.get(optimizer)
     obj = _objectives.get(objective)
+    check_objective(opt, obj)
     checked = check_options(steps=steps, record_every=record_every, seed=seed, dtype=dtype, device=device,
                             tol=tol, blowup=blowup, grad_noise=grad_noise, clip_grad_norm=clip_grad_norm,
                             max_memory_gb=max_memory_gb, progress=progress)
@@ -427,6 +428,14 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     )
 
 
+def check_objective(opt, obj) -> None:
+    """One line when the optimizer runs on named objectives only (``spec.objectives``) and this is
+    not one of them."""
+    if opt.objectives and obj.name not in opt.objectives:
+        raise OptlabError(f"Optimizer '{opt.name}' runs on the {', '.join(opt.objectives)} objective only "
+                          f"(it optimizes that model's named parameter blocks); got objective '{obj.name}'")
+
+
 def check_bounds(bounds, opt=None, device="cpu") -> tuple:
     """``(lo, hi)`` as two floats, ``lo <= hi`` (inf for an open side); one line otherwise."""
     try:
@@ -454,6 +463,8 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     if opt.kernel_source is not None or "lr" not in opt.vector:
         raise OptlabError(f"Optimizer '{opt.name}' does not run with a learning-rate scheduler "
                           "(schedulers drive the elementwise optimizers)")
+    if opt.no_scheduler:
+        raise OptlabError(f"Optimizer '{opt.name}' does not run with a learning-rate scheduler: {opt.no_scheduler}")
     mrow = schedule_momentum_row(opt)
     mname = None if mrow < 0 else ("betas" if "betas" in opt.defaults else "momentum")
     mom = None if mrow < 0 else np.asarray(hvals[opt.vector[mrow]], dtype=np.float64)

@@ -54,6 +54,7 @@ PAIRS = {
     "etas": ("etaminus", "etaplus"),
     "step_sizes": ("step_size_min", "step_size_max"),
     "ns_coefficients": ("ns_a", "ns_b", "ns_c"),
+    "adamw_betas": ("adamw_beta1", "adamw_beta2"),
 }
 _PAIR_OF = {part: pair for pair, parts in PAIRS.items() for part in parts}
 
@@ -95,6 +96,10 @@ class OptimizerSpec:
     lookahead: Callable | None = None
     # which engines can run it
     devices: tuple = ("cpu", "cuda")
+    # the objectives it runs on (empty: every one), e.g. Muon + AdamW on the MLP's named parameter blocks
+    objectives: tuple = ()
+    # why it refuses a learning-rate scheduler (empty: it takes one), e.g. two learning rates
+    no_scheduler: str = ""
     # the generated config file (optlab.configs): keys it leaves out, end-of-line notes
     config_hidden: tuple = ()
     config_notes: dict = field(default_factory=dict)

@@ -31,11 +31,10 @@ orthogonalisation of anything richer than a direction: it drives ``|X|`` towards
 polynomial's fixed band (about 0.7 to 1.2 for torch's coefficients), so Muon on a
 vector behaves like normalised-gradient descent with momentum and a step of about lr.
 Muon's real use, a hidden layer's weight matrix in a network with AdamW on the rest
-(biases, embeddings, the output layer), needs parameter groups the engine does not have:
-one optimizer per named block of the MLP objective's parameter vector, each with its
-own state rows and hyperparameters, and per-group learning rates settable from the API
-and the CLI. That is not built; ``muon`` on the ``mlp`` objective treats all of its
-weights as one 1 x D matrix, which is not what torch's usage is.
+(biases, embeddings, the output layer), is ``muon_adamw`` on the ``mlp`` objective
+(Muon on its h x 2 weight matrix, AdamW on the other parameters, both learning rates
+settable); ``muon`` on the ``mlp`` objective treats all of its weights as one 1 x D
+matrix, which is not what torch's usage is.
 
 **Rounding, as torch 2.13's CPU code.** The momentum buffer and the parameter are float64
 (torch.lerp's two FMA branches; ``add_(alpha=)`` one FMA). Newton-Schulz runs in bfloat16,

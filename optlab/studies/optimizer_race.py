@@ -23,6 +23,9 @@ Optimizers with special needs:
   uncorrected sqrt(v) -- expect it next to Adam.
 * presets of one algorithm (``gd``, ``momentum``, ``nesterov`` ... of
   ``sgd``) race as separate entries with their preset hyperparameters.
+* optimizers made for one model's parameter blocks (``muon_adamw``: the MLP
+  objective only) cannot race on a 2-D objective and are left out unless
+  ``include`` names them (then the run says why it cannot).
 """
 from __future__ import annotations
 
@@ -67,7 +70,8 @@ QUICK = dict(include=["sgd", "adam", "rmsprop"], steps=300, n_lr=9, n_starts=3, 
 
 
 def racers(include, exclude):
-    names = optimizers.names() if include is None else list(include)
+    names = ([n for n in optimizers.names() if not optimizers.get(n).objectives] if include is None
+             else list(include))
     for n in names:
         optimizers.get(n)  # unknown names fail here, with the list
     excl = set(exclude or ())

@@ -17,7 +17,12 @@ weight decay where torch has them, on 2-D Rosenbrock, a 5-D quadratic
 every case converges or stays bounded, so a tight per-step bound
 (1e-12; L-BFGS 1e-10) is meaningful. Maximize runs ascend the quadratic,
 which grows slowly at these rates. Muon (2-D parameters only) gets x as a (1, D)
-parameter, as optlab treats it.
+parameter, as optlab treats it. ``muon_adamw`` runs on the MLP objective
+(several widths h, D = 4h + 1) as two torch optimizers stepped one after the
+other: torch.optim.Muon on W as an (h, 2) parameter and torch.optim.AdamW on
+b, v and c (see :func:`muon_adamw_torch`); its recorded cases stay small (the
+files share a size budget), and :data:`MUON_ADAMW_LIVE` adds wider networks
+that only the live test runs.
 
 The functions :func:`cases` and :func:`run_case` are what
 ``tests/test_parity.py`` uses to regenerate live.
@@ -39,6 +44,16 @@ OBJECTIVES = {
     "quad5d": ("quadratic", {"cond": 50.0, "angle": 30.0}, [1.0, -0.8, 0.6, -0.4, 0.9]),
     "rosen4d": ("rosenbrock", {}, [-1.2, 1.0, -0.5, 0.8]),
 }
+MLP_OPTIONS = {"n_samples": 64, "noise": 0.1, "seed": 0}
+
+
+def mlp_start(hidden, seed=0):
+    """A start point for the MLP with ``hidden`` units (D = 4 hidden + 1): N(0, 0.5) entries, rounded
+    to 3 decimals so that the recorded cases read plainly."""
+    return [round(float(v), 3) for v in np.random.default_rng(seed).normal(0.0, 0.5, 4 * hidden + 1)]
+
+
+OBJECTIVES.update({f"mlp{4 * h + 1}": ("mlp", MLP_OPTIONS, mlp_start(h, seed=h)) for h in (1, 2, 3, 8, 16, 70, 80)})
 ALL = ("rosen2d", "quad5d", "rosen4d")
 ASCENT = ("quad5d",)  # maximize: the quadratic only (ascent on Rosenbrock blows up)
 
@@ -144,6 +159,15 @@ SETTINGS = {
                                         eps=1e-5, ns_steps=3, weight_decay=0.01), ALL),
         ("original_ns7", dict(lr=1e-2, adjust_lr_fn="original", ns_steps=7, momentum=0.5), ALL),
     ],
+    # Muon on the MLP's W (h x 2), AdamW on b, v, c: h = 1 (no transpose), 2 (square), 3 and 8 (transposed)
+    "muon_adamw": [
+        ("default", dict(), ("mlp33",)),
+        ("nesterov_off_betas", dict(lr=2e-2, momentum=0.9, nesterov=False, weight_decay=0.0, adamw_lr=1e-2,
+                                    adamw_betas=(0.8, 0.99)), ("mlp5", "mlp13")),
+        ("match_rms_coefficients", dict(lr=1e-2, adjust_lr_fn="match_rms_adamw", ns_coefficients=(3.0, -3.2, 1.2),
+                                        ns_steps=3, eps=1e-5, weight_decay=0.01, adamw_lr=5e-3, adamw_eps=1e-6,
+                                        adamw_weight_decay=0.1), ("mlp9", "mlp13")),
+    ],
     "adafactor": [
         ("default", dict(), ALL),
         ("lr_decay_eps_d", dict(lr=0.05, beta2_decay=-0.5, eps1=1e-30, eps2=1e-2, d=1.5), ALL),
@@ -168,6 +192,15 @@ SPARSE = ("sparse_linear", dict(n_samples=64, batch_size=4, nnz=2),
           [0.5, -0.3, 0.2, 0.1, -0.4, 0.3, 0.0, 0.2])
 
 
+# wider networks for the live test only: h = 16 (the 8-lane dot product's vector tail), 70 and 80 (its
+# main loop of 64 products, then the scalar or the vector tail); Newton-Schulz with 7 steps
+MUON_ADAMW_LIVE = [
+    ("original_ns7", dict(lr=5e-2, adjust_lr_fn="original", ns_steps=7, momentum=0.5, adamw_lr=2e-2,
+                          adamw_weight_decay=0.0), ("mlp65", "mlp281")),
+    ("default", dict(), ("mlp65", "mlp321")),
+]
+
+
 def cases(names=None):
     """All cases as dicts: optimizer, label, objective key, objective name/options, x0, kwargs, steps."""
     out = []
@@ -180,6 +213,17 @@ def cases(names=None):
                 out.append(dict(optimizer=opt, label=label, key=key, objective=name,
                                 options=dict(options), x0=list(x0), kwargs=dict(kw),
                                 steps=LBFGS_STEPS if opt == "lbfgs" else STEPS))
+    return out
+
+
+def muon_adamw_live_cases():
+    """The live-only muon_adamw cases (:data:`MUON_ADAMW_LIVE`), as :func:`cases` builds them."""
+    out = []
+    for label, kw, objs in MUON_ADAMW_LIVE:
+        for key in objs:
+            name, options, x0 = OBJECTIVES[key]
+            out.append(dict(optimizer="muon_adamw", label=label, key=key, objective=name, options=dict(options),
+                            x0=list(x0), kwargs=dict(kw), steps=STEPS))
     return out
 
 
@@ -243,9 +287,50 @@ def run_case(case):
         torch.set_num_threads(threads)
 
 
+MUON_KEYS = ("lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps", "ns_steps", "adjust_lr_fn")
+
+
+def muon_adamw_torch(kwargs):
+    """(Muon keywords, AdamW keywords) for optlab's ``muon_adamw`` keywords: Muon's keep their names,
+    ``adamw_<name>`` becomes AdamW's ``<name>``."""
+    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()}
+    muon = {k: v for k, v in kw.items() if k in MUON_KEYS}
+    adamw = {k[len("adamw_"):]: v for k, v in kw.items() if k.startswith("adamw_")}
+    assert len(muon) + len(adamw) == len(kw), kw
+    return muon, adamw
+
+
+def _run_muon_adamw(case, torch, fg):
+    """torch's usual setup on the MLP: Muon([W]) and AdamW([b, v, c]), both stepped every iteration,
+    p.grad fed from optlab's gradient of the full parameter vector."""
+    x0 = np.asarray(case["x0"], dtype=np.float64)
+    h = (x0.size - 1) // 4
+    parts = [torch.tensor(x0[:2 * h].reshape(h, 2)), torch.tensor(x0[2 * h:3 * h]),
+             torch.tensor(x0[3 * h:4 * h]), torch.tensor(x0[4 * h:])]
+    parts = [p.clone().requires_grad_(True) for p in parts]
+    muon_kw, adamw_kw = muon_adamw_torch(case["kwargs"])
+    opts = [torch.optim.Muon(parts[:1], **muon_kw), torch.optim.AdamW(parts[1:], **adamw_kw)]
+
+    def flat():
+        return np.concatenate([p.detach().numpy().reshape(-1) for p in parts])
+
+    xs = [flat()]
+    for step in range(case["steps"]):
+        _, g = fg(flat(), step)
+        offsets = np.cumsum([0] + [p.numel() for p in parts])
+        for p, a, b in zip(parts, offsets[:-1], offsets[1:]):
+            p.grad = torch.from_numpy(g[a:b].copy()).reshape(p.shape)
+        for opt in opts:
+            opt.step()
+        xs.append(flat())
+    return {"x": np.vstack(xs)}
+
+
 def _run_case(case, torch):
-    cls_name, kw = torch_setup(case["optimizer"], case["kwargs"])
     fg = _gradient_fn(case)
+    if case["optimizer"] == "muon_adamw":
+        return _run_muon_adamw(case, torch, fg)
+    cls_name, kw = torch_setup(case["optimizer"], case["kwargs"])
     p = torch.tensor(np.asarray(case["x0"], dtype=np.float64), dtype=torch.float64, requires_grad=True)
     if cls_name == "Muon":  # 2-D parameters only: optlab's x is one 1 x D matrix
         p = p.detach().reshape(1, -1).requires_grad_(True)
