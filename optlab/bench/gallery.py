@@ -42,6 +42,10 @@ FIGURES = {
     "plateau_cliff": ("plateau_cliff.png",
                       "A plateau with a cliff: GD crawls then is thrown across the crater; gradient clipping, a "
                       "smaller lr, Adam and RMSprop."),
+    "edge_of_stability": ("edge_of_stability.png",
+                          "The edge of stability: the sharpness rises to 2/lr (GD on the minimalist example and on a "
+                          "tanh network), (2 + 2β)/lr (heavy ball) and 38/lr (Adam, preconditioned) and hovers "
+                          "there while the loss keeps falling, non-monotonically."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
