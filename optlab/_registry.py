@@ -33,7 +33,9 @@ A new objective: ``optlab/objectives/<name>.py`` with ``SPEC`` and
 ``conf/objective/<name>.yaml``; the tests run over every registered objective
 by themselves, and one with a 2-D form also needs its stationary points
 computed (``python -m optlab.analysis.stationary --write``) and their counts
-pinned in ``PINNED`` of tests/test_objectives.py.
+pinned in ``PINNED`` of tests/test_objectives.py -- unless they are not
+isolated (curves of minima): then ``stationary_note`` says what they are and
+no table is kept.
 """
 from __future__ import annotations
 

@@ -327,16 +327,74 @@ def test_logistic_regression_matches_numpy():
             assert spec.value(x, l2=l2, batch_size=16) == pytest.approx(loss, rel=1e-12)
 
 
-def test_mlp_matches_numpy():
+@pytest.mark.parametrize("loss_name", ["bce", "mse"])
+def test_mlp_matches_numpy(loss_name):
     from optlab.objectives.mlp import mlp_loss_np
     spec = O.get("mlp")
     X, y = _data.moons_data(256, 0.1, 0)
     for dim, l2 in ((33, 0.0), (9, 1e-3)):
+        opts = dict(l2=l2, loss=loss_name)
         for x in _points(spec, dim, n=4):
-            loss, grad = mlp_loss_np(x, X, y, l2)
-            assert spec.value(x, l2=l2) == pytest.approx(loss, rel=1e-12)
-            assert np.allclose(spec.grad(x, l2=l2), grad, rtol=1e-10, atol=1e-13)
-            assert spec.value(x, l2=l2, batch_size=32) == pytest.approx(loss, rel=1e-12)
+            loss, grad = mlp_loss_np(x, X, y, l2, loss=loss_name)
+            assert spec.value(x, **opts) == pytest.approx(loss, rel=1e-12)
+            assert np.allclose(spec.grad(x, **opts), grad, rtol=1e-10, atol=1e-13)
+            assert spec.value(x, batch_size=32, **opts) == pytest.approx(loss, rel=1e-12)
+
+
+def test_mlp_mse_is_torch_mse_loss_and_its_hessian_matches_finite_differences():
+    """loss: mse is mean (o - y)^2 (torch.nn.MSELoss, written out here in numpy); the Hessian kernel's mse
+    branch against central differences of the gradient kernel, with the full batch and with l2."""
+    spec = O.get("mlp")
+    X, y = _data.moons_data(64, 0.1, 0)
+    rng = np.random.default_rng(11)
+    for l2 in (0.0, 1e-2):
+        opts = dict(loss="mse", n_samples=64, l2=l2)
+        x = rng.uniform(-1.0, 1.0, 33)
+        W, b, v, c = x[:16].reshape(8, 2), x[16:24], x[24:32], x[32]
+        out = np.tanh(X @ W.T + b) @ v + c
+        assert spec.value(x, **opts) == pytest.approx(np.mean((out - y) ** 2) + 0.5 * l2 * x @ x, rel=1e-13)
+        H = spec.hess(x, **opts)
+        eps = 1e-6
+        fd = np.stack([(spec.grad(x + eps * e, **opts) - spec.grad(x - eps * e, **opts)) / (2 * eps)
+                       for e in np.eye(33)], axis=1)
+        np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-7 * np.abs(H).max())
+        np.testing.assert_allclose(H, H.T, rtol=0, atol=1e-14 * np.abs(H).max())
+    with pytest.raises(OptlabError) as err:
+        spec.value(np.zeros(33), loss="l1")
+    assert str(err.value) == "Invalid loss for objective 'mlp': 'l1' (must be 'bce' or 'mse')"
+
+
+def test_minimalist_eos_minima_curves_and_the_gd_imbalance_law():
+    """(x^2 y^2 - 1)^2/4: on the hyperbolas xy = +-1 the gradient and f vanish and the Hessian's
+    eigenvalues are 0 and 2(x^2 + y^2); the axes are stationary with f = 1/4; no stationary table
+    (the points are not isolated). One GD step multiplies x^2 - y^2 by 1 - lr^2 r^2 x^2 y^2, r = x^2 y^2 - 1
+    (the engine's step against that closed form)."""
+    from optlab.analysis.stationary import two_d_objectives
+    from optlab.objectives.minimalist_eos import minimum_sharpness
+    spec = O.get("minimalist_eos")
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0.3, 3.0, 20)
+    sign = rng.choice([-1.0, 1.0], 20)
+    P = np.stack([a * sign, 1.0 / a * rng.choice([-1.0, 1.0], 20)], axis=1)   # x y = +-1
+    assert np.max(np.abs(spec.value(P))) <= 1e-28
+    assert np.max(np.abs(spec.grad(P))) <= 1e-14
+    lam = np.linalg.eigvalsh(spec.hess(P))
+    assert np.max(np.abs(lam[:, 0])) <= 1e-12 * lam[:, 1].max()
+    np.testing.assert_allclose(lam[:, 1], 2.0 * (P ** 2).sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(lam[:, 1], minimum_sharpness(P[:, 0], P[:, 1]), rtol=1e-12)
+    axes = np.array([[0.0, 1.7], [-2.2, 0.0], [0.0, 0.0]])
+    assert np.all(spec.value(axes) == 0.25) and np.all(spec.grad(axes) == 0.0)
+    assert spec.stationary_note and spec.stationary_points == ()
+    assert "minimalist_eos" not in {s.name for s in two_d_objectives()}
+    assert spec.min_value(2) == 0.0 and min(minimum_sharpness(x, y) for (x, y), _ in spec.global_minima(2)) == 4.0
+    X0 = rng.uniform(-2.0, 2.0, size=(12, 2))
+    lr = 0.3
+    res = optlab.simulate("gd", "minimalist_eos", x0=X0, steps=1, lr=lr)
+    x, y = X0[:, 0], X0[:, 1]
+    r = x * x * y * y - 1.0
+    x1, y1 = res.x_final[:, 0], res.x_final[:, 1]
+    np.testing.assert_allclose(x1 * x1 - y1 * y1, (x * x - y * y) * (1.0 - lr * lr * r * r * x * x * y * y),
+                               rtol=1e-12, atol=1e-13)
 
 
 def test_sparse_linear_matches_numpy():

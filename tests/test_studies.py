@@ -24,7 +24,7 @@ from conftest import run_cli
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_betas", "batch_vs_minibatch",
-           "optimizer_race", "plateau_cliff", "convergence_rates", "heavy_ball_cycle")
+           "optimizer_race", "plateau_cliff", "convergence_rates", "heavy_ball_cycle", "edge_of_stability")
 
 
 def quick(name, tmp_path, **study):
@@ -275,6 +275,45 @@ def test_plateau_cliff_clipping_removes_the_jump(tmp_path):
     assert not runs["Adam lr=0.05"]["jumped_main"]
 
 
+def test_edge_of_stability_every_claim_holds_and_is_recomputable(tmp_path):
+    """Quick mode: every claim of the theory table holds; the rows are in metrics.json; each predicted
+    value is its formula of the run's lr, and each measured value is recomputed here from the saved arrays."""
+    summary, metrics, out = quick("edge_of_stability", tmp_path)
+    from optlab.studies import edge_of_stability as eos  # after the run: every study is registered by then
+    rows = summary["theory"]
+    assert rows == metrics["theory"] and all(r["passed"] for r in rows), [r for r in rows if not r["passed"]]
+    cases = {c["case"]: c for c in metrics["cases"]}
+    assert list(cases) == ["minimalist", "mlp_gd", "mlp_momentum", "mlp_adam"]
+    n_lrs = sum(len(c["runs"]) for c in cases.values())
+    assert len(rows) == 4 * n_lrs + len(cases["minimalist"]["runs"])
+    beta = eos.QUICK.get("momentum", eos.DEFAULTS["momentum"])
+    b1 = eos.DEFAULTS["adam_betas"][0]
+    formula = {"minimalist": eos.gd_threshold, "mlp_gd": eos.gd_threshold,
+               "mlp_momentum": lambda lr: eos.heavy_ball_threshold(lr, beta),
+               "mlp_adam": lambda lr: eos.adam_threshold(lr, b1)}
+    with np.load(out / "edge_of_stability.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    pending = list(rows)  # in order: per case, per lr, its claims (the minimalist has one more)
+    for key, case in cases.items():
+        assert list(arrays[f"{key}__lrs"]) == [r["lr"] for r in case["runs"]]
+        for i, run_ in enumerate(case["runs"]):
+            claims, pending = pending[:5 if key == "minimalist" else 4], pending[5 if key == "minimalist" else 4:]
+            assert all(c["where"].endswith(f" lr={run_['lr']:g}") for c in claims)
+            thr = formula[key](run_["lr"])
+            s, loss = arrays[f"{key}__sharpness"][i], arrays[f"{key}__loss"][i]
+            k = int(np.flatnonzero(s >= thr)[0])
+            start, median, ups, falls = claims[:4]
+            assert start["predicted"] == median["predicted"] == pytest.approx(thr, rel=1e-14)
+            assert start["measured"] == s[np.isfinite(s)][0]
+            assert median["measured"] == pytest.approx(np.median(s[k:]), rel=1e-14)
+            assert ups["measured"] == np.sum(np.diff(loss[k:]) > 1e-9 * abs(loss[k]))
+            assert falls["predicted"] == loss[k] and falls["measured"] == np.median(loss[-max(1, loss.size // 10):])
+            if key == "minimalist":
+                assert claims[4]["measured"] == s[-1] and claims[4]["predicted"] == pytest.approx(thr, rel=1e-14)
+    assert not pending
+    assert "claims hold" in summary["table"]
+
+
 # --- bad input: one line, naming what would work -----------------------------------
 
 @pytest.mark.parametrize("study,extra,message", [
@@ -288,6 +327,8 @@ def test_plateau_cliff_clipping_removes_the_jump(tmp_path):
     ("lr_divergence", {"objectives": ["saddle"]}, "no known minimum"),
     ("lr_divergence", {"n_lrr": 10}, "Unknown key 'study.n_lrr'"),
     ("optimizer_race", {"include": ["adamm"]}, "did you mean 'adam'"),
+    ("edge_of_stability", {"momentum": 1.0}, "Invalid study.momentum: 1.0 (must be a number in [0, 1))"),
+    ("edge_of_stability", {"gd_lrs": [0.3, -1.0]}, "Invalid study.gd_lrs"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, study, extra, message):
     with pytest.raises(OptlabError) as err:

@@ -268,10 +268,13 @@ N_STARTS = {"rastrigin": 20000, "ackley": 20000, "levy13": 20000, "griewank": 20
 
 
 def two_d_objectives():
-    """Registered objectives with a 2-D form (dim 2, or N-D with default dimension 2)."""
+    """Registered objectives with a 2-D form (dim 2, or N-D with default dimension 2) and isolated
+    stationary points: one whose ``stationary_note`` says they fill curves has no table to compute."""
     out = []
     for name in objectives.names():
         spec = objectives.get(name)
+        if spec.stationary_note:
+            continue
         if spec.dim == 2 or (spec.dim is None and spec.min_dim <= 2 and spec.default_dim() == 2):
             out.append(spec)
     return out

@@ -49,6 +49,10 @@ FIGURES = {
     "heavy_ball_cycle": ("heavy_ball_cycle.png",
                          "Lessard, Recht & Packard's counterexample: heavy ball tuned for quadratics ends in a "
                          "period-3 cycle on a 1-strongly convex, 25-smooth function; GD and Nesterov converge."),
+    "edge_of_stability": ("edge_of_stability.png",
+                          "The edge of stability: the sharpness rises to 2/lr (GD on the minimalist example and on a "
+                          "tanh network), (2 + 2β)/lr (heavy ball) and 38/lr (Adam, preconditioned) and hovers "
+                          "there while the loss keeps falling, non-monotonically."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)

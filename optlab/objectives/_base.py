@@ -85,6 +85,9 @@ class ObjectiveSpec:
     stationary: tuple = ()  # StationaryPoint records (2-D objectives); empty: the stored table
     dim_default: int | None = None  # default dimension of an N-D objective (else max(2, min_dim))
     stationary_bounds: tuple | None = None  # box of the stored stationary points, if smaller than domain
+    # non-empty: the stationary points are not isolated (curves of minima, say), so no finite table lists
+    # them; the note says what they are, and ``stationary_points`` is empty
+    stationary_note: str = ""
 
     # --- shape ---------------------------------------------------------------
     def check_dim(self, dim: int) -> int:
@@ -108,10 +111,13 @@ class ObjectiveSpec:
         Computed once by ``python -m optlab.analysis.stationary --write`` and
         read lazily from ``optlab/objectives/stationary_points.json``; for
         finite-sum problems they hold for the default options. Empty for
-        objectives without a 2-D form.
+        objectives without a 2-D form, and for those whose stationary points
+        are not isolated (``stationary_note`` says what they are).
         """
         if self.stationary:
             return tuple(self.stationary)
+        if self.stationary_note:
+            return ()
         return _stored_stationary().get(self.name, ())
 
     @property

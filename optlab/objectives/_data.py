@@ -13,7 +13,7 @@ p[4]   l2: the loss gets + l2/2 |theta|^2 (all parameters, like torch's
        weight_decay on every tensor)
 p[5]   bits of the minibatch permutation (``_sampling.permutation_bits``)
 p[6]   problem-specific (mlp: hidden units; sparse_linear: non-zeros/sample)
-p[7]   reserved (0)
+p[7]   problem-specific (mlp: the loss, 0 = bce, 1 = mse; else 0)
 p[8:]  the data (layout in each module)
 ====== ======================================================================
 

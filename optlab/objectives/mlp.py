@@ -3,8 +3,14 @@ r"""A one-hidden-layer tanh network on the two-moons data set.
 .. math::
 
     o(x) = c + \sum_{k=1}^{h} v_k \tanh(W_{k1} x_1 + W_{k2} x_2 + b_k), \qquad
-    L(\theta) = \frac1n \sum_i \left[\operatorname{softplus}(o(x_i)) - y_i\, o(x_i)\right]
-                + \tfrac{l_2}{2}\|\theta\|^2
+    L(\theta) = \frac1n \sum_i \ell(o(x_i), y_i) + \tfrac{l_2}{2}\|\theta\|^2
+
+with ``loss: bce`` (the default, torch.nn.BCEWithLogitsLoss)
+:math:`\ell(o, y) = \operatorname{softplus}(o) - y\, o`, or ``loss: mse``
+(torch.nn.MSELoss on the raw output, targets 0/1) :math:`\ell(o, y) = (o - y)^2`
+-- the squared loss under which Cohen et al. (ICLR 2021) observed progressive
+sharpening and the edge of stability most clearly (see the
+``edge_of_stability`` study).
 
 theta = (W (h x 2, row-major), b (h), v (h), c): dimension D = 4h + 1, so the
 dimension picks the width -- D = 33 (h = 8) by default; D must be 5, 9, 13,
@@ -15,7 +21,8 @@ interleaving half-circles, centred) with Gaussian noise ``noise`` (default
 minimum, so the engine judges convergence by the gradient norm.
 
 Options, minibatches and the reported loss are as for ``logistic_regression``
-(see ``optlab.objectives.regression``); the Hessian is the full-data one.
+(see ``optlab.objectives.regression``), plus ``loss`` (``bce`` or ``mse``);
+the Hessian is the full-data one.
 Kernels: the full-data loss runs vectorised over the block (the logits
 accumulate in g[0] before the gradient is formed); the gradient pass
 recomputes tanh instead of storing activations, so the kernels allocate
@@ -33,7 +40,8 @@ from ._data import HEADER
 from ._sampling import batch_span, epoch_key, permute
 from ._vecmath import bce_logit, bce_logit_v, sigmoid, tanh_v
 
-# p[8:]: X (n, 2) row-major | y (n) in {0, 1};  p[6] = h
+# p[8:]: X (n, 2) row-major | y (n) in {0, 1};  p[6] = h;  p[7] = loss (0 bce, 1 mse)
+LOSSES = ("bce", "mse")
 
 
 def mlp(x, g, f, p, n, ctx):
@@ -43,6 +51,7 @@ def mlp(x, g, f, p, n, ctx):
     l2 = p[4]
     bits = int(p[5])
     h = int(p[6])
+    mse = p[7] != 0.0
     oX = HEADER
     oy = oX + 2 * ns
     ob = 2 * h
@@ -63,8 +72,13 @@ def mlp(x, g, f, p, n, ctx):
                     z = x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j]
                     g[0, j] += x[ov + k, j] * tanh_v(z)
             yi = p[oy + i]
-            for j in range(n):
-                f[j] += bce_logit_v(g[0, j], yi)
+            if mse:
+                for j in range(n):
+                    e = g[0, j] - yi
+                    f[j] += e * e
+            else:
+                for j in range(n):
+                    f[j] += bce_logit_v(g[0, j], yi)
         for j in range(n):
             f[j] *= inv_n
     for a in range(oc + 1):
@@ -82,7 +96,7 @@ def mlp(x, g, f, p, n, ctx):
             for k in range(h):
                 o += x[ov + k, j] * math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
             yi = p[oy + i]
-            res = inv * (sigmoid(o) - yi)
+            res = inv * (2.0 * (o - yi) if mse else sigmoid(o) - yi)
             g[oc, j] += res
             for k in range(h):
                 a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
@@ -92,7 +106,7 @@ def mlp(x, g, f, p, n, ctx):
                 g[2 * k, j] += dz * x0
                 g[2 * k + 1, j] += dz * x1
             if not (full and minib):
-                f[j] += inv * bce_logit(o, yi)
+                f[j] += inv * ((o - yi) * (o - yi) if mse else bce_logit(o, yi))
     if l2 != 0.0:
         for a in range(oc + 1):
             for j in range(n):
@@ -102,10 +116,12 @@ def mlp(x, g, f, p, n, ctx):
 
 
 def mlp_hess(x, hh, p, n):
-    """H = mean_i [s_i grad o grad o^T + r_i hess o] + l2 I, s = sigma(1 - sigma), r = sigma - y."""
+    """H = mean_i [s_i grad o grad o^T + r_i hess o] + l2 I with the loss's l'' and l' at o:
+    bce s = sigma(1 - sigma), r = sigma - y; mse s = 2, r = 2 (o - y)."""
     ns = int(p[0])
     l2 = p[4]
     h = int(p[6])
+    mse = p[7] != 0.0
     oX = HEADER
     oy = oX + 2 * ns
     ob = 2 * h
@@ -133,9 +149,13 @@ def mlp_hess(x, hh, p, n):
                 do[ob + k] = vk * d1
                 do[ov + k] = a
             do[oc] = 1.0
-            s = sigmoid(o)
-            w = inv_n * s * (1.0 - s)
-            r = inv_n * (s - p[oy + i])
+            if mse:
+                w = 2.0 * inv_n
+                r = 2.0 * inv_n * (o - p[oy + i])
+            else:
+                s = sigmoid(o)
+                w = inv_n * s * (1.0 - s)
+                r = inv_n * (s - p[oy + i])
             for a in range(D):
                 for b in range(D):
                     hh[a, b, j] += w * do[a] * do[b]
@@ -175,15 +195,25 @@ def hidden_units(dim):
     return (dim - 1) // 4
 
 
-def _mlp_params(dim, n_samples, noise, seed, batch_size, full_loss, l2):
+def loss_code(loss) -> float:
+    """The ``loss`` option as the kernel reads it (p[7]): 0.0 for bce, 1.0 for mse."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise OptlabError(f"Invalid loss for objective 'mlp': {loss!r} (must be 'bce' or 'mse')")
+    return float(LOSSES.index(loss))
+
+
+def _mlp_params(dim, n_samples, noise, seed, batch_size, full_loss, l2, loss):
     h = hidden_units(dim)
+    code = loss_code(loss)
     n, noise, seed, m, full, l2 = _data.check_common(n_samples, noise, seed, batch_size, full_loss, l2)
     X, y = _data.moons_data(n, noise, seed)
-    return np.concatenate([_data.header(n, 2, m, full, l2, extra=h), X.ravel(), y])
+    head = _data.header(n, 2, m, full, l2, extra=h)
+    head[7] = code
+    return np.concatenate([head, X.ravel(), y])
 
 
-def mlp_loss_np(theta, X, y, l2=0.0):
-    """Full-data loss and gradient in numpy (the reference)."""
+def mlp_loss_np(theta, X, y, l2=0.0, loss="bce"):
+    """Full-data loss and gradient in numpy (the reference), for either loss."""
     h = hidden_units(theta.size)
     W = theta[:2 * h].reshape(h, 2)
     b = theta[2 * h:3 * h]
@@ -191,12 +221,17 @@ def mlp_loss_np(theta, X, y, l2=0.0):
     c = theta[4 * h]
     A = np.tanh(X @ W.T + b)
     o = A @ v + c
-    s = 0.5 * (1.0 + np.tanh(0.5 * o))
-    loss = np.mean(np.logaddexp(0.0, o) - y * o) + 0.5 * l2 * theta @ theta
-    r = (s - y) / len(y)
+    if loss == "mse":
+        value = np.mean((o - y) ** 2)
+        r = 2.0 * (o - y) / len(y)
+    else:
+        s = 0.5 * (1.0 + np.tanh(0.5 * o))
+        value = np.mean(np.logaddexp(0.0, o) - y * o)
+        r = (s - y) / len(y)
+    value += 0.5 * l2 * theta @ theta
     dZ = (r[:, None] * v[None, :]) * (1.0 - A * A)
     grad = np.concatenate([(dZ.T @ X).ravel(), dZ.sum(0), A.T @ r, [r.sum()]]) + l2 * theta
-    return loss, grad
+    return value, grad
 
 
 SPEC = ObjectiveSpec(
@@ -205,11 +240,11 @@ SPEC = ObjectiveSpec(
     hess_kernel=mlp_hess,
     dim=None, min_dim=5, dim_default=33,
     domain=(-1.0, 1.0),
-    formula="BCE of c + sum_k v_k tanh(W_k . x + b_k) on two moons; D = 4 hidden + 1",
+    formula="BCE (or MSE) of c + sum_k v_k tanh(W_k . x + b_k) on two moons; D = 4 hidden + 1",
     source="a 2-h-1 tanh network (h = 8 by default); data as sklearn.datasets.make_moons",
     minima=lambda dim, **o: [],
     params=_mlp_params,
-    options=dict(n_samples=256, noise=0.1, seed=0, batch_size=0, full_loss=True, l2=0.0),
+    options=dict(n_samples=256, noise=0.1, seed=0, batch_size=0, full_loss=True, l2=0.0, loss="bce"),
     aliases=("mlp_moons", "two_moons"),
     notes="finite sum: non-convex, 33 parameters by default; minibatches via batch_size",
 )

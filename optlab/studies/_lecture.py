@@ -142,14 +142,15 @@ def stationary_points(spec, dim: int = 2, **options) -> list:
     """The objective's stationary points (records with ``x``, ``value``, ``kind``).
 
     ``spec.stationary_points`` (the registry's table) when it has any; else,
-    for 2-D objectives, a Newton multistart over the plotting box
-    (:func:`find_stationary`); else the global minima as kind "minimum".
+    for 2-D objectives with isolated stationary points, a Newton multistart over
+    the plotting box (:func:`find_stationary`); else the global minima as kind
+    "minimum".
     """
     pts = getattr(spec, "stationary_points", None)
     if callable(pts):
         pts = pts(dim, **options)
     pts = list(pts or ())
-    if not pts and dim == 2 and not options:
+    if not pts and dim == 2 and not options and not getattr(spec, "stationary_note", ""):
         pts = find_stationary(spec)
     if not pts:
         pts = [_Point(tuple(np.asarray(x, float)), v, "minimum") for x, v in spec.global_minima(dim, **options)]
