@@ -569,3 +569,34 @@ def test_a_tuple_hyperparameter_is_one_value_not_one_per_trajectory():
     assert two.x.shape == (2, 4, 2)
     np.testing.assert_array_equal(two.x[0], r.x[0])
     assert not np.array_equal(two.x[1], r.x[0])
+
+
+def test_adam_root_of_the_bias_correction_is_torchs_pow_on_every_path():
+    """torch's Adam takes bias_correction2 ** 0.5 (libm's pow), not the correctly rounded sqrt: they
+    differ at t = 1270, 2582, 3069 for beta2 = 0.999. The per-trajectory-betas path stores the root
+    it uses (K_SQRT_BC2): run the kernel functions as plain Python for 3100 steps and compare it with
+    Python's ``(1 - beta2 ** t) ** 0.5`` at every step."""
+    import math
+    from optlab.optimizers import adam as A
+    b2 = np.array([0.999, 0.998, 0.9995])
+    b1 = np.array([0.9, 0.8, 0.85])
+    n = 3
+    hp = np.zeros((len(A.SPECS[0].vector) + 1, n))
+    hp[A.H_LR] = 1e-3
+    hp[A.H_BETA1] = b1
+    hp[A.H_BETA2] = b2
+    hp[A.H_EPS] = 1e-8
+    hs = np.zeros(3)
+    x = np.ones((1, n))
+    st = np.zeros((3, 1, n))
+    sc = np.zeros((len(A.SPECS[0].scalars), n))
+    A.init(x, st, sc, hp, hs, n)
+    assert sc[A.K_SAME_BETAS, 0] == 0.0  # the per-trajectory path
+    differ = 0
+    for t in range(1, 3101):
+        A.step(x, np.full((1, n), 0.5), st, sc, hp, hs, t, n)
+        want = (1.0 - b2 ** float(t)) ** 0.5
+        want = np.array([(1.0 - float(b) ** float(t)) ** 0.5 for b in b2])
+        assert sc[A.K_SQRT_BC2].tolist() == want.tolist(), t
+        differ += any(math.sqrt(1.0 - float(b) ** float(t)) != w for b, w in zip(b2, want))
+    assert differ > 0  # the test covers steps where sqrt would have been wrong

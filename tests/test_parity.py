@@ -121,3 +121,31 @@ def test_live_parity_muon_adamw_on_wider_networks(case):
     and main loop), 200 steps, live only (the recorded files share a size budget)."""
     pytest.importorskip("torch")
     _check(case, compare(case, generate.run_case(case)))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name, kw, torch_kw", [
+    ("adam", dict(lr=1e-3), [dict(lr=1e-3)] * 3),
+    ("adam", dict(lr=1e-3, beta1=[0.9, 0.8, 0.85], beta2=[0.999, 0.998, 0.999]),
+     [dict(lr=1e-3, betas=(b1, b2)) for b1, b2 in ((0.9, 0.999), (0.8, 0.998), (0.85, 0.999))]),
+    ("radam", dict(lr=1e-3), [dict(lr=1e-3)] * 3),
+])
+def test_long_runs_take_torchs_pow_for_the_root_of_the_bias_correction(name, kw, torch_kw):
+    """torch computes bias_correction2 ** 0.5 (libm's pow), which differs from the correctly rounded
+    sqrt at t = 1270, 2582, 3069 for beta2 = 0.999: 1400 steps on a 2-D quadratic (whose tensors are
+    short enough for torch's correctly rounded scalar sqrt), bit for bit, on the shared and the
+    per-trajectory-betas paths."""
+    import math
+    b = 1 - 0.999 ** 1270
+    assert b ** 0.5 != math.sqrt(b)  # the premise: the two roots differ at this step
+    torch = pytest.importorskip("torch")
+    obj = optlab.objectives.get("quadratic")
+    x0 = np.array([[1.0, -1.0], [0.5, 0.3], [2.0, 1.0]])
+    res = optlab.simulate(name, "quadratic", x0=x0, steps=1400, record_every=1400, **kw)
+    for i in range(3):
+        p = torch.tensor(x0[i], dtype=torch.float64, requires_grad=True)
+        opt = getattr(torch.optim, {"adam": "Adam", "radam": "RAdam"}[name])([p], **torch_kw[i])
+        for _ in range(1400):
+            p.grad = torch.tensor(obj.grad(p.detach().numpy()), dtype=torch.float64)
+            opt.step()
+        np.testing.assert_array_equal(res.x_final[i], p.detach().numpy())

@@ -26,6 +26,7 @@ import math
 import sys
 
 from ..engine.ops import jitable, uniform
+from ..engine.ops import fma
 from ..engine.powexact import EXACT_FAST, pow_dd_round, pow_dd_step
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
@@ -81,6 +82,10 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
+    # torch's bias_correction2 ** 0.5 is libm's pow, not always the correctly rounded root (they differ
+    # at t = 1270, 2582, 3069 for beta2 = 0.999): 0.5, but not a constant to LLVM, which would
+    # rewrite pow(x, 0.5) as sqrt(x)
+    half = 0.5 + 0.0 * tf
     if sc[K_SAME_ALL, 0] != 0.0:
         # one set of hyperparameters in the block (a single run): scalars in registers
         lr = hp[H_LR, 0]
@@ -88,7 +93,7 @@ def step(x, g, st, sc, hp, hs, t, n):
         b2 = hp[H_BETA2, 0]
         eps = hp[H_EPS, 0]
         wd = hp[H_WEIGHT_DECAY, 0]
-        c2 = math.sqrt(1.0 - b2 ** tf)
+        c2 = (1.0 - b2 ** tf) ** half
         ss = lr / (1.0 - b1 ** tf)
         for d in range(x.shape[0]):
             for j in range(n):
@@ -107,7 +112,7 @@ def step(x, g, st, sc, hp, hs, t, n):
         eps = hp[H_EPS, 0]
         wd = hp[H_WEIGHT_DECAY, 0]
         bc1 = 1.0 - b1 ** tf
-        c2 = math.sqrt(1.0 - b2 ** tf)
+        c2 = (1.0 - b2 ** tf) ** half
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
         for d in range(x.shape[0]):
@@ -124,7 +129,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     # a sweep: this step's per-trajectory scalars, then the same coordinate update
     if sc[K_SAME_BETAS, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
         bc1 = 1.0 - hp[H_BETA1, 0] ** tf
-        c2 = math.sqrt(1.0 - hp[H_BETA2, 0] ** tf)
+        c2 = (1.0 - hp[H_BETA2, 0] ** tf) ** half
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
             sc[K_SQRT_BC2, j] = c2
@@ -133,7 +138,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     else:  # beta1 cycled by a scheduler, per trajectory: torch's pow of this step's beta
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - hp[H_BETA1, j] ** tf)
-            sc[K_SQRT_BC2, j] = math.sqrt(1.0 - hp[H_BETA2, j] ** tf)
+            sc[K_SQRT_BC2, j] = (1.0 - hp[H_BETA2, j] ** tf) ** half
     for d in range(x.shape[0]):
         for j in range(n):
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
@@ -149,9 +154,12 @@ def step(x, g, st, sc, hp, hs, t, n):
 
 @jitable(inline="never")
 def _bias_corrections(sc, hp, tf, n):
-    """Step size ``lr / (1 - beta1**t)`` and ``sqrt(1 - beta2**t)`` per trajectory, with each
+    """Step size ``lr / (1 - beta1**t)`` and ``(1 - beta2**t) ** 0.5`` per trajectory, with each
     power libm's bits: a running double-double product (engine/powexact), vectorised, and
-    libm's pow only where the product cannot decide the rounding (a few percent)."""
+    libm's pow only where the product cannot decide the rounding (a few percent). The root is
+    torch's ``** 0.5`` (libm's pow): the correctly rounded sqrt y with the residual
+    ``(x - y*y) / 2y`` as a double-double, kept where glibc's bound on pow says pow returns y
+    too, libm's pow elsewhere (near a rounding tie)."""
     bad = 0
     for j in range(n):
         h1, l1 = pow_dd_step(sc[K_POW1_HI, j], sc[K_POW1_LO, j], hp[H_BETA1, j])
@@ -178,9 +186,22 @@ def _bias_corrections(sc, hp, tf, n):
         if sc[K_POW2, j] != sc[K_POW2, j]:
             sc[K_POW2, j] = hp[H_BETA2, j] ** tf
             left -= 1
+    bad = 0
     for j in range(n):
         sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - sc[K_POW1, j])
-        sc[K_SQRT_BC2, j] = math.sqrt(1.0 - sc[K_POW2, j])
+        b = 1.0 - sc[K_POW2, j]
+        y = math.sqrt(b)
+        r, ok = pow_dd_round(y, fma(-y, y, b) / (y + y))
+        ok = ok & EXACT_FAST
+        sc[K_SQRT_BC2, j] = r if ok else math.nan
+        bad += not ok
+    half = 0.5 + 0.0 * tf  # not a constant to LLVM (it would make pow(x, 0.5) a sqrt)
+    for j in range(n):
+        if bad == 0:
+            break
+        if sc[K_SQRT_BC2, j] != sc[K_SQRT_BC2, j]:
+            sc[K_SQRT_BC2, j] = (1.0 - sc[K_POW2, j]) ** half
+            bad -= 1
 
 
 def _validate(v):

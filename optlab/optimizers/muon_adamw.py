@@ -147,7 +147,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     tf = float(t)
     for j in range(n):
         sc[K_STEP_SIZE, j] = hp[H_ADAMW_LR, j] / (1.0 - hp[H_ADAMW_BETA1, j] ** tf)
-        sc[K_SQRT_BC2, j] = math.sqrt(1.0 - hp[H_ADAMW_BETA2, j] ** tf)
+        sc[K_SQRT_BC2, j] = (1.0 - hp[H_ADAMW_BETA2, j] ** tf) ** (0.5 + 0.0 * tf)  # torch's ** 0.5: libm's pow
     for d in range(nw, dim):
         for j in range(n):
             xi, m, v, vm = _adam_update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], 0.0,

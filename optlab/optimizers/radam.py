@@ -57,6 +57,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     decoupled = hs[1] != 0.0
     tf = float(t)
+    half = 0.5 + 0.0 * tf  # torch's ** 0.5 is libm's pow; a constant 0.5 would let LLVM make it a sqrt
     pb1 = -1.0
     pb2 = -1.0
     bc1 = 1.0
@@ -77,14 +78,14 @@ def step(x, g, st, sc, hp, hs, t, n):
         if b2 != pb2:
             b2t = b2 ** tf
             bc2 = 1.0 - b2t
-            bc2s = bc2 ** 0.5
+            bc2s = bc2 ** half
             rho_inf = 2.0 / (1.0 - b2) - 1.0
             rho_t = rho_inf - 2.0 * tf * b2t / bc2
             ok = 1.0 if rho_t > 5.0 else 0.0
             rect = 1.0
             if rho_t > 5.0:
                 rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** half
             pb2 = b2
         sc[K_BC1, j] = bc1
         sc[K_SQRT_BC2, j] = bc2s
