@@ -42,6 +42,9 @@ FIGURES = {
     "plateau_cliff": ("plateau_cliff.png",
                       "A plateau with a cliff: GD crawls then is thrown across the crater; gradient clipping, a "
                       "smaller lr, Adam and RMSprop."),
+    "lr_schedules": ("lr_schedules.png",
+                     "Constant lr, StepLR, cosine, warm-up + cosine, one-cycle and reduce-on-plateau, each at its "
+                     "searched peak lr: minibatch SGD on least squares and Adam on an MLP; loss, lr, final losses."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
