@@ -24,7 +24,8 @@ from conftest import run_cli
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_betas", "batch_vs_minibatch",
-           "optimizer_race", "plateau_cliff", "convergence_rates", "heavy_ball_cycle", "edge_of_stability")
+           "optimizer_race", "plateau_cliff", "convergence_rates", "heavy_ball_cycle", "edge_of_stability",
+           "lr_schedules")
 
 
 def quick(name, tmp_path, **study):
@@ -312,6 +313,140 @@ def test_edge_of_stability_every_claim_holds_and_is_recomputable(tmp_path):
                 assert claims[4]["measured"] == s[-1] and claims[4]["predicted"] == pytest.approx(thr, rel=1e-14)
     assert not pending
     assert "claims hold" in summary["table"]
+@pytest.fixture(scope="module")
+def lr_schedules_run(tmp_path_factory):
+    """One quick run of lr_schedules shared by the tests below (the study is the slowest quick one)."""
+    summary, metrics, out = quick("lr_schedules", tmp_path_factory.mktemp("lr_schedules"))
+    with np.load(out / "lr_schedules.npz") as z:
+        arrays = dict(z)
+    return summary, metrics, arrays, out
+
+
+def test_lr_schedules_theory_table_is_what_the_arrays_say(lr_schedules_run):
+    summary, metrics, z, out = lr_schedules_run
+    assert summary["figures"] == ["lr_schedules.png", "lr_schedules_warmup.png"]   # quick() checked the files
+    theory = metrics["theory"]
+    assert summary["theory"] == theory and len(theory) == 7
+    assert all(row["passed"] for row in theory), [r for r in theory if not r["passed"]]
+    sgd, adam = metrics["problems"]
+    assert [r["schedule"] for r in sgd["schedules"]] == ["constant", "step", "cosine", "warmup_cosine", "onecycle",
+                                                         "plateau"]
+    # every measured value again, from the saved (lr x start) finals: the tuned lr has the best median
+    med = {}
+    for r in sgd["schedules"]:
+        final = z[f"sgd__{r['schedule']}__final"]
+        k = int(np.argmin(np.median(final, axis=1)))
+        assert r["tuned_lr"] == pytest.approx(sgd["lr_grid"][k], rel=1e-12)
+        med[r["schedule"]] = np.median(final[k])
+        assert r["median_final"] == pytest.approx(med[r["schedule"]], rel=1e-12)
+    floor, *decayed = theory[:5]
+    g = z["sgd__constant__curve_at_cosine_lr"][:, 1:]
+    q = g.shape[1] // 4
+    assert floor["measured"] == pytest.approx(np.median(g[:, -q:].mean(1) / g[:, -2 * q:-q].mean(1)), rel=1e-12)
+    for row, key in zip(decayed, ("step", "cosine", "warmup_cosine", "onecycle")):
+        assert row["predicted"] == pytest.approx(med["constant"] / metrics["floor_factor"], rel=1e-12)
+        assert row["measured"] == pytest.approx(med[key], rel=1e-12) and row["kind"] == "le"
+    fail = {k: np.mean(z[f"adam__{k}__final"] > metrics["fail_loss"], axis=1) for k in ("cosine", "warmup_cosine")}
+    i = int(np.argmax(fail["cosine"] - fail["warmup_cosine"]))
+    assert metrics["warmup"]["lr"] == pytest.approx(adam["lr_grid"][i], rel=1e-12)
+    assert theory[5]["measured"] == fail["cosine"][i] >= 0.5
+    assert theory[6]["measured"] == fail["warmup_cosine"][i] <= 0.25
+    assert "PASS" in summary["table"] and "FAIL" not in summary["table"]
+
+
+def test_lr_schedules_lessons_hold_on_fresh_minibatches(lr_schedules_run):
+    """The tuned runs again, alone: other trajectory numbers, so other minibatch orders."""
+    _, metrics, z, _ = lr_schedules_run
+    sgd, adam = metrics["problems"]
+    s = {r["schedule"]: r for r in sgd["schedules"]}
+    opts = {"n_samples": 256, "noise": 0.5, "seed": 0, "batch_size": 8}
+    f_min = optlab.objectives.get("linear_regression").min_value(2, **opts)
+
+    def sgd_gap(r):
+        kw = {} if r["scheduler"] is None else {"scheduler": r["scheduler"]}
+        res = optlab.simulate("sgd", "linear_regression", x0=z["sgd__x0"], steps=sgd["steps"],
+                              record_every=sgd["steps"], tol=0.0, lr=r["tuned_lr"], momentum=0.0,
+                              objective_options=opts, **kw)
+        return np.median(res.loss_final - f_min)
+    assert sgd_gap(s["cosine"]) * metrics["floor_factor"] < sgd_gap(s["constant"])
+
+    from optlab.objectives.mlp import mlp_loss_np
+    a = {r["schedule"]: r for r in adam["schedules"]}
+    mopts = {"n_samples": 128, "noise": 0.1, "seed": 0, "batch_size": 64, "full_loss": False}
+    X, y = optlab.studies.lr_schedules.finite_sum_data(optlab.studies._lecture.ObjectiveEntry(
+        {"name": "mlp", **mopts}, "test"))
+    failed = {}
+    for key in ("cosine", "warmup_cosine"):
+        res = optlab.simulate("adam", "mlp", x0=z["adam__x0"], steps=adam["steps"], record_every=adam["steps"],
+                              tol=0.0, lr=metrics["warmup"]["lr"], objective_options=mopts,
+                              scheduler=a[key]["scheduler"])
+        failed[key] = np.mean([not mlp_loss_np(x, X, y)[0] <= metrics["fail_loss"] for x in res.x_final])
+    assert failed["cosine"] >= 0.5 and failed["cosine"] - failed["warmup_cosine"] >= 0.4, failed
+
+
+def test_lr_schedules_lr_curves_have_their_shapes(lr_schedules_run):
+    """The recorded lr of each tuned schedule against the closed forms of torch's documentation."""
+    _, metrics, z, _ = lr_schedules_run
+    for pr in metrics["problems"]:
+        T, t = pr["steps"], z[f"{pr['problem']}__record_steps"]
+        for r in pr["schedules"]:
+            lr, peak = z[f"{pr['problem']}__{r['schedule']}__tuned_lr_curve"], r["tuned_lr"]
+            if r["schedule"] == "constant":
+                assert np.all(lr == peak)
+            elif r["schedule"] == "step":
+                every = r["scheduler"]["step_size"]
+                assert np.allclose(lr, peak * r["scheduler"]["gamma"] ** (t // every), rtol=1e-12)
+            elif r["schedule"] == "cosine":
+                assert np.allclose(lr, peak * (1 + np.cos(np.pi * t / T)) / 2, rtol=1e-9, atol=1e-15 * peak)
+            elif r["schedule"] == "warmup_cosine":
+                w = r["scheduler"]["milestones"][0]
+                sf = r["scheduler"]["schedulers"][0]["start_factor"]
+                ramp, rest = t < w, t >= w
+                assert np.allclose(lr[ramp], peak * (sf + (1 - sf) * t[ramp] / w), rtol=1e-9)
+                assert np.allclose(lr[rest], peak * (1 + np.cos(np.pi * (t[rest] - w) / (T - w))) / 2, rtol=1e-9,
+                                   atol=1e-15 * peak)
+            elif r["schedule"] == "onecycle":
+                assert lr[0] == pytest.approx(peak / 25) and lr.max() <= peak
+                assert t[np.argmax(lr)] == pytest.approx(0.3 * T, abs=T / len(t) + 1)
+            else:  # ReduceLROnPlateau: starts at the peak, only ever multiplied by its factor
+                assert lr[0] == peak and np.all(np.diff(lr) <= 0)
+
+
+@pytest.mark.parity
+def test_lr_schedules_lr_curves_are_torchs(lr_schedules_run):
+    """Each recorded lr curve equals, bit for bit, what torch's scheduler puts in param_groups[0]["lr"]
+    after t scheduler steps (t the recorded step)."""
+    pytest.importorskip("torch")
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "torch_reference"))
+    from schedulers import torch_tables
+    _, metrics, z, _ = lr_schedules_run
+    for pr in metrics["problems"]:
+        t = z[f"{pr['problem']}__record_steps"]
+        for r in pr["schedules"]:
+            if r["scheduler"] is None or r["schedule"] == "plateau":
+                continue
+            spec = dict(r["scheduler"])
+            if r["peak_option"] == "scheduler.max_lr":
+                spec["max_lr"] = r["tuned_lr"]
+            torch_lr, _ = torch_tables(spec, [r["tuned_lr"]], pr["steps"])
+            got = z[f"{pr['problem']}__{r['schedule']}__tuned_lr_curve"]
+            assert np.array_equal(got, torch_lr[t, 0]), (pr["problem"], r["schedule"])
+
+
+def test_mlp_full_loss_is_the_objectives(tmp_path):
+    """The study's batched full-data loss against the objective's numpy reference and the engine's own."""
+    from optlab.objectives.mlp import mlp_loss_np
+    from optlab.studies._lecture import ObjectiveEntry
+    from optlab.studies.lr_schedules import finite_sum_data, mlp_full_loss, torch_init_starts
+    e = ObjectiveEntry({"name": "mlp", "n_samples": 64, "noise": 0.1, "seed": 3, "l2": 0.01}, "test")
+    X, y = finite_sum_data(e)
+    thetas = torch_init_starts(8, 5, np.random.default_rng(1)) * np.array([[1.0], [3.0], [0.3], [10.0], [1.0]])
+    ours = mlp_full_loss(thetas, X, y, 0.01)
+    assert np.allclose(ours, [mlp_loss_np(th, X, y, 0.01)[0] for th in thetas], rtol=1e-12)
+    res = optlab.simulate("sgd", "mlp", x0=thetas, steps=1, lr=0.0, objective_options=e.options)
+    assert np.allclose(ours, res.loss[:, 0], rtol=1e-12)
+    assert mlp_full_loss(thetas.reshape(5, 1, -1), X, y, 0.01).shape == (5, 1)
 
 
 # --- bad input: one line, naming what would work -----------------------------------
@@ -329,6 +464,9 @@ def test_edge_of_stability_every_claim_holds_and_is_recomputable(tmp_path):
     ("optimizer_race", {"include": ["adamm"]}, "did you mean 'adam'"),
     ("edge_of_stability", {"momentum": 1.0}, "Invalid study.momentum: 1.0 (must be a number in [0, 1))"),
     ("edge_of_stability", {"gd_lrs": [0.3, -1.0]}, "Invalid study.gd_lrs"),
+    ("lr_schedules", {"adam": {"name": "rosenbrock"}}, "must be mlp"),
+    ("lr_schedules", {"sgd": {"name": "linear_regression", "full_loss": False}}, "remove full_loss"),
+    ("lr_schedules", {"warmup": 0.9}, "Invalid study.warmup"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, study, extra, message):
     with pytest.raises(OptlabError) as err:

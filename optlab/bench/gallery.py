@@ -53,6 +53,9 @@ FIGURES = {
                           "The edge of stability: the sharpness rises to 2/lr (GD on the minimalist example and on a "
                           "tanh network), (2 + 2β)/lr (heavy ball) and 38/lr (Adam, preconditioned) and hovers "
                           "there while the loss keeps falling, non-monotonically."),
+    "lr_schedules": ("lr_schedules.png",
+                     "Constant lr, StepLR, cosine, warm-up + cosine, one-cycle and reduce-on-plateau, each at its "
+                     "searched peak lr: minibatch SGD on least squares and Adam on an MLP; loss, lr, final losses."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
