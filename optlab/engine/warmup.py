@@ -31,15 +31,20 @@ class KernelKey:
     record_state: tuple | None = None
 
 
-def schedule_kind(optimizer: str, scheduler) -> str | None:
-    """The kernel variant a scheduler needs with this optimizer (None without one): its table
-    kind, from a one-step plan (ReduceLROnPlateau: ``"plateau"``; a momentum-cycling one on an
-    optimizer with momentum or betas: ``"table+momentum"``; else ``"table"``)."""
+def schedule_kind(optimizer: str, scheduler, dtype: str = "float64") -> str | None:
+    """The kernel variant a scheduler needs with this optimizer (None without one), as
+    ``simulate`` decides it: ``"program"`` for the chainable schedulers in float64
+    (optlab.schedulers.program), else its table kind from a one-step plan (ReduceLROnPlateau:
+    ``"plateau"``; a momentum-cycling one on an optimizer with momentum or betas:
+    ``"table+momentum"``; else ``"table"``)."""
     if scheduler is None:
         return None
     import numpy as np
     from .. import optimizers, schedulers
+    from ..schedulers.program import SUPPORTED
     from .cpu import schedule_momentum_row
+    if str(np.dtype(dtype)) == "float64" and schedulers.canonical(scheduler.get("name")) in SUPPORTED:
+        return "program"
     opt = optimizers.get(optimizer)
     row = schedule_momentum_row(opt)
     mname = None if row < 0 else ("betas" if "betas" in opt.defaults else "momentum")

@@ -170,7 +170,7 @@ def kernels(cfg: dict) -> list:
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     keys = []
     for opt, role in (("sgd", "sgd"), ("adam", "adam")):
-        kinds = dict.fromkeys(schedule_kind(opt, s.spec) for s in schedules(p[f"{role}_steps"], p))
+        kinds = dict.fromkeys(schedule_kind(opt, s.spec, dtype) for s in schedules(p[f"{role}_steps"], p))
         keys += [KernelKey(opt, p[opt].name, p[opt].dim, dtype, kind) for kind in kinds]
     return keys
 
