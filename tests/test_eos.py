@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,10 @@ import pytest
 import optlab
 from optlab.studies import _eos as eos  # the measures, without importing (registering) the study alone
 
+from conftest import load_module
+
 REF = Path(__file__).resolve().parent / "eos_reference"
-sys.path.insert(0, str(REF))
-import generate  # noqa: E402
+generate = load_module(REF / "generate.py", "eos_reference_generate")
 
 X_TOL = 1e-12        # max |x_optlab - x_torch| up to the first crossing (float64 rounding, amplified a little)
 REL_TOL = 1e-10      # relative loss / sharpness difference there (eigenvalues of 33 x 33 Hessians)

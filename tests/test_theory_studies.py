@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,10 @@ from optlab.engine import warmup
 from optlab.errors import OptlabError
 from optlab.runner import run
 
+from conftest import load_module
+
 REF = Path(__file__).resolve().parent / "theory_reference"
-sys.path.insert(0, str(REF))
-import generate as theory_reference  # noqa: E402
+theory_reference = load_module(REF / "generate.py", "theory_reference_generate")
 
 REFERENCE = np.load(REF / "theory_studies.npz")
 # the study registry loads itself only while it is empty: fill it before a test imports one study module

@@ -133,8 +133,9 @@ _BOUND_ARGS = ", lo, hi"
 _BOUND_STEP = """            clamp(x, lo, hi, w)
 """
 _BOUND_IMPORT = "from optlab.engine.driver import clamp"
-_SCHED_IMPORT = """from optlab.engine.driver_cpu import schedule_start, plateau_start, plateau_step, record_lr
-from optlab.engine.driver import schedule_load, schedule_step  # compiled into the kernel (a call per step: 2x)
+_SCHED_IMPORT = """from optlab.engine.driver_cpu import schedule_start, plateau_start, record_lr
+# compiled into the kernel: a call per step of a cached driver function cost the lr sweep a third of its speed
+from optlab.engine.driver import schedule_load, schedule_step, plateau_step
 LR = {lr_row}
 MOM = {mom_row}
 SR = {sched_row}

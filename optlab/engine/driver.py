@@ -278,35 +278,30 @@ def plateau_step(f, hb, row, pst, popt, sidx, i0, n):
     that step, as torch's ReduceLROnPlateau.step (torch/optim/lr_scheduler.py, torch 2.13):
     is_better, bad-epoch count, cooldown, then ``_reduce_lr``: ``new = max(old * factor,
     min_lr)``, kept when ``old - new > eps``."""
-    for j in range(n):
+    for j in range(n):  # selects, not branches: the loop vectorises
         i = i0 + j
         r = sidx[i]
         cur = float(f[j])
         best = pst[i, 0]
         thr = popt[P_THRESHOLD, r]
-        if popt[P_MODE_MAX, r] != 0.0:
-            better = cur > best * (thr + 1.0) if popt[P_REL, r] != 0.0 else cur > best + thr
-        else:
-            better = cur < best * (1.0 - thr) if popt[P_REL, r] != 0.0 else cur < best - thr
-        bad = pst[i, 1]
-        if better:
-            best = cur
-            bad = 0.0
-        else:
-            bad += 1.0
+        mx = popt[P_MODE_MAX, r] != 0.0
+        rel = popt[P_REL, r] != 0.0
+        ref = best * ((thr + 1.0) if mx else (1.0 - thr)) if rel else (best + thr if mx else best - thr)
+        better = (cur > ref) if mx else (cur < ref)
+        best = cur if better else best
+        bad = 0.0 if better else pst[i, 1] + 1.0
         cool = pst[i, 2]
-        if cool > 0.0:  # in cooldown
-            cool -= 1.0
-            bad = 0.0
-        if bad > popt[P_PATIENCE, r]:
-            old = float(hb[row, j])
-            new = old * popt[P_FACTOR, r]
-            lo = popt[P_MIN_LR, r]
-            new = lo if lo > new else new  # Python's max(old * factor, min_lr)
-            if old - new > popt[P_EPS, r]:
-                hb[row, j] = new
-            cool = popt[P_COOLDOWN, r]
-            bad = 0.0
+        cooling = cool > 0.0  # in cooldown
+        cool = cool - 1.0 if cooling else cool
+        bad = 0.0 if cooling else bad
+        cut = bad > popt[P_PATIENCE, r]
+        old = float(hb[row, j])
+        new = old * popt[P_FACTOR, r]
+        lo = popt[P_MIN_LR, r]
+        new = lo if lo > new else new  # Python's max(old * factor, min_lr)
+        hb[row, j] = new if (cut & (old - new > popt[P_EPS, r])) else hb[row, j]
+        cool = popt[P_COOLDOWN, r] if cut else cool
+        bad = 0.0 if cut else bad
         pst[i, 0] = best
         pst[i, 1] = bad
         pst[i, 2] = cool
