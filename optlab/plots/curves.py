@@ -14,15 +14,17 @@ def loss_figure(runs, title, f_min=None, max_paths=50):
     return fig
 
 
-def draw_lr(ax, runs, max_paths=50):
+def draw_lr(ax, runs, max_paths=50, colors=None, ylabel="learning rate"):
     """``runs``: list of (label, Result) with a scheduler. On ``ax``: the lr in effect at every
-    recorded step (``res.lr``, the one that step's update uses), log scale when it spans more
-    than a decade, one line per distinct schedule (at most ``max_paths`` a run)."""
+    recorded step (``res.lr``, the one that step's update uses), as steps, log scale when it
+    spans more than a decade (a zero lr, cosine's last step, left out there), one line per
+    distinct schedule (at most ``max_paths`` a run). ``colors``: label -> color (default: the
+    optimizer's color); the lr_schedules study colors by schedule."""
     span = []
     for label, res in runs:
         if res.lr is None:
             continue
-        color = color_for(label)
+        color = (colors or {}).get(label) or color_for(label)
         lr = np.asarray(res.lr, dtype=float)
         _, first = np.unique(lr, axis=0, return_index=True)
         for k, i in enumerate(sorted(first)[:max_paths]):
@@ -32,8 +34,11 @@ def draw_lr(ax, runs, max_paths=50):
         span += [pos.min(), pos.max()] if pos.size else []
     if span and max(span) > 10 * min(span):
         ax.set_yscale("log")
+        for line in ax.get_lines():
+            y = np.asarray(line.get_ydata(), dtype=float)
+            line.set_ydata(np.where(y > 0, y, np.nan))
     ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
+    ax.set_ylabel(ylabel)
     if ax.get_lines():
         ax.legend(loc="best")
     return ax

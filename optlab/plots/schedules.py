@@ -41,13 +41,18 @@ def draw_loss_band(ax, runs, ylabel):
 
 
 def draw_lr_curves(ax, runs):
-    """The lr in effect at every recorded step of each run (the tuned peak lr's schedule)."""
-    for r in runs:
-        ax.plot(r["steps"], _lr_values(r["lr"]), color=schedule_color(r["key"]), lw=1.5,
-                drawstyle="steps-post")
+    """The lr in effect at every recorded step of each run (the tuned peak lr's schedule), drawn by
+    optlab.plot's own ``draw_lr`` (one copy of the drawing), colored by schedule."""
+    from types import SimpleNamespace
+
+    from .curves import draw_lr
+    as_results = [(r["key"], SimpleNamespace(lr=np.asarray(r["lr"], dtype=float).reshape(1, -1),
+                                             steps=np.asarray(r["steps"]))) for r in runs]
+    draw_lr(ax, as_results, colors={r["key"]: schedule_color(r["key"]) for r in runs},
+            ylabel="learning rate (tuned peak)")
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()  # the figure has one legend of the schedules
     ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate (tuned peak)")
 
 
 def draw_final_strip(ax, runs, ylabel, threshold=None, seed=0):

@@ -131,7 +131,9 @@ def kernels(cfg: dict) -> list:
     dim = 4 * s["width"] + 1
     gd = sgd_like("gd")[0]
     return [KernelKey(gd, "minimalist_eos", 2, dtype), KernelKey(gd, "mlp", dim, dtype),
-            KernelKey(sgd_like("momentum")[0], "mlp", dim, dtype), KernelKey("adam", "mlp", dim, dtype)]
+            KernelKey(sgd_like("momentum")[0], "mlp", dim, dtype),
+            # Adam records its second moment for the preconditioned sharpness: the kernel's _trk variant
+            KernelKey("adam", "mlp", dim, dtype, record_state=("exp_avg_sq",))]
 
 
 # --- the study ---------------------------------------------------------------------------
