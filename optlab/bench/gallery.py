@@ -49,6 +49,14 @@ FIGURES = {
     "heavy_ball_cycle": ("heavy_ball_cycle.png",
                          "Lessard, Recht & Packard's counterexample: heavy ball tuned for quadratics ends in a "
                          "period-3 cycle on a 1-strongly convex, 25-smooth function; GD and Nesterov converge."),
+    "amsgrad_counterexample": ("amsgrad_counterexample.png",
+                               "Reddi, Kale & Kumar's online problem on [-1, 1]: torch's Adam (β = (0.9, 0.99)) at "
+                               "α/√t ends at the worst point x = +1 with linear regret, AMSGrad at the optimum; "
+                               "deterministic and stochastic, the drift per period and the sawtooth predicted."),
+    "lr_range_test": ("lr_range_test.png",
+                      "Smith's LR range test with fastai's rules (minimum/10, steep, valley) next to a sweep of fixed "
+                      "lrs on quadratics, Rosenbrock, regressions and the mlp: the picks against the best lr, the "
+                      "edge and 2/L."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
