@@ -487,7 +487,8 @@ def run(cfg: dict, out_dir) -> dict:
         rule_final = (rr.loss_final - f_ref).reshape(len(starts), len(RULES))
         rule_mid = (rr.loss[:, 1] - f_ref).reshape(len(starts), len(RULES))
         for s, x0 in enumerate(starts):
-            where = e.label + (f" from {_start_text(x0)}" if len(starts) > 1 or e.spec.dim is None else "")
+            label = e.label.replace("(, ", "(")          # "mlp (d=33)": an entry with a dimension only
+            where = label + (f" from {_start_text(x0)}" if len(starts) > 1 or e.spec.dim is None else "")
             lrs, loss = rt.lr[s, :num_it], rt.loss[s, :num_it + 1]
             g0 = float(rec[0, s, 0])
             prog = progress(g0, final[:, s], p["cap"])
