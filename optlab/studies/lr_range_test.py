@@ -116,7 +116,7 @@ DEFAULTS = dict(
         {"name": "mlp", "dim": 33, "random_x0": [2, 0.5]},
     ],
     start_lr=1.0e-6,       # the range test's first lr (fastai: 1e-7)
-    end_lr=1000.0,         # and the end of its range (fastai: 10; the edges here reach ~60)
+    end_lr=1000.0,         # and the end of its range (fastai: 10; the edges here reach ~95)
     num_it=300,            # steps of the range test (fastai: 100)
     smoothing=0.0,         # fastai's EMA of the losses (0.98 there, for minibatch losses; these are exact)
     stop_div=4.0,          # stop when the loss exceeds this times the best (fastai: 4); 0: never
