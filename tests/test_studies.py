@@ -25,7 +25,7 @@ from conftest import run_cli
 CONF = Path(__file__).resolve().parents[1] / "conf"
 LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_betas", "batch_vs_minibatch",
            "optimizer_race", "plateau_cliff", "convergence_rates", "heavy_ball_cycle", "edge_of_stability",
-           "lr_schedules")
+           "lr_schedules", "amsgrad_counterexample", "lr_range_test")
 
 
 def quick(name, tmp_path, **study):

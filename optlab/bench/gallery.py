@@ -56,6 +56,14 @@ FIGURES = {
     "lr_schedules": ("lr_schedules.png",
                      "Constant lr, StepLR, cosine, warm-up + cosine, one-cycle and reduce-on-plateau, each at its "
                      "searched peak lr: minibatch SGD on least squares and Adam on an MLP; loss, lr, final losses."),
+    "amsgrad_counterexample": ("amsgrad_counterexample.png",
+                               "Reddi, Kale & Kumar's online problem on [-1, 1]: torch's Adam (β = (0.9, 0.99)) at "
+                               "α/√t ends at the worst point x = +1 with linear regret, AMSGrad at the optimum; "
+                               "deterministic and stochastic, the drift per period and the sawtooth predicted."),
+    "lr_range_test": ("lr_range_test.png",
+                      "Smith's LR range test with fastai's rules (minimum/10, steep, valley) next to a sweep of fixed "
+                      "lrs on quadratics, Rosenbrock, regressions and the mlp: the picks against the best lr, the "
+                      "edge and 2/L."),
 }
 # study -> (interactive page written by the study, caption): the gallery shows a screenshot of it, taken in
 # headless Chromium (optlab.plots.explorer.screenshot; skipped with a note when chromium is missing)
