@@ -350,6 +350,7 @@ def test_compile_figures_from_scripted_children(monkeypatch):
     assert row["max_abs_diff_x"] == pytest.approx(3e-13, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_compile_section_smoke(tmp_path):
     """One cold and one warm run of each side (about 20-25 s on 2 cores)."""
     out = tmp_path / "bench.json"

@@ -91,6 +91,7 @@ def check_case(c, compiled_reference=False):
         assert c["max_abs_live"] <= 1e-6 * max(1.0, c["scale_live"]), f"{where}: {c['max_abs_live']}"
 
 
+@pytest.mark.slow
 @needs_numba_cuda
 @pytest.mark.parametrize("name", cuda_optimizer_names())
 def test_matches_cpu_engine(sim_vs_python_cpu, name):
@@ -100,6 +101,7 @@ def test_matches_cpu_engine(sim_vs_python_cpu, name):
         check_case(c)
 
 
+@pytest.mark.slow
 @needs_numba_cuda
 def test_comparisons_cover_divergence_convergence_and_extras(sim_vs_python_cpu):
     cases = [c for c in sim_vs_python_cpu["cases"] if "error" not in c]
@@ -118,6 +120,7 @@ def test_comparisons_cover_divergence_convergence_and_extras(sim_vs_python_cpu):
     assert names == set(cuda_optimizer_names())
 
 
+@pytest.mark.slow
 @needs_numba_cuda
 def test_chunks_grid_stride_and_noise(sim_vs_python_cpu):
     sp = sim_vs_python_cpu["special"]
@@ -167,6 +170,7 @@ def _ptx_cases(out):
     return out["cases"]
 
 
+@pytest.mark.slow
 def test_kernels_compile_for_a_real_gpu():
     """libNVVM compiles the generated kernels (typing, CUDA overloads, local arrays) without contraction."""
     out = run_check("ptx", "--optimizers", "adam", "--objectives", "rosenbrock,quadratic",
@@ -180,6 +184,7 @@ def test_kernels_compile_for_a_real_gpu():
 
 # --- the compiled CPU engine as reference; every objective -------------------------------
 
+@pytest.mark.slow
 @needs_numba_cuda
 def test_matches_compiled_cpu_engine():
     """Every CUDA optimizer against the compiled CPU kernels (float32 rounds differently in the
@@ -196,6 +201,7 @@ def test_matches_compiled_cpu_engine():
         check_case(c, compiled_reference=True)
 
 
+@pytest.mark.slow
 @needs_numba_cuda
 def test_every_objective_matches_cpu_engine():
     """SGD on every registered objective (finite-sum ones draw minibatches from ctx), in the simulator."""

@@ -47,6 +47,13 @@ GROUPS = sorted({c["group"] for c in CASES})
 # (its look-ahead form equals torch's Nesterov only at a constant lr); muon_adamw has two learning rates
 # (two torch optimizers) and refuses one
 UNSCHEDULED = {"lbfgs", "nesterov_lookahead", "muon_adamw"}
+# the default suite's optimizers (every scheduler and kernel variant with them); the other optimizers'
+# cases compile a scheduled kernel each from a cold cache, minutes in all: `pytest -m slow` (and CI)
+CORE = {"sgd", "adam", "nadam"}
+
+
+def _core(case) -> bool:
+    return case["optimizer"] in CORE
 
 
 def simulate_case(case, **over):
@@ -132,10 +139,19 @@ def test_every_plateau_option_set_reduces_the_lr():
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_offline_parity(group):
+    """Every scheduler, with sgd, adam and nadam (the rest: the slow test below)."""
     meta, arrays = ref.load()
-    cases = [c for c in meta["cases"] if c["group"] == group]
+    cases = [c for c in meta["cases"] if c["group"] == group and _core(c)]
     assert cases
     for case in cases:
+        check_case(case, _recorded(case, arrays))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group", GROUPS)
+def test_offline_parity_every_optimizer(group):
+    meta, arrays = ref.load()
+    for case in (c for c in meta["cases"] if c["group"] == group and not _core(c)):
         check_case(case, _recorded(case, arrays))
 
 
@@ -145,7 +161,16 @@ def test_offline_parity(group):
 @pytest.mark.parametrize("group", GROUPS)
 def test_live_parity(group):
     pytest.importorskip("torch")
-    for case in (c for c in CASES if c["group"] == group and c["n"] == 1):  # n > 1: the test below
+    for case in (c for c in CASES if c["group"] == group and c["n"] == 1 and _core(c)):  # n > 1: below
+        check_case(case, ref.run_case(case))
+
+
+@pytest.mark.parity
+@pytest.mark.slow
+@pytest.mark.parametrize("group", GROUPS)
+def test_live_parity_every_optimizer(group):
+    pytest.importorskip("torch")
+    for case in (c for c in CASES if c["group"] == group and c["n"] == 1 and not _core(c)):
         check_case(case, ref.run_case(case))
 
 
@@ -337,7 +362,8 @@ def test_record_every_records_the_same_steps():
 CONSTANT = [{"name": "ConstantLR", "factor": 1.0}, {"name": "StepLR", "step_size": 7, "gamma": 1.0}]
 
 
-@pytest.mark.parametrize("opt", sorted(set(optlab.optimizers.names()) - UNSCHEDULED))
+@pytest.mark.parametrize("opt", [o if o in CORE else pytest.param(o, marks=pytest.mark.slow)
+                                 for o in sorted(set(optlab.optimizers.names()) - UNSCHEDULED)])
 def test_constant_schedule_equals_no_schedule(opt):
     """The scheduled kernel computes what the plain one does when the schedule is constant: one
     shared schedule row, and a per-trajectory lr (rows that differ)."""
@@ -352,7 +378,8 @@ def test_constant_schedule_equals_no_schedule(opt):
             assert (res.lr == np.broadcast_to(np.asarray(lr, dtype=float)[..., None], res.lr.shape)).all()
 
 
-@pytest.mark.parametrize("opt", sorted(_momentum_optimizers()))
+@pytest.mark.parametrize("opt", [o if o in CORE else pytest.param(o, marks=pytest.mark.slow)
+                                 for o in sorted(_momentum_optimizers())])
 def test_constant_momentum_schedule_equals_no_schedule(opt):
     """CyclicLR with base_lr == max_lr and base_momentum == max_momentum sets a constant lr and
     momentum (beta1) every step: the momentum-table kernel equals the plain run with those values."""
