@@ -195,8 +195,13 @@ def _key_columns(values):
 
 def _dedupe(columns, n):
     """(first trajectory of each distinct row, in order of first appearance; row of every trajectory)."""
-    keys = np.stack(columns, axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    # one integer code per distinct row, a column at a time (np.unique over rows sorts structured
+    # records: 0.14 s for 100,000 trajectories, a third of a scheduled run)
+    codes = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        u, inv = np.unique(np.asarray(col), return_inverse=True)
+        codes = np.unique(codes * len(u) + inv.reshape(-1), return_inverse=True)[1].reshape(-1)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
