@@ -23,6 +23,34 @@ def load_module(path, name):
     return mod
 
 
+def quick_study(name, tmp_path, theory=False, **study):
+    """Run study ``name`` in quick mode into ``tmp_path/name``: the kernels it names up front are
+    the ones it runs, its figures and metrics are written; with ``theory``, its theory table is the
+    summary's and metrics.json's, non-empty, and every claim holds. Returns (summary, metrics, out)."""
+    import json
+
+    import optlab.studies
+    from optlab.engine import warmup
+    from optlab.runner import run
+    cfg = {"study": {"name": name, "quick": True, **study}, "plot": {"dpi": 50}}
+    out = tmp_path / name
+    with warmup.recording() as used:
+        summary = run(cfg, out)
+    planned = {warmup.identity_of(k) for k in optlab.studies.get(name).kernels(cfg)}
+    ran = {warmup.identity_of(k) for k in used}
+    assert ran and ran <= planned, sorted(ran - planned)
+    for fig in summary.get("figures", []):
+        assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
+    assert (out / "metrics.json").is_file() and (out / "summary.json").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    if theory:
+        assert optlab.studies.get(name).theory
+        assert metrics["theory"] == summary["theory"] and summary["theory"]
+        failed = [r for r in metrics["theory"] if not r["passed"]]
+        assert not failed, failed
+    return summary, metrics, out
+
+
 def run_cli(*args, cwd=None, env=None, timeout=600):
     """Run ``python -m optlab ARGS`` in a subprocess; returns CompletedProcess."""
     full_env = {**os.environ, **(env or {})}

@@ -15,7 +15,6 @@ from omegaconf import OmegaConf
 
 import optlab
 import optlab.studies
-from optlab.engine import warmup
 from optlab.errors import OptlabError
 from optlab import theory
 from optlab.runner import run
@@ -29,24 +28,10 @@ LECTURE = ("lr_divergence", "saddle_escape", "local_minima", "momentum", "adam_b
 
 
 def quick(name, tmp_path, **study):
-    cfg = {"study": {"name": name, "quick": True, **study}, "plot": {"dpi": 50}}
-    out = tmp_path / name
-    with warmup.recording() as used:
-        summary = run(cfg, out)
-    # the kernels the study names up front (compiled in parallel) are the ones it runs
-    planned = {warmup.identity_of(k) for k in optlab.studies.get(name).kernels(cfg)}
-    ran = {warmup.identity_of(k) for k in used}
-    assert ran and ran <= planned, sorted(ran - planned)
-    for fig in summary.get("figures", []):
-        assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
-    assert (out / "metrics.json").is_file() and (out / "summary.json").is_file()
-    metrics = json.loads((out / "metrics.json").read_text())
-    if optlab.studies.get(name).theory:
-        # a theory study returns its table in the summary and in metrics.json, and in quick mode every claim holds
-        assert summary["theory"] == metrics["theory"] and metrics["theory"], name
-        failed = [c for c in map(theory.from_dict, metrics["theory"]) if not c.passed]
-        assert not failed, theory.format_table(failed)
-    return summary, metrics, out
+    """The study in quick mode (conftest.quick_study): kernels planned = run, figures written, and
+    for a theory study its table in the summary and metrics.json with every claim holding."""
+    from conftest import quick_study
+    return quick_study(name, tmp_path, theory=bool(optlab.studies.get(name).theory), **study)
 
 
 def claims(metrics, where=None, kind=None, contains=""):

@@ -15,7 +15,6 @@ what the claims rest on is checked on its own.
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 
 import optlab
 import optlab.studies
-from optlab.engine import rng, warmup
+from optlab.engine import rng
 from optlab.errors import OptlabError
 from optlab.runner import run
 
@@ -38,21 +37,8 @@ optlab.studies.names()   # fill the study registry before a test imports one stu
 
 
 def quick(name, tmp_path):
-    cfg = {"study": {"name": name, "quick": True}, "plot": {"dpi": 50}}
-    out = tmp_path / name
-    with warmup.recording() as used:
-        summary = run(cfg, out)
-    planned = {warmup.identity_of(k) for k in optlab.studies.get(name).kernels(cfg)}
-    ran = {warmup.identity_of(k) for k in used}
-    assert ran and ran <= planned, sorted(ran - planned)
-    for fig in summary["figures"]:
-        assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["theory"] == summary["theory"] and summary["theory"]
-    failed = [r for r in metrics["theory"] if not r["passed"]]
-    assert not failed, failed
-    assert optlab.studies.get(name).theory
-    return summary, metrics, out
+    from conftest import quick_study
+    return quick_study(name, tmp_path, theory=True)
 
 
 # --- the objective --------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ mode, the claims are what metrics.json keeps, and what the claims rest on is che
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import pytest
 
 import optlab
 import optlab.studies
-from optlab.engine import warmup
 from optlab.errors import OptlabError
 from optlab.runner import run
 
@@ -34,20 +32,8 @@ optlab.studies.names()
 
 
 def quick(name, tmp_path):
-    cfg = {"study": {"name": name, "quick": True}, "plot": {"dpi": 50}}
-    out = tmp_path / name
-    with warmup.recording() as used:
-        summary = run(cfg, out)
-    planned = {warmup.identity_of(k) for k in optlab.studies.get(name).kernels(cfg)}
-    ran = {warmup.identity_of(k) for k in used}
-    assert ran and ran <= planned, sorted(ran - planned)
-    for fig in summary["figures"]:
-        assert (out / fig).is_file() and (out / fig).stat().st_size > 5_000, fig
-    metrics = json.loads((out / "metrics.json").read_text())
-    # the theory table is the summary's and metrics.json's, row for row, and every claim holds
-    assert metrics["theory"] == summary["theory"] and summary["theory"]
-    failed = [r for r in metrics["theory"] if not r["passed"]]
-    assert not failed, failed
+    from conftest import quick_study
+    summary, metrics, out = quick_study(name, tmp_path, theory=True)
     for r in metrics["theory"]:
         assert set(r) >= {"claim", "formula", "predicted", "measured", "tolerance", "kind", "source", "where"}
     assert optlab.studies.get(name).theory
