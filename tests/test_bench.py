@@ -18,6 +18,7 @@ def test_best_pair_alternates_and_keeps_the_best():
     assert 0.0 <= ta < 1.0 and 0.0 <= tb < 1.0
 
 
+@pytest.mark.slow
 def test_core_quick_writes_its_figures(tmp_path):
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--section", "core", "--json", str(out)]) == 0

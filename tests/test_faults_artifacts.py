@@ -270,9 +270,12 @@ def _wrong_pickle(f):  # a complete pickle stream that is not Numba's: only load
     f.write_bytes(pickle.dumps(("not", "numba")) * (2 if f.suffix == ".nbi" else 1))
 
 
-@pytest.mark.parametrize("where,suffix,damage,kernel_too", [
-    ("objectives_", ".nbc", _zero, False), ("objectives_", ".nbi", _garble, False), ("engine_", ".nbi", _garble, False),
-    ("engine_", ".nbc", _wrong_pickle, True), ("objectives_", ".nbc", _wrong_pickle, False)])
+@pytest.mark.parametrize("where,suffix,damage,kernel_too", [  # each spawns two processes: three of five are slow
+    ("objectives_", ".nbc", _zero, False),
+    pytest.param("objectives_", ".nbi", _garble, False, marks=pytest.mark.slow),
+    pytest.param("engine_", ".nbi", _garble, False, marks=pytest.mark.slow),
+    ("engine_", ".nbc", _wrong_pickle, True),
+    pytest.param("objectives_", ".nbc", _wrong_pickle, False, marks=pytest.mark.slow)])
 def test_damaged_helper_code_is_rebuilt_with_one_line(helper_cache, where, suffix, damage, kernel_too):
     """A truncated or garbled cache file of the driver or of an objective made every later run of the
     pair fail with a pickle error until the folder was deleted by hand; now: rebuilt, one line."""

@@ -223,6 +223,7 @@ def test_two_processes_compiling_one_kernel_at_once_agree(filled, tmp_path):
     assert not list((cache / "kernels").glob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_cache_command_shows_prunes_and_clears(filled, tmp_path):
     cache, _ = filled
     cache = _copy(cache, tmp_path / "c")
@@ -300,6 +301,7 @@ def test_the_kernel_layer_imports_nothing_else_from_optlab(module):
                 assert not alias.name.startswith("optlab") or alias.name in KERNEL_LAYER, (module, alias.name)
 
 
+@pytest.mark.slow
 def test_cached_driver_code_is_dropped_when_code_it_calls_changes(tmp_path):
     """Numba keys a cached function on its own file; the guard also follows its callees (rng, ops)."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), OPTLAB_CACHE_DIR=str(tmp_path / "c"),

@@ -204,7 +204,7 @@ def _single_thread(torch):
     return threads
 
 
-@pytest.mark.parametrize("hidden", [4, 16, 33, 64, 70, 80, 100, 128, 130])
+@pytest.mark.parametrize("hidden", [4, 16] + [pytest.param(h, marks=pytest.mark.slow) for h in (33, 64, 70, 80, 100, 128, 130)])
 def test_gram_dot_products_sum_in_torchs_order(hidden):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(hidden)

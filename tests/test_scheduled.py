@@ -273,7 +273,8 @@ PER_TRAJ = [
 ]
 
 
-@pytest.mark.parametrize("opt,spec,hyper", PER_TRAJ, ids=[f"{o}-{s['name']}" for o, s, _ in PER_TRAJ])
+@pytest.mark.parametrize("opt,spec,hyper", [p if p[0] in CORE else pytest.param(*p, marks=pytest.mark.slow)
+                                             for p in PER_TRAJ], ids=[f"{o}-{s['name']}" for o, s, _ in PER_TRAJ])
 def test_per_trajectory_option_array_equals_separate_runs(opt, spec, hyper):
     both = run(opt, spec, n=3, **hyper)
     assert len({tuple(row) for row in both.lr}) == 3  # three schedules really ran
@@ -289,7 +290,8 @@ SWEEPS = [
 ]
 
 
-@pytest.mark.parametrize("opt,spec,hyper", SWEEPS, ids=[f"{o}-{s['name']}" for o, s, _ in SWEEPS])
+@pytest.mark.parametrize("opt,spec,hyper", [p if p[0] in CORE else pytest.param(*p, marks=pytest.mark.slow)
+                                             for p in SWEEPS], ids=[f"{o}-{s['name']}" for o, s, _ in SWEEPS])
 def test_lr_sweep_with_a_schedule_equals_separate_runs(opt, spec, hyper):
     lrs = [5e-4, 1e-3, 2e-3]
     both = run(opt, spec, lr=lrs, **hyper)
@@ -396,6 +398,7 @@ def test_constant_momentum_schedule_equals_no_schedule(opt):
             assert np.array_equal(getattr(res, field), getattr(plain, field), equal_nan=True), (field, lr)
 
 
+@pytest.mark.slow
 def test_float32_scheduled_runs():
     spec = {"name": "StepLR", "step_size": 20, "gamma": 0.5}
     r32 = run("adam", spec, n=3, steps=60, lr=[1e-2, 5e-3, 2e-3], dtype="float32")

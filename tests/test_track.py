@@ -14,7 +14,12 @@ def _random_points(spec, dim, n, seed):
     return np.random.default_rng(seed).uniform(box[:, 0], box[:, 1], size=(n, dim))
 
 
-@pytest.mark.parametrize("name", objectives.names())
+#: the default run's objectives (2-D closed form, N-D eigvalsh, finite sums); every other one: -m slow
+SHARPNESS_CORE = ("rosenbrock", "quadratic", "himmelblau", "saddle", "logistic_regression", "mlp")
+
+
+@pytest.mark.parametrize("name", [n if n in SHARPNESS_CORE else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in objectives.names()])
 def test_sharpness_is_the_extreme_eigenvalues_of_the_hessian(name):
     """For every objective, at random points: the closed form (2-D) or eigvalsh (above) of the
     symmetrised analytic Hessian, against numpy's eigvalsh one point at a time."""
