@@ -470,11 +470,9 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     mom = None if mrow < 0 else np.asarray(hvals[opt.vector[mrow]], dtype=np.float64)
     lr = np.broadcast_to(np.asarray(hvals["lr"], dtype=np.float64), (n,))
     mom = None if mom is None else np.broadcast_to(mom, (n,))
-    from ..schedulers.program import SUPPORTED, program
-    name = schedulers.canonical(scheduler.get("name")) if isinstance(scheduler.get("name"), str) else None
-    # per-step operations instead of a table (optlab.schedulers.program); float64 hyperparameters only:
-    # a float32 run keeps the lr in float32 between steps, so it reads torch's (float64) lrs from a table
-    if name in SUPPORTED and np.dtype(hp_dtype) == np.float64:
+    from ..schedulers.program import applies, program
+    if applies(scheduler, hp_dtype):  # per-step operations instead of a table (optlab.schedulers.program)
+        name = schedulers.canonical(scheduler["name"])
         check = schedulers.plan(scheduler, lr, min(steps, 2), momentum=mom, momentum_name=mname, n=n)
         try:
             with np.errstate(all="ignore"):

@@ -41,9 +41,9 @@ def schedule_kind(optimizer: str, scheduler, dtype: str = "float64") -> str | No
         return None
     import numpy as np
     from .. import optimizers, schedulers
-    from ..schedulers.program import SUPPORTED
+    from ..schedulers.program import applies
     from .cpu import schedule_momentum_row
-    if str(np.dtype(dtype)) == "float64" and schedulers.canonical(scheduler.get("name")) in SUPPORTED:
+    if applies(scheduler, dtype):
         return "program"
     opt = optimizers.get(optimizer)
     row = schedule_momentum_row(opt)
