@@ -315,6 +315,51 @@ def test_per_trajectory_schedules_over_several_blocks_and_chunks():
         assert_same_run(a, run("sgd", spec_of(spec, i), steps=40, lr=lr[i], momentum=0.9), i, "alone")
 
 
+REGROUPED = [  # settings mixed inside every block: the engine runs them grouped, then puts them back
+    ("adam", {"name": "LinearLR", "start_factor": 0.1, "total_iters": [1, 5, 20] * 200}, dict(lr=1e-2)),
+    ("sgd", {"name": "ReduceLROnPlateau", "patience": [1, 3, 0] * 200, "cooldown": [0, 0, 2] * 200, "factor": 0.5,
+             "threshold": 1e-2}, dict(lr=list(np.geomspace(1e-4, 1e-3, 600)), momentum=0.9)),
+]
+
+
+@pytest.mark.parametrize("opt,spec,hyper", REGROUPED, ids=[s["name"] for _, s, _ in REGROUPED])
+def test_settings_mixed_in_every_block_are_regrouped_and_give_each_trajectory_its_own_run(opt, spec, hyper,
+                                                                                           monkeypatch):
+    """600 trajectories, three settings alternating (every 256-wide block holds all three): the
+    engine runs them grouped by setting (a block then reads its schedule once a step) and puts
+    the outputs back, so every trajectory equals its run alone and the whole run equals one
+    without the regrouping, distinct start points included (a wrong restore would move them)."""
+    from optlab.engine import core
+    rng = np.random.default_rng(3)
+    x0 = np.asarray(ROSEN) + rng.uniform(-0.3, 0.3, (600, 2))
+    orders = []
+    real = core.regroup
+    monkeypatch.setattr(core, "regroup", lambda *a: orders.append(real(*a)) or orders[-1])
+    kw = dict(x0=x0, steps=50, scheduler=spec, progress=False)
+    grouped = optlab.simulate(opt, "rosenbrock", **kw, **hyper)
+    assert orders and orders[-1] is not None, "the run was not regrouped"
+    assert len({tuple(row) for row in grouped.lr[:3]}) == 3
+    monkeypatch.setattr(core, "regroup", lambda *a: None)
+    assert_same_run(grouped, optlab.simulate(opt, "rosenbrock", **kw, **hyper), None, "not regrouped")
+    for i in (0, 1, 2, 255, 256, 257, 599):
+        alone = {k: (v[i] if isinstance(v, list) else v) for k, v in hyper.items()}
+        assert_same_run(grouped, optlab.simulate(opt, "rosenbrock", x0=x0[i], steps=50, scheduler=spec_of(spec, i),
+                                                 progress=False, **alone), i, "alone")
+
+
+def test_runs_that_draw_per_trajectory_are_not_regrouped(monkeypatch):
+    """A trajectory's minibatches (and gradient noise) are keyed by its index: those runs keep
+    their order, whatever the settings."""
+    from optlab.engine import core
+    assert core.draws_per_trajectory(optlab.objectives.get("linear_regression"))
+    assert not core.draws_per_trajectory(optlab.objectives.get("rosenbrock"))
+    calls = []
+    monkeypatch.setattr(core, "regroup", lambda *a: calls.append(a))
+    spec = {"name": "StepLR", "step_size": [2, 3] * 300}
+    run("sgd", spec, n=600, steps=4, lr=1e-3, grad_noise=0.1)
+    assert not calls
+
+
 PLATEAU = [  # (label, optimizer, objective, hyperparameters, options)
     ("rel_default_threshold", "sgd", "rosenbrock", dict(lr=1e-3, momentum=0.9), dict(patience=3, factor=0.5)),
     ("abs_threshold", "adam", "rosenbrock", dict(lr=1e-2), dict(threshold_mode="abs", threshold=1e-3, patience=2)),

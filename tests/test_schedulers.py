@@ -298,6 +298,29 @@ def test_rows_are_distinct_settings_and_each_equals_its_own_plan():
         assert np.array_equal(alone.lr[:, 0], p.lr[:, p.index[i]])
 
 
+@pytest.mark.parametrize("spread", [1, 7, 300, 2 ** 40], ids=["one", "few", "many", "sparse"])
+def test_factorize_is_np_unique(spread):
+    """The rows' codes without a sort (values within 4n of each other) equal np.unique's: the
+    distinct values, each one's first trajectory and every trajectory's code; a wider spread
+    takes np.unique itself."""
+    rng = np.random.default_rng(spread)
+    for n in (1, 2, 5, 257, 1000):
+        col = (rng.integers(0, spread, n) + 2 ** 50).astype(np.uint64)
+        got = S._factorize(col)
+        want = np.unique(col, return_index=True, return_inverse=True)
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w.reshape(-1)), (spread, n)
+
+
+def test_dedupe_gives_rows_in_order_of_first_appearance():
+    cols = [np.array([3, 3, 1, 1, 3, 2], dtype=np.uint64), np.array([0, 5, 0, 0, 0, 5], dtype=np.uint64),
+            np.full(6, 9, dtype=np.uint64)]  # a constant column tells nothing apart
+    first, index = S._dedupe(cols, 6)
+    assert first.tolist() == [0, 1, 2, 5] and index.tolist() == [0, 1, 2, 2, 0, 3]
+    first, index = S._dedupe([np.full(4, 2, dtype=np.uint64)], 4)
+    assert first.tolist() == [0] and index.tolist() == [0, 0, 0, 0]
+
+
 def test_momentum_table_only_where_a_scheduler_sets_it():
     kw = dict(momentum=[0.9, 0.8], momentum_name="momentum", n=2)
     assert S.plan({"name": "StepLR", "step_size": 3}, [0.1, 0.1], 10, **kw).momentum is None

@@ -343,6 +343,16 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     if _DRY_RUN.get():
         raise DryRun()
     x0c = np.ascontiguousarray(pts, dtype=np_dtype)
+    order = None
+    if sched is not None and device == "cpu" and grad_noise == 0.0 and not draws_per_trajectory(obj):
+        order = regroup(sched["index"], cpu_block_size(dim))
+    if order is not None:  # the kernel runs the trajectories in this order; the outputs are put back
+        x0c = np.ascontiguousarray(x0c[order])
+        hp = np.ascontiguousarray(hp[:, order])
+        sched = dict(sched, index=np.ascontiguousarray(sched["index"][order]))
+        if sched["start_lr"] is not None:
+            rows, index, width = sched["start_lr"]
+            sched["lr"] = block_major(rows, index[order], width, hp.dtype)
     out = dict(
         rec_x=np.empty((n, n_rec, dim), dtype=np_dtype),
         rec_f=np.empty((n, n_rec), dtype=np_dtype),
@@ -360,7 +370,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         out["bounds"] = box
     if sched is not None:
         out["sched_kind"] = sched["kind"]
-        out["sched"] = (sched["lr"], sched["momentum"], sched["index"], np.zeros((n, 3)), sched["plateau"],
+        out["sched"] = (sched["lr"], sched["momentum"], sched["index"], np.zeros((3, n)), sched["plateau"],
                         np.empty((n, n_rec), dtype=hp.dtype))
     f_target = np.nan if f_min is None else float(f_min)
     scalars = (steps, record_every, f_target, tol, blowup, grad_noise, clip, seed)
@@ -394,6 +404,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                            [helpers[0]] + helpers[2:], kpath)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
+        if order is not None:
+            restore_order(out, order)
         t2 = time.perf_counter()
         timing = dict(load_s=t1 - t0, run_s=t2 - t1)
     timing["total_s"] = time.perf_counter() - t_start
@@ -426,6 +438,60 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                      f_target=f_min, objective_options=options, **run_options),
         extra=extra, timing=timing, lr=None if sched is None else out["sched"][5], **tracked,
     )
+
+
+def cpu_block_size(dim: int) -> int:
+    from .cpu import block_size
+    return block_size(dim)
+
+
+def draws_per_trajectory(obj) -> bool:
+    """True when the objective's kernels draw random numbers keyed by the trajectory's index
+    (``ctx[2]``: minibatches, sparse or online samples), so that a trajectory's numbers depend
+    on its place in the run; read from its module's source (a helper may do the drawing)."""
+    import inspect
+    import sys
+    try:
+        return "ctx[2]" in inspect.getsource(sys.modules[obj.value_grad_kernel.__module__])
+    except (OSError, TypeError, KeyError):
+        return True
+
+
+def regroup(index, width: int):
+    """An order of the trajectories that puts those with the same scheduler setting (``index``,
+    one row per trajectory) next to each other, stable within a setting; None when the blocks
+    of ``width`` trajectories already hold one setting each (up to one block per boundary).
+
+    A block whose trajectories share a setting reads its schedule once a step and keeps its
+    optimizer's shared-hyperparameter paths; settings mixed inside every block (a warm-up
+    length per trajectory, eight values repeated) read them per trajectory. Every trajectory
+    computes the same numbers wherever it runs, unless its objective draws per trajectory or
+    the run adds gradient noise (both keyed by the trajectory's index): the caller checks."""
+    index = np.asarray(index)
+    n = index.shape[0]
+    rows = int(index.max()) + 1 if n else 0
+    if rows <= 1:
+        return None
+    nb = -(-n // width)
+    pad = np.concatenate([index, np.repeat(index[-1:], nb * width - n)]).reshape(nb, width)
+    mixed = int((pad.min(axis=1) != pad.max(axis=1)).sum())
+    if mixed <= rows - 1:
+        return None
+    if rows <= np.iinfo(np.uint16).max:  # numpy sorts 16-bit keys stably by radix: O(n)
+        index = index.astype(np.uint16)
+    return np.argsort(index, kind="stable")
+
+
+def restore_order(out, order) -> None:
+    """Put the kernel's outputs, run in ``order`` (:func:`regroup`), back in the caller's order."""
+    back = np.empty_like(order)
+    back[order] = np.arange(order.shape[0])
+    for k in ("rec_x", "rec_f", "x_out", "f_out", "gn_out", "best_f", "best_t", "div_t", "hit_t", "ex_out"):
+        out[k] = out[k].take(back, axis=0)
+    if out["rec_e"].shape[0]:
+        out["rec_e"] = out["rec_e"].take(back, axis=1)
+    sched = out["sched"]
+    out["sched"] = sched[:5] + (sched[5].take(back, axis=0),)
 
 
 def check_objective(opt, obj) -> None:
@@ -482,12 +548,17 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
         if prog is not None:
             return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=hp_dtype),
                         index=np.ascontiguousarray(prog.index, dtype=np.int64), plateau=np.zeros((8, 1)),
+                        start_lr=None,
                         options={"name": check.name, **check.options})
     plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
     if plan.plateau is not None:
         kind = "plateau"
         popt = np.ascontiguousarray(np.stack([np.asarray(plan.plateau[k], dtype=np.float64) for k in (
             "mode_max", "rel", "factor", "patience", "threshold", "cooldown", "min_lr", "eps")]))
+        # the kernel's rows of options: distinct option settings only (an lr sweep with one
+        # setting is one row, read once a block, not a row per lr)
+        first, pidx = schedulers._dedupe([np.ascontiguousarray(row[plan.index]).view(np.uint64) for row in popt], n)
+        popt = np.ascontiguousarray(popt[:, plan.index[first]])
     else:
         kind = "table" if plan.momentum is None else "table+momentum"
         popt = np.zeros((8, 1))
@@ -496,7 +567,9 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     lr_tab = block_major(plan.lr, plan.index, width, hp_dtype)
     m_tab = block_major(plan.momentum, plan.index, width, hp_dtype) if plan.momentum is not None \
         else np.zeros((1, 1, 1), dtype=hp_dtype)
-    return dict(kind=kind, lr=lr_tab, momentum=m_tab, index=np.ascontiguousarray(plan.index, dtype=np.int64),
+    return dict(kind=kind, lr=lr_tab, momentum=m_tab,
+                index=np.ascontiguousarray(pidx if kind == "plateau" else plan.index, dtype=np.int64),
+                start_lr=(plan.lr, plan.index, width) if kind == "plateau" else None,
                 plateau=popt, options={"name": plan.name, **plan.options})
 
 
@@ -551,7 +624,8 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         b = min(n, a + chunk)
         # the schedule's per-trajectory arrays, this chunk's (lrtab, mtab, sidx, pst, popt, rec_lr)
         sch = (sched[0] if out.get("sched_kind") == "program" else _blocks(sched[0], a, b, align),
-               _blocks(sched[1], a, b, align), sched[2][a:b], sched[3][a:b], sched[4], sched[5][a:b]) if sched else ()
+               _blocks(sched[1], a, b, align), sched[2][a:b], np.ascontiguousarray(sched[3][:, a:b]), sched[4],
+               sched[5][a:b]) if sched else ()
         rec_e = np.empty((out["rec_e"].shape[0], b - a) + out["rec_e"].shape[2:], out["rec_e"].dtype) \
             if has_e else out["rec_e"]
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],

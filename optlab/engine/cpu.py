@@ -103,11 +103,11 @@ _LOOK_EVAL = """            opt_look(x, xa, st, sc, hb, hs, t + 1, B)
 # a scheduled kernel (optlab.schedulers): the lr (and momentum) rows loaded before each step from
 # tables, or ReduceLROnPlateau's state machine after it; ``SR`` is the optimizer's H_SCHEDULE row
 _SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
-_SCHED_START = """        schedule_start(sidx, i0, n, hb, SR, MOM >= 0, PLATEAU)
+_SCHED_START = """        same = schedule_start(sidx, i0, n, hb, SR, MOM >= 0, PLATEAU)
         if PROGRAM:
             for j in range(B):  # the block's option rows, once (bk[3]: the books' spare row)
                 bk[3, j] = sidx[i0 + (j if j < n else 0)]
-            schedule_step(lrtab, bk[3], hp, LR, i0, n, 0, hb, LR)
+            schedule_step(lrtab, bk[3], hp, LR, i0, n, 0, hb, LR, same)
         else:
             schedule_load(lrtab, blk, 0, hb, LR)
         if MOM >= 0:
@@ -116,7 +116,7 @@ _SCHED_START = """        schedule_start(sidx, i0, n, hb, SR, MOM >= 0, PLATEAU)
             plateau_start(pst, popt, sidx, i0, n)
 """
 _SCHED_LOAD = """            if t > 0 and PROGRAM:
-                schedule_step(lrtab, bk[3], hp, LR, i0, n, t, hb, LR)
+                schedule_step(lrtab, bk[3], hp, LR, i0, n, t, hb, LR, same)
             elif t > 0 and not PLATEAU:
                 schedule_load(lrtab, blk, t, hb, LR)
                 if MOM >= 0:
@@ -126,7 +126,7 @@ _SCHED_RECORD = """            if t % rec_every == 0:
                 record_lr(t, rec_every, hb, LR, i0, n, rec_lr)
 """
 _SCHED_AFTER = """            if PLATEAU:
-                plateau_step(f, hb, LR, pst, popt, sidx, i0, n)
+                plateau_step(f, hb, LR, pst, popt, sidx, i0, n, same)
 """
 # bounds: x.clamp_(lo, hi) after every step (compiled into the kernel, as schedule_load)
 _BOUND_ARGS = ", lo, hi"

@@ -199,9 +199,9 @@ def _device_name(cuda) -> str:
 
 # the scheduled and bounded variants, as the CPU template's (engine/cpu.py): blocks of width 1
 _SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
-_SCHED_START = """        schedule_start(sidx, i, 1, hb, SR, MOM >= 0, PLATEAU)
+_SCHED_START = """        same = schedule_start(sidx, i, 1, hb, SR, MOM >= 0, PLATEAU)
         if PROGRAM:
-            schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, 0, hb, LR)
+            schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, 0, hb, LR, same)
         else:
             schedule_load(lrtab, i, 0, hb, LR)
         if MOM >= 0:
@@ -210,7 +210,7 @@ _SCHED_START = """        schedule_start(sidx, i, 1, hb, SR, MOM >= 0, PLATEAU)
             plateau_start(pst, popt, sidx, i, 1)
 """
 _SCHED_LOAD = """            if t > 0 and PROGRAM:
-                schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, t, hb, LR)
+                schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, t, hb, LR, same)
             elif t > 0 and not PLATEAU:
                 schedule_load(lrtab, i, t, hb, LR)
                 if MOM >= 0:
@@ -220,7 +220,7 @@ _SCHED_RECORD = """            if t % rec_every == 0:
                 record_lr(t, rec_every, hb, LR, i, 1, rec_lr)
 """
 _SCHED_AFTER = """            if PLATEAU:
-                plateau_step(f, hb, LR, pst, popt, sidx, i, 1)
+                plateau_step(f, hb, LR, pst, popt, sidx, i, 1, same)
 """
 _SCHED_IMPORT = """
 from optlab.engine.driver import (schedule_start as _schedule_start, schedule_load as _schedule_load,
@@ -452,7 +452,7 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
                 whole = lt.shape[0] == 1 or schedule == "program"  # a program is the same for every chunk
                 d_sched = (cuda.to_device(lt if whole else np.ascontiguousarray(lt[a:b])),
                            cuda.to_device(mt if mt.shape[0] == 1 else np.ascontiguousarray(mt[a:b])),
-                           cuda.to_device(np.ascontiguousarray(si[a:b])), cuda.to_device(np.ascontiguousarray(ps[a:b])),
+                           cuda.to_device(np.ascontiguousarray(si[a:b])), cuda.to_device(np.ascontiguousarray(ps[:, a:b])),
                            cuda.to_device(po), cuda.device_array((m, n_rec), dtype=sched[5].dtype))
             args = (d_x0, d_hp, d_hs, d_p, *scal, a, *(dev[k] for k in _OUT_KEYS), *d_sched,
                     *(float(v) for v in box))

@@ -63,7 +63,8 @@ class Program:
     """Trajectory i applies ``ops[t, index[i]]`` = (op, a, e) to its lr at step t (t = 0: the
     construction's step, from its base lr)."""
 
-    ops: np.ndarray      # float64 (steps + 1, R, 4): op, a, e, and 1.0 where every row has step t's op
+    ops: np.ndarray      # float64 (steps + 1, R, 4): op, a, e, and a flag per step: 1.0 where every row
+    #                      has step t's op, 2.0 where every row multiplies by 1 (the step changes no lr)
     index: np.ndarray    # int64 (n,)
 
 
@@ -94,7 +95,9 @@ def program(spec: dict, steps: int, n: int) -> Program | None:
             v["milestones"] = v["milestones"][r]
         v = {k: (x.item() if isinstance(x, np.generic) else x) for k, x in v.items()}
         _fill(root.name, v, lam, ops[:, r, :3], steps)
-    ops[:, :, 3] = (ops[:, :, 0] == ops[:, :1, 0]).all(axis=1)[:, None]
+    same = (ops[:, :, 0] == ops[:, :1, 0]).all(axis=1)
+    identity = same & (ops[:, 0, 0] == MUL) & (ops[:, :, 1] == 1.0).all(axis=1)
+    ops[:, :, 3] = np.where(identity, 2.0, same.astype(np.float64))[:, None]
     return Program(ops=ops, index=index)
 
 
