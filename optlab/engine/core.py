@@ -400,8 +400,12 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         # the driver's), then loaded once more
         out["fg"] = repair.retry(lambda: objective_cpu.function(obj, np_dtype), helpers[1:2], None)
         kpath = codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
-        run = repair.retry(lambda: compile_for(codegen.load(tag, src).run, x0c, hp, hs, p, scalars, out),
-                           [helpers[0]] + helpers[2:], kpath)
+
+        def load():
+            from .driver_cpu import perturb_function
+            out["pert"] = perturb_function(np_dtype, grad_noise > 0.0 or clip > 0.0)
+            return compile_for(codegen.load(tag, src).run, x0c, hp, hs, p, scalars, out)
+        run = repair.retry(load, [helpers[0]] + helpers[2:], kpath)
         t1 = time.perf_counter()
         _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
         if order is not None:
@@ -612,7 +616,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
     if bar is None and nthreads == 1:
         run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
-            out["ex_out"], *out["ws"](), out["fg"], *out.get("sched", ()), *out.get("bounds", ()))
+            out["ex_out"], *out["ws"](), out["fg"], out["pert"], *out.get("sched", ()), *out.get("bounds", ()))
         return
     pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
     chunk = -(-max(align, -(-n // pieces)) // align) * align
@@ -631,7 +635,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
-            out["ex_out"][a:b], *out["ws"](), out["fg"], *sch, *out.get("bounds", ()))
+            out["ex_out"][a:b], *out["ws"](), out["fg"], out["pert"], *sch, *out.get("bounds", ()))
         if has_e:
             out["rec_e"][:, a:b] = rec_e
         return b - a
@@ -686,7 +690,8 @@ def compile_for(run, x0, hp, hs, p, scalars, out):
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
             *out["ws"]())
-    sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype),) \
+    from .driver_cpu import perturb_type
+    sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype), perturb_type(x0.dtype)) \
         + tuple(numba.typeof(a) for a in out.get("sched", ())) + tuple(numba.typeof(a) for a in out.get("bounds", ()))
     from .codegen import compile_signature
     return compile_signature(run, sig).overloads[sig].entry_point

@@ -49,7 +49,7 @@ BLOCK_STEP = 32
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
 import numpy as np
 from numba import njit
-from optlab.engine.driver_cpu import start, books, record, perturb, finish
+from optlab.engine.driver_cpu import start, books, record, finish
 {imports}
 
 opt_init = njit(inline="always")(_opt_init)
@@ -66,9 +66,10 @@ FS0 = {final_slot0}
 @njit({jit})
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
-        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg{sched_args}{bound_args}):
+        x, g, f, xa, fa, st, sc, hb, bf, gn, bk, ctx, obj_fg, pert{sched_args}{bound_args}):
     # x .. ctx: this thread's block arrays (cpu.workspace), separate arguments so that they are
-    # noalias (engine/jitopts.py); obj_fg: the objective, a first-class function (objective_cpu)
+    # noalias (engine/jitopts.py); obj_fg: the objective, a first-class function (objective_cpu);
+    # pert: gradient noise and clipping, likewise (driver_cpu.perturb_function)
     N = x0.shape[0]
     bt = bk[0]
     dt = bk[1]
@@ -90,7 +91,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
 {sched_record}            if t == steps:
                 break
 {look_eval}            if noise > 0.0 or clip > 0.0:
-                perturb(g, noise, clip, seed, i_off + i0, t, w)
+                pert(g, noise, clip, seed, i_off + i0, t, w)
             opt_step(x, g, st, sc, hb, hs, t + 1, B)
 {bound_step}{sched_after}        finish(x, f, gn, bf, bt, dt, ht, sc, FS0, NSX, i0, n,
                x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)

@@ -432,9 +432,9 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
 @njit(cache=True, nogil=True)
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
-        wx, wg, wf, wxa, wfa, wst, wsc, whb, wbf, wgn, wbk, wctx, fg):
-    # w*, fg: the elementwise engine's block arrays and objective, unused here (one trajectory
-    # at a time, with the objective inlined into the line search)
+        wx, wg, wf, wxa, wfa, wst, wsc, whb, wbf, wgn, wbk, wctx, fg, pert):
+    # w*, fg, pert: the elementwise engine's block arrays, objective and perturbation, unused
+    # here (one trajectory at a time, with the objective inlined into the line search)
     for i in range(x0.shape[0]):
         trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
                    i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,

@@ -147,6 +147,13 @@ def perturb(g, noise, clip, seed, traj0, t, w):
                     g[d, j] = g[d, j] * c
 
 
+def no_perturb(g, noise, clip, seed, traj0, t, w):
+    """:func:`perturb` of a run without gradient noise or clipping: the CPU kernel calls its
+    ``perturb`` argument only when one is on, and a run without them passes this, so that a
+    kernel compiles neither (the noise generator was a fifth of a cold first run)."""
+    return
+
+
 def finish(x, f, gn, bf, bt, dt, ht, sc, fs0, nsx, i0, n,
            x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
     """Write the final state and the books of trajectories ``i0 .. i0+n``."""
