@@ -323,3 +323,66 @@ def test_cached_driver_code_is_dropped_when_code_it_calls_changes(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "0"  # stale code removed before anything could load it
     assert stamp.read_text() != "0000"
+
+
+# ----------------------------------------------------------------------------- kernel variants
+
+
+def test_a_run_with_one_setting_gives_the_same_bits_on_the_shared_and_the_full_kernel(monkeypatch):
+    """Adam's ``step_shared`` (compiled for runs whose trajectories share every hyperparameter)
+    is the full step's shared path: forced onto either kernel, a run gives the same bits."""
+    import numpy as np
+    from dataclasses import replace
+
+    from optlab.engine import warmup
+    assert cpu.has_shared_step(optimizers.get("adam")) and not cpu.has_shared_step(optimizers.get("sgd"))
+    x0 = np.random.default_rng(4).uniform(-2, 2, (7, 2))
+    for hyper in (dict(lr=0.02), dict(lr=0.01, amsgrad=True, weight_decay=0.1), dict(lr=0.01, maximize=True)):
+        for name in ("adam", "adamw"):
+            got = {}
+            for kind, pick in (("shared", lambda k: k), ("full", lambda k: replace(k, sweep=True))):
+                monkeypatch.setattr(warmup, "effective", pick)
+                with warmup.recording() as used:
+                    got[kind] = optlab.simulate(name, "rosenbrock", x0=x0, steps=60, progress=False, **hyper)
+                assert used[-1].sweep == (kind == "full")
+            for field in ("x", "loss", "best_loss", "tol_step"):
+                assert np.array_equal(getattr(got["shared"], field), getattr(got["full"], field), equal_nan=True), \
+                    (name, hyper, field)
+
+
+def test_the_engine_picks_the_kernel_a_run_needs():
+    """One setting and no scheduler: the shared kernel, or the full one when that one is cached
+    (warmup.effective); a sweep or a scheduler: the full one."""
+    from optlab.engine import warmup
+    key = warmup.KernelKey("adam", "rosenbrock", 2)
+    full = warmup.KernelKey("adam", "rosenbrock", 2, sweep=True)
+    assert warmup.effective(key) in (key, full)
+    assert (warmup.effective(key) == full) == warmup.is_cached(full)
+    assert warmup.effective(full) == full
+    assert warmup.effective(warmup.KernelKey("sgd", "rosenbrock", 2)) == warmup.KernelKey("sgd", "rosenbrock", 2)
+    assert "_shared" in warmup.source_of(key)[1] and "_shared" not in warmup.source_of(full)[1]
+
+
+@pytest.mark.parametrize("key", [("sgd", "rosenbrock", 2, "float64", "program"),
+                                 ("adam", "rosenbrock", 2, "float64", "plateau"),
+                                 ("sgd", "rosenbrock", 2, "float64", "table+momentum"),
+                                 ("sgd", "rosenbrock", 2, "float64", None, True),
+                                 ("adam", "rosenbrock", 2, "float64", None, False, ("exp_avg_sq",))],
+                         ids=["program", "plateau", "table+momentum", "bounded", "record_state"])
+def test_compiling_a_key_compiles_that_variant(key):
+    """``warmup.compile_one`` runs what needs exactly the key's variant (a scheduled, bounded or
+    tracking key used to compile the plain kernel, and the study then compiled its own)."""
+    from optlab.engine import warmup
+    key = warmup.KernelKey(*key)
+    with warmup.recording() as used:
+        warmup.compile_one(key)
+    assert [warmup.identity_of(k) for k in used] == [warmup.identity_of(warmup.effective(key))]
+    assert warmup.is_cached(key)
+
+
+def test_compiling_a_sweep_key_runs_a_sweep():
+    from optlab.engine import warmup
+    key = warmup.KernelKey("adam", "rosenbrock", 2, sweep=True)
+    with warmup.recording() as used:
+        warmup.compile_one(key)
+    assert used == [key]

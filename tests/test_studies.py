@@ -41,6 +41,14 @@ def claims(metrics, where=None, kind=None, contains=""):
             and contains in c.claim]
 
 
+def test_each_study_is_found_in_its_own_module():
+    """``studies.get(name)`` imports only the study's module (named after it, or listed in
+    ``_HOMES``); a study registered anywhere else would send every lookup through all modules."""
+    import optlab.studies as S
+    for name in S.names():
+        assert S._STUDIES[name].__module__ == f"optlab.studies.{S._HOMES.get(name, name)}", name
+
+
 # --- the claims ---------------------------------------------------------------
 
 def test_lr_divergence_measured_edge_matches_2_over_L(tmp_path):

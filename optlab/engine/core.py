@@ -383,10 +383,15 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
 
         from . import codegen, cpu, objective_cpu, warmup
         t0 = time.perf_counter()
-        warmup.note_used(warmup.KernelKey(opt.name, obj.name, dim, dtype, None if sched is None else sched["kind"],
-                                          box is not None, rec_state if rec_state != tuple(opt.record_state) else None))
+        key = warmup.KernelKey(opt.name, obj.name, dim, dtype, None if sched is None else sched["kind"],
+                               box is not None, rec_state if rec_state != tuple(opt.record_state) else None,
+                               sweep=not (sched is None and one_setting(hp)))
+        if not numba.config.DISABLE_JIT:
+            key = warmup.effective(key)  # a run with one setting takes a cached full kernel
+        shared = not key.sweep
+        warmup.note_used(key)
         src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None,
-                              record_state=rec_state)
+                              record_state=rec_state, shared=shared)
         if not numba.config.DISABLE_JIT:
             missing = [] if codegen.is_cached(tag, src) else [tag]
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
@@ -442,6 +447,11 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                      f_target=f_min, objective_options=options, **run_options),
         extra=extra, timing=timing, lr=None if sched is None else out["sched"][5], **tracked,
     )
+
+
+def one_setting(hp) -> bool:
+    """True when every trajectory has the same hyperparameters (each row of ``hp`` one value)."""
+    return hp.shape[1] <= 1 or bool(np.array_equal(hp, np.broadcast_to(hp[:, :1], hp.shape), equal_nan=True))
 
 
 def cpu_block_size(dim: int) -> int:

@@ -147,8 +147,14 @@ HEADER = codegen.register_template(
     + _SCHED_IMPORT + _BOUND_ARGS + _BOUND_STEP + _BOUND_IMPORT)
 
 
+def has_shared_step(opt_spec) -> bool:
+    """True when the optimizer's kernels offer ``step_shared``: its step without the paths of
+    per-trajectory hyperparameters, for runs that have none (``source(shared=True)``)."""
+    return opt_spec.kernel_source is None and hasattr(opt_spec.kernels, "step_shared")
+
+
 def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounded: bool = False,
-           record_state: tuple | None = None) -> tuple[str, str]:
+           record_state: tuple | None = None, shared: bool = False) -> tuple[str, str]:
     """(generated source, file tag) of the CPU kernel for this pair.
 
     Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
@@ -160,7 +166,10 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
     compiles none of it. ``bounded``: ``x.clamp_(lo, hi)`` after every step
     (two more arguments), likewise its own kernel. ``record_state``: the
     state rows recorded with x (default the spec's ``record_state``; more for
-    ``track=("preconditioned_sharpness",)``), consecutive rows.
+    ``track=("preconditioned_sharpness",)``), consecutive rows. ``shared``: every
+    trajectory has the same hyperparameters and there is no scheduler; an optimizer
+    with a ``step_shared`` (:func:`has_shared_step`) compiles that instead of ``step``
+    (its own kernel, fewer paths to compile).
     """
     if opt_spec.kernel_source is not None:
         if schedule is not None or bounded:
@@ -171,7 +180,9 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
         return opt_spec.kernel_source(obj_spec)
     block = block_size(dim)
     k = opt_spec.kernels
-    imports = [codegen.import_line(k.init, "_opt_init"), codegen.import_line(k.step, "_opt_step")]
+    shared = shared and schedule is None and has_shared_step(opt_spec)
+    imports = [codegen.import_line(k.init, "_opt_init"),
+               codegen.import_line(k.step_shared if shared else k.step, "_opt_step")]
     look_eval = ""
     if opt_spec.lookahead is not None:
         # the optimizer takes its gradient at a point of its own (``lookahead``
@@ -199,7 +210,8 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
         bound_args=_BOUND_ARGS if bounded else "", bound_step=_BOUND_STEP if bounded else "",
     )
     more = "" if record_state is None or tuple(record_state) == tuple(opt_spec.record_state) else "_trk"
-    return src, tag(opt_spec, obj_spec) + ("" if schedule is None else "_sched") + ("_bnd" if bounded else "") + more
+    return src, (tag(opt_spec, obj_spec) + ("_shared" if shared else "") + ("" if schedule is None else "_sched")
+                 + ("_bnd" if bounded else "") + more)
 
 
 def schedule_momentum_row(opt_spec) -> int:

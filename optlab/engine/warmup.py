@@ -21,7 +21,11 @@ class KernelKey:
     """One CPU kernel a run needs: optimizer, objective, dimension and dtype, and the kernel's
     variant: ``schedule`` (None, ``"table"``, ``"table+momentum"``, ``"plateau"``: a
     learning-rate scheduler, :func:`schedule_kind`), ``bounded`` (``bounds=``) and
-    ``record_state`` (state rows recorded besides the spec's, for ``track=``)."""
+    ``record_state`` (state rows recorded besides the spec's, for ``track=``); ``sweep``:
+    the trajectories' hyperparameters differ (an lr or beta sweep). A run with one setting
+    and no scheduler compiles a kernel without the sweep paths where the optimizer has one
+    (``cpu.has_shared_step``), unless the full kernel is cached and that one is not: a study
+    that sweeps names only ``sweep=True`` keys, and its runs at one setting take that kernel."""
     optimizer: str
     objective: str
     dim: int | None = None
@@ -29,6 +33,7 @@ class KernelKey:
     schedule: str | None = None
     bounded: bool = False
     record_state: tuple | None = None
+    sweep: bool = False
 
 
 def schedule_kind(optimizer: str, scheduler, dtype: str = "float64") -> str | None:
@@ -68,14 +73,32 @@ def source_of(key: KernelKey) -> tuple[str, str]:
     """(generated source, tag) of the kernel ``key`` names."""
     from . import cpu
     opt, obj, dim = _specs(key)
-    src, tag = cpu.source(opt, obj, dim, key.schedule, key.bounded, key.record_state)
+    src, tag = cpu.source(opt, obj, dim, key.schedule, key.bounded, key.record_state, shared=not key.sweep)
     return src, tag
+
+
+def effective(key: KernelKey) -> KernelKey:
+    """The key of the kernel a run of ``key`` takes: its full twin (``sweep=True``) when ``key``
+    is a run with one setting whose optimizer has a ``step_shared`` and that full kernel is
+    cached (the same bits through the same path; ``simulate`` applies the same rule)."""
+    if key.sweep or key.schedule is not None:
+        return key
+    from dataclasses import replace
+
+    from . import codegen, cpu
+    opt, obj, dim = _specs(key)
+    if not cpu.has_shared_step(opt):
+        return key
+    full = replace(key, sweep=True)
+    src, tag = source_of(full)
+    return full if codegen.is_cached(tag, src) else key
 
 
 def _units(key: KernelKey) -> list[tuple[str, str, bool]]:
     """``(unit id, label, cached)`` of what ``key`` compiles: its kernel (per optimizer code,
     block width and dtype) and, for the elementwise engine, its objective function."""
     from . import codegen, objective_cpu
+    key = effective(key)
     opt, obj, _ = _specs(key)
     src, tag = source_of(key)
     units = [(f"{tag}_{codegen.identity(src)}", tag, codegen.is_cached(tag, src))]
@@ -142,14 +165,44 @@ def announce(tags: list[str]) -> None:
           f"{'it' if len(tags) == 1 else 'them'} from {codegen.cache_dir()}", file=sys.stderr, flush=True)
 
 
+#: schedulers that give each kernel variant (:func:`schedule_kind`), tried in order
+_VARIANT_SCHEDULERS = ({"name": "ExponentialLR", "gamma": 1.0},
+                       {"name": "CyclicLR", "base_lr": 1e-4, "max_lr": 1e-3, "cycle_momentum": False},
+                       {"name": "CyclicLR", "base_lr": 1e-4, "max_lr": 1e-3},
+                       {"name": "ReduceLROnPlateau"})
+
+
 def compile_one(key: KernelKey) -> str:
-    """Compile (or load) ``key``'s kernel in this process, for its one signature."""
+    """Compile (or load) ``key``'s kernel in this process, for its one signature: a one-step
+    run that needs exactly that variant (its scheduler kind, bounds, recorded state, an lr
+    per trajectory for a sweep)."""
     from .. import simulate
     opt, obj, dim = _specs(key)
     box = obj.bounds(dim)
     x0 = box.mean(axis=1).reshape(1, dim)
-    simulate(key.optimizer, key.objective, x0=x0, steps=1, dtype=key.dtype)
+    kw = {}
+    if key.schedule is not None:
+        kw["scheduler"] = next(s for s in _VARIANT_SCHEDULERS
+                               if _kind_or_none(key.optimizer, s, key.dtype) == key.schedule)
+    if key.bounded:
+        kw["bounds"] = (-float("inf"), float("inf"))
+    if key.record_state is not None:
+        kw["track"] = ["preconditioned_sharpness"]
+    if key.sweep:  # two trajectories, two learning rates
+        import numpy as np
+        x0 = np.repeat(x0, 2, axis=0)
+        lr = float(np.ravel(opt.defaults.get("lr", 1e-3))[0])
+        kw["lr"] = [lr, lr * 0.5]
+    simulate(key.optimizer, key.objective, x0=x0, steps=1, dtype=key.dtype, **kw)
     return key.optimizer
+
+
+def _kind_or_none(optimizer, scheduler, dtype):
+    from ..errors import OptlabError
+    try:
+        return schedule_kind(optimizer, scheduler, dtype)
+    except OptlabError:  # CyclicLR's momentum on an optimizer without one
+        return None
 
 
 def _worker_init() -> None:  # pragma: no cover - runs in the worker processes

@@ -77,7 +77,9 @@ def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, maximize, decouple
     return xi + (-ss * m) / denom, m, v, vm
 
 
-def step(x, g, st, sc, hp, hs, t, n):
+@jitable
+def _step_same_all(x, g, st, sc, hp, hs, t, n):
+    """The step of a block that shares every hyperparameter (a single run): scalars in registers."""
     amsgrad = hs[0] != 0.0
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
@@ -86,26 +88,41 @@ def step(x, g, st, sc, hp, hs, t, n):
     # at t = 1270, 2582, 3069 for beta2 = 0.999): 0.5, but not a constant to LLVM, which would
     # rewrite pow(x, 0.5) as sqrt(x)
     half = 0.5 + 0.0 * tf
+    lr = hp[H_LR, 0]
+    b1 = hp[H_BETA1, 0]
+    b2 = hp[H_BETA2, 0]
+    eps = hp[H_EPS, 0]
+    wd = hp[H_WEIGHT_DECAY, 0]
+    c2 = (1.0 - b2 ** tf) ** half
+    ss = lr / (1.0 - b1 ** tf)
+    for d in range(x.shape[0]):
+        for j in range(n):
+            xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
+                                   st[S_MAX_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd, ss, c2,
+                                   maximize, decoupled, amsgrad)
+            x[d, j] = xi
+            st[S_EXP_AVG, d, j] = m
+            st[S_EXP_AVG_SQ, d, j] = v
+            if amsgrad:  # loop-invariant: LLVM unswitches it
+                st[S_MAX_EXP_AVG_SQ, d, j] = vm
+
+
+def step_shared(x, g, st, sc, hp, hs, t, n):
+    """:func:`step` of a run whose trajectories all have the same hyperparameters and no
+    scheduler: the engine compiles this one then (optlab.engine.cpu.source, ``shared``),
+    without the sweep paths, 1.5 s less to compile cold (docs/DESIGN.md, "Compile time")."""
+    _step_same_all(x, g, st, sc, hp, hs, t, n)
+
+
+def step(x, g, st, sc, hp, hs, t, n):
     if sc[K_SAME_ALL, 0] != 0.0:
-        # one set of hyperparameters in the block (a single run): scalars in registers
-        lr = hp[H_LR, 0]
-        b1 = hp[H_BETA1, 0]
-        b2 = hp[H_BETA2, 0]
-        eps = hp[H_EPS, 0]
-        wd = hp[H_WEIGHT_DECAY, 0]
-        c2 = (1.0 - b2 ** tf) ** half
-        ss = lr / (1.0 - b1 ** tf)
-        for d in range(x.shape[0]):
-            for j in range(n):
-                xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                       st[S_MAX_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd, ss, c2,
-                                       maximize, decoupled, amsgrad)
-                x[d, j] = xi
-                st[S_EXP_AVG, d, j] = m
-                st[S_EXP_AVG_SQ, d, j] = v
-                if amsgrad:  # loop-invariant: LLVM unswitches it
-                    st[S_MAX_EXP_AVG_SQ, d, j] = vm
+        _step_same_all(x, g, st, sc, hp, hs, t, n)
         return
+    amsgrad = hs[0] != 0.0
+    maximize = hs[1] != 0.0
+    decoupled = hs[2] != 0.0
+    tf = float(t)
+    half = 0.5 + 0.0 * tf  # 0.5 for libm's pow (see _step_same_all)
     if sc[K_SAME_REST, 0] != 0.0:  # an lr sweep: only lr differs, one step size per trajectory
         b1 = hp[H_BETA1, 0]
         b2 = hp[H_BETA2, 0]

@@ -304,16 +304,18 @@ def sgd_like(name: str, **hyper):
     return "sgd", {**fixed, **hyper}
 
 
-def planned_kernels(cfg: dict, study: str, defaults: dict, quick: dict | None, methods, extra: tuple = ()):
+def planned_kernels(cfg: dict, study: str, defaults: dict, quick: dict | None, methods, extra: tuple = (),
+                    sweep: bool = False):
     """The kernels a lecture study runs: each of ``methods`` (optimizer or SGD preset
-    names) on each of its objectives, in the configured dtype."""
+    names) on each of its objectives, in the configured dtype; ``sweep``: its runs give the
+    trajectories different hyperparameters (``KernelKey.sweep``)."""
     from ..engine.warmup import KernelKey
     p = study_params(cfg, study, defaults, quick)
     raw = p["objectives"] if "objectives" in p else [p["objective"]]
     entries = objective_entries(raw, study, extra=extra)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     names = dict.fromkeys(m if optimizer_available(m) else sgd_like(m)[0] for m in methods)
-    return [KernelKey(n, e.name, e.dim, dtype) for e in entries for n in names]
+    return [KernelKey(n, e.name, e.dim, dtype, sweep=sweep) for e in entries for n in names]
 
 
 def as_float_list(name, values, minimum=None) -> list[float]:

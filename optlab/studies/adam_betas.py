@@ -63,7 +63,7 @@ def _grid(name, spec, log):
 
 def kernels(cfg: dict) -> list:
     """The (optimizer, objective) kernels this study runs, compiled up front."""
-    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["adam"], extra=("lr", "steps", "x0"))
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["adam"], extra=("lr", "steps", "x0"), sweep=True)
 
 
 @register(NAME, kernels=kernels)

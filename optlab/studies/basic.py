@@ -135,8 +135,20 @@ def _kernels(cfg, sections):
             continue
         name = str(sec["name"])
         rec = ("exp_avg_sq",) if "preconditioned_sharpness" in track else None
-        keys.append(KernelKey(name, spec.name, dim, dtype, schedule_kind(name, sched, dtype), bounded, rec))
+        keys.append(KernelKey(name, spec.name, dim, dtype, schedule_kind(name, sched, dtype), bounded, rec,
+                              sweep=_sweeps(sec)))
     return keys
+
+
+def _sweeps(section) -> bool:
+    """True when the section gives its trajectories different hyperparameters (lr: [...])."""
+    from ..engine.core import one_setting
+    try:
+        opt, hyper, _ = optimizer_setup(section)
+        hp = opt.resolve(max(1, _n_per_traj(hyper)), hyper)[0]
+    except OptlabError:
+        return False  # the run itself reports it
+    return not one_setting(hp)
 
 
 def _compare_sections(cfg):

@@ -133,7 +133,7 @@ def kernels(cfg: dict) -> list:
     return [KernelKey(gd, "minimalist_eos", 2, dtype), KernelKey(gd, "mlp", dim, dtype),
             KernelKey(sgd_like("momentum")[0], "mlp", dim, dtype),
             # Adam records its second moment for the preconditioned sharpness: the kernel's _trk variant
-            KernelKey("adam", "mlp", dim, dtype, record_state=("exp_avg_sq",))]
+            KernelKey("adam", "mlp", dim, dtype, record_state=("exp_avg_sq",), sweep=True)]
 
 
 # --- the study ---------------------------------------------------------------------------

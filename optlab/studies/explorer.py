@@ -188,7 +188,11 @@ def kernels(cfg: dict) -> list:
     from ..engine.warmup import KernelKey
     pl = plan(cfg)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
-    return [KernelKey(o["name"], pl.entry.name, 2, dtype) for o in dict((o["name"], o) for o in pl.opts).values()]
+    keys = {}
+    for o in pl.opts:  # a grid of lrs and knob values: a sweep unless both hold one value
+        sweep = len(set(np.ravel(o["lr"]))) > 1 or len(set(np.ravel(o["knob_values"]))) > 1
+        keys[(o["name"], sweep)] = KernelKey(o["name"], pl.entry.name, 2, dtype, sweep=sweep)
+    return list(keys.values())
 
 
 @register(NAME, kernels=kernels, check=lambda cfg: plan(cfg))

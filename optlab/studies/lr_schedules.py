@@ -171,7 +171,8 @@ def kernels(cfg: dict) -> list:
     keys = []
     for opt, role in (("sgd", "sgd"), ("adam", "adam")):
         kinds = dict.fromkeys(schedule_kind(opt, s.spec, dtype) for s in schedules(p[f"{role}_steps"], p))
-        keys += [KernelKey(opt, p[opt].name, p[opt].dim, dtype, kind) for kind in kinds]
+        # the lr search sweeps, and the runs at one lr take its kernel (KernelKey.sweep)
+        keys += [KernelKey(opt, p[opt].name, p[opt].dim, dtype, kind, sweep=True) for kind in kinds]
     return keys
 
 
