@@ -345,14 +345,12 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     x0c = np.ascontiguousarray(pts, dtype=np_dtype)
     order = None
     if sched is not None and device == "cpu" and grad_noise == 0.0 and not draws_per_trajectory(obj):
-        order = regroup(sched["index"], cpu_block_size(dim))
+        from .cpu import block_size
+        order = regroup(sched["index"], block_size(dim))
     if order is not None:  # the kernel runs the trajectories in this order; the outputs are put back
         x0c = np.ascontiguousarray(x0c[order])
         hp = np.ascontiguousarray(hp[:, order])
         sched = dict(sched, index=np.ascontiguousarray(sched["index"][order]))
-        if sched["start_lr"] is not None:
-            rows, index, width = sched["start_lr"]
-            sched["lr"] = block_major(rows, index[order], width, hp.dtype)
     out = dict(
         rec_x=np.empty((n, n_rec, dim), dtype=np_dtype),
         rec_f=np.empty((n, n_rec), dtype=np_dtype),
@@ -452,11 +450,6 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
 def one_setting(hp) -> bool:
     """True when every trajectory has the same hyperparameters (each row of ``hp`` one value)."""
     return hp.shape[1] <= 1 or bool(np.array_equal(hp, np.broadcast_to(hp[:, :1], hp.shape), equal_nan=True))
-
-
-def cpu_block_size(dim: int) -> int:
-    from .cpu import block_size
-    return block_size(dim)
 
 
 def draws_per_trajectory(obj) -> bool:
@@ -562,29 +555,26 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
         if prog is not None:
             return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=hp_dtype),
                         index=np.ascontiguousarray(prog.index, dtype=np.int64), plateau=np.zeros((8, 1)),
-                        start_lr=None,
                         options={"name": check.name, **check.options})
     plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
+    from .cpu import block_size
+    width = 1 if device == "cuda" else block_size(dim)  # the CUDA engine's blocks: one trajectory
+    none = np.zeros((1, 1, 1), dtype=hp_dtype)
+    m_tab = none if plan.momentum is None else block_major(plan.momentum, plan.index, width, hp_dtype)
     if plan.plateau is not None:
-        kind = "plateau"
         popt = np.ascontiguousarray(np.stack([np.asarray(plan.plateau[k], dtype=np.float64) for k in (
             "mode_max", "rel", "factor", "patience", "threshold", "cooldown", "min_lr", "eps")]))
         # the kernel's rows of options: distinct option settings only (an lr sweep with one
-        # setting is one row, read once a block, not a row per lr)
+        # setting is one row, read once a block, not a row per lr); no lr table: the run starts
+        # from the optimizer's lr
         first, pidx = schedulers._dedupe([np.ascontiguousarray(row[plan.index]).view(np.uint64) for row in popt], n)
-        popt = np.ascontiguousarray(popt[:, plan.index[first]])
-    else:
-        kind = "table" if plan.momentum is None else "table+momentum"
-        popt = np.zeros((8, 1))
-    from .cpu import block_size
-    width = 1 if device == "cuda" else block_size(dim)  # the CUDA engine's blocks: one trajectory
-    lr_tab = block_major(plan.lr, plan.index, width, hp_dtype)
-    m_tab = block_major(plan.momentum, plan.index, width, hp_dtype) if plan.momentum is not None \
-        else np.zeros((1, 1, 1), dtype=hp_dtype)
-    return dict(kind=kind, lr=lr_tab, momentum=m_tab,
-                index=np.ascontiguousarray(pidx if kind == "plateau" else plan.index, dtype=np.int64),
-                start_lr=(plan.lr, plan.index, width) if kind == "plateau" else None,
-                plateau=popt, options={"name": plan.name, **plan.options})
+        return dict(kind="plateau", lr=none, momentum=m_tab, index=np.ascontiguousarray(pidx, dtype=np.int64),
+                    plateau=np.ascontiguousarray(popt[:, plan.index[first]]),
+                    options={"name": plan.name, **plan.options})
+    return dict(kind="table" if plan.momentum is None else "table+momentum",
+                lr=block_major(plan.lr, plan.index, width, hp_dtype), momentum=m_tab,
+                index=np.ascontiguousarray(plan.index, dtype=np.int64), plateau=np.zeros((8, 1)),
+                options={"name": plan.name, **plan.options})
 
 
 _POOL = None

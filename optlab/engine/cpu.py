@@ -109,7 +109,7 @@ _SCHED_START = """        same = schedule_start(sidx, i0, n, hb, SR, MOM >= 0, P
             for j in range(B):  # the block's option rows, once (bk[3]: the books' spare row)
                 bk[3, j] = sidx[i0 + (j if j < n else 0)]
             schedule_step(lrtab, bk[3], hp, LR, i0, n, 0, hb, LR, same)
-        else:
+        elif not PLATEAU:  # ReduceLROnPlateau starts from the optimizer's lr, in hb already
             schedule_load(lrtab, blk, 0, hb, LR)
         if MOM >= 0:
             schedule_load(mtab, blk, 0, hb, MOM)

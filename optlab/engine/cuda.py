@@ -202,7 +202,7 @@ _SCHED_ARGS = ", lrtab, mtab, sidx, pst, popt, rec_lr"
 _SCHED_START = """        same = schedule_start(sidx, i, 1, hb, SR, MOM >= 0, PLATEAU)
         if PROGRAM:
             schedule_step(lrtab, sidx[i:i + 1], hp, LR, i, 1, 0, hb, LR, same)
-        else:
+        elif not PLATEAU:  # ReduceLROnPlateau starts from the optimizer's lr, in hb already
             schedule_load(lrtab, i, 0, hb, LR)
         if MOM >= 0:
             schedule_load(mtab, i, 0, hb, MOM)
