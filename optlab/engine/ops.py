@@ -33,8 +33,44 @@ def jitable(fn=None, *, inline="always"):
     """
     if fn is None:
         return lambda f: jitable(f, inline=inline)
-    overload(fn, target="generic", inline=inline, strict=False)(lambda *args: fn)
+    if inline != "always":
+        overload(fn, target="generic", inline=inline, strict=False)(lambda *args: fn)
+        return fn
+    from numba.core.extending import _overload_default_jit_options
+    from numba.core.typing.templates import infer, infer_global, make_overload_template
+    base = make_overload_template(fn, lambda *args: fn, dict(_overload_default_jit_options), False, inline,
+                                  target="generic")
+    template = type(base)(base.__name__, (base,), {"_build_impl": _inline_build_impl, "generic": _inline_generic})
+    infer(template)
+    infer_global(fn, types.Function(template))
     return fn
+
+
+# Numba types and inlines an ``inline="always"`` overload at the call, but first compiles it in full
+# (its own LLVM module and machine code, never used): Numba's ``_build_impl`` "makes sure that the
+# implementation can be fully compiled", and ``generic`` asks the dispatcher for a call template,
+# which compiles too. For the helpers here that compile was 0.37 s of a 2.9 s cold Adam kernel
+# (docs/DESIGN.md, "Compile time"). These two overrides skip it on the CPU and change nothing else:
+# the typing and the inlining are Numba's own; any other target (CUDA), or a Numba whose internals
+# differ, takes Numba's path.
+def _inline_build_impl(self, cache_key, args, kws):
+    from numba.core.registry import CPUDispatcher
+    disp = self._get_jit_decorator()(**self._jit_options)(self._overload_func(*args, **kws))
+    if not (isinstance(disp, CPUDispatcher) and hasattr(disp, "_can_compile")):
+        return super(type(self), self)._build_impl(cache_key, args, kws)
+    self._impl_cache[cache_key] = disp, args
+    return disp, args
+
+
+def _inline_generic(self, args, kws):
+    disp, _ = self._get_impl(args, kws)
+    if disp is None or not getattr(disp, "_can_compile", False) or not self._inline.is_always_inline:
+        return super(type(self), self).generic(args, kws)
+    disp._can_compile = False  # the call template then only folds the arguments; Numba types the IR
+    try:
+        return super(type(self), self).generic(args, kws)
+    finally:
+        disp._can_compile = True
 
 
 def fma(a, b, c):
