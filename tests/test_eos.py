@@ -129,7 +129,10 @@ def test_live_parity_prefixes():
         steps = min(LIVE_STEPS, case["steps"])
         live = generate.run_case(case, steps=steps)
         n = steps // case["record_every"] + 1
-        np.testing.assert_array_equal(live["x"], ref["x"][:n], err_msg=case["name"])  # the file is reproducible
+        # the file is reproducible: to the bit on the CPU that wrote it (an AMD EPYC); torch's MLP
+        # matmuls round by the CPU's vector kernels (an Intel Xeon differs by an ulp from step 1),
+        # so live torch is held to the engine's tolerances here, not to the bit
+        np.testing.assert_allclose(live["x"], ref["x"][:n], rtol=0, atol=X_TOL, err_msg=case["name"])
         res = simulate_case(case, steps=steps)
         k = eos.first_crossing(curvature(case, live), threshold(case))
         compare(case, live, res, upto=k)

