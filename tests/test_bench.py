@@ -24,7 +24,7 @@ def test_core_quick_writes_its_figures(tmp_path):
     assert bench.main(["--quick", "--section", "core", "--json", str(out)]) == 0
     core = json.loads(out.read_text())["core"]
     assert math.isfinite(core["divider_floor_steps_per_s"]) and core["divider_floor_steps_per_s"] > 0
-    for key in ("lr_sweep", "betas_sweep", "shared"):
+    for key in ("lr_sweep", "betas_grid", "betas_sweep", "shared"):
         row = core[key]
         for fig in ("engine_steps_per_s", "numpy_steps_per_s", "ratio"):
             assert math.isfinite(row[fig]) and row[fig] > 0, (key, fig)
@@ -46,24 +46,24 @@ def _scripted_timer(monkeypatch, times, calls):
 def test_core_figures_are_workload_over_time(monkeypatch):
     """Each rate is its own side's work (the numpy side runs fewer steps) over its own time."""
     from optlab.bench import core
-    times, calls = [0.25, 0.5, 0.2, 2.0, 4.0, 1.0], []
+    times, calls = [0.25, 0.3, 0.5, 0.2, 2.0, 3.0, 4.0, 1.0], []
     _scripted_timer(monkeypatch, times, calls)
     monkeypatch.setattr(core, "divider_floor", lambda repeat, min_seconds: 3.0e6)
     out = core.bench_core(n=64, steps=30, repeat=1, numpy_steps=10, min_seconds=0.0)
-    assert calls == [6]  # three engine workloads, then their three numpy references
+    assert calls == [8]  # four engine workloads, then their four numpy references
     keys = [k for k, _ in core.CORE_WORKLOADS]
     for i, key in enumerate(keys):
-        eng, ref = 64 * 30 / times[i], 64 * 10 / times[3 + i]
+        eng, ref = 64 * 30 / times[i], 64 * 10 / times[4 + i]
         assert out[key]["engine_steps_per_s"] == pytest.approx(eng, rel=1e-12), key
         assert out[key]["numpy_steps_per_s"] == pytest.approx(ref, rel=1e-12), key
         assert out[key]["ratio"] == pytest.approx(eng / ref, rel=1e-12), key
     shared = 64 * 30 / times[keys.index("shared")]
-    for key in ("lr_sweep", "betas_sweep"):
+    for key in ("lr_sweep", "betas_grid", "betas_sweep"):
         assert out[key]["vs_shared"] == pytest.approx(64 * 30 / times[keys.index(key)] / shared, rel=1e-12)
-    assert out["floor_ratio"] == pytest.approx(3.0e6 / (64 * 10 / times[3 + keys.index("shared")]), rel=1e-12)
+    assert out["floor_ratio"] == pytest.approx(3.0e6 / (64 * 10 / times[4 + keys.index("shared")]), rel=1e-12)
 
 
-@pytest.mark.parametrize("key", ["lr_sweep", "betas_sweep", "shared"])
+@pytest.mark.parametrize("key", ["lr_sweep", "betas_grid", "betas_sweep", "shared"])
 def test_core_numpy_reference_is_the_engines_work(key):
     """The core figures compare like with like: numpy's Adam gives the engine's trajectories,
     with the workload's per-trajectory lr (and betas)."""
@@ -94,6 +94,13 @@ def test_core_sweep_hyperparameters():
     assert np.all((b["beta1"] >= 0.5) & (b["beta1"] <= 0.99)) and np.all((b["beta2"] >= 0.5) & (b["beta2"] <= 0.9999))
     assert len(np.unique(b["beta1"])) == 1000 and len(np.unique(b["beta2"])) == 1000  # every trajectory its own
     assert np.all(h["shared"]["lr"] == 1e-3)
+    g = h["betas_grid"]  # 25 x 10 x 10 triples in optlab.sweep's order, each with 1000 / 2500 -> 1 start
+    triples = list(zip(g["lr"], g["beta1"], g["beta2"]))
+    assert len(triples) == 1000 and len(set(triples)) == 1000
+    assert len(np.unique(g["beta1"])) == 10 and len(np.unique(g["beta2"])) == 10
+    assert g["beta2"][0] != g["beta2"][1] and g["beta1"][0] == g["beta1"][1]  # beta2 innermost
+    g = core_hyper(10_000)["betas_grid"]  # 4 starts per triple, next to each other
+    assert np.array_equal(g["beta2"][:8], np.repeat(g["beta2"][[0, 4]], 4)) and g["beta2"][0] != g["beta2"][4]
 
 
 def test_bench_rejects_bad_sizes_in_one_line(capsys):

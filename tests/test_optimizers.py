@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -503,6 +505,77 @@ def test_adam_beta_sweep_equals_separate_runs():
         one = optlab.simulate("adam", "rosenbrock", x0=x0[i:i + 1], steps=150, lr=1e-2, betas=(b1[i], b2[i]),
                               progress=False)
         np.testing.assert_array_equal(r.x[i], one.x[0], err_msg=f"betas {b1[i]}, {b2[i]}")
+
+
+@pytest.mark.parametrize("name,grid", [
+    ("adam", dict(beta1=[0.8, 0.9], beta2=[0.99, 0.999, 0.9])),
+    ("sgd", dict(momentum=[0.0, 0.5, 0.9], dampening=[0.0, 0.1])),
+    ("nadam", dict(beta2=[0.99, 0.999], momentum_decay=[4e-3, 1e-2, 0.0])),
+])
+def test_grid_sweep_is_regrouped_and_gives_each_trajectory_its_own_run(name, grid, monkeypatch):
+    """An lr x (other hyperparameters) grid with the others innermost, as optlab.sweep lays out
+    a grid whose last axes they are: every 256-wide block holds every setting, so the engine
+    runs them grouped by setting (a block then takes its shared-hyperparameter paths) and puts
+    the outputs back. The run equals the same run not regrouped, and each trajectory its run
+    alone, distinct start points included (a wrong restore would move them)."""
+    from optlab.engine import core
+    keys = list(grid)
+    combos = [dict(zip(keys, c)) for c in itertools.product(*grid.values())]
+    n = 3000  # 12 blocks at D = 2, each with every setting
+    lr = np.geomspace(1e-3, 2e-2, n // len(combos) + 1).repeat(len(combos))[:n]
+    hyper = {k: np.array([combos[i % len(combos)][k] for i in range(n)]) for k in keys}
+    x0 = np.array([-1.5, 2.0]) + 0.002 * np.arange(n)[:, None]
+    orders = []
+    real = core.regroup
+    monkeypatch.setattr(core, "regroup", lambda *a: orders.append(real(*a)) or orders[-1])
+    kw = dict(x0=x0, steps=60, progress=False, lr=lr, **hyper)
+    grouped = optlab.simulate(name, "rosenbrock", **kw)
+    assert orders and orders[-1] is not None, "the run was not regrouped"
+    monkeypatch.setattr(core, "regroup", lambda *a: None)
+    plain = optlab.simulate(name, "rosenbrock", **kw)
+    for field in ("x", "loss", "x_final", "best_loss", "best_step", "diverged_step"):
+        np.testing.assert_array_equal(getattr(grouped, field), getattr(plain, field), err_msg=field)
+    for key in grouped.extra:
+        np.testing.assert_array_equal(grouped.extra[key], plain.extra[key], err_msg=key)
+    for i in (0, 1, 5, 255, 256, 2999):
+        one = optlab.simulate(name, "rosenbrock", x0=x0[i], steps=60, progress=False, lr=lr[i],
+                              **{k: v[i] for k, v in hyper.items()})
+        np.testing.assert_array_equal(grouped.x[i], one.x[0], err_msg=f"trajectory {i}")
+
+
+@pytest.mark.parametrize("run", [50, 100])
+def test_adam_beta_runs_equal_separate_runs(run, monkeypatch):
+    """(beta1, beta2) in runs of neighbours (a grid's start points): a block with a few runs
+    takes one pow per run and step; each trajectory carries the bits of its own run."""
+    from optlab.engine import core
+    monkeypatch.setattr(core, "regroup", lambda *a: None)  # the runs as given
+    rng = np.random.default_rng(5)
+    n = 600
+    pairs = np.column_stack([rng.uniform(0.5, 0.99, n // run + 1), 1.0 - 10.0 ** rng.uniform(-4, -0.5, n // run + 1)])
+    b1, b2 = (np.repeat(pairs[:, k], run)[:n] for k in (0, 1))
+    lr = np.geomspace(1e-3, 3e-2, n)
+    x0 = np.array([-1.5, 2.0]) + 0.002 * np.arange(n)[:, None]
+    r = optlab.simulate("adam", "rosenbrock", x0=x0, steps=120, lr=lr, beta1=b1, beta2=b2, progress=False)
+    for i in (0, run - 1, run, 255, 256, 599):
+        one = optlab.simulate("adam", "rosenbrock", x0=x0[i:i + 1], steps=120, lr=lr[i], betas=(b1[i], b2[i]),
+                              progress=False)
+        np.testing.assert_array_equal(r.x[i], one.x[0], err_msg=f"trajectory {i}")
+
+
+def test_setting_key_groups_all_but_the_lr():
+    from optlab.engine import core
+    hp = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],    # lr: not part of the key
+                   [0.9, 0.8, 0.9, 0.8, 0.9, 0.8],
+                   [0.5, 0.5, 0.7, 0.7, 0.5, 0.5],
+                   [1e-8] * 6])                        # constant: not part of it either
+    key = core.setting_key(hp, 0)
+    assert key.tolist() == [2, 0, 3, 1, 2, 0]  # (beta1, beta2) pairs numbered in sorted order
+    assert core.setting_key(hp[[0, 3]], 0) is None  # one setting
+    sched = np.array([0, 0, 0, 1, 1, 1])
+    assert core.setting_key(hp[[0, 3]], 0, sched).tolist() == sched.tolist()
+    rng = np.random.default_rng(0)
+    distinct = np.vstack([np.ones(5000), rng.uniform(0.5, 0.9, 5000)])
+    assert core.setting_key(distinct, 0) is None  # every trajectory its own: nothing to group
 
 
 # --- Adafactor -----------------------------------------------------------------------------------

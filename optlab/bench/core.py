@@ -5,8 +5,9 @@ machines are shared and noisy), best of ``--repeat`` runs each:
 
 * core: Adam on 2-D Rosenbrock, float64, N = 100,000 trajectories x
   T = 1,000 steps, recording every 100th step, led by the sweeps: an lr
-  sweep (lr log-spaced per trajectory, 1e-4 to 1), then (lr, beta1, beta2)
-  all per trajectory, each as a fraction of the shared-hyperparameter figure
+  sweep (lr log-spaced per trajectory, 1e-4 to 1), then an lr x beta1 x beta2
+  grid laid out as ``optlab.sweep`` does (betas innermost), then (lr, beta1,
+  beta2) all per trajectory, each as a fraction of the shared-hyperparameter figure
   (target >= 0.8x), then that shared figure as context; each against a numpy
   implementation vectorised over trajectories (shared: target >= 8x);
 * peers (``--peers``): the lr sweep against JAX+optax, torch batched over
@@ -107,6 +108,7 @@ def divider_floor(repeat=5, min_seconds=0.0):
 #: the core section's three Adam workloads, in the order printed: (key, title)
 CORE_WORKLOADS = (
     ("lr_sweep", "Adam, lr log-spaced per trajectory (1e-4 .. 1): an lr sweep"),
+    ("betas_grid", "Adam, lr x beta1 x beta2 grid (25 x 10 x 10, 40 starts each), betas innermost"),
     ("betas_sweep", "Adam, (lr, beta1, beta2) per trajectory: every trajectory its own triple"),
     ("shared", "Adam, one lr (1e-3) for all trajectories (context)"),
 )
@@ -117,16 +119,26 @@ SWEEP_TARGET = 0.8
 def core_hyper(n, seed=1):
     """The per-trajectory hyperparameters of the core section's workloads, by key.
 
-    lr sweep: lr log-spaced from 1e-4 to 1. (lr, beta1, beta2) sweep: the same lr, and
-    1 - beta1, 1 - beta2 log-uniform in [1e-2, 0.5] and [1e-4, 0.5] (the adam_betas study's
-    range), drawn independently per trajectory (``seed``), so that no two neighbours share
-    a pair of betas. shared: lr = 1e-3 (torch's default) for all."""
+    lr sweep: lr log-spaced from 1e-4 to 1. (lr, beta1, beta2) grid: 25 lr log-spaced over
+    the same range x 10 beta1 x 10 beta2 (1 - beta log-spaced in [1e-2, 0.5] and [1e-4, 0.5],
+    the adam_betas study's range), each triple with n / 2500 start points, laid out as
+    ``optlab.sweep(grid={"lr": ..., "beta1": ..., "beta2": ...})`` lays it out (the start
+    innermost, then beta2): every block of the engine holds several pairs of betas.
+    (lr, beta1, beta2) sweep: the same lr, and 1 - beta1, 1 - beta2 log-uniform over those
+    ranges, drawn independently per trajectory (``seed``), so that no two trajectories share a
+    pair of betas. shared: lr = 1e-3 (torch's default) for all."""
     lr = np.geomspace(1e-4, 1.0, n) if n > 1 else np.full(n, 1e-4)
     rng = np.random.default_rng(seed)
     b1 = 1.0 - np.exp(rng.uniform(np.log(1e-2), np.log(0.5), n))
     b2 = 1.0 - np.exp(rng.uniform(np.log(1e-4), np.log(0.5), n))
-    return {"lr_sweep": dict(lr=lr), "betas_sweep": dict(lr=lr, beta1=b1, beta2=b2),
-            "shared": dict(lr=np.full(n, 1e-3))}
+    g_lr, g_b1, g_b2 = np.meshgrid(np.geomspace(1e-4, 1.0, 25), 1.0 - np.geomspace(1e-2, 0.5, 10),
+                                   1.0 - np.geomspace(1e-4, 0.5, 10), indexing="ij")
+    per = -(-n // g_lr.size)  # start points per triple
+
+    def grid(a):
+        return np.repeat(a.ravel(), per)[:n]
+    return {"lr_sweep": dict(lr=lr), "betas_grid": dict(lr=grid(g_lr), beta1=grid(g_b1), beta2=grid(g_b2)),
+            "betas_sweep": dict(lr=lr, beta1=b1, beta2=b2), "shared": dict(lr=np.full(n, 1e-3))}
 
 
 def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10.0):
@@ -158,7 +170,7 @@ def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10
         eng = n * steps / best[i][0]
         ref = n * ns / best[k + i][0]
         out[key] = {"title": title, "engine_steps_per_s": eng, "numpy_steps_per_s": ref, "ratio": eng / ref}
-    for key in ("lr_sweep", "betas_sweep"):
+    for key in ("lr_sweep", "betas_grid", "betas_sweep"):
         out[key]["vs_shared"] = out[key]["engine_steps_per_s"] / out["shared"]["engine_steps_per_s"]
         out[key]["target_vs_shared"] = SWEEP_TARGET
     out["shared"]["target_ratio"] = 8.0

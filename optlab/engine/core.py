@@ -344,13 +344,17 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         raise DryRun()
     x0c = np.ascontiguousarray(pts, dtype=np_dtype)
     order = None
-    if sched is not None and device == "cpu" and grad_noise == 0.0 and not draws_per_trajectory(obj):
+    if device == "cpu" and opt.kernel_source is None and grad_noise == 0.0 and not draws_per_trajectory(obj):
         from .cpu import block_size
-        order = regroup(sched["index"], block_size(dim))
+        lr_row = opt.vector.index("lr") if "lr" in opt.vector else -1
+        key = setting_key(hp, lr_row, None if sched is None else sched["index"])
+        if key is not None:
+            order = regroup(key, block_size(dim))
     if order is not None:  # the kernel runs the trajectories in this order; the outputs are put back
         x0c = np.ascontiguousarray(x0c[order])
         hp = np.ascontiguousarray(hp[:, order])
-        sched = dict(sched, index=np.ascontiguousarray(sched["index"][order]))
+        if sched is not None:
+            sched = dict(sched, index=np.ascontiguousarray(sched["index"][order]))
     out = dict(
         rec_x=np.empty((n, n_rec, dim), dtype=np_dtype),
         rec_f=np.empty((n, n_rec), dtype=np_dtype),
@@ -464,9 +468,38 @@ def draws_per_trajectory(obj) -> bool:
         return True
 
 
+def setting_key(hp, lr_row: int, sched_index=None):
+    """One integer per trajectory, equal for trajectories with the same hyperparameters apart from
+    the lr (``hp`` row ``lr_row``) and the same scheduler setting (``sched_index``); None when all
+    share one, or when the settings are so many (most trajectories their own) that grouping them
+    cannot give a block one setting.
+
+    An optimizer's block takes its shared paths (bias corrections, decayed rates once a step)
+    when its trajectories share everything but the lr: :func:`regroup` by this key makes a grid
+    sweep fast whatever the order of its axes (``optlab.sweep`` puts the last axis innermost)."""
+    n = hp.shape[1]
+    cols = [sched_index] if sched_index is not None and n and sched_index.max() > 0 else []
+    for k in range(hp.shape[0]):
+        if k == lr_row or n == 0:
+            continue
+        row = hp[k]
+        if row[0] == row[0] and bool(np.all(row == row[0])):
+            continue
+        sample = row[:: max(1, n // 2048)]
+        if np.unique(sample).shape[0] * 2 > sample.shape[0]:
+            return None  # mostly distinct values: no group fills a block
+        cols.append(np.unique(row, return_inverse=True)[1].reshape(-1))
+    if not cols:
+        return None
+    key = np.asarray(cols[0], dtype=np.int64)
+    for c in cols[1:]:  # settings numbered 0, 1, ... in order (regroup counts them by the largest)
+        key = np.unique(key * (int(c.max()) + 1) + c, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return key
+
+
 def regroup(index, width: int):
-    """An order of the trajectories that puts those with the same scheduler setting (``index``,
-    one row per trajectory) next to each other, stable within a setting; None when the blocks
+    """An order of the trajectories that puts those with the same setting (``index``, one number
+    per trajectory from 0: the scheduler's row, :func:`setting_key`) next to each other, stable within a setting; None when the blocks
     of ``width`` trajectories already hold one setting each (up to one block per boundary).
 
     A block whose trajectories share a setting reads its schedule once a step and keeps its
@@ -497,8 +530,9 @@ def restore_order(out, order) -> None:
         out[k] = out[k].take(back, axis=0)
     if out["rec_e"].shape[0]:
         out["rec_e"] = out["rec_e"].take(back, axis=1)
-    sched = out["sched"]
-    out["sched"] = sched[:5] + (sched[5].take(back, axis=0),)
+    if "sched" in out:
+        sched = out["sched"]
+        out["sched"] = sched[:5] + (sched[5].take(back, axis=0),)
 
 
 def check_objective(opt, obj) -> None:

@@ -37,7 +37,13 @@ S_EXP_AVG, S_EXP_AVG_SQ, S_MAX_EXP_AVG_SQ = 0, 1, 2
 # sc: per-trajectory scalars
 K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS, K_SAME_ALL, K_SAME_REST = 0, 1, 2, 3, 4
 K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_POW1, K_POW2 = 5, 6, 7, 8, 9, 10
+# K_FEW_RUNS: the block's (beta1, beta2) come in at most MAX_RUNS runs of neighbours (set by init),
+# K_RUN_END: at a run's first trajectory, the index past its last
+K_FEW_RUNS, K_RUN_END = 11, 12
 TINY_BC = 2.0 ** -55
+# a run costs libm's pow three times a step (~50 ns); the per-trajectory products ~1-4 ns a
+# trajectory: a block of 256 with more runs than this takes the products
+MAX_RUNS = 8
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
 H_SCHEDULE = 5  # the driver's: 0 one lr schedule (or none), 1 lrs differ, 2 betas change per step
@@ -57,6 +63,18 @@ def init(x, st, sc, hp, hs, n):
     same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and vary < 2.0
     same_rest = same and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
     same_all = same_rest and uniform(hp, H_LR, n) and vary == 0.0
+    # runs of one (beta1, beta2) side by side: a grid's start points, the edges of a regrouped
+    # sweep's settings (optlab.engine.core.regroup); a few runs take one pow each per step
+    runs = 0
+    j = 0
+    while j < n:
+        e = j + 1
+        while e < n and hp[H_BETA1, e] == hp[H_BETA1, j] and hp[H_BETA2, e] == hp[H_BETA2, j]:
+            e += 1
+        sc[K_RUN_END, j] = float(e)
+        runs += 1
+        j = e
+    few = (not same) and runs <= MAX_RUNS and vary < 2.0
     for j in range(n):
         sc[K_POW1_HI, j] = 1.0  # beta ** 0 as a double-double (engine/powexact)
         sc[K_POW1_LO, j] = 0.0
@@ -65,6 +83,7 @@ def init(x, st, sc, hp, hs, n):
         sc[K_SAME_BETAS, j] = 1.0 if same else 0.0
         sc[K_SAME_ALL, j] = 1.0 if same_all else 0.0
         sc[K_SAME_REST, j] = 1.0 if same_rest else 0.0
+        sc[K_FEW_RUNS, j] = 1.0 if few else 0.0
 
 
 @jitable(inline="never")
@@ -150,6 +169,16 @@ def step(x, g, st, sc, hp, hs, t, n):
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
             sc[K_SQRT_BC2, j] = c2
+    elif sc[K_FEW_RUNS, 0] != 0.0:  # a few runs of one (beta1, beta2): one pow each per run
+        j = 0
+        while j < n:
+            e = int(sc[K_RUN_END, j])
+            bc1 = 1.0 - hp[H_BETA1, j] ** tf
+            c2 = (1.0 - hp[H_BETA2, j] ** tf) ** half
+            for i in range(j, e):
+                sc[K_STEP_SIZE, i] = hp[H_LR, i] / bc1
+                sc[K_SQRT_BC2, i] = c2
+            j = e
     elif hp[H_SCHEDULE, 0] < 2.0:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
         _bias_corrections(sc, hp, tf, n)
     else:  # beta1 cycled by a scheduler, per trajectory: torch's pow of this step's beta
@@ -240,7 +269,7 @@ SPECS = [
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
         state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
-             'pow2_lo', 'pow1', 'pow2'),
+             'pow2_lo', 'pow1', 'pow2', 'few_runs', 'run_end'),
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -253,7 +282,7 @@ SPECS = [
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
         state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
-             'pow2_lo', 'pow1', 'pow2'),
+             'pow2_lo', 'pow1', 'pow2', 'few_runs', 'run_end'),
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword
