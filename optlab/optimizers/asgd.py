@@ -36,6 +36,8 @@ from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, requ
 S_AX = 0
 # sc: per-trajectory scalars
 K_ETA, K_MU = 0, 1
+# K_LAMBD_LR_MAX: the largest |lambd * lr| of the block (set by init; the eta series' bound)
+K_LAMBD_LR_MAX = 2
 # hp: the per-trajectory hyperparameters
 H_LR, H_LAMBD, H_ALPHA, H_T0, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
 # K_ETA and K_MU hold float32 values (torch keeps them as float32 tensors).  hs: maximize.
@@ -45,9 +47,14 @@ def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
             st[S_AX, d, j] = 0.0
+    big = 0.0
     for j in range(n):
         sc[K_ETA, j] = float(np.float32(hp[H_LR, j]))
         sc[K_MU, j] = 1.0
+        a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
+        big = a if not (a <= big) else big  # NaN wins
+    for j in range(n):
+        sc[K_LAMBD_LR_MAX, j] = big
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -110,20 +117,27 @@ def step(x, g, st, sc, hp, hs, t, n):
 ETA_MARGIN = 1e-14
 
 
-#: the series below is used while every |lambd lr t| of the block is at most this
+#: the series below is used while every |lambd lr t| of the block is at most this, and cut
+#: after d ** 2 while they are at most SERIES_SHORT (the truncation, below 1e-15, stays well
+#: inside ETA_MARGIN)
 SERIES_MAX = 2.0 ** -8
+SERIES_SHORT = 1e-5
 
 
 @jitable(inline="never")
 def _eta_by_series(sc, hp, tf, alpha, n):
-    """:func:`_eta_by_roots` where ``d = lambd lr t`` is small (every ``|d| <= SERIES_MAX`` in
-    the block; else -1, and the caller computes every eta again): ``(1 + d) ** -alpha`` as its binomial series to the
+    """:func:`_eta_by_roots` where ``d = lambd lr t`` is small (the block's largest
+    ``|lambd lr|``, from init, times t at most SERIES_MAX; else -1, nothing written): ``(1 + d) ** -alpha`` as its binomial series to the
     sixth power, in FMAs, so no square root and no division (the units that bound this step;
     0.59x of the shared lr on an Intel Xeon with roots). ``d`` is torch's ``b - 1`` exactly
     (``b = 1 + lambd * lr * step`` rounded as torch rounds it; the subtraction is exact near 1),
     the coefficients are at most 1 in magnitude for alpha <= 1, so the truncation is below
     ``d ** 7 <= 2 ** -56`` and, with the roundings, ``lr (1 + d) ** -alpha`` lies within 5e-16
     (relative) of libm's quotient: the same float32 test with ETA_MARGIN keeps torch's bits."""
+    # |d| <= |lambd lr| t, up to the roundings of torch's b (a few ulp): the bound, a little wider
+    bound = sc[K_LAMBD_LR_MAX, 0] * tf * (1.0 + 1e-12)
+    if not (bound <= SERIES_MAX):  # NaN too
+        return -1
     a = -alpha  # binomial coefficients of (1 + d) ** a
     c1 = a
     c2 = c1 * (a - 1.0) / 2.0
@@ -132,19 +146,22 @@ def _eta_by_series(sc, hp, tf, alpha, n):
     c5 = c4 * (a - 4.0) / 5.0
     c6 = c5 * (a - 5.0) / 6.0
     bad = 0
-    far = 0
-    for j in range(n):
-        lr = hp[H_LR, j]
-        d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
-        far += not (abs(d) <= SERIES_MAX)  # NaN too
-        p = fma(fma(fma(fma(fma(fma(c6, d, c5), d, c4), d, c3), d, c2), d, c1), d, 1.0)
-        q = lr * p
-        e = np.float32(q)
-        same = (np.float32(q * (1.0 - ETA_MARGIN)) == e) & (np.float32(q * (1.0 + ETA_MARGIN)) == e)
-        bad += not same
-        sc[K_ETA, j] = float(e)
-    if far != 0:
-        return -1  # the caller recomputes every eta
+    if bound <= SERIES_SHORT:  # truncation below bound ** 3 <= 1e-15: to d ** 2
+        for j in range(n):
+            lr = hp[H_LR, j]
+            d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
+            q = lr * fma(fma(c2, d, c1), d, 1.0)
+            e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
+            bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
+            sc[K_ETA, j] = float(e)
+    else:
+        for j in range(n):
+            lr = hp[H_LR, j]
+            d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
+            q = lr * fma(fma(fma(fma(fma(fma(c6, d, c5), d, c4), d, c3), d, c2), d, c1), d, 1.0)
+            e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
+            bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
+            sc[K_ETA, j] = float(e)
     _mu(sc, hp, tf, n)
     return bad
 
@@ -205,7 +222,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False),
     vector=("lr", "lambd", "alpha", "t0", "weight_decay"),
     static=("maximize",),
-    state=('ax',), scalars=('eta', 'mu'),
+    state=('ax',), scalars=('eta', 'mu', 'lambd_lr_max'),
     validate=_validate,
     summary="ASGD: SGD with a decaying step and Polyak-Ruppert iterate averaging (torch.optim.ASGD)",
     torch_name="ASGD",
