@@ -521,7 +521,10 @@ def test_asgd_eta_from_series_rounds_as_libm_pow():
                              for lr, lam in zip(hp[asgd.H_LR], hp[asgd.H_LAMBD])], dtype=np.float64)
             np.testing.assert_array_equal(sc[asgd.K_ETA], want, err_msg=f"alpha={alpha} t={t}")
             assert np.all(sc[asgd.K_MU] == 1.0)
-    sc[asgd.K_LAMBD_LR_MAX] = 2.0 * asgd.SERIES_MAX / t  # one trajectory too far
+    sc[asgd.K_LAMBD_LR_MAX] = 2.0 * asgd.SERIES_MAX / t  # the block's bound too far
+    assert etas(sc, hp, t, 0.75, n) == -1
+    sc[asgd.K_LAMBD_LR_MAX] = 0.0  # a bound from init that a scheduler's larger lr outgrew
+    hp[asgd.H_LAMBD, 17] = 1e-3 / (hp[asgd.H_LR, 17] * t)  # d = 1e-3: past the short series
     assert etas(sc, hp, t, 0.75, n) == -1
 
 

@@ -127,14 +127,17 @@ SERIES_SHORT = 1e-5
 @jitable(inline="never")
 def _eta_by_series(sc, hp, tf, alpha, n):
     """:func:`_eta_by_roots` where ``d = lambd lr t`` is small (the block's largest
-    ``|lambd lr|``, from init, times t at most SERIES_MAX; else -1, nothing written): ``(1 + d) ** -alpha`` as its binomial series to the
+    ``|lambd lr|``, from init, times t, and every ``|d|``, at most SERIES_MAX; else -1, and
+    the caller computes every eta again): ``(1 + d) ** -alpha`` as its binomial series to the
     sixth power, in FMAs, so no square root and no division (the units that bound this step;
     0.59x of the shared lr on an Intel Xeon with roots). ``d`` is torch's ``b - 1`` exactly
     (``b = 1 + lambd * lr * step`` rounded as torch rounds it; the subtraction is exact near 1),
     the coefficients are at most 1 in magnitude for alpha <= 1, so the truncation is below
     ``d ** 7 <= 2 ** -56`` and, with the roundings, ``lr (1 + d) ** -alpha`` lies within 5e-16
     (relative) of libm's quotient: the same float32 test with ETA_MARGIN keeps torch's bits."""
-    # |d| <= |lambd lr| t, up to the roundings of torch's b (a few ulp): the bound, a little wider
+    # |d| <= |lambd lr| t, up to the roundings of torch's b (a few ulp): init's bound picks the
+    # series; each d is checked against it too (a scheduler may raise the lr after init): one
+    # beyond sends the block to the roots
     bound = sc[K_LAMBD_LR_MAX, 0] * tf * (1.0 + 1e-12)
     if not (bound <= SERIES_MAX):  # NaN too
         return -1
@@ -146,10 +149,12 @@ def _eta_by_series(sc, hp, tf, alpha, n):
     c5 = c4 * (a - 4.0) / 5.0
     c6 = c5 * (a - 5.0) / 6.0
     bad = 0
+    far = 0
     if bound <= SERIES_SHORT:  # truncation below bound ** 3 <= 1e-15: to d ** 2
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
+            far += not (abs(d) <= SERIES_SHORT)
             q = lr * fma(fma(c2, d, c1), d, 1.0)
             e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
             bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
@@ -158,10 +163,13 @@ def _eta_by_series(sc, hp, tf, alpha, n):
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
+            far += not (abs(d) <= SERIES_MAX)
             q = lr * fma(fma(fma(fma(fma(fma(c6, d, c5), d, c4), d, c3), d, c2), d, c1), d, 1.0)
             e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
             bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
             sc[K_ETA, j] = float(e)
+    if far != 0:
+        return -1  # the caller computes every eta again
     _mu(sc, hp, tf, n)
     return bad
 
