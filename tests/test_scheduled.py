@@ -347,6 +347,35 @@ def test_settings_mixed_in_every_block_are_regrouped_and_give_each_trajectory_it
                                                  progress=False, **alone), i, "alone")
 
 
+@pytest.mark.parametrize("dtype,spec", [
+    ("float32", {"name": "StepLR", "step_size": 5, "gamma": 0.5}),
+    ("float64", {"name": "CyclicLR", "base_lr": 1e-3, "max_lr": [1e-2, 2e-2] * 512, "step_size_up": 4}),
+    ("float64", {"name": "OneCycleLR", "max_lr": 2e-2, "total_steps": 30, "cycle_momentum": True}),
+])
+def test_regrouped_runs_read_their_own_schedule_tables(dtype, spec, monkeypatch):
+    """Table schedules (float32, the schedulers without a program) are read by position: when
+    the run is regrouped (here by beta1, two values alternating), the tables follow the
+    trajectories, so each keeps its own lr (a wrong table gave trajectory 256 another's lr)."""
+    from optlab.engine import core
+    n = 1024
+    lr = np.array(([2e-2] * 256 + [1e-3] * 256) * 2)
+    b1 = np.array([0.8, 0.9] * (n // 2))
+    x0 = np.asarray(ROSEN) + 0.001 * np.arange(n)[:, None]
+    orders = []
+    real = core.regroup
+    monkeypatch.setattr(core, "regroup", lambda *a: orders.append(real(*a)) or orders[-1])
+    kw = dict(x0=x0, steps=30, progress=False, dtype=dtype, scheduler=spec)
+    res = optlab.simulate("adam", "rosenbrock", lr=lr, beta1=b1, **kw)
+    assert orders and orders[-1] is not None, "the run was not regrouped"
+    monkeypatch.setattr(core, "regroup", lambda *a: None)
+    assert np.array_equal(res.lr, optlab.simulate("adam", "rosenbrock", lr=lr, beta1=b1, **kw).lr)
+    for i in (0, 1, 255, 256, 257, 1023):
+        alone = optlab.simulate("adam", "rosenbrock", x0=x0[i], steps=30, progress=False, dtype=dtype, lr=lr[i],
+                                beta1=b1[i], scheduler=spec_of(spec, i))
+        assert np.array_equal(res.lr[i], alone.lr[0]), i
+        np.testing.assert_allclose(res.x[i], alone.x[0], rtol=0, atol=1e-5 if dtype == "float32" else 0.0)
+
+
 def test_runs_that_draw_per_trajectory_are_not_regrouped(monkeypatch):
     """A trajectory's minibatches (and gradient noise) are keyed by its index: those runs keep
     their order, whatever the settings."""

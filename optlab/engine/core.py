@@ -354,7 +354,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         x0c = np.ascontiguousarray(x0c[order])
         hp = np.ascontiguousarray(hp[:, order])
         if sched is not None:
-            sched = dict(sched, index=np.ascontiguousarray(sched["index"][order]))
+            # the row index, and the tables the kernel reads by position (block-major) with it
+            sched = dict(sched, index=np.ascontiguousarray(sched["index"][order]),
+                         **(sched["reorder"](order) if "reorder" in sched else {}))
     out = dict(
         rec_x=np.empty((n, n_rec, dim), dtype=np_dtype),
         rec_f=np.empty((n, n_rec), dtype=np_dtype),
@@ -594,7 +596,13 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
     from .cpu import block_size
     width = 1 if device == "cuda" else block_size(dim)  # the CUDA engine's blocks: one trajectory
     none = np.zeros((1, 1, 1), dtype=hp_dtype)
-    m_tab = none if plan.momentum is None else block_major(plan.momentum, plan.index, width, hp_dtype)
+
+    def tables(index):
+        """The block-major lr and momentum tables for trajectories whose rows are ``index``
+        (called again with the regrouped index: the kernel reads the tables by position)."""
+        lr_tab = none if plan.plateau is not None else block_major(plan.lr, index, width, hp_dtype)
+        return lr_tab, none if plan.momentum is None else block_major(plan.momentum, index, width, hp_dtype)
+    m_tab = tables(plan.index)[1] if plan.plateau is not None else None
     if plan.plateau is not None:
         popt = np.ascontiguousarray(np.stack([np.asarray(plan.plateau[k], dtype=np.float64) for k in (
             "mode_max", "rel", "factor", "patience", "threshold", "cooldown", "min_lr", "eps")]))
@@ -604,11 +612,13 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
         first, pidx = schedulers._dedupe([np.ascontiguousarray(row[plan.index]).view(np.uint64) for row in popt], n)
         return dict(kind="plateau", lr=none, momentum=m_tab, index=np.ascontiguousarray(pidx, dtype=np.int64),
                     plateau=np.ascontiguousarray(popt[:, plan.index[first]]),
-                    options={"name": plan.name, **plan.options})
-    return dict(kind="table" if plan.momentum is None else "table+momentum",
-                lr=block_major(plan.lr, plan.index, width, hp_dtype), momentum=m_tab,
+                    options={"name": plan.name, **plan.options},
+                    reorder=lambda order: dict(momentum=tables(plan.index[order])[1]))
+    lr_tab, m_tab = tables(plan.index)
+    return dict(kind="table" if plan.momentum is None else "table+momentum", lr=lr_tab, momentum=m_tab,
                 index=np.ascontiguousarray(plan.index, dtype=np.int64), plateau=np.zeros((8, 1)),
-                options={"name": plan.name, **plan.options})
+                options={"name": plan.name, **plan.options},
+                reorder=lambda order: dict(zip(("lr", "momentum"), tables(plan.index[order]))))
 
 
 _POOL = None

@@ -19,6 +19,7 @@ import numpy as np
 
 from numba import types
 from numba.core.extending import intrinsic, overload
+from numba.core.typing.templates import _OverloadFunctionTemplate
 
 
 def jitable(fn=None, *, inline="always"):
@@ -57,7 +58,7 @@ def _inline_build_impl(self, cache_key, args, kws):
     from numba.core.registry import CPUDispatcher
     disp = self._get_jit_decorator()(**self._jit_options)(self._overload_func(*args, **kws))
     if not (isinstance(disp, CPUDispatcher) and hasattr(disp, "_can_compile")):
-        return super(type(self), self)._build_impl(cache_key, args, kws)
+        return _OverloadFunctionTemplate._build_impl(self, cache_key, args, kws)
     self._impl_cache[cache_key] = disp, args
     return disp, args
 
@@ -65,10 +66,10 @@ def _inline_build_impl(self, cache_key, args, kws):
 def _inline_generic(self, args, kws):
     disp, _ = self._get_impl(args, kws)
     if disp is None or not getattr(disp, "_can_compile", False) or not self._inline.is_always_inline:
-        return super(type(self), self).generic(args, kws)
+        return _OverloadFunctionTemplate.generic(self, args, kws)
     disp._can_compile = False  # the call template then only folds the arguments; Numba types the IR
     try:
-        return super(type(self), self).generic(args, kws)
+        return _OverloadFunctionTemplate.generic(self, args, kws)
     finally:
         disp._can_compile = True
 

@@ -37,7 +37,7 @@ S_EXP_AVG, S_EXP_AVG_SQ, S_MAX_EXP_AVG_SQ = 0, 1, 2
 # sc: per-trajectory scalars
 K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS, K_SAME_ALL, K_SAME_REST = 0, 1, 2, 3, 4
 K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_POW1, K_POW2 = 5, 6, 7, 8, 9, 10
-# K_FEW_RUNS: the block's (beta1, beta2) come in at most MAX_RUNS runs of neighbours (set by init),
+# K_FEW_RUNS: the block's (beta1, beta2) come in at most MAX_RUNS runs of neighbours (set by the first step),
 # K_RUN_END: at a run's first trajectory, the index past its last
 K_FEW_RUNS, K_RUN_END = 11, 12
 TINY_BC = 2.0 ** -55
@@ -63,18 +63,6 @@ def init(x, st, sc, hp, hs, n):
     same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and vary < 2.0
     same_rest = same and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
     same_all = same_rest and uniform(hp, H_LR, n) and vary == 0.0
-    # runs of one (beta1, beta2) side by side: a grid's start points, the edges of a regrouped
-    # sweep's settings (optlab.engine.core.regroup); a few runs take one pow each per step
-    runs = 0
-    j = 0
-    while j < n:
-        e = j + 1
-        while e < n and hp[H_BETA1, e] == hp[H_BETA1, j] and hp[H_BETA2, e] == hp[H_BETA2, j]:
-            e += 1
-        sc[K_RUN_END, j] = float(e)
-        runs += 1
-        j = e
-    few = (not same) and runs <= MAX_RUNS and vary < 2.0
     for j in range(n):
         sc[K_POW1_HI, j] = 1.0  # beta ** 0 as a double-double (engine/powexact)
         sc[K_POW1_LO, j] = 0.0
@@ -83,7 +71,7 @@ def init(x, st, sc, hp, hs, n):
         sc[K_SAME_BETAS, j] = 1.0 if same else 0.0
         sc[K_SAME_ALL, j] = 1.0 if same_all else 0.0
         sc[K_SAME_REST, j] = 1.0 if same_rest else 0.0
-        sc[K_FEW_RUNS, j] = 1.0 if few else 0.0
+        sc[K_FEW_RUNS, j] = 0.0  # found by step's first call (_find_runs): the shared kernel has no use for it
 
 
 @jitable(inline="never")
@@ -163,6 +151,8 @@ def step(x, g, st, sc, hp, hs, t, n):
                     st[S_MAX_EXP_AVG_SQ, d, j] = vm
         return
     # a sweep: this step's per-trajectory scalars, then the same coordinate update
+    if t == 1 and sc[K_SAME_BETAS, 0] == 0.0 and hp[H_SCHEDULE, 0] < 2.0:
+        _find_runs(sc, hp, n)
     if sc[K_SAME_BETAS, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
         bc1 = 1.0 - hp[H_BETA1, 0] ** tf
         c2 = (1.0 - hp[H_BETA2, 0] ** tf) ** half
@@ -196,6 +186,27 @@ def step(x, g, st, sc, hp, hs, t, n):
             st[S_EXP_AVG_SQ, d, j] = v
             if amsgrad:  # loop-invariant: LLVM unswitches it
                 st[S_MAX_EXP_AVG_SQ, d, j] = vm
+
+
+@jitable(inline="never")
+def _find_runs(sc, hp, n):
+    """Runs of one (beta1, beta2) side by side in a block with several (a grid's start points,
+    the edges of a regrouped sweep's settings, optlab.engine.core.regroup): ``K_RUN_END`` at
+    each run's first trajectory, and ``K_FEW_RUNS`` when there are at most MAX_RUNS, which then
+    take one pow each per step. Called by the first step (hyperparameters never change during a
+    run, unless a scheduler cycles beta1: not called then)."""
+    runs = 0
+    j = 0
+    while j < n:
+        e = j + 1
+        while e < n and hp[H_BETA1, e] == hp[H_BETA1, j] and hp[H_BETA2, e] == hp[H_BETA2, j]:
+            e += 1
+        sc[K_RUN_END, j] = float(e)
+        runs += 1
+        j = e
+    few = 1.0 if runs <= MAX_RUNS else 0.0
+    for j in range(n):
+        sc[K_FEW_RUNS, j] = few
 
 
 @jitable(inline="never")

@@ -52,7 +52,7 @@ def init(x, st, sc, hp, hs, n):
         sc[K_ETA, j] = float(np.float32(hp[H_LR, j]))
         sc[K_MU, j] = 1.0
         a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
-        big = a if not (a <= big) else big  # NaN wins
+        big = a if not (a <= big) else big  # only picks the series: each d is checked again
     for j in range(n):
         sc[K_LAMBD_LR_MAX, j] = big
 
