@@ -153,22 +153,44 @@ def step(x, g, st, sc, hp, hs, t, n):
     # a sweep: this step's per-trajectory scalars, then the same coordinate update
     if t == 1 and sc[K_SAME_BETAS, 0] == 0.0 and hp[H_SCHEDULE, 0] < 2.0:
         _find_runs(sc, hp, n)
+    if sc[K_FEW_RUNS, 0] != 0.0:  # a few runs that share all but the lr: each as an lr sweep
+        j = 0
+        while j < n:
+            e = int(sc[K_RUN_END, j])
+            b1 = hp[H_BETA1, j]
+            b2 = hp[H_BETA2, j]
+            eps = hp[H_EPS, j]
+            wd = hp[H_WEIGHT_DECAY, j]
+            bc1 = 1.0 - b1 ** tf
+            c2 = (1.0 - b2 ** tf) ** half
+            # views that start at the run: indices from 0, which LLVM sees are never negative
+            # (an index j + i keeps a wraparound test per access and the loop scalar)
+            lr_ = hp[H_LR, j:e]
+            ss = sc[K_STEP_SIZE, j:e]
+            for i in range(e - j):
+                ss[i] = lr_[i] / bc1
+            for d in range(x.shape[0]):
+                xd = x[d, j:e]
+                gd = g[d, j:e]
+                md = st[S_EXP_AVG, d, j:e]
+                vd = st[S_EXP_AVG_SQ, d, j:e]
+                wd_ = st[S_MAX_EXP_AVG_SQ, d, j:e]
+                for i in range(e - j):
+                    xi, m, v, vm = _update(xd[i], gd[i], md[i], vd[i], wd_[i], lr_[i], b1, b2, eps, wd, ss[i], c2,
+                                           maximize, decoupled, amsgrad)
+                    xd[i] = xi
+                    md[i] = m
+                    vd[i] = v
+                    if amsgrad:
+                        wd_[i] = vm
+            j = e
+        return
     if sc[K_SAME_BETAS, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
         bc1 = 1.0 - hp[H_BETA1, 0] ** tf
         c2 = (1.0 - hp[H_BETA2, 0] ** tf) ** half
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
             sc[K_SQRT_BC2, j] = c2
-    elif sc[K_FEW_RUNS, 0] != 0.0:  # a few runs of one (beta1, beta2): one pow each per run
-        j = 0
-        while j < n:
-            e = int(sc[K_RUN_END, j])
-            bc1 = 1.0 - hp[H_BETA1, j] ** tf
-            c2 = (1.0 - hp[H_BETA2, j] ** tf) ** half
-            for i in range(j, e):
-                sc[K_STEP_SIZE, i] = hp[H_LR, i] / bc1
-                sc[K_SQRT_BC2, i] = c2
-            j = e
     elif hp[H_SCHEDULE, 0] < 2.0:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
         _bias_corrections(sc, hp, tf, n)
     else:  # beta1 cycled by a scheduler, per trajectory: torch's pow of this step's beta
@@ -199,7 +221,8 @@ def _find_runs(sc, hp, n):
     j = 0
     while j < n:
         e = j + 1
-        while e < n and hp[H_BETA1, e] == hp[H_BETA1, j] and hp[H_BETA2, e] == hp[H_BETA2, j]:
+        while e < n and hp[H_BETA1, e] == hp[H_BETA1, j] and hp[H_BETA2, e] == hp[H_BETA2, j] \
+                and hp[H_EPS, e] == hp[H_EPS, j] and hp[H_WEIGHT_DECAY, e] == hp[H_WEIGHT_DECAY, j]:
             e += 1
         sc[K_RUN_END, j] = float(e)
         runs += 1
