@@ -195,7 +195,7 @@ def test_sigint_to_a_run(tmp_path):
     opts = ",".join(f"{{name:adam,lr:{lr}}}" for lr in (0.001, 0.002, 0.003, 0.004, 0.005, 0.006))
     rc, so, se = _interrupt(["study.name=compare", f"+study.optimizers=[{opts}]", *LONG, f"hydra.run.dir={out}"],
                             out / ".hydra", tmp_path, after=1.0)
-    assert rc == 130
+    assert rc == 130, (so + se)[-3000:]  # what the process said, should it ever not be 130
     line = _one_line(so, se)
     assert str(out) in line and "run the same command again" in line
     assert (out / "report.md").is_file()
@@ -212,7 +212,7 @@ def test_sigint_to_a_multirun_then_resume(tmp_path):
     args = ["-m", "optimizer.lr=0.001,0.002,0.003,0.004,0.005", "engine.steps=300000", *LONG[1:],
             f"hydra.sweep.dir={folder}"]
     rc, so, se = _interrupt(args, folder / "1" / "job.json", tmp_path)  # two jobs done, with their bookkeeping
-    assert rc == 130
+    assert rc == 130, (so + se)[-3000:]  # what the process said, should it ever not be 130
     line = _one_line(so, se)
     assert str(folder) in line and "report.resume=true" in line
     statuses = [j.status for j in find_jobs(folder)[1]]
