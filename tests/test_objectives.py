@@ -598,3 +598,84 @@ def test_spec_defaults_backward_compatible():
     assert O.get("rosenbrock").stationary_box.shape == (2, 2)
     assert np.array_equal(O.get("rastrigin").stationary_box, [[-2.25, 2.25], [-2.25, 2.25]])
     assert O.get("mlp").stationary_points == ()
+
+
+# --- finite sums: the trajectory-innermost loops (ctx scratch) against the one-at-a-time loops ----
+
+_FS_CASES = [
+    ("linear_regression", 2, dict(batch_size=32)), ("linear_regression", 4, dict(batch_size=7, n_samples=100)),
+    ("linear_regression", 2, dict(batch_size=1, n_samples=37, full_loss=False)),
+    ("logistic_regression", 2, {}), ("logistic_regression", 3, dict(n_samples=100, l2=0.1)),
+    ("logistic_regression", 2, dict(batch_size=32, full_loss=False)),
+    ("logistic_regression", 3, dict(batch_size=7, n_samples=100)),
+    ("mlp", 33, {}), ("mlp", 9, dict(l2=1e-3, n_samples=100)), ("mlp", 33, dict(batch_size=32)),
+    ("mlp", 13, dict(batch_size=5, n_samples=37, full_loss=False)), ("mlp", 9, dict(loss="mse")),
+    ("mlp", 9, dict(loss="mse", batch_size=16, full_loss=False)),
+]
+
+
+def _fs_eval(fn, spec, dim, opts, x, ctx_len, step):
+    from optlab.engine import ops
+    p = spec.make_params(dim, **opts)
+    n = x.shape[1]
+    g = np.full((dim, n), np.nan)
+    f = np.full(n, np.nan)
+    ctx = np.zeros(ctx_len, np.int64)
+    ctx[0], ctx[1], ctx[2] = 7, step, 11
+    fn(x, g, f, p, n, ctx)
+    assert ctx_len == ops.CTX_HEAD or ctx_len >= ops.ctx_length(dim, n)
+    return f, g
+
+
+@pytest.mark.parametrize("name,dim,opts", _FS_CASES)
+def test_finite_sum_loops_over_the_block_give_the_one_at_a_time_bits(name, dim, opts):
+    """The CPU engine's ctx carries scratch rows (ops.CTX_SCRATCH): the finite-sum kernels then run
+    each sample over the block's trajectories (vectorised); a ctx of 3 (CUDA, evaluators, L-BFGS)
+    runs trajectory by trajectory. Same expressions, same order per trajectory: the same bits,
+    minibatch index draws included (odd n_samples make the Feistel permutation cycle-walk)."""
+    from optlab.engine import objective_cpu, ops
+    spec = O.get(name)
+    fn = objective_cpu.function(spec, np.float64)
+    x = np.ascontiguousarray(np.random.default_rng(dim).uniform(-2, 2, (dim, 40)))
+    for step in (0, 3, 50):
+        f1, g1 = _fs_eval(fn, spec, dim, opts, x, ops.CTX_HEAD, step)
+        f2, g2 = _fs_eval(fn, spec, dim, opts, x, ops.ctx_length(dim, 40), step)
+        assert np.isfinite(f1).all() and np.isfinite(g1).all()
+        np.testing.assert_array_equal(f2, f1)
+        np.testing.assert_array_equal(g2, g1)
+
+
+def test_finite_sum_loops_in_plain_python_give_the_compiled_bits():
+    """NUMBA_DISABLE_JIT=1 runs the same kernel source as Python: both loop orders, minibatches
+    with a cycle-walking permutation included, give the compiled kernel's bits."""
+    from optlab.engine import objective_cpu, ops
+    cases = [("logistic_regression", 3, dict(batch_size=7, n_samples=37)),
+             ("mlp", 9, dict(batch_size=5, n_samples=37, full_loss=False)),
+             ("linear_regression", 2, dict(batch_size=5, n_samples=37))]
+    code = ("import numpy as np, json, sys\nfrom optlab import objectives as O\nfrom optlab.engine import ops\n"
+            "out = []\n"
+            f"for name, dim, opts in {cases!r}:\n"
+            "    spec = O.get(name); p = spec.make_params(dim, **opts)\n"
+            "    x = np.ascontiguousarray(np.random.default_rng(dim).uniform(-2, 2, (dim, 6)))\n"
+            "    for L in (ops.CTX_HEAD, ops.ctx_length(dim, 6)):\n"
+            "        g = np.zeros((dim, 6)); f = np.zeros(6); ctx = np.zeros(L, np.int64); ctx[:3] = (7, 9, 11)\n"
+            "        spec.value_grad_kernel(x, g, f, p, 6, ctx)\n"
+            "        out.append([f.tolist(), g.tolist()])\n"
+            "print(json.dumps(out))\n")
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    py = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert py.returncode == 0, py.stderr[-2000:]
+    got = json.loads(py.stdout)
+    k = 0
+    for name, dim, opts in cases:
+        spec = O.get(name)
+        fn = objective_cpu.function(spec, np.float64)
+        x = np.ascontiguousarray(np.random.default_rng(dim).uniform(-2, 2, (dim, 6)))
+        for L in (ops.CTX_HEAD, ops.ctx_length(dim, 6)):
+            f, g = _fs_eval(fn, spec, dim, opts, x, L, 9)
+            assert got[k][0] == f.tolist() and got[k][1] == g.tolist(), (name, L)
+            k += 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import codegen, jitopts
+from . import codegen, jitopts, ops
 
 def block_size(dim: int) -> int:
     """Trajectories per block: wide for low dimension (the per-step work that
@@ -228,13 +228,15 @@ def schedule_momentum_row(opt_spec) -> int:
 def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
     """One thread's block arrays, ``run``'s arguments ``x`` .. ``ctx``, zeroed by the kernel per block:
     x, g, f, xa, fa (the look-ahead point, 1 wide when unused), st, sc, hb, best loss, gradient
-    norm, books (best step, divergence step, tolerance step) and the RNG context."""
+    norm, books (best step, divergence step, tolerance step) and the objective's context (with
+    its scratch rows, ``ops.CTX_SCRATCH``)."""
     b = block_size(dim)
     wa = b if opt_spec.lookahead is not None else 1
     z = np.zeros
     return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),
             z((max(opt_spec.n_state, 1), dim, b), dtype), z((max(opt_spec.n_scalar, 1), b), dtype),
-            z((len(opt_spec.vector) + 1, b), hp_dtype), z(b), z(b), z((4, b), np.int64), z(3, np.int64))
+            z((len(opt_spec.vector) + 1, b), hp_dtype), z(b), z(b), z((4, b), np.int64),
+            z(ops.ctx_length(dim, b), np.int64))
 
 
 def tag(opt_spec, obj_spec=None) -> str:

@@ -148,6 +148,63 @@ overload(epoch_key, target="generic", inline="always", strict=False)(lambda *a: 
 overload(permute, target="generic", inline="always", strict=False)(lambda *a: _permute_jit)
 
 
+def batch_keys(sk, seed, traj0, epoch, n):
+    """sk[j] = epoch_key(seed, traj0 + j, epoch) for j < n, its 64 bits stored as int64."""
+    for j in range(n):
+        k = int(epoch_key(seed, traj0 + j, epoch)) & _MASK
+        sk[j] = k - (1 << 64) if k >> 63 else k
+
+
+def batch_positions(si, sk, pos, n, bits, w):
+    """si[j] = permute(pos, n, bits, key j) for the w keys of ``sk`` (``batch_keys``)."""
+    for j in range(w):
+        si[j] = permute(pos, n, bits, int(sk[j]) & _MASK)
+
+
+def _batch_keys_jit(sk, seed, traj0, epoch, n):
+    for j in range(n):
+        sk[j] = np.int64(epoch_key(seed, traj0 + j, epoch))
+
+
+def _batch_positions_jit(si, sk, pos, n, bits, w):
+    # one Feistel pass for every key, branch-free (it vectorises), then the cycle walk of the
+    # values that left [0, n) (none when n is a power of two; under half of them otherwise)
+    wl = bits // 2
+    wr = bits - wl
+    uwr = np.uint64(wr)
+    ml = (_uONE << np.uint64(wl)) - _uONE
+    mr = (_uONE << uwr) - _uONE
+    v0 = np.uint64(pos)
+    lo = v0 & mr
+    hi = v0 >> uwr
+    for j in range(w):
+        k1 = np.uint64(sk[j]) + _uG
+        z = lo + k1
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        t = (hi ^ z ^ (z >> _u31)) & ml
+        z = t + k1 + _uG
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        hi2 = (lo ^ z ^ (z >> _u31)) & mr
+        z = hi2 + k1 + _uG + _uG
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        t2 = (t ^ z ^ (z >> _u31)) & ml
+        z = t2 + k1 + _uG + _uG + _uG
+        z = (z ^ (z >> _u30)) * _uM1
+        z = (z ^ (z >> _u27)) * _uM2
+        lo2 = (hi2 ^ z ^ (z >> _u31)) & mr
+        si[j] = np.int64((t2 << uwr) | lo2)
+    for j in range(w):
+        if si[j] >= n:
+            si[j] = permute(si[j], n, bits, sk[j])
+
+
+overload(batch_keys, target="generic", inline="always", strict=False)(lambda *a: _batch_keys_jit)
+overload(batch_positions, target="generic", inline="always", strict=False)(lambda *a: _batch_positions_jit)
+
+
 @jitable
 def batch_span(step, n, m):
     """(epoch, first position, count) of the minibatch at ``step``.

@@ -37,8 +37,9 @@ from ..errors import OptlabError
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
-from ._sampling import batch_span, epoch_key, permute
-from ._vecmath import bce_logit, bce_logit_v, sigmoid, tanh_v
+from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
+from ._vecmath import bce_logit_v, sigmoid, sigmoid_v, tanh_v
+from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
 # p[8:]: X (n, 2) row-major | y (n) in {0, 1};  p[6] = h;  p[7] = loss (0 bce, 1 mse)
 LOSSES = ("bce", "mse")
@@ -86,27 +87,106 @@ def mlp(x, g, f, p, n, ctx):
             g[a, j] = 0.0
     epoch, start, cnt = batch_span(ctx[1], ns, m)
     inv = 1.0 / cnt
-    for j in range(n):
-        key = epoch_key(ctx[0], ctx[2] + j, epoch)
+    own = not (full and minib)
+    if ctx.shape[0] >= CTX_HEAD + (CTX_SCRATCH + h) * n:
+        # the same sums, the block's trajectories innermost (ops.CTX_SCRATCH): each sample's
+        # inputs and label gathered into rows, its output (then its residual) in a row, the
+        # hidden units' activations in h rows
+        sk = ctx[CTX_HEAD:CTX_HEAD + n]
+        si = ctx[CTX_HEAD + n:CTX_HEAD + 2 * n]
+        rows = ctx[CTX_HEAD + 2 * n:CTX_HEAD + (6 + h) * n].view(np.float64)
+        a0 = rows[:n]
+        a1 = rows[n:2 * n]
+        yv = rows[2 * n:3 * n]
+        o = rows[3 * n:4 * n]
+        act = rows[4 * n:]
+        if minib:
+            batch_keys(sk, ctx[0], ctx[2], epoch, n)
         for r in range(cnt):
-            i = permute(start + r, ns, bits, key) if minib else r
-            x0 = p[oX + 2 * i]
-            x1 = p[oX + 2 * i + 1]
-            o = x[oc, j]
+            if minib:
+                batch_positions(si, sk, start + r, ns, bits, n)
+                for j in range(n):
+                    i = si[j]
+                    a0[j] = p[oX + 2 * i]
+                    a1[j] = p[oX + 2 * i + 1]
+                    yv[j] = p[oy + i]
+            else:
+                x0 = p[oX + 2 * r]
+                x1 = p[oX + 2 * r + 1]
+                yi = p[oy + r]
+                for j in range(n):
+                    a0[j] = x0
+                    a1[j] = x1
+                    yv[j] = yi
+            for j in range(n):
+                o[j] = x[oc, j]
             for k in range(h):
-                o += x[ov + k, j] * math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
-            yi = p[oy + i]
-            res = inv * (2.0 * (o - yi) if mse else sigmoid(o) - yi)
-            g[oc, j] += res
+                ak = act[k * n:(k + 1) * n]
+                for j in range(n):
+                    a = tanh_v(x[2 * k, j] * a0[j] + x[2 * k + 1, j] * a1[j] + x[ob + k, j])
+                    ak[j] = a
+                    o[j] += x[ov + k, j] * a
+            if mse:
+                for j in range(n):
+                    e = o[j] - yv[j]
+                    res = inv * (2.0 * e)
+                    o[j] = res
+                    g[oc, j] += res
+                    if own:
+                        f[j] += inv * (e * e)
+            else:
+                for j in range(n):
+                    oj = o[j]
+                    yi = yv[j]
+                    res = inv * (sigmoid_v(oj) - yi)
+                    o[j] = res
+                    g[oc, j] += res
+                    if own:
+                        f[j] += inv * bce_logit_v(oj, yi)
+            dz = yv  # the labels are read: the row holds each unit's dz now
             for k in range(h):
-                a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
-                g[ov + k, j] += res * a
-                dz = res * x[ov + k, j] * (1.0 - a * a)
-                g[ob + k, j] += dz
-                g[2 * k, j] += dz * x0
-                g[2 * k + 1, j] += dz * x1
-            if not (full and minib):
-                f[j] += inv * ((o - yi) * (o - yi) if mse else bce_logit(o, yi))
+                ak = act[k * n:(k + 1) * n]
+                # one row of g per loop: stores to several rows of one array need overlap
+                # checks that stop LLVM from vectorising
+                for j in range(n):
+                    res = o[j]
+                    a = ak[j]
+                    g[ov + k, j] += res * a
+                    dz[j] = res * x[ov + k, j] * (1.0 - a * a)
+                for j in range(n):
+                    g[ob + k, j] += dz[j]
+                for j in range(n):
+                    g[2 * k, j] += dz[j] * a0[j]
+                for j in range(n):
+                    g[2 * k + 1, j] += dz[j] * a1[j]
+    else:
+        for j in range(n):
+            key = epoch_key(ctx[0], ctx[2] + j, epoch)
+            for r in range(cnt):
+                i = permute(start + r, ns, bits, key) if minib else r
+                x0 = p[oX + 2 * i]
+                x1 = p[oX + 2 * i + 1]
+                oj = x[oc, j]
+                for k in range(h):
+                    oj += x[ov + k, j] * tanh_v(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                yi = p[oy + i]
+                if mse:
+                    e = oj - yi
+                    res = inv * (2.0 * e)
+                    if own:
+                        f[j] += inv * (e * e)
+                else:
+                    res = inv * (sigmoid_v(oj) - yi)
+                    if own:
+                        f[j] += inv * bce_logit_v(oj, yi)
+                g[oc, j] += res
+                for k in range(h):
+                    a = tanh_v(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                    g[ov + k, j] += res * a
+                    dz = res * x[ov + k, j] * (1.0 - a * a)
+                    g[ob + k, j] += dz
+                    g[2 * k, j] += dz * x0
+                    g[2 * k + 1, j] += dz * x1
     if l2 != 0.0:
         for a in range(oc + 1):
             for j in range(n):

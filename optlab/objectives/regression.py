@@ -41,8 +41,9 @@ import numpy as np
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
-from ._sampling import batch_span, epoch_key, permute
-from ._vecmath import bce_logit, bce_logit_v, sigmoid
+from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
+from ._vecmath import bce_logit_v, sigmoid, sigmoid_v
+from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
 
 # --- linear regression ---------------------------------------------------------------
@@ -88,6 +89,30 @@ def linear_regression(x, g, f, p, n, ctx):
                 f[j] = 0.0
         epoch, start, cnt = batch_span(ctx[1], ns, m)
         inv = 1.0 / cnt
+        if ctx.shape[0] >= CTX_HEAD + CTX_SCRATCH * n:
+            # the same sums, the block's trajectories innermost (ops.CTX_SCRATCH)
+            sk = ctx[CTX_HEAD:CTX_HEAD + n]
+            si = ctx[CTX_HEAD + n:CTX_HEAD + 2 * n]
+            rs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
+            batch_keys(sk, ctx[0], ctx[2], epoch, n)
+            for r in range(cnt):
+                batch_positions(si, sk, start + r, ns, bits, n)
+                for j in range(n):
+                    rs[j] = x[d, j] - p[oy + si[j]]
+                for k in range(d):
+                    for j in range(n):
+                        rs[j] += p[oX + si[j] * d + k] * x[k, j]
+                for j in range(n):
+                    res = rs[j]
+                    c2 = 2.0 * inv * res
+                    rs[j] = c2
+                    g[d, j] += c2
+                    if not full:
+                        f[j] += inv * res * res
+                for k in range(d):
+                    for j in range(n):
+                        g[k, j] += rs[j] * p[oX + si[j] * d + k]
+            return
         for j in range(n):
             key = epoch_key(ctx[0], ctx[2] + j, epoch)
             for r in range(cnt):
@@ -168,20 +193,51 @@ def logistic_regression(x, g, f, p, n, ctx):
             g[a, j] = 0.0
     epoch, start, cnt = batch_span(ctx[1], ns, m)
     inv = 1.0 / cnt
-    for j in range(n):
-        key = epoch_key(ctx[0], ctx[2] + j, epoch)
+    own = not (full and minib)
+    if ctx.shape[0] >= CTX_HEAD + CTX_SCRATCH * n:
+        # the same sums, the block's trajectories innermost (ops.CTX_SCRATCH)
+        sk = ctx[CTX_HEAD:CTX_HEAD + n]
+        si = ctx[CTX_HEAD + n:CTX_HEAD + 2 * n]
+        zs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
+        if minib:
+            batch_keys(sk, ctx[0], ctx[2], epoch, n)
         for r in range(cnt):
-            i = permute(start + r, ns, bits, key) if minib else r
-            z = x[d, j]
+            if minib:
+                batch_positions(si, sk, start + r, ns, bits, n)
+            else:
+                for j in range(n):
+                    si[j] = r
+            for j in range(n):
+                zs[j] = x[d, j]
             for k in range(d):
-                z += p[oX + i * d + k] * x[k, j]
-            yi = p[oy + i]
-            res = inv * (sigmoid(z) - yi)
+                for j in range(n):
+                    zs[j] += p[oX + si[j] * d + k] * x[k, j]
+            for j in range(n):
+                z = zs[j]
+                yi = p[oy + si[j]]
+                res = inv * (sigmoid_v(z) - yi)
+                zs[j] = res
+                g[d, j] += res
+                if own:
+                    f[j] += inv * bce_logit_v(z, yi)
             for k in range(d):
-                g[k, j] += res * p[oX + i * d + k]
-            g[d, j] += res
-            if not (full and minib):
-                f[j] += inv * bce_logit(z, yi)
+                for j in range(n):
+                    g[k, j] += zs[j] * p[oX + si[j] * d + k]
+    else:
+        for j in range(n):
+            key = epoch_key(ctx[0], ctx[2] + j, epoch)
+            for r in range(cnt):
+                i = permute(start + r, ns, bits, key) if minib else r
+                z = x[d, j]
+                for k in range(d):
+                    z += p[oX + i * d + k] * x[k, j]
+                yi = p[oy + i]
+                res = inv * (sigmoid_v(z) - yi)
+                for k in range(d):
+                    g[k, j] += res * p[oX + i * d + k]
+                g[d, j] += res
+                if own:
+                    f[j] += inv * bce_logit_v(z, yi)
     if l2 != 0.0:
         for a in range(d + 1):
             for j in range(n):
