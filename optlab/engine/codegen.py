@@ -47,6 +47,7 @@ import numpy as np
 _MODULES: dict[str, object] = {}
 _TEMPLATES: dict[str, str] = {}   # kind -> digest of its current template
 _FALLBACK: list = []              # the temporary folder in use when the cache is unwritable
+_WRITABLE: set = set()            # cache folders found writable in this process
 _HEADER = re.compile(r"^# optlab kernel: kind=(\w+) template=(\w+)$")
 
 
@@ -73,10 +74,13 @@ def cache_dir() -> Path:
     path = user_cache_root() / "kernels"
     if _FALLBACK and _FALLBACK[0][0] == path:
         return _FALLBACK[0][1]
+    if path in _WRITABLE and path.is_dir():  # probed once per process: a run calls this often
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe", delete=True)
         probe.close()
+        _WRITABLE.add(path)
         return path
     except OSError as e:
         tmp = Path(tempfile.mkdtemp(prefix="optlab-kernels-"))
@@ -440,6 +444,9 @@ def guard_cached_functions(module, names) -> None:
 def is_cached(tag: str, source: str) -> bool:
     """True when this kernel's compiled code is on disk (loading it takes no compile)."""
     digest = identity(source)
+    module = _MODULES.get(f"{tag}_{digest}")
+    if module is not None and getattr(getattr(module, "run", None), "overloads", None):
+        return True  # loaded and compiled in this process
     path = cache_dir() / f"{tag}_{digest}.py"
     return path.exists() and bool([f for f in compiled_files(path) if f.suffix == ".nbc"])
 

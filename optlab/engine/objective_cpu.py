@@ -79,6 +79,8 @@ def is_cached(obj_spec) -> bool:
     """True when the objective's compiled code is on disk (any dtype)."""
     from .codegen import _numba_cache_dirs
     fn = obj_spec.value_grad_kernel
+    if getattr(_DISPATCHERS.get(fn), "overloads", None):
+        return True  # compiled or loaded in this process
     path = Path(sys.modules[fn.__module__].__file__)
     for folder in _numba_cache_dirs(path)[:1]:
         if folder.is_dir() and list(folder.glob(f"{path.stem}.{fn.__name__}-*.nbc")):
