@@ -477,6 +477,71 @@ def test_engine_minibatch_gradients_match_numpy():
     assert np.allclose(res2.loss[:, 0], (r * r).mean(1), rtol=1e-12)
 
 
+def _tables_draw(ctx, n, ns, bits, epoch, cnt, out):
+    sk = ctx[3:3 + n]
+    si = ctx[3 + n:3 + 2 * n]
+    ready, tab = _sampling.perm_tables(ctx, sk, 2, epoch, ns, bits, n)
+    for r in range(cnt):
+        if ready:
+            _sampling.batch_positions_tab(si, tab, r, ns, bits, n)
+        else:
+            _sampling.batch_positions(si, sk, r, ns, bits, n)
+        for j in range(n):
+            out[r, j] = si[j]
+    return ready
+
+
+def test_permutation_tables_draw_the_feistel_samples():
+    """The round tables of an epoch (perm_tables, kept in the block's ctx and rebuilt when its tag
+    names another block or epoch) give permute's samples: compiled and in plain Python, for
+    sizes whose permutation cycle-walks, for every table width (1, 2 and 4 words a round), and
+    past PERM_MAX_BITS (no tables: the keys' path)."""
+    from numba import njit
+    from optlab.engine import ops
+    draw = njit(_tables_draw)
+    for ns in (1, 3, 17, 64, 100, 256, 257, 1000, 1024, 1025):
+        bits = permutation_bits(ns)
+        for n in (4, 37):
+            ctx = np.zeros(ops.ctx_length(2, n), np.int64)
+            ctx[0] = 12345
+            for traj0, epoch in ((77, 0), (77, 3), (77, 3), (77 + n, 3), (77, 1)):
+                ctx[2] = traj0
+                want = permute_np(np.arange(ns)[:, None], ns, epoch_key_np(12345, traj0 + np.arange(n), epoch)[None, :])
+                out = np.zeros((ns, n), np.int64)
+                ready = draw(ctx, n, ns, bits, epoch, ns, out)
+                assert ready == (bits <= _sampling.PERM_MAX_BITS), (ns, n)
+                assert np.array_equal(out, want), (ns, n, traj0, epoch)
+                if ns <= 257 and n == 4:
+                    out[:] = -1
+                    assert _tables_draw(ctx, n, ns, bits, epoch, ns, out) == ready
+                    assert np.array_equal(out, want), ("python", ns, traj0, epoch)
+    # a ctx without room for the tables takes the keys' path
+    ctx = np.zeros(ops.CTX_HEAD + 6 * 8, np.int64)
+    out = np.zeros((256, 8), np.int64)
+    assert not draw(ctx, 8, 256, 8, 0, 256, out)
+    assert np.array_equal(out, permute_np(np.arange(256)[:, None], 256, epoch_key_np(0, np.arange(8), 0)[None, :]))
+
+
+def test_engine_minibatches_across_blocks_and_epochs_match_numpy():
+    """Many blocks on two threads, several epochs: every trajectory's step t uses batch t of its own
+    shuffled epochs (the tables of one block are never read by the next block of its thread)."""
+    n, m, lr, seed = 64, 16, 1e-2, 3  # 4 batches per epoch
+    X, y, _, _ = _data.regression_data(n, 1, 0.5, 0)
+    Z = np.hstack([X, np.ones((n, 1))])
+    N = 1100  # blocks of 256, chunks of two blocks: a block's ctx is the previous block's
+    x0 = np.tile([0.5, -1.0], (N, 1))
+    pick = np.array([0, 1, 255, 256, 257, 511, 512, 767, 768, 1023, 1024, 1099])
+    # 3 steps: every block ends in the epoch the next one starts in; 11: three epochs
+    for steps in (3, 11):
+        res, g = _sgd_grads("linear_regression", x0, steps, lr, seed, n_samples=n, batch_size=m)
+        for t in range(steps):
+            idx = batch_indices_np(seed, pick, t, n, m)
+            xt = res.x[pick, t]
+            r = np.einsum("ik,ibk->ib", xt, Z[idx]) - y[idx]
+            ref = 2.0 * np.einsum("ib,ibk->ik", r, Z[idx]) / m
+            assert np.allclose(g[pick, t], ref, rtol=1e-9, atol=1e-11), (steps, t)
+
+
 def test_minibatches_reproducible_and_seeded():
     import numba
     x0 = np.tile([1.0, -1.0, 0.5], (40, 1))

@@ -24,18 +24,22 @@ from numba.core.typing.templates import _OverloadFunctionTemplate
 
 #: an objective's ``ctx`` (int64): ctx[0] the run's seed, ctx[1] the step, ctx[2] the first
 #: trajectory's index, then -- where the caller has room, as the CPU engine's blocks do --
-#: ``CTX_SCRATCH + D`` rows of ``n`` int64 values (``ctx_length``) that the finite-sum kernels
-#: use as per-trajectory scratch (float rows through ``.view(np.float64)``) to run their sample
-#: loops with the block's trajectories innermost, where they vectorise. A caller with a ctx of 3
+#: ``CTX_SCRATCH + CTX_PERM + D`` rows of ``n`` int64 values (``ctx_length``) that the finite-sum
+#: kernels use as per-trajectory scratch (float rows through ``.view(np.float64)``) to run their
+#: sample loops with the block's trajectories innermost, where they vectorise; the last CTX_PERM
+#: rows keep the minibatch permutation's tables from step to step. A caller with a ctx of 3
 #: (the CUDA engine, the evaluators, L-BFGS) gets the same numbers from the kernels'
 #: trajectory-at-a-time loops.
 CTX_HEAD = 3
 CTX_SCRATCH = 6
+#: the last rows of such a ctx: the minibatch permutation's round tables of the block's current
+#: epoch and their tag (``optlab.objectives._sampling.perm_tables``)
+CTX_PERM = 17
 
 
 def ctx_length(dim: int, width: int) -> int:
     """The length of a ctx with scratch rows for blocks of ``width`` trajectories in ``dim``."""
-    return CTX_HEAD + (CTX_SCRATCH + dim) * width
+    return CTX_HEAD + (CTX_SCRATCH + CTX_PERM + dim) * width
 
 
 def jitable(fn=None, *, inline="always"):

@@ -37,7 +37,7 @@ from ..errors import OptlabError
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
-from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
+from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_key, perm_tables, permute
 from ._vecmath import bce_logit_v, sigmoid, sigmoid_v, tanh_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
@@ -100,11 +100,14 @@ def mlp(x, g, f, p, n, ctx):
         yv = rows[2 * n:3 * n]
         o = rows[3 * n:4 * n]
         act = rows[4 * n:]
-        if minib:
-            batch_keys(sk, ctx[0], ctx[2], epoch, n)
+        # the permutation's tables (or keys) for minibatches; none for the full batch (width 0)
+        ready, tab = perm_tables(ctx, sk, 6 + h, epoch, ns, bits, n if minib else 0)
         for r in range(cnt):
             if minib:
-                batch_positions(si, sk, start + r, ns, bits, n)
+                if ready:
+                    batch_positions_tab(si, tab, start + r, ns, bits, n)
+                else:
+                    batch_positions(si, sk, start + r, ns, bits, n)
                 for j in range(n):
                     i = si[j]
                     a0[j] = p[oX + 2 * i]

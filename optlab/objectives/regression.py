@@ -41,7 +41,7 @@ import numpy as np
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
-from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
+from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_key, perm_tables, permute
 from ._vecmath import bce_logit_v, sigmoid, sigmoid_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
@@ -94,9 +94,12 @@ def linear_regression(x, g, f, p, n, ctx):
             sk = ctx[CTX_HEAD:CTX_HEAD + n]
             si = ctx[CTX_HEAD + n:CTX_HEAD + 2 * n]
             rs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
-            batch_keys(sk, ctx[0], ctx[2], epoch, n)
+            ready, tab = perm_tables(ctx, sk, 3, epoch, ns, bits, n)
             for r in range(cnt):
-                batch_positions(si, sk, start + r, ns, bits, n)
+                if ready:
+                    batch_positions_tab(si, tab, start + r, ns, bits, n)
+                else:
+                    batch_positions(si, sk, start + r, ns, bits, n)
                 for j in range(n):
                     rs[j] = x[d, j] - p[oy + si[j]]
                 for k in range(d):
@@ -199,10 +202,12 @@ def logistic_regression(x, g, f, p, n, ctx):
         sk = ctx[CTX_HEAD:CTX_HEAD + n]
         si = ctx[CTX_HEAD + n:CTX_HEAD + 2 * n]
         zs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
-        if minib:
-            batch_keys(sk, ctx[0], ctx[2], epoch, n)
+        # the permutation's tables (or keys) for minibatches; none for the full batch (width 0)
+        ready, tab = perm_tables(ctx, sk, 3, epoch, ns, bits, n if minib else 0)
         for r in range(cnt):
-            if minib:
+            if ready:
+                batch_positions_tab(si, tab, start + r, ns, bits, n)
+            elif minib:
                 batch_positions(si, sk, start + r, ns, bits, n)
             else:
                 for j in range(n):
