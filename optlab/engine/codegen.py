@@ -57,11 +57,19 @@ def _warn(message: str) -> None:
 
 def user_cache_root() -> Path:
     """``$OPTLAB_CACHE_DIR`` or ``$XDG_CACHE_HOME/optlab`` or ``~/.cache/optlab``."""
-    root = os.environ.get("OPTLAB_CACHE_DIR")
-    if root:
-        return Path(root).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "optlab"
+    env = os.environ
+    key = (env.get("OPTLAB_CACHE_DIR"), env.get("XDG_CACHE_HOME"), env.get("HOME"))
+    root = _ROOTS.get(key)
+    if root is None:
+        if key[0]:
+            root = Path(key[0]).expanduser()
+        else:
+            root = Path(key[1] or Path.home() / ".cache") / "optlab"
+        _ROOTS[key] = root
+    return root
+
+
+_ROOTS: dict = {}  # user_cache_root by the variables it reads (every run asks)
 
 
 def cache_dir() -> Path:

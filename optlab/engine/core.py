@@ -407,7 +407,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
         # damaged cached code the checks could not see: removed (the objective's, or the kernel's and
         # the driver's), then loaded once more
-        out["fg"] = repair.retry(lambda: objective_cpu.function(obj, np_dtype), helpers[1:2], None)
+        out["fg"] = repair.retry(lambda: objective_cpu.argument(obj, np_dtype), helpers[1:2], None)
         kpath = codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
 
         def load():
@@ -462,12 +462,20 @@ def draws_per_trajectory(obj) -> bool:
     """True when the objective's kernels draw random numbers keyed by the trajectory's index
     (``ctx[2]``: minibatches, sparse or online samples), so that a trajectory's numbers depend
     on its place in the run; read from its module's source (a helper may do the drawing)."""
-    import inspect
-    import sys
-    try:
-        return "ctx[2]" in inspect.getsource(sys.modules[obj.value_grad_kernel.__module__])
-    except (OSError, TypeError, KeyError):
-        return True
+    name = obj.value_grad_kernel.__module__
+    hit = _DRAWS.get(name)
+    if hit is None:
+        import inspect
+        import sys
+        try:
+            hit = "ctx[2]" in inspect.getsource(sys.modules[name])
+        except (OSError, TypeError, KeyError):
+            hit = True
+        _DRAWS[name] = hit
+    return hit
+
+
+_DRAWS: dict = {}  # draws_per_trajectory by module: reading the source cost ~20 us a run
 
 
 def setting_key(hp, lr_row: int, sched_index=None):
@@ -662,7 +670,8 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
             out["ex_out"], *out["ws"](), out["fg"], out["pert"], *out.get("sched", ()), *out.get("bounds", ()))
         return
-    pieces = 20 if bar is not None else 2 * nthreads  # two a thread: evens out a busy core
+    # four a thread: evens out a busy core, and a pool thread that wakes late (_run_pulled)
+    pieces = 20 if bar is not None else 2 * nthreads
     chunk = -(-max(align, -(-n // pieces)) // align) * align
     has_e = out["rec_e"].shape[0] > 0
 
@@ -684,18 +693,49 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
             out["rec_e"][:, a:b] = rec_e
         return b - a
 
+    if bar is None:
+        _run_pulled(one, list(range(0, n, chunk)), nthreads)
+        return
     from concurrent.futures import as_completed
     futures = [_pool().submit(one, a) for a in range(0, n, chunk)]
     try:
         for fut in as_completed(futures):
-            done = fut.result()
-            if bar is not None:
-                bar.update(done)
+            bar.update(fut.result())
     finally:
         for fut in futures:
             fut.cancel()
-        if bar is not None:
-            bar.close()
+        bar.close()
+
+
+def _run_pulled(one, starts, nthreads):
+    """Run ``one(a)`` for every chunk start, the calling thread and ``nthreads - 1`` pool threads
+    each taking the next chunk until none is left.
+
+    The calling thread starts at once: a pool thread that sleeps takes 0.1-0.6 ms to wake on the
+    machines measured (docs/DESIGN.md, "The fixed cost of a short run"), about the whole of a
+    run of 2,000 trajectories x 20 steps, which it then spent waiting. On an exception here
+    (Ctrl-C included) the pool threads take no further chunk."""
+    import threading
+    lock = threading.Lock()
+    left = list(reversed(starts))
+    stop = [False]
+
+    def pull():
+        while True:
+            with lock:
+                if stop[0] or not left:
+                    return
+                a = left.pop()
+            one(a)
+
+    futures = [_pool().submit(pull) for _ in range(min(nthreads, len(starts)) - 1)]
+    try:
+        pull()
+    except BaseException:
+        stop[0] = True
+        raise
+    for fut in futures:
+        fut.result()
 
 
 def _blocks(tab, a, b, align):

@@ -7,6 +7,8 @@ where it pays). ``error_model="numpy"``: a division by zero gives inf/nan, as
 in the kernels (Python's model would add a branch per division and keep the
 loops scalar).
 """
+import functools
+
 from numba import njit
 
 from . import codegen, driver, jitopts
@@ -36,6 +38,12 @@ record_lr = _inner(driver.record_lr)
 def perturb_signature(dtype):
     """``perturb(g, noise, clip, seed, traj0, t, w)`` for blocks ``g`` (D, B) of ``dtype``."""
     import numpy as np
+    return _perturb_signature(np.dtype(dtype).str)
+
+
+@functools.lru_cache(maxsize=None)
+def _perturb_signature(dtype):
+    import numpy as np
     from numba import from_dtype, types
     return types.void(types.Array(from_dtype(np.dtype(dtype)), 2, "C"), types.float64, types.float64,
                       types.int64, types.int64, types.int64, types.int64)
@@ -58,4 +66,5 @@ def perturb_function(dtype, active: bool):
     sig = perturb_signature(dtype)
     if sig.args not in disp.overloads:
         disp.compile(sig)
-    return disp
+    from .objective_cpu import address
+    return address(disp, sig)

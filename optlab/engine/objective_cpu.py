@@ -14,6 +14,7 @@ the code the objective reaches (its helpers, ``ops``, ``rng``) changes.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -23,13 +24,53 @@ _DISPATCHERS: dict = {}
 _GUARDED: set = set()
 
 
-def signature(dtype):
-    """``value_grad(x, g, f, p, n, ctx)`` for blocks of ``dtype``: x, g (D, B); f (B,); p float64; ctx int64."""
+@functools.lru_cache(maxsize=None)
+def _signature(dtype_str):
     from numba import from_dtype, types
-    dt = from_dtype(np.dtype(dtype))
+    dt = from_dtype(np.dtype(dtype_str))
     a2 = types.Array(dt, 2, "C")
     return types.void(a2, a2, types.Array(dt, 1, "C"), types.Array(types.float64, 1, "C"), types.int64,
                       types.Array(types.int64, 1, "C"))
+
+
+def signature(dtype):
+    """``value_grad(x, g, f, p, n, ctx)`` for blocks of ``dtype``: x, g (D, B); f (B,); p float64; ctx int64."""
+    return _signature(np.dtype(dtype).str)
+
+
+class Address:
+    """A compiled first-class function as a kernel argument, by Numba's wrapper-address protocol:
+    its address looked up once. Passed as a Dispatcher, each call of the kernel looked up two
+    compile results per such argument and chunk (about 10 us each), under the GIL.
+
+    The kernel then calls the function through its C wrapper (no jit address): the same
+    compiled code, so the same numbers."""
+
+    __slots__ = ("disp", "sig", "addr")
+
+    def __init__(self, disp, sig):
+        from numba.experimental.function_type import _get_wrapper_address
+        self.disp = disp  # keeps the compiled code alive
+        self.sig = sig
+        self.addr = _get_wrapper_address(disp, sig)
+
+    def __wrapper_address__(self):
+        return self.addr
+
+    def signature(self):
+        return self.sig
+
+
+_ADDRESSES: dict = {}
+
+
+def address(disp, sig):
+    """``Address(disp, sig)``, kept per (dispatcher, signature) while the overload stays compiled."""
+    key = (id(disp), sig)
+    a = _ADDRESSES.get(key)
+    if a is None or a.disp is not disp:
+        a = _ADDRESSES[key] = Address(disp, sig)
+    return a
 
 
 def function_type(dtype):
@@ -73,6 +114,12 @@ def function(obj_spec, dtype):
         if sig.args not in disp.overloads:
             disp.compile(sig)
     return disp
+
+
+def argument(obj_spec, dtype):
+    """:func:`function` as the CPU kernel takes it: an :class:`Address` when compiled."""
+    disp = function(obj_spec, dtype)
+    return address(disp, signature(dtype)) if hasattr(disp, "compile") else disp
 
 
 def is_cached(obj_spec) -> bool:

@@ -147,13 +147,18 @@ class ObjectiveSpec:
         if self.params is None:
             return np.zeros(1)
         merged = {**self.options, **options}
-        return np.ascontiguousarray(self.params(dim, **merged), dtype=np.float64)
+        return _memo(("params", self.name, id(self.params), dim, merged),
+                     lambda: np.ascontiguousarray(self.params(dim, **merged), dtype=np.float64)).copy()
 
     def global_minima(self, dim: int | None = None, **options):
         """List of (x, value) global minima, [] when none is known."""
         dim = self.default_dim() if dim is None else dim
-        m = self.minima(dim, **{**self.options, **options}) if callable(self.minima) else self.minima
-        return [(np.asarray(x, dtype=float), float(v)) for x, v in m]
+        if callable(self.minima):
+            merged = {**self.options, **options}
+            m = _memo(("minima", self.name, id(self.minima), dim, merged), lambda: list(self.minima(dim, **merged)))
+        else:
+            m = self.minima
+        return [(np.array(x, dtype=float), float(v)) for x, v in m]
 
     def min_value(self, dim: int | None = None, **options):
         mins = self.global_minima(dim, **options)
@@ -191,6 +196,28 @@ class ObjectiveSpec:
         h = fns.hess(xt, p)
         h = np.moveaxis(h, -1, 0).reshape(lead + (dim, dim))
         return h[0] if single else h
+
+
+_MEMO: dict = {}
+_MEMO_SIZE = 64
+
+
+def _memo(key, compute):
+    """``compute()``, remembered by ``key`` (its last item a dict of options) for the last
+    _MEMO_SIZE keys: a run asks for its objective's parameters and minimum every time, and
+    building them (data, a least-squares fit) cost a short run 50-100 us. Unhashable options
+    are computed every time. Callers hand out copies."""
+    try:
+        k = key[:-1] + (tuple(sorted(key[-1].items())),)
+        v = _MEMO.get(k)
+    except TypeError:
+        return compute()
+    if v is None:
+        v = compute()
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)), None)
+        _MEMO[k] = v
+    return v
 
 
 def _check_option_type(objective: str, key: str, v, default) -> None:
