@@ -89,12 +89,14 @@ def linear_regression(x, g, f, p, n, ctx):
                 f[j] = 0.0
         epoch, start, cnt = batch_span(ctx[1], ns, m)
         inv = 1.0 / cnt
-        if ctx.shape[0] >= CTX_HEAD + CTX_SCRATCH * n:
+        if ctx.shape[0] >= CTX_HEAD + (CTX_SCRATCH + d) * n:
             # the same sums, the block's trajectories innermost (ops.CTX_SCRATCH)
             sk = ctx[CTX_HEAD:CTX_HEAD + n]
             si = ctx[CTX_HEAD + n:CTX_HEAD + 2 * n]
             rs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
-            ready, tab = perm_tables(ctx, sk, 3, epoch, ns, bits, n)
+            # the sample's features, gathered once for the forward and the backward pass (d rows)
+            xs = ctx[CTX_HEAD + 3 * n:CTX_HEAD + (3 + d) * n].view(np.float64)
+            ready, tab = perm_tables(ctx, sk, 3 + d, epoch, ns, bits, n)
             for r in range(cnt):
                 if ready:
                     batch_positions_tab(si, tab, start + r, ns, bits, n)
@@ -103,8 +105,11 @@ def linear_regression(x, g, f, p, n, ctx):
                 for j in range(n):
                     rs[j] = x[d, j] - p[oy + si[j]]
                 for k in range(d):
+                    xk = xs[k * n:(k + 1) * n]
                     for j in range(n):
-                        rs[j] += p[oX + si[j] * d + k] * x[k, j]
+                        a = p[oX + si[j] * d + k]
+                        xk[j] = a
+                        rs[j] += a * x[k, j]
                 for j in range(n):
                     res = rs[j]
                     c2 = 2.0 * inv * res
@@ -113,8 +118,9 @@ def linear_regression(x, g, f, p, n, ctx):
                     if not full:
                         f[j] += inv * res * res
                 for k in range(d):
+                    xk = xs[k * n:(k + 1) * n]
                     for j in range(n):
-                        g[k, j] += rs[j] * p[oX + si[j] * d + k]
+                        g[k, j] += rs[j] * xk[j]
             return
         for j in range(n):
             key = epoch_key(ctx[0], ctx[2] + j, epoch)
