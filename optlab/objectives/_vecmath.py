@@ -20,9 +20,9 @@ in plain Python -- the same bits). log1p(u) on [0, 1] works on v = 1 + u,
 halved when above sqrt 2, with the atanh series in w = (v - 1)/(v + 1),
 |w| <= 0.172.
 
-Each helper is self-contained (none calls another except the tiny
-``pow2neg``): Numba inlines them at the IR level, and nested inlining of
-large helpers multiplies compile time. Selects are spelled
+The helpers share the reduced exponential ``_exp_neg_reduced``, a function
+of its own that LLVM inlines (Numba's IR inliner inlines the helpers, and
+nested IR inlining of large helpers multiplies compile time). Selects are spelled
 ``(condition) * value``, branch-free. NaN in, NaN out, so a diverged
 trajectory keeps a NaN loss. All are ``jitable``: the same code runs compiled
 on the CPU, on CUDA and as plain Python (``NUMBA_DISABLE_JIT=1``), with the
@@ -72,13 +72,12 @@ def _pow2neg_jit(k):
 
 # --- vectorisable --------------------------------------------------------------------
 
-@jitable
-def bce_logit_v(z, y):
-    """Binary cross-entropy of the logit z for a label y in [0, 1]:
-    softplus(z) - y z, summed as (max(z, 0) - y z) + log1p(e^-|z|) so that a
-    well-classified sample's tiny loss is not lost to cancellation."""
-    a = abs(z)
-    t = min(_TMAX, a)
+@jitable(inline="never")
+def _exp_neg_reduced(t):
+    """``(k, q)`` with ``exp(-t) = 2^-k (1 + q)`` for ``0 <= t <= _TMAX``: Cody-Waite ``t = k ln2
+    + r``, and ``q = exp(-r) - 1`` from the degree-13 Taylor polynomial (Horner in FMAs). Shared
+    by the helpers below as a function of its own: LLVM inlines it into their loops and
+    vectorises them; Numba's IR inliner is not asked to nest it (compile time)."""
     k = int(t * _INV_LN2 + 0.5)
     kf = float(k)
     r = (t - kf * _LN2_HI) - kf * _LN2_LO
@@ -96,7 +95,16 @@ def bce_logit_v(z, y):
     q = fma(q, s, 1.0 / 6.0)
     q = fma(q, s, 0.5)
     q = fma(q, s, 1.0)
-    q = q * s
+    return k, q * s
+
+@jitable
+def bce_logit_v(z, y):
+    """Binary cross-entropy of the logit z for a label y in [0, 1]:
+    softplus(z) - y z, summed as (max(z, 0) - y z) + log1p(e^-|z|) so that a
+    well-classified sample's tiny loss is not lost to cancellation."""
+    a = abs(z)
+    t = min(_TMAX, a)
+    k, q = _exp_neg_reduced(t)
     u = pow2neg(k) * (1.0 + q) * (a <= _TMAX)  # exp(-|z|) in [0, 1]
     # log1p(u): v = 1 + u; above sqrt 2 use log v = ln 2 + log(v / 2)
     hi = u > _SQRT2M1
@@ -125,24 +133,7 @@ def tanh_v(z):
     keep full relative accuracy."""
     a = abs(z)
     t = min(_TMAX, 2.0 * a)
-    k = int(t * _INV_LN2 + 0.5)
-    kf = float(k)
-    r = (t - kf * _LN2_HI) - kf * _LN2_LO
-    s = -r
-    q = 1.0 / 6227020800.0
-    q = fma(q, s, 1.0 / 479001600.0)
-    q = fma(q, s, 1.0 / 39916800.0)
-    q = fma(q, s, 1.0 / 3628800.0)
-    q = fma(q, s, 1.0 / 362880.0)
-    q = fma(q, s, 1.0 / 40320.0)
-    q = fma(q, s, 1.0 / 5040.0)
-    q = fma(q, s, 1.0 / 720.0)
-    q = fma(q, s, 1.0 / 120.0)
-    q = fma(q, s, 1.0 / 24.0)
-    q = fma(q, s, 1.0 / 6.0)
-    q = fma(q, s, 0.5)
-    q = fma(q, s, 1.0)
-    q = q * s
+    k, q = _exp_neg_reduced(t)
     k0 = k == 0
     em1 = k0 * q + (1.0 - k0) * (pow2neg(k) * (1.0 + q) - 1.0)
     th = -em1 / (2.0 + em1)
@@ -155,24 +146,7 @@ def sigmoid_v(z):
     e / (1 + e) below, so that a tiny value keeps its relative accuracy."""
     a = abs(z)
     t = min(_TMAX, a)
-    k = int(t * _INV_LN2 + 0.5)
-    kf = float(k)
-    r = (t - kf * _LN2_HI) - kf * _LN2_LO
-    s = -r
-    q = 1.0 / 6227020800.0
-    q = fma(q, s, 1.0 / 479001600.0)
-    q = fma(q, s, 1.0 / 39916800.0)
-    q = fma(q, s, 1.0 / 3628800.0)
-    q = fma(q, s, 1.0 / 362880.0)
-    q = fma(q, s, 1.0 / 40320.0)
-    q = fma(q, s, 1.0 / 5040.0)
-    q = fma(q, s, 1.0 / 720.0)
-    q = fma(q, s, 1.0 / 120.0)
-    q = fma(q, s, 1.0 / 24.0)
-    q = fma(q, s, 1.0 / 6.0)
-    q = fma(q, s, 0.5)
-    q = fma(q, s, 1.0)
-    q = q * s
+    k, q = _exp_neg_reduced(t)
     e = pow2neg(k) * (1.0 + q) * (a <= _TMAX)  # exp(-|z|)
     inv = 1.0 / (1.0 + e)
     neg = z < 0.0
