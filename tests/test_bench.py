@@ -141,18 +141,22 @@ def test_hand_written_kernel_is_the_engine_bit_for_bit():
     """The hand-written peer follows torch's operations and roundings (the FMAs of lerp and
     addcmul, lr / bc1, sqrt(v) / sqrt(bc2) + eps), as the engine does (the torch parity suite
     holds it to torch's bits): so the two agree bit for bit, not merely to a tolerance -- on a
-    whole and a partial block, with lr log-spaced over the sweep's range, at every record."""
+    whole and a partial block, with lr log-spaced over the sweep's range, at every record; and
+    with one lr for all (the engine's shared kernel). The peer divides with the divider; the
+    engine's quotients by a bias correction shared by the loop go through ops.div_rn."""
     import optlab
     from optlab.bench.peers import BLOCK, adam_sweep_blocked, sweep_workload
     n, steps = BLOCK + 45, 250
     x0, lr = sweep_workload(n)
-    res = optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100, lr=lr, progress=False)
-    x = np.ascontiguousarray(x0.T)
-    rec = np.full((3, 2, n), np.nan)
-    adam_sweep_blocked(x, lr, steps, 0.9, 0.999, 1e-8, 100, rec)
-    assert np.array_equal(x.T, res.x_final)
-    assert np.array_equal(rec.transpose(2, 0, 1), res.x[:, :3])
-    assert np.abs(x.T - x0).min() > 0  # every trajectory moved, the partial block's last one too
+    for lrs, lr_arg in ((lr, lr), (np.full(n, 3e-2), 3e-2)):
+        res = optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100, lr=lr_arg,
+                              progress=False)
+        x = np.ascontiguousarray(x0.T)
+        rec = np.full((3, 2, n), np.nan)
+        adam_sweep_blocked(x, lrs, steps, 0.9, 0.999, 1e-8, 100, rec)
+        assert np.array_equal(x.T, res.x_final)
+        assert np.array_equal(rec.transpose(2, 0, 1), res.x[:, :3])
+        assert np.abs(x.T - x0).min() > 0  # every trajectory moved, the partial block's last one too
 
 
 def test_agreement_shares():

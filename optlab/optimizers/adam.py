@@ -26,7 +26,7 @@ import math
 import sys
 
 from ..engine.ops import jitable, uniform
-from ..engine.ops import fma
+from ..engine.ops import div_rn, fma
 from ..engine.powexact import EXACT_FAST, pow_dd_round, pow_dd_step
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
@@ -75,12 +75,14 @@ def init(x, st, sc, hp, hs, n):
 
 
 @jitable(inline="never")
-def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, maximize, decoupled, amsgrad):
-    """One coordinate of torch's Adam step: (x, exp_avg, exp_avg_sq, max_exp_avg_sq)."""
+def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad):
+    """One coordinate of torch's Adam step: (x, exp_avg, exp_avg_sq, max_exp_avg_sq). ``rc2``:
+    ``1 / c2`` when c2 is shared by the loop (the quotient by ``div_rn``, no divider), else 0."""
     xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
     vm = v if (v > vm0 or v != v) else vm0
     vd = vm if amsgrad else v
-    denom = math.sqrt(vd) / c2 + eps  # torch: (sqrt(v) / sqrt(bc2)) + eps
+    r = math.sqrt(vd)
+    denom = (div_rn(r, c2, rc2) if rc2 > 0.0 else r / c2) + eps  # torch: (sqrt(v) / sqrt(bc2)) + eps
     return xi + (-ss * m) / denom, m, v, vm
 
 
@@ -101,11 +103,12 @@ def _step_same_all(x, g, st, sc, hp, hs, t, n):
     eps = hp[H_EPS, 0]
     wd = hp[H_WEIGHT_DECAY, 0]
     c2 = (1.0 - b2 ** tf) ** half
+    rc2 = 1.0 / c2
     ss = lr / (1.0 - b1 ** tf)
     for d in range(x.shape[0]):
         for j in range(n):
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                   st[S_MAX_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd, ss, c2,
+                                   st[S_MAX_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd, ss, c2, rc2,
                                    maximize, decoupled, amsgrad)
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
@@ -136,14 +139,16 @@ def step(x, g, st, sc, hp, hs, t, n):
         eps = hp[H_EPS, 0]
         wd = hp[H_WEIGHT_DECAY, 0]
         bc1 = 1.0 - b1 ** tf
+        rbc1 = 1.0 / bc1
         c2 = (1.0 - b2 ** tf) ** half
+        rc2 = 1.0 / c2
         for j in range(n):
-            sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
+            sc[K_STEP_SIZE, j] = div_rn(hp[H_LR, j], bc1, rbc1)  # lr / bc1 without the divider
         for d in range(x.shape[0]):
             for j in range(n):
                 xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
                                        st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], b1, b2, eps, wd,
-                                       sc[K_STEP_SIZE, j], c2, maximize, decoupled, amsgrad)
+                                       sc[K_STEP_SIZE, j], c2, rc2, maximize, decoupled, amsgrad)
                 x[d, j] = xi
                 st[S_EXP_AVG, d, j] = m
                 st[S_EXP_AVG_SQ, d, j] = v
@@ -163,12 +168,14 @@ def step(x, g, st, sc, hp, hs, t, n):
             wd = hp[H_WEIGHT_DECAY, j]
             bc1 = 1.0 - b1 ** tf
             c2 = (1.0 - b2 ** tf) ** half
+            rc2 = 1.0 / c2
             # views that start at the run: indices from 0, which LLVM sees are never negative
             # (an index j + i keeps a wraparound test per access and the loop scalar)
             lr_ = hp[H_LR, j:e]
             ss = sc[K_STEP_SIZE, j:e]
+            rbc1 = 1.0 / bc1
             for i in range(e - j):
-                ss[i] = lr_[i] / bc1
+                ss[i] = div_rn(lr_[i], bc1, rbc1)
             for d in range(x.shape[0]):
                 xd = x[d, j:e]
                 gd = g[d, j:e]
@@ -177,7 +184,7 @@ def step(x, g, st, sc, hp, hs, t, n):
                 wd_ = st[S_MAX_EXP_AVG_SQ, d, j:e]
                 for i in range(e - j):
                     xi, m, v, vm = _update(xd[i], gd[i], md[i], vd[i], wd_[i], lr_[i], b1, b2, eps, wd, ss[i], c2,
-                                           maximize, decoupled, amsgrad)
+                                           rc2, maximize, decoupled, amsgrad)
                     xd[i] = xi
                     md[i] = m
                     vd[i] = v
@@ -202,7 +209,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
                                    st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
                                    hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j], sc[K_SQRT_BC2, j],
-                                   maximize, decoupled, amsgrad)
+                                   0.0, maximize, decoupled, amsgrad)
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v

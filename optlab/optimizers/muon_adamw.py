@@ -153,7 +153,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             xi, m, v, vm = _adam_update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], 0.0,
                                         hp[H_ADAMW_LR, j], hp[H_ADAMW_BETA1, j], hp[H_ADAMW_BETA2, j],
                                         hp[H_ADAMW_EPS, j], hp[H_ADAMW_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j],
-                                        sc[K_SQRT_BC2, j], False, True, False)
+                                        sc[K_SQRT_BC2, j], 0.0, False, True, False)
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v
