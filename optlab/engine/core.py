@@ -670,7 +670,8 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
             out["ex_out"], *out["ws"](), out["fg"], out["pert"], *out.get("sched", ()), *out.get("bounds", ()))
         return
-    # four a thread: evens out a busy core, and a pool thread that wakes late (_run_pulled)
+    # two a thread: evens out a busy core and a pool thread that starts late (_run_pulled); four
+    # measured slower on short runs (each chunk pays the kernel call again)
     pieces = 20 if bar is not None else 2 * nthreads
     chunk = -(-max(align, -(-n // pieces)) // align) * align
     has_e = out["rec_e"].shape[0] > 0
