@@ -20,6 +20,7 @@ vectorises across trajectories.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -200,6 +201,7 @@ class ObjectiveSpec:
 
 _MEMO: dict = {}
 _MEMO_SIZE = 64
+_MEMO_LOCK = threading.Lock()
 
 
 def _memo(key, compute):
@@ -214,9 +216,10 @@ def _memo(key, compute):
         return compute()
     if v is None:
         v = compute()
-        if len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)), None)
-        _MEMO[k] = v
+        with _MEMO_LOCK:  # runs from several threads (a sweep's thread backend) may insert at once
+            if len(_MEMO) >= _MEMO_SIZE:
+                _MEMO.pop(next(iter(_MEMO)), None)
+            _MEMO[k] = v
     return v
 
 
