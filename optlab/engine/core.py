@@ -773,14 +773,16 @@ def compile_for(run, x0, hp, hs, p, scalars, out):
         return run
     from . import objective_cpu
     args = (x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
-            out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"],
-            *out["ws"]())
+            out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"], out["ex_out"])
     extra = (*out.get("sched", ()), *out.get("bounds", ()))
+    # the workspace's types follow from x0's and hp's dtypes (in the key already): it is built
+    # only to type a new signature, not on every call
     key = (id(run), tuple(map(_type_key, args)), tuple(map(_type_key, extra)))
     entry = _ENTRY_POINTS.get(key)
     if entry is not None and _ENTRY_POINTS_RUN.get(key) is run:
         return entry
     from .driver_cpu import perturb_type
+    args += tuple(out["ws"]())
     sig = tuple(numba.typeof(a) for a in args) + (objective_cpu.function_type(x0.dtype), perturb_type(x0.dtype)) \
         + tuple(numba.typeof(a) for a in extra)
     from .codegen import compile_signature

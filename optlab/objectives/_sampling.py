@@ -258,42 +258,6 @@ def perm_tables(ctx, sk, used, epoch, ns, bits, n):
     return True, tab
 
 
-def _pick(tab, row, e, j):
-    """Entry ``e`` of the round table at ``row`` for trajectory ``j`` (every word read: no
-    conditional loads in the vector loop)."""
-    w0 = tab[row, j]
-    w1 = tab[row + 1, j]
-    w2 = tab[row + 2, j]
-    w3 = tab[row + 3, j]
-    q = e >> 3
-    w = w1 if q == 1 else w0
-    w = w2 if q == 2 else w
-    w = w3 if q == 3 else w
-    return (w >> ((e & 7) * 8)) & 255
-
-
-def _permute_tab(v, tab, wr, mr, j):
-    lo = v & mr
-    hi = v >> wr
-    t = hi ^ _pick(tab, 1, lo, j)
-    hi2 = lo ^ _pick(tab, 5, t, j)
-    t2 = t ^ _pick(tab, 9, hi2, j)
-    lo2 = hi2 ^ _pick(tab, 13, t2, j)
-    return (t2 << wr) | lo2
-
-
-def batch_positions_tab(si, tab, pos, ns, bits, n):
-    """``batch_positions`` from the round tables of ``perm_tables``: the same samples."""
-    wl = bits // 2
-    wr = bits - wl
-    mr = (1 << wr) - 1
-    for j in range(n):
-        v = _permute_tab(pos, tab, wr, mr, j)
-        while v >= ns:
-            v = _permute_tab(v, tab, wr, mr, j)
-        si[j] = v
-
-
 _iONE = np.int64(1)
 _i255 = np.int64(255)
 
@@ -376,7 +340,10 @@ def _walk_jit(v, tab, ns, wr, mr, j):
     return v
 
 
-def _batch_positions_tab_jit(si, tab, pos, ns, bits, n):
+@jitable(inline="never")
+def batch_positions_tab(si, tab, pos, ns, bits, n):
+    """``batch_positions`` from the round tables of ``perm_tables``: the same samples. The
+    same code in plain Python (no 64-bit products here to overflow)."""
     # round 1's input is the position's low half, the same for every trajectory; the rest is
     # branch-free (it vectorises), with the word selects the table size needs (one loop each),
     # then the cycle walk of the values that left [0, ns) (none when ns is a power of two)
@@ -420,8 +387,6 @@ def _batch_positions_tab_jit(si, tab, pos, ns, bits, n):
 
 
 overload(perm_tables, target="generic", inline="never", strict=False)(lambda *a: _perm_tables_jit)
-overload(batch_positions_tab, target="generic", inline="never", strict=False)(
-    lambda *a: _batch_positions_tab_jit)
 
 
 @jitable
