@@ -544,6 +544,46 @@ def test_adam_beta_sweep_equals_separate_runs():
         np.testing.assert_array_equal(r.x[i], one.x[0], err_msg=f"betas {b1[i]}, {b2[i]}")
 
 
+def test_adam_per_trajectory_bias_corrections_are_torchs_every_step():
+    # the kernel's step size, root and its reciprocal for betas per trajectory, every step to
+    # t = 3,200 (past t = 1270, 2582 and 3069, where beta2 = 0.999's root is not the correctly
+    # rounded sqrt), against torch's Python: lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
+    import math
+
+    from numba import njit
+
+    from optlab.optimizers import adam
+
+    @njit
+    def steps(sc, hp, n, T, out):
+        for t in range(1, T + 1):
+            adam._bias_corrections(sc, hp, float(t), n)
+            for j in range(n):
+                out[t - 1, 0, j] = sc[adam.K_STEP_SIZE, j]
+                out[t - 1, 1, j] = sc[adam.K_SQRT_BC2, j]
+                out[t - 1, 2, j] = sc[adam.K_RC2, j]
+
+    rng = np.random.default_rng(11)
+    n, T = 96, 3200
+    b1 = np.concatenate([[0.9, 0.0, 0.5], rng.uniform(0.5, 0.999, n - 3)])
+    b2 = np.concatenate([[0.999, 0.999, 0.0], 1.0 - 10.0 ** rng.uniform(-5, -0.3, n - 3)])
+    lr = 10.0 ** rng.uniform(-4, 0, n)
+    hp = np.zeros((6, n))
+    hp[adam.H_LR], hp[adam.H_BETA1], hp[adam.H_BETA2] = lr, b1, b2
+    sc = np.zeros((len(optlab.optimizers.get("adam").scalars), n))
+    sc[adam.K_POW1_HI] = sc[adam.K_POW2_HI] = 1.0
+    out = np.empty((T, 3, n))
+    steps(sc, hp, n, T, out)
+    for t in range(1, T + 1):
+        for j in range(n):
+            ss = lr[j] / (1.0 - b1[j] ** float(t))
+            c = (1.0 - b2[j] ** float(t)) ** 0.5
+            got = out[t - 1, :, j]
+            assert (got[0], got[1], got[2]) == (ss, c, 1.0 / c), (t, b1[j], b2[j])
+    # the root is not always sqrt: the cases that need libm's pow were met
+    assert math.sqrt(1.0 - 0.999 ** 1270.0) != (1.0 - 0.999 ** 1270.0) ** 0.5
+
+
 @pytest.mark.parametrize("name,grid", [
     ("adam", dict(beta1=[0.8, 0.9], beta2=[0.99, 0.999, 0.9])),
     ("sgd", dict(momentum=[0.0, 0.5, 0.9], dampening=[0.0, 0.1])),

@@ -36,18 +36,17 @@ from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, 
 S_EXP_AVG, S_EXP_AVG_SQ, S_MAX_EXP_AVG_SQ = 0, 1, 2
 # sc: per-trajectory scalars
 K_STEP_SIZE, K_SQRT_BC2, K_SAME_BETAS, K_SAME_ALL, K_SAME_REST = 0, 1, 2, 3, 4
-K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_POW1, K_POW2 = 5, 6, 7, 8, 9, 10
+K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_RC2, K_POW2 = 5, 6, 7, 8, 9, 10
 # K_FEW_RUNS: the block's (beta1, beta2) come in at most MAX_RUNS runs of neighbours (set by the first step),
 # K_RUN_END: at a run's first trajectory, the index past its last
 K_FEW_RUNS, K_RUN_END = 11, 12
-TINY_BC = 2.0 ** -55
 # a run costs libm's pow three times a step (~50 ns); the per-trajectory products ~1-4 ns a
 # trajectory: a block of 256 with more runs than this takes the products
 MAX_RUNS = 8
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
 H_SCHEDULE = 5  # the driver's: 0 one lr schedule (or none), 1 lrs differ, 2 betas change per step
-# K_STEP_SIZE is lr / bc1 and K_SQRT_BC2 sqrt(bc2), this step's; K_SAME_ALL: the block shares every
+# K_STEP_SIZE is lr / bc1, K_SQRT_BC2 sqrt(bc2) and K_RC2 1 / sqrt(bc2), this step's; K_SAME_ALL: the block shares every
 # hyperparameter (scalars in registers), K_SAME_BETAS: it shares one
 # (beta1, beta2) (set by init).  hs: amsgrad, maximize, decoupled.
 
@@ -200,6 +199,18 @@ def step(x, g, st, sc, hp, hs, t, n):
             sc[K_SQRT_BC2, j] = c2
     elif hp[H_SCHEDULE, 0] < 2.0:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
         _bias_corrections(sc, hp, tf, n)
+        for d in range(x.shape[0]):
+            for j in range(n):
+                xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
+                                       st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
+                                       hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j], sc[K_SQRT_BC2, j],
+                                       sc[K_RC2, j], maximize, decoupled, amsgrad)
+                x[d, j] = xi
+                st[S_EXP_AVG, d, j] = m
+                st[S_EXP_AVG_SQ, d, j] = v
+                if amsgrad:  # loop-invariant: LLVM unswitches it
+                    st[S_MAX_EXP_AVG_SQ, d, j] = vm
+        return
     else:  # beta1 cycled by a scheduler, per trajectory: torch's pow of this step's beta
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - hp[H_BETA1, j] ** tf)
@@ -241,12 +252,17 @@ def _find_runs(sc, hp, n):
 
 @jitable(inline="never")
 def _bias_corrections(sc, hp, tf, n):
-    """Step size ``lr / (1 - beta1**t)`` and ``(1 - beta2**t) ** 0.5`` per trajectory, with each
-    power libm's bits: a running double-double product (engine/powexact), vectorised, and
-    libm's pow only where the product cannot decide the rounding (a few percent). The root is
-    torch's ``** 0.5`` (libm's pow): the correctly rounded sqrt y with the residual
-    ``(x - y*y) / 2y`` as a double-double, kept where glibc's bound on pow says pow returns y
-    too, libm's pow elsewhere (near a rounding tie)."""
+    """Step size ``lr / (1 - beta1**t)``, ``c = (1 - beta2**t) ** 0.5`` and ``1 / c`` per
+    trajectory, with each power libm's bits: a running double-double product (engine/powexact),
+    vectorised, and libm's pow only where the product cannot decide the rounding (a few
+    percent). The root is torch's ``** 0.5`` (libm's pow): the correctly rounded sqrt y with
+    the residual ``(x - y*y) / 2y`` (from ``1 / y``, which the coordinates need anyway: they
+    divide by c with ``div_rn``) as a double-double, kept where glibc's bound on pow says pow
+    returns y too, libm's pow elsewhere (near a rounding tie). One vector loop marks with a NaN
+    what libm must decide (the step size where beta1's power is undecided; ``K_POW2``, beta2's
+    power, likewise; the root where any of the three is), then a scalar loop mends the marked
+    trajectories only (about 8% of them a step for betas spread as in the bench's
+    ``betas_sweep``, nearly all for the root alone)."""
     bad = 0
     for j in range(n):
         h1, l1 = pow_dd_step(sc[K_POW1_HI, j], sc[K_POW1_LO, j], hp[H_BETA1, j])
@@ -257,38 +273,42 @@ def _bias_corrections(sc, hp, tf, n):
         sc[K_POW2_LO, j] = l2
         r1, ok1 = pow_dd_round(h1, l1)
         r2, ok2 = pow_dd_round(h2, l2)
-        # below 2**-55 either candidate gives 1 - p == 1.0: no need to ask libm
-        ok1 = (ok1 | (h1 < TINY_BC)) & EXACT_FAST
-        ok2 = (ok2 | (h2 < TINY_BC)) & EXACT_FAST
-        sc[K_POW1, j] = r1 if ok1 else math.nan  # NaN: libm decides, below
-        sc[K_POW2, j] = r2 if ok2 else math.nan
-        bad += (not ok1) + (not ok2)
-    left = bad
-    for j in range(n):  # the early exit keeps LLVM from calling pow on every lane
-        if left == 0:
-            break
-        if sc[K_POW1, j] != sc[K_POW1, j]:
-            sc[K_POW1, j] = hp[H_BETA1, j] ** tf
-            left -= 1
-        if sc[K_POW2, j] != sc[K_POW2, j]:
-            sc[K_POW2, j] = hp[H_BETA2, j] ** tf
-            left -= 1
-    bad = 0
-    for j in range(n):
-        sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - sc[K_POW1, j])
-        b = 1.0 - sc[K_POW2, j]
+        # undecided, libm returns hi or its neighbour on lo's side, hi + 2 lo (rounded: |2 lo| is
+        # within 2 BAND of the spacing there); only 1 - p matters here, the same for both more
+        # often than not once p < 1/2 (and always below 2**-55)
+        ok1 = (ok1 | (1.0 - h1 == 1.0 - (h1 + 2.0 * l1))) & EXACT_FAST
+        ok2 = (ok2 | (1.0 - h2 == 1.0 - (h2 + 2.0 * l2))) & EXACT_FAST
+        b = 1.0 - r2
         y = math.sqrt(b)
-        r, ok = pow_dd_round(y, fma(-y, y, b) / (y + y))
-        ok = ok & EXACT_FAST
-        sc[K_SQRT_BC2, j] = r if ok else math.nan
+        rc = 1.0 / y
+        # the residual over 2y as e * (0.5 / y): a relative error of an ulp on a term the band
+        # test compares with 0.48 ulp of y, far inside its margin (powexact: BAND_NEAR)
+        _, ok3 = pow_dd_round(y, fma(-y, y, b) * (0.5 * rc))
+        ok3 = ok3 & ok2 & EXACT_FAST
+        sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - r1) if ok1 else math.nan  # NaN: libm decides, below
+        sc[K_POW2, j] = r2 if ok2 else math.nan
+        ok = ok1 & ok3
+        sc[K_SQRT_BC2, j] = y if ok else math.nan  # the mark the scan below reads
+        sc[K_RC2, j] = rc
         bad += not ok
+    if bad == 0:
+        return
     half = 0.5 + 0.0 * tf  # not a constant to LLVM (it would make pow(x, 0.5) a sqrt)
-    for j in range(n):
+    for j in range(n):  # the early exit keeps LLVM from calling pow on every lane
         if bad == 0:
             break
-        if sc[K_SQRT_BC2, j] != sc[K_SQRT_BC2, j]:
-            sc[K_SQRT_BC2, j] = (1.0 - sc[K_POW2, j]) ** half
-            bad -= 1
+        if sc[K_SQRT_BC2, j] == sc[K_SQRT_BC2, j]:
+            continue
+        bad -= 1
+        if sc[K_STEP_SIZE, j] != sc[K_STEP_SIZE, j]:
+            sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - hp[H_BETA1, j] ** tf)
+        p2 = sc[K_POW2, j]
+        b = 1.0 - (hp[H_BETA2, j] ** tf if p2 != p2 else p2)
+        y = math.sqrt(b)
+        _, ok = pow_dd_round(y, fma(-y, y, b) / (y + y))
+        c = y if ok & EXACT_FAST else b ** half
+        sc[K_SQRT_BC2, j] = c
+        sc[K_RC2, j] = 1.0 / c
 
 
 def _validate(v):
@@ -310,7 +330,7 @@ SPECS = [
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
         state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
-             'pow2_lo', 'pow1', 'pow2', 'few_runs', 'run_end'),
+             'pow2_lo', 'rc2', 'pow2', 'few_runs', 'run_end'),
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -323,7 +343,7 @@ SPECS = [
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
         state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
-             'pow2_lo', 'pow1', 'pow2', 'few_runs', 'run_end'),
+             'pow2_lo', 'rc2', 'pow2', 'few_runs', 'run_end'),
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword
