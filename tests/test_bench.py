@@ -24,7 +24,7 @@ def test_core_quick_writes_its_figures(tmp_path):
     assert bench.main(["--quick", "--section", "core", "--json", str(out)]) == 0
     core = json.loads(out.read_text())["core"]
     assert math.isfinite(core["divider_floor_steps_per_s"]) and core["divider_floor_steps_per_s"] > 0
-    for key in ("lr_sweep", "betas_grid", "betas_sweep", "shared"):
+    for key in ("lr_sweep", "betas_grid", "betas_sweep", "shared", "lr_sweep_f32"):
         row = core[key]
         for fig in ("engine_steps_per_s", "numpy_steps_per_s", "ratio"):
             assert math.isfinite(row[fig]) and row[fig] > 0, (key, fig)
@@ -46,21 +46,25 @@ def _scripted_timer(monkeypatch, times, calls):
 def test_core_figures_are_workload_over_time(monkeypatch):
     """Each rate is its own side's work (the numpy side runs fewer steps) over its own time."""
     from optlab.bench import core
-    times, calls = [0.25, 0.3, 0.5, 0.2, 2.0, 3.0, 4.0, 1.0], []
+    times, calls = [0.25, 0.3, 0.5, 0.2, 0.15, 2.0, 3.0, 4.0, 1.0, 2.5], []
     _scripted_timer(monkeypatch, times, calls)
     monkeypatch.setattr(core, "divider_floor", lambda repeat, min_seconds: 3.0e6)
     out = core.bench_core(n=64, steps=30, repeat=1, numpy_steps=10, min_seconds=0.0)
-    assert calls == [8]  # four engine workloads, then their four numpy references
+    k = len(core.CORE_WORKLOADS)
+    assert k == 5 and calls == [2 * k]  # the engine workloads, then their numpy references
     keys = [k for k, _ in core.CORE_WORKLOADS]
     for i, key in enumerate(keys):
-        eng, ref = 64 * 30 / times[i], 64 * 10 / times[4 + i]
+        eng, ref = 64 * 30 / times[i], 64 * 10 / times[k + i]
         assert out[key]["engine_steps_per_s"] == pytest.approx(eng, rel=1e-12), key
         assert out[key]["numpy_steps_per_s"] == pytest.approx(ref, rel=1e-12), key
         assert out[key]["ratio"] == pytest.approx(eng / ref, rel=1e-12), key
     shared = 64 * 30 / times[keys.index("shared")]
     for key in ("lr_sweep", "betas_grid", "betas_sweep"):
         assert out[key]["vs_shared"] == pytest.approx(64 * 30 / times[keys.index(key)] / shared, rel=1e-12)
-    assert out["floor_ratio"] == pytest.approx(3.0e6 / (64 * 10 / times[4 + keys.index("shared")]), rel=1e-12)
+    assert out["floor_ratio"] == pytest.approx(3.0e6 / (64 * 10 / times[k + keys.index("shared")]), rel=1e-12)
+    # float32 against float64, the same lr sweep
+    assert out["lr_sweep_f32"]["vs_float64"] == pytest.approx(times[keys.index("lr_sweep")]
+                                                             / times[keys.index("lr_sweep_f32")], rel=1e-12)
 
 
 @pytest.mark.parametrize("key", ["lr_sweep", "betas_grid", "betas_sweep", "shared"])

@@ -663,7 +663,8 @@ def test_adafactor_eps1_none_is_the_machine_epsilon_of_the_dtype():
     for dtype in (np.float64, np.float32):
         hp, _, v = spec.resolve(3, dict(eps1=[None, 1e-30, None]), dtype=dtype)
         eps = np.finfo(dtype).eps  # torch.finfo(param.dtype).eps
-        assert list(hp[row]) == [eps, dtype(1e-30), eps]
+        # the rows are float64 in every run (torch's Python floats): 1e-30 stays 1e-30
+        assert hp.dtype == np.float64 and list(hp[row]) == [eps, 1e-30, eps]
         hp, _, _ = spec.resolve(1, {}, dtype=dtype)  # the default, eps=(None, 1e-3)
         assert hp[row, 0] == eps
     # the generated config writes torch's None as null, and null reads back as None

@@ -28,8 +28,9 @@ TOL = 1e-12
 TOL_LBFGS = 1e-10
 
 
-#: reference files of other suites in the same folder (tests/test_schedulers.py, tests/test_scheduled.py)
-OTHER_SUITES = ("schedulers", "scheduled")
+#: reference files of other suites in the same folder (tests/test_schedulers.py, tests/test_scheduled.py,
+#: tests/test_float32.py)
+OTHER_SUITES = ("schedulers", "scheduled", "float32")
 
 
 def _files():

@@ -111,9 +111,12 @@ CORE_WORKLOADS = (
     ("betas_grid", "Adam, lr x beta1 x beta2 grid (25 x 10 x 10, 40 starts each), betas innermost"),
     ("betas_sweep", "Adam, (lr, beta1, beta2) per trajectory: every trajectory its own triple"),
     ("shared", "Adam, one lr (1e-3) for all trajectories (context)"),
+    ("lr_sweep_f32", "Adam, the lr sweep in float32 (torch's float32 Adam; the objective in float64)"),
 )
 #: a sweep's figure should be at least this fraction of the shared one (issue 13)
 SWEEP_TARGET = 0.8
+#: the float32 lr sweep against the float64 one (issue 13)
+FLOAT32_TARGET = 1.5
 
 
 def core_hyper(n, seed=1):
@@ -138,13 +141,15 @@ def core_hyper(n, seed=1):
     def grid(a):
         return np.repeat(a.ravel(), per)[:n]
     return {"lr_sweep": dict(lr=lr), "betas_grid": dict(lr=grid(g_lr), beta1=grid(g_b1), beta2=grid(g_b2)),
-            "betas_sweep": dict(lr=lr, beta1=b1, beta2=b2), "shared": dict(lr=np.full(n, 1e-3))}
+            "betas_sweep": dict(lr=lr, beta1=b1, beta2=b2), "shared": dict(lr=np.full(n, 1e-3)),
+            "lr_sweep_f32": dict(lr=lr, dtype="float32")}
 
 
 def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10.0):
     """The core section: the engine on the three workloads of :data:`CORE_WORKLOADS`, each
-    against numpy, all six run in turn (best of each); the sweeps also as a fraction of
-    the shared figure (target >= :data:`SWEEP_TARGET`)."""
+    against numpy (float64), all run in turn (best of each); the sweeps also as a fraction of
+    the shared figure (target >= :data:`SWEEP_TARGET`), the float32 lr sweep as a multiple of
+    the float64 one (target >= :data:`FLOAT32_TARGET`)."""
     import optlab
 
     from .peers import best_alternating
@@ -156,7 +161,7 @@ def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10
     for key, _ in CORE_WORKLOADS:
         h = hyper[key]
         optlab.simulate("adam", "rosenbrock", x0=x0[:64], steps=2, progress=False,
-                        **{k: v[:64] for k, v in h.items()})  # load/compile outside the timing
+                        **{k: v if isinstance(v, str) else v[:64] for k, v in h.items()})  # load/compile outside
         fns.append(lambda h=h: optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, record_every=100,
                                                progress=False, **h))
     for key, _ in CORE_WORKLOADS:
@@ -173,6 +178,8 @@ def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10
     for key in ("lr_sweep", "betas_grid", "betas_sweep"):
         out[key]["vs_shared"] = out[key]["engine_steps_per_s"] / out["shared"]["engine_steps_per_s"]
         out[key]["target_vs_shared"] = SWEEP_TARGET
+    out["lr_sweep_f32"]["vs_float64"] = out["lr_sweep_f32"]["engine_steps_per_s"] / out["lr_sweep"]["engine_steps_per_s"]
+    out["lr_sweep_f32"]["target_vs_float64"] = FLOAT32_TARGET
     out["shared"]["target_ratio"] = 8.0
     floor = divider_floor(repeat, min_seconds / 4)
     out["divider_floor_steps_per_s"] = floor
@@ -218,6 +225,9 @@ def _print_core(res):
         if "vs_shared" in row:
             ok = "ok" if row["vs_shared"] >= row["target_vs_shared"] else "BELOW TARGET"
             line += f"; {row['vs_shared']:.2f}x the shared figure (target >= {row['target_vs_shared']:g}x: {ok})"
+        if "vs_float64" in row:
+            ok = "ok" if row["vs_float64"] >= row["target_vs_float64"] else "BELOW TARGET"
+            line += f"; {row['vs_float64']:.2f}x the float64 lr sweep (target >= {row['target_vs_float64']:g}x: {ok})"
         print(line)
     floor = res["divider_floor_steps_per_s"]
     print(f"  divider floor {floor:.3e} trajectory-steps/s = {res['floor_ratio']:.1f}x numpy: the sqrt and the "

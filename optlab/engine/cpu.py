@@ -229,12 +229,15 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
     """One thread's block arrays, ``run``'s arguments ``x`` .. ``ctx``, zeroed by the kernel per block:
     x, g, f, xa, fa (the look-ahead point, 1 wide when unused), st, sc, hb, best loss, gradient
     norm, books (best step, divergence step, tolerance step) and the objective's context (with
-    its scratch rows, ``ops.CTX_SCRATCH``)."""
+    its scratch rows, ``ops.CTX_SCRATCH``). x, g, f and the state ``st`` are in the run's dtype;
+    the per-trajectory scalars ``sc`` are float64 in every run (torch's step sizes and bias
+    corrections are Python floats; a kernel rounds to float32 where torch does, NAdam's
+    ``mu_product``, ASGD's ``eta``), as are the hyperparameters."""
     b = block_size(dim)
     wa = b if opt_spec.lookahead is not None else 1
     z = np.zeros
     return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),
-            z((max(opt_spec.n_state, 1), dim, b), dtype), z((max(opt_spec.n_scalar, 1), b), dtype),
+            z((max(opt_spec.n_state, 1), dim, b), dtype), z((max(opt_spec.n_scalar, 1), b)),
             z((len(opt_spec.vector) + 1, b), hp_dtype), z(b), z(b), z((4, b), np.int64),
             z(ops.ctx_length(dim, b), np.int64))
 

@@ -8,7 +8,12 @@ the CUDA simulator) with Numba overloads that emit the hardware instruction:
 * ``fma(a, b, c)`` = a*b + c rounded once.  Python: exact rational arithmetic.
   CPU: ``llvm.fma``.  CUDA: ``cuda.fma`` (registered by ``optlab.engine.cuda``).
 * ``lerp(a, b, w)`` = torch.lerp: ``fma(w, b-a, a)`` for |w| < 0.5, else
-  ``fma(-(b-a), 1-w, b)``.
+  ``fma(-(b-a), 1-w, b)``, in the type of its arguments.
+* ``like(v, ref)``: ``v`` in ``ref``'s float type, i.e. rounded to float32 when ``ref`` is a
+  float32 (a coordinate of a float32 run), else ``v`` itself; how a kernel passes a
+  float64 scalar (a hyperparameter, a bias correction) to float32 arithmetic, as torch
+  casts a Python float to a float32 tensor's type. ``single(ref)``: whether ``ref`` is a
+  float32, a constant for the compiler.
 """
 from __future__ import annotations
 
@@ -100,9 +105,13 @@ def fma(a, b, c):
         # float(): numpy float32 scalars are not Rational; overflow rounds to inf as in IEEE
         r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
         try:
-            return float(r)
+            out = float(r)
         except OverflowError:
-            return math.inf if r > 0 else -math.inf
+            out = math.inf if r > 0 else -math.inf
+        # float32 operands (the CUDA simulator's float32 runs): a float32 result, through float64
+        # (a second rounding, off by an ulp only where float64 lands on a float32 midpoint)
+        return np.float32(out) if isinstance(a, np.float32) and isinstance(b, np.float32) \
+            and isinstance(c, np.float32) else out
     return a * b + c
 
 
@@ -111,7 +120,17 @@ def lerp(a, b, w):
     d = b - a
     if abs(w) < 0.5:
         return fma(w, d, a)
-    return fma(-d, 1.0 - w, b)
+    return fma(-d, like(1.0, w) - w, b)
+
+
+def like(v, ref):
+    """``v`` as ``ref``'s float type: float32 when ``ref`` is a float32, else ``v`` unchanged."""
+    return np.float32(v) if isinstance(ref, np.float32) else v
+
+
+def single(ref):
+    """True when ``ref`` is a float32 (compiled: a constant, so the other branch is dropped)."""
+    return isinstance(ref, np.float32)
 
 
 @jitable(inline="never")
@@ -190,6 +209,24 @@ def _lerp_jit(a, b, w):
     def impl(a, b, w):  # both branches, then a select: keeps loops vectorised
         d = b - a
         lo = fma(w, d, a)
-        hi = fma(-d, 1.0 - w, b)
+        hi = fma(-d, like(1.0, w) - w, b)
         return lo if abs(w) < 0.5 else hi
     return impl
+
+
+def _is_f32(t):
+    return isinstance(t, types.Float) and t.bitwidth == 32
+
+
+@overload(like, target="generic", inline="always")
+def _like_jit(v, ref):
+    if _is_f32(ref):
+        return lambda v, ref: np.float32(v)
+    return lambda v, ref: v
+
+
+@overload(single, target="generic", inline="always")
+def _single_jit(ref):
+    if _is_f32(ref):
+        return lambda ref: True
+    return lambda ref: False

@@ -37,7 +37,7 @@ def ackley(x, g, f, p, n, ctx):
         s2 = 0.0
         cs = 0.0
         for d in range(D):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             s2 += v * v
             cs += math.cos(_C * v)
         r = math.sqrt(s2 * inv_d)
@@ -48,7 +48,7 @@ def ackley(x, g, f, p, n, ctx):
         k1 = _A * _B * e1 * inv_d / (r + (r == 0.0)) * (r > 0.0)
         k2 = e2 * _C * inv_d
         for d in range(D):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             g[d, j] = k1 * v + k2 * math.sin(_C * v)
 
 
@@ -59,7 +59,7 @@ def ackley_hess(x, h, p, n):
         s2 = 0.0
         cs = 0.0
         for d in range(D):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             s2 += v * v
             cs += math.cos(_C * v)
         r = math.sqrt(s2 * inv_d)
@@ -73,10 +73,10 @@ def ackley_hess(x, h, p, n):
         c_out = (-_A * _B * _B * e1 * inv_d * inv_d / (rs * rs)
                  - _A * _B * e1 * inv_d * inv_d / (rs * rs * rs)) * pos
         for a in range(D):
-            va = float(x[a, j])
+            va = np.float64(x[a, j])
             sa = math.sin(_C * va)
             for b in range(D):
-                vb = float(x[b, j])
+                vb = np.float64(x[b, j])
                 val = c_out * va * vb - e2 * _C * _C * inv_d * inv_d * sa * math.sin(_C * vb)
                 if a == b:
                     val += c_diag + e2 * _C * _C * inv_d * math.cos(_C * va)

@@ -6,13 +6,15 @@ Global minimum f(3, 0.5) = 0; a saddle sits at (0, 1).
 Source: E. M. L. Beale, "On an iterative method for finding a local minimum
 of a function of more than one variable" (1958).
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def beale(x, g, f, p, n, ctx):
     for j in range(n):
-        a = x[0, j]
-        b = x[1, j]
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         b2 = b * b
         b3 = b2 * b
         u1 = 1.5 - a + a * b
@@ -25,8 +27,8 @@ def beale(x, g, f, p, n, ctx):
 
 def beale_hess(x, h, p, n):
     for j in range(n):
-        a = x[0, j]
-        b = x[1, j]
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         b2 = b * b
         b3 = b2 * b
         u1 = 1.5 - a + a * b

@@ -6,13 +6,15 @@ Domain [-10, 10]^2; global minimum f(1, 3) = 0. The Hessian is constant,
 [[10, 8], [8, 10]] (eigenvalues 2 and 18): plain GD diverges above lr = 2/18.
 Source: Surjanovic & Bingham, Virtual Library of Simulation Experiments (SFU).
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def booth(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = a + 2.0 * b - 7.0
         v = 2.0 * a + b - 5.0
         f[j] = u * u + v * v

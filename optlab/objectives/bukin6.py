@@ -14,14 +14,16 @@ Source: Bukin (1997); Surjanovic & Bingham (SFU).
 """
 import math
 
+import numpy as np
+
 from ._base import ObjectiveSpec
 from ._vecmath import sign
 
 
 def bukin6(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = b - 0.01 * a * a
         s = math.sqrt(abs(u))
         ss = s + (s == 0.0)
@@ -35,8 +37,8 @@ def bukin6(x, g, f, p, n, ctx):
 
 def bukin6_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = b - 0.01 * a * a
         s = math.sqrt(abs(u))
         ss = s + (s == 0.0)

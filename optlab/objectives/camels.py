@@ -16,13 +16,15 @@ Domain [-5, 5]^2; global minimum f(0, 0) = 0, two more local minima.
 Source: Dixon & Szego, Towards Global Optimisation 2 (1978); Surjanovic &
 Bingham, Virtual Library of Simulation Experiments (SFU).
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def six_hump_camel(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         a2 = a * a
         b2 = b * b
         f[j] = (4.0 - 2.1 * a2 + a2 * a2 / 3.0) * a2 + a * b + (-4.0 + 4.0 * b2) * b2
@@ -32,8 +34,8 @@ def six_hump_camel(x, g, f, p, n, ctx):
 
 def six_hump_camel_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         a2 = a * a
         h[0, 0, j] = 8.0 - 25.2 * a2 + 10.0 * a2 * a2
         h[0, 1, j] = 1.0
@@ -43,8 +45,8 @@ def six_hump_camel_hess(x, h, p, n):
 
 def three_hump_camel(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         a2 = a * a
         f[j] = 2.0 * a2 - 1.05 * a2 * a2 + a2 * a2 * a2 / 6.0 + a * b + b * b
         g[0, j] = 4.0 * a - 4.2 * a2 * a + a2 * a2 * a + b
@@ -53,7 +55,7 @@ def three_hump_camel(x, g, f, p, n, ctx):
 
 def three_hump_camel_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
+        a = np.float64(x[0, j])
         a2 = a * a
         h[0, 0, j] = 4.0 - 12.6 * a2 + 5.0 * a2 * a2
         h[0, 1, j] = 1.0

@@ -14,6 +14,8 @@ Surjanovic & Bingham (SFU).
 """
 import math
 
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 _PI = math.pi
@@ -21,8 +23,8 @@ _PI = math.pi
 
 def easom(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = a - _PI
         v = b - _PI
         e = math.exp(-u * u - v * v)
@@ -35,8 +37,8 @@ def easom(x, g, f, p, n, ctx):
 
 def easom_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = a - _PI
         v = b - _PI
         e = math.exp(-u * u - v * v)

@@ -21,6 +21,8 @@ Bingham (SFU).
 """
 import math
 
+import numpy as np
+
 from optlab.engine.ops import jitable
 
 from ._base import ObjectiveSpec
@@ -43,8 +45,8 @@ def sin_sqrt_abs(w):
 
 def eggholder(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         c = b + 47.0
         Su, du, _ = sin_sqrt_abs(0.5 * a + c)
         Sv, dv, _ = sin_sqrt_abs(a - c)
@@ -55,8 +57,8 @@ def eggholder(x, g, f, p, n, ctx):
 
 def eggholder_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         c = b + 47.0
         Su, du, eu = sin_sqrt_abs(0.5 * a + c)
         Sv, dv, ev = sin_sqrt_abs(a - c)

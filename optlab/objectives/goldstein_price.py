@@ -14,13 +14,15 @@ With A = 1 + s^2 P (s = x+y+1) and B = 30 + t^2 Q (t = 2x-3y), f = A B,
 the derivatives follow from the product rule (P, Q quadratics):
 A_x = 2 s P + s^2 P_x, B_x = 4 t Q + t^2 Q_x, B_y = -6 t Q + t^2 Q_y.
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def goldstein_price(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         s = a + b + 1.0
         P = 19.0 - 14.0 * a + 3.0 * a * a - 14.0 * b + 6.0 * a * b + 3.0 * b * b
         Pd = -14.0 + 6.0 * a + 6.0 * b  # P_x = P_y
@@ -40,8 +42,8 @@ def goldstein_price(x, g, f, p, n, ctx):
 
 def goldstein_price_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         s = a + b + 1.0
         P = 19.0 - 14.0 * a + 3.0 * a * a - 14.0 * b + 6.0 * a * b + 3.0 * b * b
         Pd = -14.0 + 6.0 * a + 6.0 * b

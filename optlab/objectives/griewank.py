@@ -27,7 +27,7 @@ def griewank(x, g, f, p, n, ctx):
         si = math.sqrt(i + 1.0)
         for j in range(n):
             g[i, j] = f[j]
-            f[j] *= math.cos(float(x[i, j]) / si)
+            f[j] *= math.cos(np.float64(x[i, j]) / si)
     # pass 2 (i descending): g[i] *= prod_{k>i} c_k
     for j in range(n):
         f[j] = 1.0
@@ -35,14 +35,14 @@ def griewank(x, g, f, p, n, ctx):
         si = math.sqrt(i + 1.0)
         for j in range(n):
             g[i, j] *= f[j]
-            f[j] *= math.cos(float(x[i, j]) / si)
+            f[j] *= math.cos(np.float64(x[i, j]) / si)
     # f = 1 + sum x^2/4000 - prod; g = x/2000 + sin(x_i/si)/si * prod_{k!=i}
     for j in range(n):
         f[j] = 1.0 - f[j]
     for i in range(D):
         si = math.sqrt(i + 1.0)
         for j in range(n):
-            v = float(x[i, j])
+            v = np.float64(x[i, j])
             f[j] += v * v / 4000.0
             g[i, j] = v / 2000.0 + math.sin(v / si) / si * g[i, j]
 
@@ -58,14 +58,14 @@ def griewank_hess(x, h, p, n):
                 if l != a and l != b:
                     sl = math.sqrt(l + 1.0)
                     for j in range(n):
-                        h[a, b, j] *= math.cos(float(x[l, j]) / sl)
+                        h[a, b, j] *= math.cos(np.float64(x[l, j]) / sl)
     for a in range(D):
         sa = math.sqrt(a + 1.0)
         for b in range(D):
             sb = math.sqrt(b + 1.0)
             for j in range(n):
-                va = float(x[a, j]) / sa
-                vb = float(x[b, j]) / sb
+                va = np.float64(x[a, j]) / sa
+                vb = np.float64(x[b, j]) / sb
                 if a == b:
                     h[a, a, j] = 1.0 / 2000.0 + math.cos(va) / (a + 1.0) * h[a, a, j]
                 else:

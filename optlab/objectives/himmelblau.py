@@ -6,13 +6,15 @@ Minima: (3, 2), (-2.805118, 3.131313), (-3.779310, -3.283186),
 (3.584428, -1.848127); one local maximum and four saddles lie between them.
 Source: D. M. Himmelblau, Applied Nonlinear Programming (1972).
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def himmelblau(x, g, f, p, n, ctx):
     for j in range(n):
-        a = x[0, j]
-        b = x[1, j]
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = a * a + b - 11.0
         v = a + b * b - 7.0
         f[j] = u * u + v * v
@@ -22,8 +24,8 @@ def himmelblau(x, g, f, p, n, ctx):
 
 def himmelblau_hess(x, h, p, n):
     for j in range(n):
-        a = x[0, j]
-        b = x[1, j]
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         h[0, 0, j] = 12.0 * a * a + 4.0 * b - 42.0
         h[0, 1, j] = 4.0 * (a + b)
         h[1, 0, j] = 4.0 * (a + b)

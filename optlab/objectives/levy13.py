@@ -13,6 +13,8 @@ Source: Surjanovic & Bingham, Virtual Library of Simulation Experiments (SFU).
 """
 import math
 
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 _PI = math.pi
@@ -20,8 +22,8 @@ _PI = math.pi
 
 def levy13(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         s3x = math.sin(3.0 * _PI * a)
         s3y = math.sin(3.0 * _PI * b)
         s2y = math.sin(2.0 * _PI * b)
@@ -37,8 +39,8 @@ def levy13(x, g, f, p, n, ctx):
 
 def levy13_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         s3y = math.sin(3.0 * _PI * b)
         s2y = math.sin(2.0 * _PI * b)
         u = a - 1.0

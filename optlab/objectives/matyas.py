@@ -7,13 +7,15 @@ Domain [-10, 10]^2; global minimum f(0, 0) = 0. Hessian [[0.52, -0.48],
 number 25, so GD crawls along the diagonal.
 Source: Surjanovic & Bingham, Virtual Library of Simulation Experiments (SFU).
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def matyas(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         f[j] = 0.26 * (a * a + b * b) - 0.48 * a * b
         g[0, j] = 0.52 * a - 0.48 * b
         g[1, j] = 0.52 * b - 0.48 * a

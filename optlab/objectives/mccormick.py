@@ -11,13 +11,15 @@ Source: McCormick, Math. Programming 10 (1976); Surjanovic & Bingham (SFU).
 """
 import math
 
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def mccormick(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         d = a - b
         c = math.cos(a + b)
         f[j] = math.sin(a + b) + d * d - 1.5 * a + 2.5 * b + 1.0
@@ -27,7 +29,7 @@ def mccormick(x, g, f, p, n, ctx):
 
 def mccormick_hess(x, h, p, n):
     for j in range(n):
-        s = math.sin(float(x[0, j]) + float(x[1, j]))
+        s = math.sin(np.float64(x[0, j]) + np.float64(x[1, j]))
         h[0, 0, j] = 2.0 - s
         h[0, 1, j] = -2.0 - s
         h[1, 0, j] = -2.0 - s

@@ -37,13 +37,15 @@ study's page gives the ranges).
 
 Domain [-3, 3]^2 (f reaches 1600 at the corners); global minimum value 0.
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def minimalist_eos(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         r = a * a * b * b - 1.0
         f[j] = 0.25 * r * r
         g[0, j] = r * a * b * b
@@ -52,8 +54,8 @@ def minimalist_eos(x, g, f, p, n, ctx):
 
 def minimalist_eos_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         r = a * a * b * b - 1.0
         h[0, 0, j] = 2.0 * a * a * b * b * b * b + r * b * b
         hxy = 2.0 * a * a * a * b * b * b + 2.0 * r * a * b

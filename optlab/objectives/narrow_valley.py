@@ -20,6 +20,8 @@ the pseudo-Huber floor is ours.
 """
 import math
 
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 KAPPA = 100.0
@@ -30,8 +32,8 @@ _S = math.sin(math.pi / 6.0)
 
 def narrow_valley(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = _C * a + _S * b
         v = -_S * a + _C * b
         q = math.sqrt(1.0 + u * u)
@@ -44,8 +46,8 @@ def narrow_valley(x, g, f, p, n, ctx):
 
 def narrow_valley_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         u = _C * a + _S * b
         q = math.sqrt(1.0 + u * u)
         huu = EPS / (q * q * q)

@@ -32,7 +32,7 @@ def piecewise_quadratic(x, g, f, p, n, ctx):
     lip = p[1]
     d = lip - mu
     for j in range(n):
-        v = float(x[0, j])
+        v = np.float64(x[0, j])
         if v < 1.0:
             f[j] = 0.5 * lip * v * v
             g[0, j] = lip * v
@@ -46,7 +46,7 @@ def piecewise_quadratic(x, g, f, p, n, ctx):
 
 def piecewise_quadratic_hess(x, h, p, n):
     for j in range(n):
-        v = float(x[0, j])
+        v = np.float64(x[0, j])
         if v >= 1.0 and v < 2.0:
             h[0, 0, j] = p[0]
         else:

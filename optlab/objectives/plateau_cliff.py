@@ -43,7 +43,7 @@ def plateau_cliff(x, g, f, p, n, ctx):
         f[j] = 0.0
     for d in range(D):
         for j in range(n):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             f[j] += v * v
     # f holds |x|^2 now; turn it into f and keep the gradient factor in g
     for j in range(n):
@@ -56,7 +56,7 @@ def plateau_cliff(x, g, f, p, n, ctx):
         g[0, j] = EPS + HEIGHT * sp * STEEP / RADIUS  # the factor c(x) of grad = c x
     for d in range(D - 1, -1, -1):
         for j in range(n):
-            g[d, j] = g[0, j] * float(x[d, j])
+            g[d, j] = g[0, j] * np.float64(x[d, j])
 
 
 def plateau_cliff_hess(x, h, p, n):
@@ -65,7 +65,7 @@ def plateau_cliff_hess(x, h, p, n):
     for j in range(n):
         s = 0.0
         for d in range(D):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             s += v * v
         z = STEEP * (s - RADIUS * RADIUS) / (2.0 * RADIUS)
         e = math.exp(-abs(z))
@@ -75,9 +75,9 @@ def plateau_cliff_hess(x, h, p, n):
         c = EPS + HEIGHT * sp * kr
         c2 = HEIGHT * spp * kr * kr
         for a in range(D):
-            va = float(x[a, j])
+            va = np.float64(x[a, j])
             for b in range(D):
-                h[a, b, j] = c2 * va * float(x[b, j]) + (c if a == b else 0.0)
+                h[a, b, j] = c2 * va * np.float64(x[b, j]) + (c if a == b else 0.0)
 
 
 SPEC = ObjectiveSpec(

@@ -25,7 +25,7 @@ def rastrigin(x, g, f, p, n, ctx):
         f[j] = 10.0 * D
     for d in range(D):
         for j in range(n):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             f[j] += v * v - 10.0 * math.cos(_TWO_PI * v)
             g[d, j] = 2.0 * v + 10.0 * _TWO_PI * math.sin(_TWO_PI * v)
 
@@ -38,7 +38,7 @@ def rastrigin_hess(x, h, p, n):
                 h[a, b, j] = 0.0
     for a in range(D):
         for j in range(n):
-            h[a, a, j] = 2.0 + 10.0 * _TWO_PI * _TWO_PI * math.cos(_TWO_PI * float(x[a, j]))
+            h[a, a, j] = 2.0 + 10.0 * _TWO_PI * _TWO_PI * math.cos(_TWO_PI * np.float64(x[a, j]))
 
 
 SPEC = ObjectiveSpec(

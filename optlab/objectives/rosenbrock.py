@@ -22,8 +22,8 @@ def rosenbrock(x, g, f, p, n, ctx):
         # as the general loop below (bit-identical), which takes 3 passes
         # and runtime row indices: measured 20% of Adam's whole step
         for j in range(n):
-            a = x[0, j]
-            b = x[1, j]
+            a = np.float64(x[0, j])
+            b = np.float64(x[1, j])
             t1 = b - a * a
             t2 = 1.0 - a
             f[j] = 0.0 + (100.0 * t1 * t1 + t2 * t2)
@@ -37,17 +37,17 @@ def rosenbrock(x, g, f, p, n, ctx):
         ip = min(i + 1, D - 1)
         if i < D - 1:
             for j in range(n):
-                xi = x[i, j]
-                xm = x[im, j]
+                xi = np.float64(x[i, j])
+                xm = np.float64(x[im, j])
                 gi = 0.0 + 200.0 * (xi - xm * xm) if i > 0 else 0.0
-                t1 = x[ip, j] - xi * xi
+                t1 = np.float64(x[ip, j]) - xi * xi
                 t2 = 1.0 - xi
                 f[j] += 100.0 * t1 * t1 + t2 * t2
                 g[i, j] = gi + (-400.0 * xi * t1 - 2.0 * t2)
         else:
             for j in range(n):
-                xi = x[i, j]
-                xm = x[im, j]
+                xi = np.float64(x[i, j])
+                xm = np.float64(x[im, j])
                 g[i, j] = 0.0 + 200.0 * (xi - xm * xm)
 
 

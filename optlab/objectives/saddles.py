@@ -15,13 +15,15 @@ counts a trajectory as converged by its gradient norm).
 Source: textbook examples (e.g. Dauphin et al., NeurIPS 2014, on saddles in
 high-dimensional non-convex optimisation).
 """
+import numpy as np
+
 from ._base import ObjectiveSpec
 
 
 def saddle(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         f[j] = a * a - b * b
         g[0, j] = 2.0 * a
         g[1, j] = -2.0 * b
@@ -37,8 +39,8 @@ def saddle_hess(x, h, p, n):
 
 def monkey_saddle(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         f[j] = a * a * a - 3.0 * a * b * b
         g[0, j] = 3.0 * a * a - 3.0 * b * b
         g[1, j] = -6.0 * a * b
@@ -46,8 +48,8 @@ def monkey_saddle(x, g, f, p, n, ctx):
 
 def monkey_saddle_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         h[0, 0, j] = 6.0 * a
         h[0, 1, j] = -6.0 * b
         h[1, 0, j] = -6.0 * b

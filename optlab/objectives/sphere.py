@@ -16,7 +16,7 @@ def sphere(x, g, f, p, n, ctx):
         f[j] = 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             f[j] += v * v
             g[d, j] = 2.0 * v
 

@@ -23,7 +23,7 @@ def styblinski_tang(x, g, f, p, n, ctx):
         f[j] = 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            v = float(x[d, j])
+            v = np.float64(x[d, j])
             v2 = v * v
             f[j] += 0.5 * (v2 * v2 - 16.0 * v2 + 5.0 * v)
             g[d, j] = 2.0 * v2 * v - 16.0 * v + 2.5
@@ -37,7 +37,7 @@ def styblinski_tang_hess(x, h, p, n):
                 h[a, b, j] = 0.0
     for a in range(D):
         for j in range(n):
-            v = float(x[a, j])
+            v = np.float64(x[a, j])
             h[a, a, j] = 6.0 * v * v - 16.0
 
 

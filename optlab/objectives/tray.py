@@ -37,6 +37,8 @@ methods" (2006), for cross-in-tray.
 """
 import math
 
+import numpy as np
+
 from optlab.engine.ops import jitable
 
 from ._base import ObjectiveSpec
@@ -81,8 +83,8 @@ def abs_wave(a, b, f1, d1, f2, d2, c0):
 
 def cross_in_tray(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.sin(b), math.cos(b), 100.0)
         T = A + 1.0
         f[j] = -1e-4 * T ** 0.1
@@ -93,8 +95,8 @@ def cross_in_tray(x, g, f, p, n, ctx):
 
 def cross_in_tray_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.sin(b), math.cos(b), 100.0)
         T = A + 1.0
         k1 = -1e-5 * T ** -0.9
@@ -107,8 +109,8 @@ def cross_in_tray_hess(x, h, p, n):
 
 def holder_table(x, g, f, p, n, ctx):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.cos(b), -math.sin(b), 1.0)
         f[j] = -A
         g[0, j] = -Ax
@@ -117,8 +119,8 @@ def holder_table(x, g, f, p, n, ctx):
 
 def holder_table_hess(x, h, p, n):
     for j in range(n):
-        a = float(x[0, j])
-        b = float(x[1, j])
+        a = np.float64(x[0, j])
+        b = np.float64(x[1, j])
         A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.cos(b), -math.sin(b), 1.0)
         h[0, 0, j] = -Axx
         h[0, 1, j] = -Axy

@@ -134,7 +134,9 @@ class OptimizerSpec:
 
         ``params`` holds torch keyword names (``betas=(0.9, 0.99)``) or their
         components (``beta1=[0.8, 0.9]``); each value is a scalar or one per
-        trajectory. Unknown names raise with the allowed list.
+        trajectory. Unknown names raise with the allowed list. ``hp`` is float64 whatever the
+        run's ``dtype`` (torch keeps hyperparameters as Python floats for float32 parameters
+        too); ``dtype`` fills the dtype-dependent defaults (Adafactor's ``eps1=None``).
         """
         allowed = set(self.defaults)
         for pair, parts in PAIRS.items():
@@ -176,7 +178,7 @@ class OptimizerSpec:
             out[key] = v
         if self.validate is not None:
             self.validate(out)
-        hp = np.empty((len(self.vector), n), dtype=dtype)
+        hp = np.empty((len(self.vector), n), dtype=np.float64)
         for i, key in enumerate(self.vector):
             hp[i] = out[key]
         hs = np.array([_static_float(k, out[k]) for k in self.static] or [0.0], dtype=np.float64)

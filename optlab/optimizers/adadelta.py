@@ -22,7 +22,7 @@ arXiv:1212.5701 (2012).
 import math
 import sys
 
-from ..engine.ops import fma
+from ..engine.ops import fma, like
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -51,12 +51,16 @@ def step(x, g, st, sc, hp, hs, t, n):
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
-            gi = fma(wd, xi, gi) if wd != 0.0 else gi
-            v = fma((1.0 - rho) * gi, gi, st[S_SQUARE_AVG, d, j] * rho)
+            # float32 coordinates: float32 arithmetic, each scalar rounded as torch's (ops.like)
+            e = like(eps, xi)
+            r = like(rho, xi)
+            w = like(1.0 - rho, xi)
+            gi = fma(like(wd, xi), xi, gi) if wd != 0.0 else gi
+            v = fma(w * gi, gi, st[S_SQUARE_AVG, d, j] * r)
             st[S_SQUARE_AVG, d, j] = v
-            delta = math.sqrt(st[S_ACC_DELTA, d, j] + eps) / math.sqrt(v + eps) * gi
-            st[S_ACC_DELTA, d, j] = fma((1.0 - rho) * delta, delta, st[S_ACC_DELTA, d, j] * rho)
-            x[d, j] = fma(-lr, delta, xi)
+            delta = math.sqrt(st[S_ACC_DELTA, d, j] + e) / math.sqrt(v + e) * gi
+            st[S_ACC_DELTA, d, j] = fma(w * delta, delta, st[S_ACC_DELTA, d, j] * r)
+            x[d, j] = fma(like(-lr, xi), delta, xi)
 
 
 def _validate(v):

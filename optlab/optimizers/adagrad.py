@@ -22,7 +22,7 @@ Learning and Stochastic Optimization", JMLR 12 (2011).
 import math
 import sys
 
-from ..engine.ops import fma, jitable, uniform
+from ..engine.ops import fma, jitable, like, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -69,11 +69,12 @@ def step(x, g, st, sc, hp, hs, t, n):
 
 @jitable(inline="never")
 def _update(xi, gi, s0, clr, wd, eps, maximize):
-    """One coordinate: (x, state_sum) after torch's Adagrad step."""
+    """One coordinate: (x, state_sum) after torch's Adagrad step (float32 coordinates: float32
+    arithmetic, each scalar rounded to float32 as torch's, ops.like)."""
     gi = -gi if maximize else gi
-    gi = fma(wd, xi, gi) if wd != 0.0 else gi
+    gi = fma(like(wd, xi), xi, gi) if wd != 0.0 else gi
     s = fma(gi, gi, s0)
-    return xi + (-clr * gi) / (math.sqrt(s) + eps), s
+    return xi + (-like(clr, xi) * gi) / (math.sqrt(s) + like(eps, xi)), s
 
 
 def _validate(v):

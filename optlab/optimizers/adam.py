@@ -26,7 +26,7 @@ import math
 import sys
 
 from ..engine.ops import jitable, uniform
-from ..engine.ops import div_rn, fma
+from ..engine.ops import div_rn, fma, like, single
 from ..engine.powexact import EXACT_FAST, pow_dd_round, pow_dd_step
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
@@ -76,13 +76,17 @@ def init(x, st, sc, hp, hs, n):
 @jitable(inline="never")
 def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad):
     """One coordinate of torch's Adam step: (x, exp_avg, exp_avg_sq, max_exp_avg_sq). ``rc2``:
-    ``1 / c2`` when c2 is shared by the loop (the quotient by ``div_rn``, no divider), else 0."""
+    ``1 / c2`` when c2 is shared by the loop (the quotient by ``div_rn``, no divider), else 0.
+    float32 coordinates: float32 arithmetic, the step size, c2 and eps rounded to float32 as
+    torch passes them to a float32 tensor's kernels (the divider then is fast: no div_rn)."""
     xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
     vm = v if (v > vm0 or v != v) else vm0
     vd = vm if amsgrad else v
     r = math.sqrt(vd)
-    denom = (div_rn(r, c2, rc2) if rc2 > 0.0 else r / c2) + eps  # torch: (sqrt(v) / sqrt(bc2)) + eps
-    return xi + (-ss * m) / denom, m, v, vm
+    # torch: (sqrt(v) / sqrt(bc2)) + eps
+    q = like(div_rn(r, c2, rc2), r) if rc2 > 0.0 and not single(r) else r / like(c2, r)
+    denom = q + like(eps, r)
+    return xi + (-like(ss, r) * m) / denom, m, v, vm
 
 
 @jitable

@@ -21,7 +21,7 @@ ICLR 2015, section 7.1.
 """
 import sys
 
-from ..engine.ops import fma, lerp
+from ..engine.ops import fma, lerp, like
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -61,14 +61,15 @@ def step(x, g, st, sc, hp, hs, t, n):
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
-            gi = fma(wd, xi, gi) if wd != 0.0 else gi
-            m = lerp(st[S_EXP_AVG, d, j], gi, 1.0 - b1)
+            # float32 coordinates: float32 arithmetic, each scalar rounded as torch's (ops.like)
+            gi = fma(like(wd, xi), xi, gi) if wd != 0.0 else gi
+            m = lerp(st[S_EXP_AVG, d, j], gi, like(1.0 - b1, xi))
             st[S_EXP_AVG, d, j] = m
-            a = st[S_EXP_INF, d, j] * b2
-            b = abs(gi) + eps
+            a = st[S_EXP_INF, d, j] * like(b2, xi)
+            b = abs(gi) + like(eps, xi)
             u = a if (a > b or a != a) else b  # torch.maximum: NaN wins
             st[S_EXP_INF, d, j] = u
-            x[d, j] = xi + (-sc[K_CLR, j] * m) / u
+            x[d, j] = xi + (-like(sc[K_CLR, j], xi) * m) / u
 
 
 def _validate(v):

@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import div_rn, fma, jitable, lerp, uniform
+from ..engine.ops import div_rn, fma, jitable, lerp, like, single, uniform
 from ._moments import adam_moments
 from ._base import (OptimizerSpec, check_betas, check_bool, check_eps, check_lr,
                     check_weight_decay, require)
@@ -156,11 +156,13 @@ def step(x, g, st, sc, hp, hs, t, n):
 
 @jitable(inline="never")
 def _update(xi, gi, m0, v0, lr, b1, b2, eps, wd, c1, c2, bc2, rb2, maximize, decoupled):
-    """One coordinate of torch's NAdam step: (x, exp_avg, exp_avg_sq)."""
+    """One coordinate of torch's NAdam step: (x, exp_avg, exp_avg_sq). float32 coordinates:
+    float32 arithmetic, each scalar rounded to float32 as torch's (ops.like)."""
     xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
-    denom = math.sqrt(div_rn(v, bc2, rb2)) + eps  # v / bc2, exactly
-    xi = xi + (c1 * gi) / denom
-    return xi + (c2 * m) / denom, m, v
+    q = v / like(bc2, v) if single(v) else like(div_rn(v, bc2, rb2), v)  # v / bc2, exactly
+    denom = math.sqrt(q) + like(eps, v)
+    xi = xi + (like(c1, v) * gi) / denom
+    return xi + (like(c2, v) * m) / denom, m, v
 
 
 def _validate(v):

@@ -32,7 +32,7 @@ Adaptive Learning Rate and Beyond", ICLR 2020.
 import math
 import sys
 
-from ..engine.ops import div_rn, fma, lerp, uniform
+from ..engine.ops import div_rn, fma, lerp, like, single, uniform
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
@@ -109,9 +109,11 @@ def step(x, g, st, sc, hp, hs, t, n):
                                         wd, maximize, decoupled)
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v
-            mlr = div_rn(m, sc[K_BC1, j], sc[K_INV_BC1, j]) * lr  # m / bc1, exactly
-            a = (1.0 / (math.sqrt(v) + eps)) * sc[K_SQRT_BC2, j]
-            upd = mlr * a * sc[K_RECT, j] if sc[K_RECTIFIED, j] != 0.0 else mlr
+            # m / bc1, exactly (float32 coordinates: float32 arithmetic, scalars rounded as torch's)
+            mb = m / like(sc[K_BC1, j], m) if single(m) else like(div_rn(m, sc[K_BC1, j], sc[K_INV_BC1, j]), m)
+            mlr = mb * like(lr, m)
+            a = (like(1.0, m) / (math.sqrt(v) + like(eps, m))) * like(sc[K_SQRT_BC2, j], m)
+            upd = mlr * a * like(sc[K_RECT, j], m) if sc[K_RECTIFIED, j] != 0.0 else mlr
             x[d, j] = xi - upd
 
 

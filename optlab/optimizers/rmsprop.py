@@ -22,7 +22,7 @@ Learning", lecture 6e (2012); Graves, arXiv:1308.0850 (centered form).
 import math
 import sys
 
-from ..engine.ops import fma, jitable, lerp, uniform
+from ..engine.ops import fma, jitable, lerp, like, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -71,27 +71,28 @@ def step(x, g, st, sc, hp, hs, t, n):
             eps = hp[H_EPS, j]
             wd = hp[H_WEIGHT_DECAY, j]
             mom = hp[H_MOMENTUM, j]
+            xi = x[d, j]  # float32 in a float32 run: each scalar rounded to it (ops.like), as torch's
             gi = g[d, j]
             if maximize:
                 gi = -gi
             if wd != 0.0:
-                gi = fma(wd, x[d, j], gi)
-            v = fma((1.0 - alpha) * gi, gi, st[S_SQUARE_AVG, d, j] * alpha)
+                gi = fma(like(wd, xi), xi, gi)
+            v = fma(like(1.0 - alpha, xi) * gi, gi, st[S_SQUARE_AVG, d, j] * like(alpha, xi))
             st[S_SQUARE_AVG, d, j] = v
             if centered:
-                ga = lerp(st[S_GRAD_AVG, d, j], gi, 1.0 - alpha)
+                ga = lerp(st[S_GRAD_AVG, d, j], gi, like(1.0 - alpha, xi))
                 st[S_GRAD_AVG, d, j] = ga
-                avg = math.sqrt(fma(-ga, ga, v)) + eps
+                avg = math.sqrt(fma(-ga, ga, v)) + like(eps, xi)
             else:
-                avg = math.sqrt(v) + eps
+                avg = math.sqrt(v) + like(eps, xi)
             if plain:
-                x[d, j] = x[d, j] + (-lr * gi) / avg
+                x[d, j] = xi + (-like(lr, xi) * gi) / avg
             elif mom > 0.0:
-                b = st[S_MOMENTUM_BUFFER, d, j] * mom + gi / avg
+                b = st[S_MOMENTUM_BUFFER, d, j] * like(mom, xi) + gi / avg
                 st[S_MOMENTUM_BUFFER, d, j] = b
-                x[d, j] = fma(-lr, b, x[d, j])
+                x[d, j] = fma(like(-lr, xi), b, xi)
             else:
-                x[d, j] = x[d, j] + (-lr * gi) / avg
+                x[d, j] = xi + (-like(lr, xi) * gi) / avg
 
 
 
@@ -99,9 +100,9 @@ def step(x, g, st, sc, hp, hs, t, n):
 def _plain(xi, gi, v0, lr, alpha, eps, wd, maximize):
     """One coordinate without momentum, not centered: (x, square_avg)."""
     gi = -gi if maximize else gi
-    gi = fma(wd, xi, gi) if wd != 0.0 else gi
-    v = fma((1.0 - alpha) * gi, gi, v0 * alpha)
-    return xi + (-lr * gi) / (math.sqrt(v) + eps), v
+    gi = fma(like(wd, xi), xi, gi) if wd != 0.0 else gi
+    v = fma(like(1.0 - alpha, xi) * gi, gi, v0 * like(alpha, xi))
+    return xi + (-like(lr, xi) * gi) / (math.sqrt(v) + like(eps, xi)), v
 
 def _validate(v):
     check_lr(v)

@@ -26,6 +26,7 @@ import sys
 
 import numpy as np
 
+from ..engine.ops import like
 from ..errors import OptlabError
 from ._base import OptimizerSpec, check_bool, check_lr
 
@@ -48,20 +49,22 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     for d in range(x.shape[0]):
         for j in range(n):
-            em = hp[H_ETAMINUS, j]
-            ep = hp[H_ETAPLUS, j]
-            lo = hp[H_STEP_SIZE_MIN, j]
-            hi = hp[H_STEP_SIZE_MAX, j]
             gi = g[d, j]
+            # float32 coordinates: float32 arithmetic, each scalar rounded as torch's (ops.like)
+            em = like(hp[H_ETAMINUS, j], gi)
+            ep = like(hp[H_ETAPLUS, j], gi)
+            lo = like(hp[H_STEP_SIZE_MIN, j], gi)
+            hi = like(hp[H_STEP_SIZE_MAX, j], gi)
+            one = like(1.0, gi)
             gi = -gi if maximize else gi
             p = gi * st[S_PREV, d, j]
-            f = ep if p > 0.0 else (em if p < 0.0 else (1.0 if p == 0.0 else p))
+            f = ep if p > 0.0 else (em if p < 0.0 else (one if p == 0.0 else p))
             s = st[S_STEP_SIZE, d, j] * f
             s = lo if s < lo else s  # torch.clamp_: min(max(s, lo), hi), NaN kept
             s = hi if s > hi else s
             st[S_STEP_SIZE, d, j] = s
-            gi = 0.0 if f == em else gi
-            sg = 1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else gi)  # torch.sign (0 -> 0, NaN -> NaN)
+            gi = like(0.0, gi) if f == em else gi
+            sg = one if gi > 0.0 else (-one if gi < 0.0 else gi)  # torch.sign (0 -> 0, NaN -> NaN)
             x[d, j] = x[d, j] - sg * s
             st[S_PREV, d, j] = gi
 

@@ -24,7 +24,7 @@ Sutskever, Martens, Dahl & Hinton, ICML 2013 for Nesterov momentum.
 """
 import sys
 
-from ..engine.ops import fma
+from ..engine.ops import fma, like
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 from ..errors import OptlabError
 
@@ -42,6 +42,8 @@ def init(x, st, sc, hp, hs, n):
 
 
 def step(x, g, st, sc, hp, hs, t, n):
+    # float32 coordinates: float32 arithmetic, each float64 scalar rounded to float32 as torch
+    # passes it to a float32 tensor's kernel (ops.like); float64: the same operations
     maximize = hs[1] != 0.0
     nesterov = hs[0] != 0.0
     for d in range(x.shape[0]):
@@ -50,22 +52,23 @@ def step(x, g, st, sc, hp, hs, t, n):
             mom = hp[H_MOMENTUM, j]
             damp = hp[H_DAMPENING, j]
             wd = hp[H_WEIGHT_DECAY, j]
+            xi = x[d, j]
             gi = g[d, j]
             if maximize:
                 gi = -gi
             if wd != 0.0:
-                gi = fma(wd, x[d, j], gi)
+                gi = fma(like(wd, xi), xi, gi)
             if mom != 0.0:
                 if t == 1:
                     b = gi
                 else:
-                    b = fma(1.0 - damp, gi, st[S_MOMENTUM_BUFFER, d, j] * mom)
+                    b = fma(like(1.0 - damp, xi), gi, st[S_MOMENTUM_BUFFER, d, j] * like(mom, xi))
                 st[S_MOMENTUM_BUFFER, d, j] = b
                 if nesterov:
-                    gi = fma(mom, b, gi)
+                    gi = fma(like(mom, xi), b, gi)
                 else:
                     gi = b
-            x[d, j] = fma(-lr, gi, x[d, j])
+            x[d, j] = fma(like(-lr, xi), gi, xi)
 
 
 def _validate(v):

@@ -49,13 +49,13 @@ SUPPORTED = ("StepLR", "MultiStepLR", "ExponentialLR", "ConstantLR", "LinearLR",
              "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "CosineAnnealingWarmRestarts")
 
 
-def applies(spec, dtype) -> bool:
-    """True when ``spec`` runs as a program in a run of ``dtype`` (the engine's choice, and what
-    its kernel plans name): one of the SUPPORTED schedulers, float64 hyperparameters (a float32
-    run keeps its lr in float32 between steps, so it reads torch's float64 lrs from a table)."""
+def applies(spec, dtype="float64") -> bool:
+    """True when ``spec`` runs as a program (the engine's choice, and what its kernel plans
+    name): one of the SUPPORTED schedulers. Any run ``dtype``: the lr is a float64
+    hyperparameter in float32 runs too (torch's Python float)."""
     from . import canonical
     name = spec.get("name") if isinstance(spec, dict) else None
-    return isinstance(name, str) and str(np.dtype(dtype)) == "float64" and canonical(name) in SUPPORTED
+    return isinstance(name, str) and canonical(name) in SUPPORTED
 
 
 @dataclass
