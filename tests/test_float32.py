@@ -4,11 +4,11 @@ In a float32 run the parameters, the optimizer state, f and the gradient are
 float32; the hyperparameters stay float64 (torch's Python floats); the analytic
 objectives evaluate in float64 at the float32 point and round f and the
 gradient once. Adam, AdamW, Adamax, NAdam, RAdam, SGD (and its presets),
-RMSprop, Adagrad, Adadelta and Rprop then compute as torch's CPU kernels do on float32
+RMSprop, Adagrad, Adadelta, Rprop and ASGD then compute as torch's CPU kernels do on float32
 tensors: each float64 scalar (``1 - beta1``, ``beta2``, the step size
 ``lr / (1 - beta1**t)``, ``sqrt(1 - beta2**t)``, eps; SGD's ``-lr``, momentum,
 ``1 - dampening``; RMSprop's ``alpha``; Adagrad's decayed lr; Rprop's etas and
-step-size bounds) rounded to float32 where torch hands it to a float32 kernel,
+step-size bounds; ASGD's ``1 - lambd eta``) rounded to float32 where torch hands it to a float32 kernel,
 and float32 operations in torch's order.
 
 (a) offline: ``tests/torch_reference/float32.npz`` (written by this file run as
@@ -79,6 +79,10 @@ CASES = [
     ("rprop_default", "rprop", dict()),
     ("rprop_etas_sizes", "rprop", dict(lr=0.02, etas=(0.3, 1.5), step_sizes=(1e-4, 0.5))),
     ("rprop_maximize", "rprop", dict(lr=1e-3, maximize=True)),
+    ("asgd_default", "asgd", dict(lr=1e-3)),
+    ("asgd_t0_lambd_alpha", "asgd", dict(lr=1e-3, lambd=1e-3, alpha=0.6, t0=50.0)),
+    ("asgd_wd_t0_0", "asgd", dict(lr=1e-3, weight_decay=0.01, t0=0.0, lambd=1e-2)),
+    ("asgd_maximize", "asgd", dict(lr=1e-2, t0=20.0, maximize=True)),
 ]
 
 
@@ -115,7 +119,7 @@ def torch_trajectory(torch, opt, obj, x0, kw, steps=STEPS):
     p = torch.nn.Parameter(torch.tensor(np.asarray(x0, dtype=np.float32)))
     name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
             "adamax": "Adamax", "adadelta": "Adadelta", "nadam": "NAdam", "radam": "RAdam",
-            "rprop": "Rprop"}[opt]
+            "rprop": "Rprop", "asgd": "ASGD"}[opt]
     o = getattr(torch.optim, name)([p], **kw)
     xs = [p.detach().numpy().copy()]
     with _correct_sqrt(torch):

@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import fma, jitable, uniform
+from ..engine.ops import fma, jitable, like, uniform
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -68,12 +68,13 @@ def step(x, g, st, sc, hp, hs, t, n):
             xi = x[d, j]
             gi = g[d, j]
             gi = -gi if maximize else gi
-            gi = fma(wd, xi, gi) if wd != 0.0 else gi
-            xi = xi * (1.0 - lambd * eta)
-            xi = fma(-eta, gi, xi)
+            # float32 coordinates: float32 arithmetic, each scalar rounded as torch's (ops.like)
+            gi = fma(like(wd, xi), xi, gi) if wd != 0.0 else gi
+            xi = xi * like(1.0 - lambd * eta, xi)
+            xi = fma(like(-eta, xi), gi, xi)
             x[d, j] = xi
             ax = st[S_AX, d, j]
-            st[S_AX, d, j] = ax + (xi - ax) * mu if mu != 1.0 else xi
+            st[S_AX, d, j] = ax + (xi - ax) * like(mu, xi) if mu != 1.0 else xi
     tf = float(t)
     if uniform(hp, H_LR, n) and uniform(hp, H_LAMBD, n) and uniform(hp, H_ALPHA, n) and uniform(hp, H_T0, n):
         # one (lr, lambd, alpha, t0) in the block: one pow, broadcast
