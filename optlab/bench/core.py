@@ -169,7 +169,8 @@ def bench_core(n=100_000, steps=1000, repeat=3, numpy_steps=None, min_seconds=10
         fns.append(lambda h=h: numpy_adam_rosenbrock(x0, h["lr"], ns, b1=h.get("beta1", 0.9),
                                                      b2=h.get("beta2", 0.999)))
     best = best_alternating(fns, repeat, min_seconds)
-    out = {"workload": f"adam/rosenbrock-2d float64 N={n} T={steps} record_every=100 (numpy: {ns} steps)"}
+    out = {"workload": f"adam/rosenbrock-2d float64 (the last row float32) N={n} T={steps} record_every=100 "
+                       f"(numpy, float64: {ns} steps)"}
     k = len(CORE_WORKLOADS)
     for i, (key, title) in enumerate(CORE_WORKLOADS):
         eng = n * steps / best[i][0]

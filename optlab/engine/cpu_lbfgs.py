@@ -399,7 +399,7 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
     ht = bk[2]
     hb = np.zeros((hp.shape[0], 1), dtype=hp.dtype)
     st = np.zeros((1, D, 1), dtype=x0.dtype)
-    sc = np.zeros((1, 1), dtype=x0.dtype)
+    sc = np.zeros((1, 1), dtype=np.float64)  # float64 in every run, as the elementwise engine's
     xa = np.zeros((D, 1), dtype=x0.dtype)  # distinct arrays: the driver's arguments are noalias
     fa = np.zeros(1, dtype=x0.dtype)
     start(x0, hp, i, 1, xb, gb, fb, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)

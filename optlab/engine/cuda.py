@@ -317,7 +317,8 @@ def arg_types(dim: int, n_hyper: int, dtype="float64", n_extra: int = 0):
         return typeof(np.empty((1,) * ndim, dtype=d))
 
     i64, f64 = types.int64, types.float64
-    return (arr(2), arr(2), arr(1, np.float64), arr(1, np.float64),
+    # x0 in the run's dtype, the hyperparameters float64 in every run (core.simulate)
+    return (arr(2), arr(2, np.float64), arr(1, np.float64), arr(1, np.float64),
             i64, i64, f64, f64, f64, f64, f64, i64, i64,
             arr(3), arr(2), arr(4), arr(2), arr(1), arr(1, np.float64), arr(1, np.float64),
             arr(1, np.int64), arr(1, np.int64), arr(1, np.int64), arr(2, np.float64))
@@ -339,9 +340,10 @@ def compile_ptx(opt_spec, obj_spec, dim: int, dtype="float64", cc=(9, 0)) -> str
 # --- memory -------------------------------------------------------------------
 
 def bytes_per_trajectory(n_rec, dim, n_hyper, itemsize, n_extra=0, n_final=0) -> int:
-    """Device bytes one trajectory needs: inputs, records and final values."""
-    return int(itemsize * (dim + n_hyper + n_rec * (dim * (1 + n_extra) + 1) + dim + 1)
-               + 8 * (2 + 3 + max(1, n_final)))
+    """Device bytes one trajectory needs: inputs, records and final values (the hyperparameters
+    float64 in every run)."""
+    return int(itemsize * (dim + n_rec * (dim * (1 + n_extra) + 1) + dim + 1)
+               + 8 * (n_hyper + 2 + 3 + max(1, n_final)))
 
 
 def plan_chunks(n, n_rec, dim, n_hyper, itemsize, free_bytes, steps, record_every,

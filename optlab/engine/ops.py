@@ -104,15 +104,33 @@ def fma(a, b, c):
     if math.isfinite(a) and math.isfinite(b) and math.isfinite(c):
         # float(): numpy float32 scalars are not Rational; overflow rounds to inf as in IEEE
         r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+        if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
+            return _fraction_to_f32(r)  # the CUDA simulator's float32 runs: one rounding, to float32
         try:
-            out = float(r)
+            return float(r)
         except OverflowError:
-            out = math.inf if r > 0 else -math.inf
-        # float32 operands (the CUDA simulator's float32 runs): a float32 result, through float64
-        # (a second rounding, off by an ulp only where float64 lands on a float32 midpoint)
-        return np.float32(out) if isinstance(a, np.float32) and isinstance(b, np.float32) \
-            and isinstance(c, np.float32) else out
+            return math.inf if r > 0 else -math.inf
     return a * b + c
+
+
+def _fraction_to_f32(r):
+    """The float32 nearest the rational ``r`` (ties to even; beyond float32's range, inf)."""
+    with np.errstate(over="ignore"):
+        try:
+            near = np.float32(float(r))  # within an ulp of the answer (two roundings)
+        except OverflowError:
+            near = np.float32(math.inf if r > 0 else -math.inf)
+        if not np.isfinite(near):
+            big = Fraction(float(np.finfo(np.float32).max)) + Fraction(2) ** 103  # the overflow threshold
+            return near if abs(r) >= big else np.float32(math.copysign(float(np.finfo(np.float32).max), r))
+        best = near
+        for c in (np.nextafter(near, np.float32(-np.inf)), np.nextafter(near, np.float32(np.inf))):
+            if not np.isfinite(c):
+                continue
+            dc, db = abs(Fraction(float(c)) - r), abs(Fraction(float(best)) - r)
+            if dc < db or (dc == db and (int(np.array(c).view(np.uint32)) & 1) == 0):
+                best = c
+        return best
 
 
 def lerp(a, b, w):
@@ -218,14 +236,14 @@ def _is_f32(t):
     return isinstance(t, types.Float) and t.bitwidth == 32
 
 
-@overload(like, target="generic", inline="always")
+@overload(like, target="generic", inline="never")
 def _like_jit(v, ref):
     if _is_f32(ref):
         return lambda v, ref: np.float32(v)
     return lambda v, ref: v
 
 
-@overload(single, target="generic", inline="always")
+@overload(single, target="generic", inline="never")
 def _single_jit(ref):
     if _is_f32(ref):
         return lambda ref: True

@@ -38,7 +38,7 @@ class KernelKey:
 
 def schedule_kind(optimizer: str, scheduler, dtype: str = "float64") -> str | None:
     """The kernel variant a scheduler needs with this optimizer (None without one), as
-    ``simulate`` decides it: ``"program"`` for the chainable schedulers in float64
+    ``simulate`` decides it: ``"program"`` for the chainable schedulers, in every dtype
     (optlab.schedulers.program), else its table kind from a one-step plan (ReduceLROnPlateau:
     ``"plateau"``; a momentum-cycling one on an optimizer with momentum or betas:
     ``"table+momentum"``; else ``"table"``)."""

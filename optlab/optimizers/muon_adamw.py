@@ -92,6 +92,8 @@ Loshchilov & Hutter, ICLR 2019 (AdamW).
 import math
 import sys
 
+import numpy as np
+
 from ..engine.ops import fma, jitable
 from ._base import OptimizerSpec, require
 from ._lowp import bf16, f32, fma_f32
@@ -150,7 +152,10 @@ def step(x, g, st, sc, hp, hs, t, n):
         sc[K_SQRT_BC2, j] = (1.0 - hp[H_ADAMW_BETA2, j] ** tf) ** (0.5 + 0.0 * tf)  # torch's ** 0.5: libm's pow
     for d in range(nw, dim):
         for j in range(n):
-            xi, m, v, vm = _adam_update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], 0.0,
+            # in float64, as Muon's matrix (a float32 run rounds what it stores; adam._update would
+            # take float32 coordinates to float32 arithmetic, DESIGN "float32 runs")
+            xi, m, v, vm = _adam_update(np.float64(x[d, j]), np.float64(g[d, j]), np.float64(st[S_EXP_AVG, d, j]),
+                                        np.float64(st[S_EXP_AVG_SQ, d, j]), 0.0,
                                         hp[H_ADAMW_LR, j], hp[H_ADAMW_BETA1, j], hp[H_ADAMW_BETA2, j],
                                         hp[H_ADAMW_EPS, j], hp[H_ADAMW_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j],
                                         sc[K_SQRT_BC2, j], 0.0, False, True, False)

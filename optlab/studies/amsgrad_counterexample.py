@@ -256,9 +256,9 @@ def _params(cfg: dict) -> dict:
 
 
 def _schedule_kind(dtype: str) -> str:
-    """The kernel variant of LambdaLR: per-step operations in float64, a table in float32
-    (as ``simulate`` chooses)."""
-    return "program" if np.dtype(dtype) == np.float64 else "table"
+    """The kernel variant of LambdaLR, as ``simulate`` chooses it (per-step operations in every
+    dtype: the lr is a float64 hyperparameter in float32 runs too)."""
+    return "program"
 
 
 def kernels(cfg: dict) -> list:
