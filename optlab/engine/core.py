@@ -334,7 +334,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         if device != "cpu":
             raise OptlabError(f"track 'preconditioned_sharpness' runs on the CPU engine only; got device={device!r}")
         rec_state = rec_state + tuple(k for k in ("exp_avg_sq",) if k not in rec_state)
-    sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, hp.dtype, device)
+    sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, hp.dtype, device,
+                                                         np_dtype)
     n_extra = len(rec_state)
     check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
     if device not in opt.devices:
@@ -349,7 +350,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         lr_row = opt.vector.index("lr") if "lr" in opt.vector else -1
         key = setting_key(hp, lr_row, None if sched is None else sched["index"])
         if key is not None:
-            order = regroup(key, block_size(dim))
+            order = regroup(key, block_size(dim, np_dtype))
     if order is not None:  # the kernel runs the trajectories in this order; the outputs are put back
         x0c = np.ascontiguousarray(x0c[order])
         hp = np.ascontiguousarray(hp[:, order])
@@ -395,7 +396,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         shared = not key.sweep
         warmup.note_used(key)
         src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None,
-                              record_state=rec_state, shared=shared)
+                              record_state=rec_state, shared=shared, dtype=np_dtype)
         if not numba.config.DISABLE_JIT:
             missing = [] if codegen.is_cached(tag, src) else [tag]
             missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
@@ -416,7 +417,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
             return compile_for(codegen.load(tag, src).run, x0c, hp, hs, p, scalars, out)
         run = repair.retry(load, [helpers[0]] + helpers[2:], kpath)
         t1 = time.perf_counter()
-        _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim))
+        _run_chunked(run, x0c, hp, hs, p, scalars, out, progress, cpu.block_size(dim, np_dtype))
         if order is not None:
             restore_order(out, order)
         t2 = time.perf_counter()
@@ -568,7 +569,7 @@ def check_bounds(bounds, opt=None, device="cpu") -> tuple:
     return lo, hi
 
 
-def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dict:
+def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device, dtype="float64") -> dict:
     """The scheduler's tables for the kernel (:mod:`optlab.schedulers`): the kernel kind, the lr
     (and momentum) table in the hyperparameters' dtype, one table row per trajectory, and
     ReduceLROnPlateau's options; one line for a scheduler the optimizer or device cannot run."""
@@ -602,7 +603,7 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device) -> dic
                         options={"name": check.name, **check.options})
     plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
     from .cpu import block_size
-    width = 1 if device == "cuda" else block_size(dim)  # the CUDA engine's blocks: one trajectory
+    width = 1 if device == "cuda" else block_size(dim, dtype)  # the CUDA engine's blocks: one trajectory
     none = np.zeros((1, 1, 1), dtype=hp_dtype)
 
     def tables(index):

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import codegen, jitopts, ops
 
-def block_size(dim: int) -> int:
+def block_size(dim: int, dtype="float64") -> int:
     """Trajectories per block: wide for low dimension (the per-step work that
     does not scale with the block -- bias corrections, the calls to the
     objective and the driver -- is shared by more trajectories; measured at
@@ -36,8 +36,15 @@ def block_size(dim: int) -> int:
     to a whole block (the suite of small runs took 7:30 -> 9:06). Now a block
     works on its first ``w`` columns only (``BLOCK_STEP``, the optimizer's step
     excepted), but 1024 measured
-    within the noise of 256 with the driver's lighter calls, so it stays 256."""
-    return 256 if dim <= 2 else 64 if dim <= 4 else 32 if dim <= 16 else 16
+    within the noise of 256 with the driver's lighter calls, so it stays 256.
+    float32 runs at D <= 2 take 512: their step is half as long (8 lanes a
+    vector), so the fixed part weighs twice as much; Adam's lr sweep, N =
+    100,000, T = 1,000 (2-core Intel Xeon, AVX-512): 5.66e8 -> 6.10e8-6.14e8
+    trajectory-steps/s (1024: 6.07e8-6.18e8; float64 at 512 within the noise
+    of 256)."""
+    if dim <= 2:
+        return 512 if np.dtype(dtype).itemsize == 4 else 256
+    return 64 if dim <= 4 else 32 if dim <= 16 else 16
 
 
 #: the objective and the driver work on a block's first columns in multiples of this (a vector
@@ -154,7 +161,7 @@ def has_shared_step(opt_spec) -> bool:
 
 
 def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounded: bool = False,
-           record_state: tuple | None = None, shared: bool = False) -> tuple[str, str]:
+           record_state: tuple | None = None, shared: bool = False, dtype="float64") -> tuple[str, str]:
     """(generated source, file tag) of the CPU kernel for this pair.
 
     Optimizers that are not elementwise (LBFGS) or that evaluate the gradient
@@ -169,7 +176,8 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
     ``track=("preconditioned_sharpness",)``), consecutive rows. ``shared``: every
     trajectory has the same hyperparameters and there is no scheduler; an optimizer
     with a ``step_shared`` (:func:`has_shared_step`) compiles that instead of ``step``
-    (its own kernel, fewer paths to compile).
+    (its own kernel, fewer paths to compile). ``dtype``: the run's, for the block width
+    (:func:`block_size`).
     """
     if opt_spec.kernel_source is not None:
         if schedule is not None or bounded:
@@ -178,7 +186,7 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
             raise OptlabError(f"Optimizer '{opt_spec.name}' does not run with {what} "
                               "(they apply to the elementwise optimizers)")
         return opt_spec.kernel_source(obj_spec)
-    block = block_size(dim)
+    block = block_size(dim, dtype)
     k = opt_spec.kernels
     shared = shared and schedule is None and has_shared_step(opt_spec)
     imports = [codegen.import_line(k.init, "_opt_init"),
@@ -233,7 +241,7 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
     the per-trajectory scalars ``sc`` are float64 in every run (torch's step sizes and bias
     corrections are Python floats; a kernel rounds to float32 where torch does, NAdam's
     ``mu_product``, ASGD's ``eta``), as are the hyperparameters."""
-    b = block_size(dim)
+    b = block_size(dim, dtype)
     wa = b if opt_spec.lookahead is not None else 1
     z = np.zeros
     return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),

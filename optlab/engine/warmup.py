@@ -73,7 +73,8 @@ def source_of(key: KernelKey) -> tuple[str, str]:
     """(generated source, tag) of the kernel ``key`` names."""
     from . import cpu
     opt, obj, dim = _specs(key)
-    src, tag = cpu.source(opt, obj, dim, key.schedule, key.bounded, key.record_state, shared=not key.sweep)
+    src, tag = cpu.source(opt, obj, dim, key.schedule, key.bounded, key.record_state, shared=not key.sweep,
+                          dtype=key.dtype)
     return src, tag
 
 
