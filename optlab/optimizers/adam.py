@@ -198,33 +198,25 @@ def step(x, g, st, sc, hp, hs, t, n):
     if sc[K_SAME_BETAS, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
         bc1 = 1.0 - hp[H_BETA1, 0] ** tf
         c2 = (1.0 - hp[H_BETA2, 0] ** tf) ** half
+        rc2 = 1.0 / c2
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / bc1
             sc[K_SQRT_BC2, j] = c2
+            sc[K_RC2, j] = rc2
     elif hp[H_SCHEDULE, 0] < 2.0:  # betas per trajectory: beta ** t without a pow per trajectory, same bits
         _bias_corrections(sc, hp, tf, n)
-        for d in range(x.shape[0]):
-            for j in range(n):
-                xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                       st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
-                                       hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j], sc[K_SQRT_BC2, j],
-                                       sc[K_RC2, j], maximize, decoupled, amsgrad)
-                x[d, j] = xi
-                st[S_EXP_AVG, d, j] = m
-                st[S_EXP_AVG_SQ, d, j] = v
-                if amsgrad:  # loop-invariant: LLVM unswitches it
-                    st[S_MAX_EXP_AVG_SQ, d, j] = vm
-        return
     else:  # beta1 cycled by a scheduler, per trajectory: torch's pow of this step's beta
         for j in range(n):
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - hp[H_BETA1, j] ** tf)
-            sc[K_SQRT_BC2, j] = (1.0 - hp[H_BETA2, j] ** tf) ** half
+            c2 = (1.0 - hp[H_BETA2, j] ** tf) ** half
+            sc[K_SQRT_BC2, j] = c2
+            sc[K_RC2, j] = 1.0 / c2
     for d in range(x.shape[0]):
-        for j in range(n):
+        for j in range(n):  # sqrt(v) / c2 by div_rn from K_RC2 = 1 / c2 (the same bits, no divider)
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
                                    st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
                                    hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j], sc[K_SQRT_BC2, j],
-                                   0.0, maximize, decoupled, amsgrad)
+                                   sc[K_RC2, j], maximize, decoupled, amsgrad)
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v
