@@ -75,3 +75,28 @@ def test_fma_python_rounds_once(a, b, c):
     except OverflowError:
         want = math.inf
     assert fma(a, b, c) == want
+
+
+def test_fma_python_float32_rounds_once_to_float32():
+    """float32 operands (the CUDA simulator's float32 runs): the exact a*b + c rounded once to
+    float32, ties to even, against the compiled float32 FMA (llvm.fma.f32) and rational
+    arithmetic; the ties are built so that rounding through float64 first would break them."""
+    from fractions import Fraction
+    f32 = np.float32
+    compiled = njit(lambda a, b, c: fma(a, b, c))
+    rng = np.random.default_rng(3)
+    cases = [tuple(f32(v) for v in rng.normal(size=3) * 10.0 ** rng.integers(-8, 8, 3)) for _ in range(2000)]
+    # a*b = 1 + 2**-24 + 2**-48 exactly: c = -2**-48 leaves the tie 1 + 2**-24 (to even: 1.0); the
+    # products' low part sits below float64's precision only after c removes it
+    one_ulp = f32(1.0 + 2.0 ** -23)
+    cases += [(one_ulp, f32(1.0 + 2.0 ** -23), f32(-2.0 ** -23)), (f32(3.0), f32(1.0 / 3.0), f32(0.0)),
+              (f32(1e30), f32(1e30), f32(-1e30)), (f32(-3e38), f32(2.0), f32(1.0))]
+    for a, b, c in cases:
+        got = fma(a, b, c)
+        assert isinstance(got, np.float32)
+        want = compiled(a, b, c)
+        assert got == want or (np.isnan(got) and np.isnan(want)), (a, b, c, got, want)
+        if np.isfinite(got):
+            r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+            for other in (np.nextafter(got, f32(-np.inf)), np.nextafter(got, f32(np.inf))):
+                assert abs(Fraction(float(other)) - r) >= abs(Fraction(float(got)) - r)
