@@ -3,8 +3,8 @@
 In a float32 run the parameters, the optimizer state, f and the gradient are
 float32; the hyperparameters stay float64 (torch's Python floats); the analytic
 objectives evaluate in float64 at the float32 point and round f and the
-gradient once. Adam, AdamW, Adamax, NAdam, RAdam, SGD (and its presets),
-RMSprop, Adagrad, Adadelta, Rprop and ASGD then compute as torch's CPU kernels do on float32
+gradient once. Adam, AdamW, Adamax, NAdam, RAdam, SparseAdam, SGD (and its
+presets), RMSprop, Adagrad, Adadelta, Rprop and ASGD then compute as torch's CPU kernels do on float32
 tensors: each float64 scalar (``1 - beta1``, ``beta2``, the step size
 ``lr / (1 - beta1**t)``, ``sqrt(1 - beta2**t)``, eps; SGD's ``-lr``, momentum,
 ``1 - dampening``; RMSprop's ``alpha``; Adagrad's decayed lr; Rprop's etas and
@@ -83,6 +83,9 @@ CASES = [
     ("asgd_t0_lambd_alpha", "asgd", dict(lr=1e-3, lambd=1e-3, alpha=0.6, t0=50.0)),
     ("asgd_wd_t0_0", "asgd", dict(lr=1e-3, weight_decay=0.01, t0=0.0, lambd=1e-2)),
     ("asgd_maximize", "asgd", dict(lr=1e-2, t0=20.0, maximize=True)),
+    ("sparse_adam_default", "sparse_adam", dict()),
+    ("sparse_adam_lr_betas_eps", "sparse_adam", dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6)),
+    ("sparse_adam_maximize", "sparse_adam", dict(lr=1e-2, maximize=True)),
 ]
 
 
@@ -119,13 +122,14 @@ def torch_trajectory(torch, opt, obj, x0, kw, steps=STEPS):
     p = torch.nn.Parameter(torch.tensor(np.asarray(x0, dtype=np.float32)))
     name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
             "adamax": "Adamax", "adadelta": "Adadelta", "nadam": "NAdam", "radam": "RAdam",
-            "rprop": "Rprop", "asgd": "ASGD"}[opt]
+            "rprop": "Rprop", "asgd": "ASGD", "sparse_adam": "SparseAdam"}[opt]
     o = getattr(torch.optim, name)([p], **kw)
     xs = [p.detach().numpy().copy()]
     with _correct_sqrt(torch):
         for _ in range(steps):
             g = np.asarray(spec.grad(p.detach().numpy().astype(np.float64)), dtype=np.float64)
-            p.grad = torch.tensor(g.astype(np.float32))
+            grad = torch.tensor(g.astype(np.float32))
+            p.grad = grad.to_sparse() if opt == "sparse_adam" else grad  # SparseAdam: its zeros left out
             o.step()
             xs.append(p.detach().numpy().copy())
     return np.array(xs)

@@ -27,7 +27,7 @@ Adam for sparse gradients, e.g. ``nn.Embedding(sparse=True)``).
 import math
 import sys
 
-from ..engine.ops import uniform
+from ..engine.ops import like, uniform
 from ._base import OptimizerSpec, check_betas, check_bool, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -86,11 +86,12 @@ def step(x, g, st, sc, hp, hs, t, n):
             gi = -gi if maximize else gi
             m0 = st[S_EXP_AVG, d, j]
             v0 = st[S_EXP_AVG_SQ, d, j]
-            dm = (gi - m0) * (1.0 - b1)
-            dv = (gi * gi - v0) * (1.0 - b2)
+            # float32 coordinates: float32 arithmetic, each scalar rounded as torch's (ops.like)
+            dm = (gi - m0) * like(1.0 - b1, gi)
+            dv = (gi * gi - v0) * like(1.0 - b2, gi)
             m = m0 + dm
             v = v0 + dv
-            upd = -sc[K_STEP_SIZE, j] * (m / (math.sqrt(v) + eps))
+            upd = like(-sc[K_STEP_SIZE, j], gi) * (m / (math.sqrt(v) + like(eps, gi)))
             active = gi != 0.0
             st[S_EXP_AVG, d, j] = m if active else m0
             st[S_EXP_AVG_SQ, d, j] = v if active else v0
