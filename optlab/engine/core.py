@@ -334,8 +334,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         if device != "cpu":
             raise OptlabError(f"track 'preconditioned_sharpness' runs on the CPU engine only; got device={device!r}")
         rec_state = rec_state + tuple(k for k in ("exp_avg_sq",) if k not in rec_state)
-    sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, hp.dtype, device,
-                                                         np_dtype)
+    sched = None if scheduler is None else schedule_plan(opt, scheduler, hvals, steps, n, dim, device, np_dtype)
     n_extra = len(rec_state)
     check_memory(n, n_rec, dim, np_dtype.itemsize, steps, record_every, max_memory_gb, n_extra)
     if device not in opt.devices:
@@ -569,10 +568,11 @@ def check_bounds(bounds, opt=None, device="cpu") -> tuple:
     return lo, hi
 
 
-def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device, dtype="float64") -> dict:
+def schedule_plan(opt, scheduler, hvals, steps, n, dim, device, dtype="float64") -> dict:
     """The scheduler's tables for the kernel (:mod:`optlab.schedulers`): the kernel kind, the lr
-    (and momentum) table in the hyperparameters' dtype, one table row per trajectory, and
-    ReduceLROnPlateau's options; one line for a scheduler the optimizer or device cannot run."""
+    (and momentum) table in float64 (the hyperparameters' dtype in every run), one table row
+    per trajectory, and ReduceLROnPlateau's options; one line for a scheduler the optimizer or
+    device cannot run. ``dtype``: the run's, for the block width the tables follow."""
     from .. import schedulers
     from .cpu import schedule_momentum_row
     if not isinstance(scheduler, dict):
@@ -589,7 +589,7 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device, dtype=
     lr = np.broadcast_to(np.asarray(hvals["lr"], dtype=np.float64), (n,))
     mom = None if mom is None else np.broadcast_to(mom, (n,))
     from ..schedulers.program import applies, program
-    if applies(scheduler, hp_dtype):  # per-step operations instead of a table (optlab.schedulers.program)
+    if applies(scheduler):  # per-step operations instead of a table (optlab.schedulers.program)
         name = schedulers.canonical(scheduler["name"])
         check = schedulers.plan(scheduler, lr, min(steps, 2), momentum=mom, momentum_name=mname, n=n)
         try:
@@ -598,19 +598,19 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, hp_dtype, device, dtype=
         except (ArithmeticError, ValueError, TypeError) as e:  # what torch raises at a step past the check's
             raise OptlabError(f"{name}: torch's scheduler raises {type(e).__name__} during the run: {e}") from None
         if prog is not None:
-            return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=hp_dtype),
+            return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=np.float64),
                         index=np.ascontiguousarray(prog.index, dtype=np.int64), plateau=np.zeros((8, 1)),
                         options={"name": check.name, **check.options})
     plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
     from .cpu import block_size
     width = 1 if device == "cuda" else block_size(dim, dtype)  # the CUDA engine's blocks: one trajectory
-    none = np.zeros((1, 1, 1), dtype=hp_dtype)
+    none = np.zeros((1, 1, 1), dtype=np.float64)
 
     def tables(index):
         """The block-major lr and momentum tables for trajectories whose rows are ``index``
         (called again with the regrouped index: the kernel reads the tables by position)."""
-        lr_tab = none if plan.plateau is not None else block_major(plan.lr, index, width, hp_dtype)
-        return lr_tab, none if plan.momentum is None else block_major(plan.momentum, index, width, hp_dtype)
+        lr_tab = none if plan.plateau is not None else block_major(plan.lr, index, width, np.float64)
+        return lr_tab, none if plan.momentum is None else block_major(plan.momentum, index, width, np.float64)
     m_tab = tables(plan.index)[1] if plan.plateau is not None else None
     if plan.plateau is not None:
         popt = np.ascontiguousarray(np.stack([np.asarray(plan.plateau[k], dtype=np.float64) for k in (

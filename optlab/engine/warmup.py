@@ -36,7 +36,7 @@ class KernelKey:
     sweep: bool = False
 
 
-def schedule_kind(optimizer: str, scheduler, dtype: str = "float64") -> str | None:
+def schedule_kind(optimizer: str, scheduler) -> str | None:
     """The kernel variant a scheduler needs with this optimizer (None without one), as
     ``simulate`` decides it: ``"program"`` for the chainable schedulers, in every dtype
     (optlab.schedulers.program), else its table kind from a one-step plan (ReduceLROnPlateau:
@@ -48,7 +48,7 @@ def schedule_kind(optimizer: str, scheduler, dtype: str = "float64") -> str | No
     from .. import optimizers, schedulers
     from ..schedulers.program import applies
     from .cpu import schedule_momentum_row
-    if applies(scheduler, dtype):
+    if applies(scheduler):
         return "program"
     opt = optimizers.get(optimizer)
     row = schedule_momentum_row(opt)
@@ -184,7 +184,7 @@ def compile_one(key: KernelKey) -> str:
     kw = {}
     if key.schedule is not None:
         kw["scheduler"] = next(s for s in _VARIANT_SCHEDULERS
-                               if _kind_or_none(key.optimizer, s, key.dtype) == key.schedule)
+                               if _kind_or_none(key.optimizer, s) == key.schedule)
     if key.bounded:
         kw["bounds"] = (-float("inf"), float("inf"))
     if key.record_state is not None:
@@ -198,10 +198,10 @@ def compile_one(key: KernelKey) -> str:
     return key.optimizer
 
 
-def _kind_or_none(optimizer, scheduler, dtype):
+def _kind_or_none(optimizer, scheduler):
     from ..errors import OptlabError
     try:
-        return schedule_kind(optimizer, scheduler, dtype)
+        return schedule_kind(optimizer, scheduler)
     except OptlabError:  # CyclicLR's momentum on an optimizer without one
         return None
 

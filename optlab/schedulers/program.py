@@ -49,10 +49,10 @@ SUPPORTED = ("StepLR", "MultiStepLR", "ExponentialLR", "ConstantLR", "LinearLR",
              "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "CosineAnnealingWarmRestarts")
 
 
-def applies(spec, dtype="float64") -> bool:
+def applies(spec) -> bool:
     """True when ``spec`` runs as a program (the engine's choice, and what its kernel plans
-    name): one of the SUPPORTED schedulers. Any run ``dtype``: the lr is a float64
-    hyperparameter in float32 runs too (torch's Python float)."""
+    name): one of the SUPPORTED schedulers, in a run of any dtype (the lr is a float64
+    hyperparameter in float32 runs too, torch's Python float)."""
     from . import canonical
     name = spec.get("name") if isinstance(spec, dict) else None
     return isinstance(name, str) and canonical(name) in SUPPORTED

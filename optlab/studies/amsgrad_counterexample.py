@@ -255,18 +255,13 @@ def _params(cfg: dict) -> dict:
     return out
 
 
-def _schedule_kind(dtype: str) -> str:
-    """The kernel variant of LambdaLR, as ``simulate`` chooses it (per-step operations in every
-    dtype: the lr is a float64 hyperparameter in float32 runs too)."""
-    return "program"
-
-
 def kernels(cfg: dict) -> list:
     """Adam with the LambdaLR schedule and bounds (the runs), and plain Adam (the drift runs)."""
     from ..engine.warmup import KernelKey
     _params(cfg)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
-    return [KernelKey("adam", OBJECTIVE, 1, dtype, _schedule_kind(dtype), True),
+    # LambdaLR runs as per-step operations in every dtype (optlab.schedulers.program.applies)
+    return [KernelKey("adam", OBJECTIVE, 1, dtype, "program", True),
             KernelKey("adam", OBJECTIVE, 1, dtype)]
 
 

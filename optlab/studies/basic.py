@@ -135,7 +135,7 @@ def _kernels(cfg, sections):
             continue
         name = str(sec["name"])
         rec = ("exp_avg_sq",) if "preconditioned_sharpness" in track else None
-        keys.append(KernelKey(name, spec.name, dim, dtype, schedule_kind(name, sched, dtype), bounded, rec,
+        keys.append(KernelKey(name, spec.name, dim, dtype, schedule_kind(name, sched), bounded, rec,
                               sweep=_sweeps(sec)))
     return keys
 

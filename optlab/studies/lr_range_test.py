@@ -419,12 +419,6 @@ def _starts(entry, seed: int) -> np.ndarray:
     return (np.asarray(mins[0][0], dtype=float) + 0.5)[None, :]
 
 
-def _schedule_kind(dtype: str) -> str:
-    """The kernel variant of ExponentialLR, as ``simulate`` chooses it (per-step operations in
-    every dtype: the lr is a float64 hyperparameter in float32 runs too)."""
-    return "program"
-
-
 def kernels(cfg: dict) -> list:
     """GD with ExponentialLR (the range tests) and plain GD (the sweeps), on every objective."""
     from ..engine.warmup import KernelKey
@@ -433,7 +427,8 @@ def kernels(cfg: dict) -> list:
     name = sgd_like("gd")[0]
     keys = {}
     for e in p["entries"]:
-        keys[(e.name, e.dim, "s")] = KernelKey(name, e.name, e.dim, dtype, _schedule_kind(dtype))
+        # ExponentialLR: per-step operations in every dtype (optlab.schedulers.program.applies)
+        keys[(e.name, e.dim, "s")] = KernelKey(name, e.name, e.dim, dtype, "program")
         keys[(e.name, e.dim, "p")] = KernelKey(name, e.name, e.dim, dtype)
     return list(keys.values())
 

@@ -170,7 +170,7 @@ def kernels(cfg: dict) -> list:
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     keys = []
     for opt, role in (("sgd", "sgd"), ("adam", "adam")):
-        kinds = dict.fromkeys(schedule_kind(opt, s.spec, dtype) for s in schedules(p[f"{role}_steps"], p))
+        kinds = dict.fromkeys(schedule_kind(opt, s.spec) for s in schedules(p[f"{role}_steps"], p))
         # the lr search sweeps, and the runs at one lr take its kernel (KernelKey.sweep)
         keys += [KernelKey(opt, p[opt].name, p[opt].dim, dtype, kind, sweep=True) for kind in kinds]
     return keys
