@@ -236,7 +236,8 @@ def identity(source: str) -> str:
     if source in _IDENTITIES:
         return _IDENTITIES[source]
     h = hashlib.sha256()
-    h.update(f"{numba.__version__}|{sys.version_info[:2]}".encode())
+    from .jitopts import FINGERPRINT
+    h.update(f"{numba.__version__}|{sys.version_info[:2]}|{FINGERPRINT}".encode())
     h.update(_base_digest().encode())
     h.update(dependency_digest(source).encode())
     h.update(source.encode())
@@ -426,11 +427,11 @@ def guard_cached_functions(module, names) -> None:
     digest of everything the functions reach is kept beside their cache files;
     when it differs, their cache files are removed before anything compiles.
     """
-    from .jitopts import CPU
+    from .jitopts import FINGERPRINT
     path = Path(module.__file__)
     src = "".join(f"from {module.__name__} import {name} as _{name}\n" for name in names)
-    # the compile options too: Numba's cache does not key on them either
-    h = hashlib.sha256((_base_digest() + dependency_digest(src) + repr(sorted(CPU.items()))).encode()).hexdigest()[:16]
+    # the compile options and vector widths too: Numba's cache does not key on them either
+    h = hashlib.sha256((_base_digest() + dependency_digest(src) + FINGERPRINT).encode()).hexdigest()[:16]
     for folder in _numba_cache_dirs(path)[:1]:
         stamp = folder / f"{path.stem}.optlab-digest"
         try:

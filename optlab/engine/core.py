@@ -89,6 +89,9 @@ def check_options(steps=100, record_every=1, seed=0, dtype="float64", device="cp
     Used by :func:`simulate` and by the runner, which checks a config's
     ``engine`` section before anything runs or is written.
     """
+    from .jitopts import WIDTH_ERROR
+    if WIDTH_ERROR:
+        raise OptlabError(WIDTH_ERROR)
     out = dict(
         steps=_check_positive_int("steps", steps),
         record_every=_check_positive_int("record_every", record_every),

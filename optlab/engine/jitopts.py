@@ -13,8 +13,23 @@ Only functions whose array arguments never overlap get it: the generated CPU
 kernels, the driver and the objectives (the engine passes distinct arrays).
 When this Numba has no such flag, the option is left out (``CPU`` then holds
 the options without it) and the code is only slower.
+
+**Vector width.** LLVM picks a preferred vector width per CPU model: 512 bits
+on AMD Zen 4 and 5, 256 on Intel's AVX-512 cores (its tuning for their
+frequency licences). Where the width pays depends on the dtype, so the engine's
+functions (those compiled with ``CPU`` from optlab's modules) carry LLVM's
+``prefer-vector-width`` attribute chosen per dtype by :func:`vector_widths`:
+a function with a float32 array argument takes the float32 width, others the
+float64 width. ``OPTLAB_VECTOR_WIDTH``: ``auto`` (default: float32 at 512 where
+the CPU has AVX-512, float64 as LLVM tunes it), ``llvm`` (LLVM's choice for
+both), or ``256`` / ``512`` / ``float32:512,float64:256``. The widths change
+machine code only, never results (elementwise IEEE operations, no reordered
+sums); they are part of every kernel's cache key (:data:`FINGERPRINT`).
+Measured in docs/DESIGN.md ("Vector width per dtype").
 """
 from __future__ import annotations
+
+import os
 
 
 def _register() -> bool:
@@ -34,6 +49,97 @@ NOALIAS = _register()
 
 #: keyword options of every engine-side @njit whose array arguments never overlap
 CPU = dict(cache=True, nogil=True, error_model="numpy", **({"noalias": True} if NOALIAS else {}))
+
+
+_WIDTHS = (128, 256, 512)
+
+
+def _avx512() -> bool:
+    try:
+        import llvmlite.binding as ll
+        return bool(ll.get_host_cpu_features().get("avx512f"))
+    except Exception:  # pragma: no cover - not x86, or llvmlite moved
+        return False
+
+
+def parse_vector_width(text: str | None, avx512: bool) -> dict:
+    """``{"float32": width or None, "float64": width or None}`` from an ``OPTLAB_VECTOR_WIDTH``
+    value (None: LLVM's choice for the CPU). Raises ValueError naming the value and what is allowed."""
+    text = (text or "auto").strip().lower()
+    if text == "auto":
+        return {"float32": 512 if avx512 else None, "float64": None}
+    if text == "llvm":
+        return {"float32": None, "float64": None}
+    allowed = "auto, llvm, 128, 256, 512 or a list like float32:512,float64:256"
+    if text.isdigit():
+        if int(text) not in _WIDTHS:
+            raise ValueError(f"OPTLAB_VECTOR_WIDTH={text!r} is not one of {allowed}")
+        return {"float32": int(text), "float64": int(text)}
+    out = {"float32": None, "float64": None}
+    for item in text.split(","):
+        key, _, value = item.strip().partition(":")
+        if key not in out or not (value == "llvm" or value.isdigit() and int(value) in _WIDTHS):
+            raise ValueError(f"OPTLAB_VECTOR_WIDTH={text!r} is not one of {allowed}")
+        out[key] = None if value == "llvm" else int(value)
+    return out
+
+
+def vector_widths() -> dict:
+    """The preferred vector width per dtype for the engine's CPU functions (see the module doc)."""
+    return parse_vector_width(os.environ.get("OPTLAB_VECTOR_WIDTH"), _avx512())
+
+
+#: the message of a bad ``OPTLAB_VECTOR_WIDTH`` (None when it is good): every run refuses to start
+#: with it (``core.check_options``); importing optlab does not fail on it
+WIDTH_ERROR = None
+try:
+    WIDTHS = vector_widths()
+except ValueError as _e:
+    WIDTH_ERROR = str(_e)
+    WIDTHS = {"float32": None, "float64": None}
+
+def _width_of(argtypes):
+    single = False
+    for t in argtypes:
+        dt = getattr(t, "dtype", None)
+        if getattr(dt, "bitwidth", 0) == 32 and str(dt) == "float32":
+            single = True
+            break
+    return WIDTHS["float32" if single else "float64"]
+
+
+def _install_width_hook() -> bool:
+    """Give optlab's CPU functions (compiled with ``noalias``, from optlab's modules) the
+    ``prefer-vector-width`` attribute of their dtype. Only Numba's CPU context is touched."""
+    if not NOALIAS or (WIDTHS["float32"] is None and WIDTHS["float64"] is None):
+        return False
+    try:
+        from numba.core import cpu
+        base = cpu.CPUContext.declare_function
+        if getattr(base, "_optlab_width", False):
+            return True
+
+        def declare_function(self, module, fndesc):
+            fn = base(self, module, fndesc)
+            if fndesc.noalias and fndesc.modname.startswith("optlab"):
+                width = _width_of(fndesc.argtypes)
+                if width is not None:
+                    # a string attribute: llvmlite's FunctionAttributes accepts enum names only
+                    set.add(fn.attributes, f'"prefer-vector-width"="{width}"')
+            return fn
+
+        declare_function._optlab_width = True
+        cpu.CPUContext.declare_function = declare_function
+        return True
+    except Exception:  # pragma: no cover - Numba's internals moved: LLVM's widths
+        return False
+
+
+WIDTH_HOOK = _install_width_hook()
+
+#: what the compiled code depends on beyond its source: the options and the vector widths in use
+#: (kernel identities and the guarded Numba caches include it)
+FINGERPRINT = repr(sorted(CPU.items())) + (f"|vw={WIDTHS['float32']},{WIDTHS['float64']}" if WIDTH_HOOK else "")
 
 
 def decorator_text() -> str:
