@@ -240,7 +240,8 @@ def peer_table(n=2000, steps=20, repeat=3, min_seconds=0.0, families=FAMILIES, b
             with np.errstate(all="ignore"):
                 for k, run in runs.items():  # warm-up: compile, trace, load
                     outs[k] = run()
-            best = best_alternating(list(runs.values()), repeat, min_seconds)
+            # runs of a few ms: each timed run follows one of its own (another peer's threads settle)
+            best = best_alternating(list(runs.values()), repeat, min_seconds, settle=True)
             x_eng = runs["engine"].final(outs["engine"])
             row = {"name": name, "batch_size": m, "dim": x0.shape[1], "n": n, "steps": steps}
             for (k, run), (t, _) in zip(runs.items(), best):

@@ -296,11 +296,18 @@ MAKERS = {"engine": make_engine, "numba": make_numba, "jax": make_jax, "torch": 
 AVAILABLE = {"jax": lambda: jax_modules() is not None, "torch": lambda: torch_module() is not None}
 
 
-def best_alternating(fns, repeat, min_seconds=0.0):
+def best_alternating(fns, repeat, min_seconds=0.0, settle=False):
     """[(best wall seconds, CPU seconds of that run)] of each workload, run in turn (f0, f1, ...,
     f0, f1, ...) at least ``repeat`` times each and for at least ``min_seconds`` in all, so that
     all see the same spells of load on a shared machine. The CPU seconds (this process, all its
-    threads) over the wall seconds tell how many cores a workload kept busy."""
+    threads) over the wall seconds tell how many cores a workload kept busy.
+
+    ``settle``: each timed run follows an untimed run of the same workload (f0, f0*, f1, f1*, ...;
+    * timed). For runs of a few milliseconds: a peer's thread pool keeps spinning on the cores
+    for a while after its run returns (torch's OpenMP threads do), and the next workload's
+    threads would otherwise be timed sharing the cores with it. Measured on the linear
+    regression row of ``--section objectives`` (2,000 x 20 steps, 2 cores): the engine
+    timed right after torch 1.2e7-1.3e7 trajectory-steps/s, with torch left out 1.95e7."""
     best = [(math.inf, math.inf)] * len(fns)
     start = time.perf_counter()
     i = 0
@@ -308,6 +315,8 @@ def best_alternating(fns, repeat, min_seconds=0.0):
         while i < max(1, repeat) or time.perf_counter() - start < min_seconds:
             i += 1
             for k, fn in enumerate(fns):
+                if settle:
+                    fn()
                 c0 = time.process_time()
                 t0 = time.perf_counter()
                 fn()

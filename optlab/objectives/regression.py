@@ -102,6 +102,18 @@ def linear_regression(x, g, f, p, n, ctx):
                     batch_positions_tab(si, tab, start + r, ns, bits, n)
                 else:
                     batch_positions(si, sk, start + r, ns, bits, n)
+                if d == 1:
+                    # one feature (the lectures' line fit): one pass, nothing kept between loops
+                    for j in range(n):
+                        i = si[j]
+                        a = p[oX + i]
+                        res = x[1, j] - p[oy + i] + a * x[0, j]
+                        c2 = 2.0 * inv * res
+                        g[1, j] += c2
+                        g[0, j] += c2 * a
+                        if not full:
+                            f[j] += inv * res * res
+                    continue
                 for j in range(n):
                     rs[j] = x[d, j] - p[oy + si[j]]
                 for k in range(d):
