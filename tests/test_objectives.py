@@ -692,18 +692,35 @@ def _fs_eval(fn, spec, dim, opts, x, ctx_len, step):
     return f, g
 
 
+_ANY_CTX: dict = {}
+
+
+def _any_ctx(spec):
+    """The spec's ``value_grad_kernel`` compiled as the engine compiles objectives: it takes any ctx
+    (the engine's ``objective_cpu.function`` may be its block kernel, which needs scratch rows)."""
+    fn = _ANY_CTX.get(spec.name)
+    if fn is None:
+        import numba
+        from optlab.engine import jitopts
+        fn = _ANY_CTX[spec.name] = numba.njit(**dict(jitopts.CPU, cache=False))(spec.value_grad_kernel)
+    return fn
+
+
 @pytest.mark.parametrize("name,dim,opts", _FS_CASES)
 def test_finite_sum_loops_over_the_block_give_the_one_at_a_time_bits(name, dim, opts):
     """The CPU engine's ctx carries scratch rows (ops.CTX_SCRATCH): the finite-sum kernels then run
     each sample over the block's trajectories (vectorised); a ctx of 3 (CUDA, evaluators, L-BFGS)
     runs trajectory by trajectory. Same expressions, same order per trajectory: the same bits,
-    minibatch index draws included (odd n_samples make the Feistel permutation cycle-walk)."""
+    minibatch index draws included (odd n_samples make the Feistel permutation cycle-walk). The
+    engine's compiled objective (``engine_kernel`` where the spec has one) against the spec's
+    any-ctx kernel on a ctx of 3."""
     from optlab.engine import objective_cpu, ops
     spec = O.get(name)
     fn = objective_cpu.function(spec, np.float64)
+    anyctx = _any_ctx(spec)
     x = np.ascontiguousarray(np.random.default_rng(dim).uniform(-2, 2, (dim, 40)))
     for step in (0, 3, 50):
-        f1, g1 = _fs_eval(fn, spec, dim, opts, x, ops.CTX_HEAD, step)
+        f1, g1 = _fs_eval(anyctx, spec, dim, opts, x, ops.CTX_HEAD, step)
         f2, g2 = _fs_eval(fn, spec, dim, opts, x, ops.ctx_length(dim, 40), step)
         assert np.isfinite(f1).all() and np.isfinite(g1).all()
         np.testing.assert_array_equal(f2, f1)
@@ -738,9 +755,40 @@ def test_finite_sum_loops_in_plain_python_give_the_compiled_bits():
     k = 0
     for name, dim, opts in cases:
         spec = O.get(name)
-        fn = objective_cpu.function(spec, np.float64)
         x = np.ascontiguousarray(np.random.default_rng(dim).uniform(-2, 2, (dim, 6)))
         for L in (ops.CTX_HEAD, ops.ctx_length(dim, 6)):
+            fn = objective_cpu.function(spec, np.float64) if L > ops.CTX_HEAD else _any_ctx(spec)
             f, g = _fs_eval(fn, spec, dim, opts, x, L, 9)
             assert got[k][0] == f.tolist() and got[k][1] == g.tolist(), (name, L)
             k += 1
+
+
+def test_the_engine_compiles_the_mlp_block_kernel_alone_and_evaluators_chunk_with_its_keys(monkeypatch):
+    """The CPU engine's objective for the MLP is its block kernel (``engine_kernel``: the
+    trajectory-by-trajectory loops are not compiled for it); on a ctx without scratch rows it
+    gives NaN, never reads past the ctx. Python-side evaluation feeds it the engine's ctx in
+    chunks, each with its first column's index in ctx[2], so minibatch draws do not depend on
+    the chunking."""
+    from optlab.engine import compiled, objective_cpu, ops
+    spec = O.get("mlp")
+    assert spec.cpu_kernel is not spec.value_grad_kernel
+    fn = objective_cpu.function(spec, np.float64)
+    assert fn.py_func is spec.cpu_kernel
+    f, g = _fs_eval(fn, spec, 9, {}, np.zeros((9, 4)), ops.CTX_HEAD, 0)
+    assert np.isnan(f).all() and np.isnan(g).all()
+    opts = dict(batch_size=5, n_samples=37, full_loss=False)
+    X = np.random.default_rng(4).uniform(-1, 1, (23, 9))
+    whole = spec.value(X, **opts), spec.grad(X, **opts)
+    monkeypatch.setattr(compiled, "CHUNK", 6)
+    assert np.array_equal(spec.value(X, **opts), whole[0]) and np.array_equal(spec.grad(X, **opts), whole[1])
+    # and column j draws trajectory j's minibatch: the any-ctx kernel, one column at a time
+    p = spec.make_params(9, **opts)
+    anyctx = _any_ctx(spec)
+    for j in (0, 7, 22):
+        xj = np.ascontiguousarray(X[j][:, None])
+        g1 = np.empty((9, 1))
+        f1 = np.empty(1)
+        ctx = np.zeros(ops.CTX_HEAD, np.int64)
+        ctx[2] = j
+        anyctx(xj, g1, f1, p, 1, ctx)
+        assert f1[0] == whole[0][j] and np.array_equal(g1[:, 0], whole[1][j])

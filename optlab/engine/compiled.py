@@ -50,6 +50,8 @@ def extremes2(xr, p, top, low):
 
 HEADER = codegen.register_template("eval", _TEMPLATE)
 _EVALUATORS: dict[str, object] = {}
+#: columns per call of the compiled objective in ``Evaluator.value_grad`` (its ctx grows with them)
+CHUNK = 4096
 
 
 class Evaluator:
@@ -60,13 +62,29 @@ class Evaluator:
         self._hess = None
 
     def value_grad(self, x, p):
-        # the engine's own compiled objective (objective_cpu): nothing more to compile
-        from . import objective_cpu
+        # the engine's own compiled objective (objective_cpu): nothing more to compile. It may be
+        # the block kernel of a finite sum (ObjectiveSpec.engine_kernel), which needs the engine's
+        # ctx with scratch rows: columns go in chunks of CHUNK, ctx[2] their first index, as the
+        # engine passes a block's first trajectory (the same minibatch keys as one call)
+        from . import objective_cpu, ops
         fn = objective_cpu.function(self.spec, np.float64)
         x = np.ascontiguousarray(x, dtype=np.float64)
-        f = np.empty(x.shape[1])
+        p = np.ascontiguousarray(p, dtype=np.float64)
+        d, n = x.shape
+        f = np.empty(n)
         g = np.empty_like(x)
-        fn(x, g, f, np.ascontiguousarray(p, dtype=np.float64), x.shape[1], np.zeros(3, dtype=np.int64))
+        w = min(n, CHUNK)
+        ctx = np.zeros(ops.ctx_length(d, w), dtype=np.int64)
+        for a in range(0, n, w):
+            b = min(n, a + w)
+            ctx[:] = 0
+            ctx[2] = a
+            xs = np.ascontiguousarray(x[:, a:b])
+            gs = np.empty_like(xs)
+            fs = np.empty(b - a)
+            fn(xs, gs, fs, p, b - a, ctx)
+            f[a:b] = fs
+            g[:, a:b] = gs
         return f, g
 
     def _module(self):

@@ -85,8 +85,8 @@ def _guard(fn) -> None:
         return
     from .. import objectives
     from . import codegen
-    names = sorted({s.value_grad_kernel.__name__ for s in objectives.registry
-                    if s.value_grad_kernel.__module__ == module.__name__})
+    names = sorted({k.__name__ for s in objectives.registry for k in (s.value_grad_kernel, s.cpu_kernel)
+                    if k.__module__ == module.__name__})
     codegen.guard_cached_functions(module, names or [fn.__name__])
     _GUARDED.add(module.__name__)
 
@@ -94,7 +94,7 @@ def _guard(fn) -> None:
 def dispatcher(obj_spec):
     """The objective's ``value_grad`` as a disk-cached Numba dispatcher (compiled per dtype on demand)."""
     import numba
-    fn = obj_spec.value_grad_kernel
+    fn = obj_spec.cpu_kernel
     if numba.config.DISABLE_JIT:
         return fn
     disp = _DISPATCHERS.get(fn)
@@ -125,7 +125,7 @@ def argument(obj_spec, dtype):
 def is_cached(obj_spec) -> bool:
     """True when the objective's compiled code is on disk (any dtype)."""
     from .codegen import _numba_cache_dirs
-    fn = obj_spec.value_grad_kernel
+    fn = obj_spec.cpu_kernel
     if getattr(_DISPATCHERS.get(fn), "overloads", None):
         return True  # compiled or loaded in this process
     path = Path(sys.modules[fn.__module__].__file__)

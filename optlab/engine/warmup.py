@@ -104,8 +104,8 @@ def _units(key: KernelKey) -> list[tuple[str, str, bool]]:
     src, tag = source_of(key)
     units = [(f"{tag}_{codegen.identity(src)}", tag, codegen.is_cached(tag, src))]
     if opt.kernel_source is None:
-        fn = obj.value_grad_kernel
-        units.append((f"objective:{fn.__module__}.{fn.__name__}", f"objective {fn.__name__}",
+        fn = obj.cpu_kernel
+        units.append((f"objective:{fn.__module__}.{fn.__name__}", f"objective {obj.value_grad_kernel.__name__}",
                       objective_cpu.is_cached(obj)))
     return units
 

@@ -89,6 +89,15 @@ class ObjectiveSpec:
     # non-empty: the stationary points are not isolated (curves of minima, say), so no finite table lists
     # them; the note says what they are, and ``stationary_points`` is empty
     stationary_note: str = ""
+    # the function the CPU engine compiles, when it is not value_grad_kernel: one that takes only a
+    # ctx with the engine's scratch rows (value_grad_kernel, which takes any ctx, calls it then), so
+    # a first use does not compile the trajectory-by-trajectory loops the engine never runs
+    engine_kernel: Callable | None = None
+
+    @property
+    def cpu_kernel(self) -> Callable:
+        """What the blocked CPU engine calls: ``engine_kernel`` or ``value_grad_kernel``."""
+        return self.engine_kernel if self.engine_kernel is not None else self.value_grad_kernel
 
     # --- shape ---------------------------------------------------------------
     def check_dim(self, dim: int) -> int:
