@@ -377,3 +377,6 @@ def test_compile_section_smoke(tmp_path):
     assert 0 < row["engine_load"]["best"] <= cold  # load_s is part of the first simulate call
     assert row["engine_warm"]["best"] < cold and row["reference_warm"]["best"] < ref
     assert row["max_abs_diff_x"] <= 1e-12
+    mlp = json.loads(out.read_text())["compile_mlp"]
+    assert mlp["name"] == "mlp" and mlp["engine_warm"]["best"] < mlp["engine_cold"]["best"]
+    assert mlp["max_abs_diff_x"] <= 1e-10  # the engine's vectorised tanh against libm's

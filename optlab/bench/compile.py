@@ -18,6 +18,12 @@ temporary ``OPTLAB_CACHE_DIR`` and ``NUMBA_CACHE_DIR``), alternated
   (templates, inlined optimizer and objective, book-keeping, records,
   divergence checks) adds to a Numba compile of the bare algorithm.
 
+A second workload (``--section compile`` runs both, issue 13's budget for the
+MLP): the first ``optlab.simulate("adam", "mlp", ...)`` (the MLP objective's
+default, full batch, D = 33) against :func:`adam_mlp_blocked`, a hand-written
+blocked Adam on the same network and data with ``math.tanh`` and
+``math.exp``.
+
 Both processes import numpy and numba before the clock starts (the reference
 module imports numba when it is imported); nothing is subtracted from the
 timed call. Each is then run once more with the caches it filled: the warm
@@ -93,6 +99,69 @@ def adam_rosenbrock_blocked(x, lr, steps, b1, b2, eps):
             x[1, i0 + j] = x1[j]
 
 
+#: Trajectories per block of the MLP reference (the engine's block at D = 33).
+BLOCK_MLP = 16
+MLP_DIM, MLP_HIDDEN = 33, 8
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def adam_mlp_blocked(theta, X, y, lr, steps, b1, b2, eps, h):
+    """Adam on the full-batch BCE loss of a one-hidden-layer tanh network (the ``mlp``
+    objective's default), in place on ``theta`` of shape (4h + 1, N), one lr per trajectory:
+    the code a user would write (``math.tanh``, ``math.exp``), blocked as the engine is
+    (``prange`` over blocks of 16 trajectories, the time loop inside, the block's trajectories
+    innermost)."""
+    D, n = theta.shape
+    ns = X.shape[0]
+    ob, ov, oc = 2 * h, 3 * h, 4 * h
+    nblk = (n + BLOCK_MLP - 1) // BLOCK_MLP
+    for blk in prange(nblk):
+        i0 = blk * BLOCK_MLP
+        w = min(BLOCK_MLP, n - i0)
+        th = np.empty((D, BLOCK_MLP))
+        m = np.zeros((D, BLOCK_MLP))
+        v = np.zeros((D, BLOCK_MLP))
+        g = np.empty((D, BLOCK_MLP))
+        o = np.empty(BLOCK_MLP)
+        for d in range(D):
+            for j in range(w):
+                th[d, j] = theta[d, i0 + j]
+        for t in range(1, steps + 1):
+            for d in range(D):
+                for j in range(w):
+                    g[d, j] = 0.0
+            for i in range(ns):
+                x0 = X[i, 0]
+                x1 = X[i, 1]
+                for j in range(w):
+                    o[j] = th[oc, j]
+                for k in range(h):
+                    for j in range(w):
+                        o[j] += th[ov + k, j] * math.tanh(th[2 * k, j] * x0 + th[2 * k + 1, j] * x1 + th[ob + k, j])
+                for j in range(w):
+                    o[j] = (1.0 / (1.0 + math.exp(-o[j])) - y[i]) / ns
+                    g[oc, j] += o[j]
+                for k in range(h):
+                    for j in range(w):
+                        a = math.tanh(th[2 * k, j] * x0 + th[2 * k + 1, j] * x1 + th[ob + k, j])
+                        g[ov + k, j] += o[j] * a
+                        dz = o[j] * th[ov + k, j] * (1.0 - a * a)
+                        g[ob + k, j] += dz
+                        g[2 * k, j] += dz * x0
+                        g[2 * k + 1, j] += dz * x1
+            bc1 = 1.0 - b1 ** t
+            c2 = math.sqrt(1.0 - b2 ** t)
+            for d in range(D):
+                for j in range(w):
+                    gd = g[d, j]
+                    m[d, j] += (1.0 - b1) * (gd - m[d, j])
+                    v[d, j] = v[d, j] * b2 + (1.0 - b2) * gd * gd
+                    th[d, j] -= lr[i0 + j] / bc1 * m[d, j] / (math.sqrt(v[d, j]) / c2 + eps)
+        for d in range(D):
+            for j in range(w):
+                theta[d, i0 + j] = th[d, j]
+
+
 # --- the two child processes ---------------------------------------------------------------------
 
 _ENGINE_CHILD = f"""
@@ -119,7 +188,41 @@ wall = time.perf_counter() - t0
 print({MARK!r} + json.dumps(dict(first_call_s=wall, x=x.T.tolist())))
 """
 
-CHILDREN = {"engine": _ENGINE_CHILD, "reference": _REFERENCE_CHILD}
+_ENGINE_MLP_CHILD = f"""
+import json, time
+import numpy as np
+import numba
+import optlab
+t0 = time.perf_counter()
+r = optlab.simulate("adam", "mlp", x0=np.full(({N_TRAJ}, {MLP_DIM}), 0.1), steps={STEPS})
+wall = time.perf_counter() - t0
+print({MARK!r} + json.dumps(dict(first_call_s=wall, load_s=r.timing["load_s"], x=r.x_final.tolist())))
+"""
+
+_REFERENCE_MLP_CHILD = f"""
+import json, time
+import numpy as np
+import numba
+from optlab.bench.compile import adam_mlp_blocked
+from optlab.objectives._data import moons_data
+X, y = moons_data(256, 0.1, 0)
+theta = np.full(({MLP_DIM}, {N_TRAJ}), 0.1)
+lr = np.full({N_TRAJ}, {LR!r})
+t0 = time.perf_counter()
+adam_mlp_blocked(theta, X, y, lr, {STEPS}, 0.9, 0.999, 1e-8, {MLP_HIDDEN})
+wall = time.perf_counter() - t0
+print({MARK!r} + json.dumps(dict(first_call_s=wall, x=theta.T.tolist())))
+"""
+
+CHILDREN = {"engine": _ENGINE_CHILD, "reference": _REFERENCE_CHILD,
+            "engine_mlp": _ENGINE_MLP_CHILD, "reference_mlp": _REFERENCE_MLP_CHILD}
+#: workload -> (its engine child, its reference child, what it runs)
+WORKLOADS = {
+    "rosenbrock": ("engine", "reference", f"adam/rosenbrock float64 D=2, first call on {N_TRAJ} trajectories x "
+                                          f"{STEPS} steps"),
+    "mlp": ("engine_mlp", "reference_mlp", f"adam/mlp float64 D={MLP_DIM} (full batch, 256 samples), first call on "
+                                           f"{N_TRAJ} trajectories x {STEPS} steps"),
+}
 
 
 def child_command(kind: str) -> list[str]:
@@ -191,24 +294,26 @@ def best_median(values) -> dict:
     return {"best": min(vals), "median": statistics.median(vals)}
 
 
-def bench_compile(repeat: int = 3, log=None) -> dict:
+def bench_compile(repeat: int = 3, log=None, workload: str = "rosenbrock") -> dict:
     """The compile figures (see the module's docstring) as a dict; ``log(str)`` gets a line per
-    measurement as it is made."""
+    measurement as it is made. ``workload``: "rosenbrock" (Adam x Rosenbrock against
+    :func:`adam_rosenbrock_blocked`) or "mlp" (Adam x the MLP against :func:`adam_mlp_blocked`)."""
     repeat = max(1, int(repeat))
+    eng, ref_kind, what = WORKLOADS[workload]
     samples: dict = {k: [] for k in ("engine_cold_s", "engine_load_s", "engine_warm_s", "engine_warm_load_s",
                                      "reference_cold_s", "reference_warm_s")}
     diffs = []
     with tempfile.TemporaryDirectory(prefix="optlab-bench-compile-") as tmp:
         for rep in range(repeat):
             root = Path(tmp) / str(rep)
-            cold = run_child("engine", root / "engine")
-            warm = run_child("engine", root / "engine")  # the caches the cold run filled
+            cold = run_child(eng, root / "engine")
+            warm = run_child(eng, root / "engine")  # the caches the cold run filled
             samples["engine_cold_s"].append(cold["first_call_s"])
             samples["engine_load_s"].append(cold["load_s"])
             samples["engine_warm_s"].append(warm["first_call_s"])
             samples["engine_warm_load_s"].append(warm["load_s"])
-            ref = run_child("reference", root / "reference")
-            ref_warm = run_child("reference", root / "reference")
+            ref = run_child(ref_kind, root / "reference")
+            ref_warm = run_child(ref_kind, root / "reference")
             samples["reference_cold_s"].append(ref["first_call_s"])
             samples["reference_warm_s"].append(ref_warm["first_call_s"])
             diffs.append(float(np.max(np.abs(np.asarray(cold["x"]) - np.asarray(ref["x"])))))
@@ -216,8 +321,7 @@ def bench_compile(repeat: int = 3, log=None) -> dict:
                 log(f"  run {rep + 1}/{repeat}: engine cold {cold['first_call_s']:.2f} s (load_s "
                     f"{cold['load_s']:.2f} s), warm {warm['first_call_s']:.3f} s; reference cold "
                     f"{ref['first_call_s']:.2f} s, warm {ref_warm['first_call_s']:.3f} s")
-    out = {"workload": f"adam/rosenbrock float64 D=2, first call on {N_TRAJ} trajectories x {STEPS} steps, "
-                       "new process, empty OPTLAB_CACHE_DIR and NUMBA_CACHE_DIR",
+    out = {"workload": f"{what}, new process, empty OPTLAB_CACHE_DIR and NUMBA_CACHE_DIR", "name": workload,
            "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(), "repeat": repeat, "samples": samples}
     for key, vals in samples.items():
         out[key.removesuffix("_s")] = best_median(vals)
@@ -235,8 +339,9 @@ def print_compile(row: dict) -> None:
     print(f"  {row['cpu_model']}, {row['cpu_cores']} cores; best / median of {row['repeat']}")
     print(f"  engine kernel, cold     first simulate {bm(row['engine_cold'])}   (timing['load_s'] "
           f"{bm(row['engine_load'])})")
-    print(f"  reference kernel, cold  first call     {bm(row['reference_cold'])}   (hand-written blocked Adam, "
-          f"optlab.bench.compile)")
+    ref_fn = "adam_mlp_blocked" if row.get("name") == "mlp" else "adam_rosenbrock_blocked"
+    print(f"  reference kernel, cold  first call     {bm(row['reference_cold'])}   (hand-written, "
+          f"optlab.bench.compile.{ref_fn})")
     ok = "ok" if row["ratio_best"] <= row["target_ratio"] else "ABOVE TARGET"
     print(f"  ratio engine/reference  {row['ratio_best']:.2f}x best, {row['ratio_median']:.2f}x median  "
           f"(target <= {row['target_ratio']:g}x: {ok})")

@@ -324,6 +324,8 @@ def main(argv=None) -> int:
         from .compile import bench_compile, print_compile
         results["compile"] = bench_compile(args.repeat, log=print)
         print_compile(results["compile"])
+        results["compile_mlp"] = bench_compile(args.repeat, log=print, workload="mlp")
+        print_compile(results["compile_mlp"])
     if "optimizers" in run:
         from .optimizers import optimizer_table, print_optimizer_table
         results["optimizers"] = optimizer_table(args.n, args.steps, repeat=args.repeat, min_seconds=min_s / 2)
