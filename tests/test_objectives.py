@@ -792,3 +792,33 @@ def test_the_engine_compiles_the_mlp_block_kernel_alone_and_evaluators_chunk_wit
         ctx[2] = j
         anyctx(xj, g1, f1, p, 1, ctx)
         assert f1[0] == whole[0][j] and np.array_equal(g1[:, 0], whole[1][j])
+
+
+@pytest.mark.parametrize("opts", [{}, dict(l2=1e-3), dict(loss="mse", n_samples=100), dict(batch_size=8)])
+def test_the_mlp_full_batch_kernel_gives_the_block_kernels_bits(opts, monkeypatch):
+    """A full-batch run compiles ``full_batch_kernel`` (no minibatch sampling): the block kernel's
+    operations in its order, so the same bits; a minibatch run takes the block kernel (the
+    full-batch one answers NaN to it), and so does a full-batch run where only the block kernel
+    is compiled (a study that compiled it up front)."""
+    from optlab.engine import objective_cpu, ops
+    spec = O.get("mlp")
+    dim = 9 if "n_samples" in opts else 33
+    p = spec.make_params(dim, **opts)
+    x = np.ascontiguousarray(np.random.default_rng(5).uniform(-2, 2, (dim, 40)))
+    block = objective_cpu.function(spec, np.float64)
+    full = objective_cpu.dispatcher(spec, spec.full_batch_kernel)
+    full.compile(objective_cpu.signature(np.float64))
+    L = ops.ctx_length(dim, 40)
+    for step in (0, 7):
+        fb, gb = _fs_eval(block, spec, dim, opts, x, L, step)
+        ff, gf = _fs_eval(full, spec, dim, opts, x, L, step)
+        if opts.get("batch_size"):
+            assert np.isnan(ff).all() and np.isnan(gf).all() and np.isfinite(fb).all()
+        else:
+            assert np.isfinite(fb).all()
+            np.testing.assert_array_equal(ff, fb)
+            np.testing.assert_array_equal(gf, gb)
+    want = spec.full_batch_kernel if not opts.get("batch_size") else spec.cpu_kernel
+    assert objective_cpu.kernel_for(spec, p) is want
+    monkeypatch.setattr(objective_cpu, "_fn_cached", lambda fn: fn is spec.cpu_kernel)
+    assert objective_cpu.kernel_for(spec, p) is spec.cpu_kernel

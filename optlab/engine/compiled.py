@@ -67,9 +67,9 @@ class Evaluator:
         # ctx with scratch rows: columns go in chunks of CHUNK, ctx[2] their first index, as the
         # engine passes a block's first trajectory (the same minibatch keys as one call)
         from . import objective_cpu, ops
-        fn = objective_cpu.function(self.spec, np.float64)
         x = np.ascontiguousarray(x, dtype=np.float64)
         p = np.ascontiguousarray(p, dtype=np.float64)
+        fn = objective_cpu.function(self.spec, np.float64, p)
         d, n = x.shape
         f = np.empty(n)
         g = np.empty_like(x)

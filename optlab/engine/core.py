@@ -401,7 +401,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                               record_state=rec_state, shared=shared, dtype=np_dtype)
         if not numba.config.DISABLE_JIT:
             missing = [] if codegen.is_cached(tag, src) else [tag]
-            missing += [] if objective_cpu.is_cached(obj) else [f"objective {obj.value_grad_kernel.__name__}"]
+            missing += [] if objective_cpu.is_cached(obj, p) else [f"objective {obj.value_grad_kernel.__name__}"]
             if missing:
                 warmup.announce(missing)
         from . import repair
@@ -410,7 +410,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
         # damaged cached code the checks could not see: removed (the objective's, or the kernel's and
         # the driver's), then loaded once more
-        out["fg"] = repair.retry(lambda: objective_cpu.argument(obj, np_dtype), helpers[1:2], None)
+        out["fg"] = repair.retry(lambda: objective_cpu.argument(obj, np_dtype, p), helpers[1:2], None)
         kpath = codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
 
         def load():

@@ -85,16 +85,37 @@ def _guard(fn) -> None:
         return
     from .. import objectives
     from . import codegen
-    names = sorted({k.__name__ for s in objectives.registry for k in (s.value_grad_kernel, s.cpu_kernel)
+    names = sorted({k.__name__ for s in objectives.registry for k in _kernels(s)
                     if k.__module__ == module.__name__})
     codegen.guard_cached_functions(module, names or [fn.__name__])
     _GUARDED.add(module.__name__)
 
 
-def dispatcher(obj_spec):
-    """The objective's ``value_grad`` as a disk-cached Numba dispatcher (compiled per dtype on demand)."""
-    import numba
+def _kernels(obj_spec) -> tuple:
+    """Every function of the spec the CPU engine or the evaluators compile through this module."""
+    out = (obj_spec.value_grad_kernel, obj_spec.cpu_kernel)
+    return out + ((obj_spec.full_batch_kernel,) if obj_spec.full_batch_kernel is not None else ())
+
+
+def kernel_for(obj_spec, p=None):
+    """The function the CPU engine compiles for a run with parameters ``p``: the spec's
+    ``full_batch_kernel`` for a full-batch run (``p[2]``, the batch size, 0), unless it is not
+    compiled or cached and the general ``cpu_kernel`` is (a study that compiled that one up front
+    runs on it: the same bits); else ``cpu_kernel``."""
     fn = obj_spec.cpu_kernel
+    full = obj_spec.full_batch_kernel
+    if full is None or p is None or p[2] != 0.0:
+        return fn
+    if not _fn_cached(full) and _fn_cached(fn):
+        return fn
+    return full
+
+
+def dispatcher(obj_spec, fn=None):
+    """The objective's engine function (``fn``, default ``cpu_kernel``) as a disk-cached Numba
+    dispatcher (compiled per dtype on demand)."""
+    import numba
+    fn = obj_spec.cpu_kernel if fn is None else fn
     if numba.config.DISABLE_JIT:
         return fn
     disp = _DISPATCHERS.get(fn)
@@ -106,9 +127,10 @@ def dispatcher(obj_spec):
     return disp
 
 
-def function(obj_spec, dtype):
-    """The objective, compiled (or loaded) for ``dtype``: pass it as a kernel's ``obj_fg``."""
-    disp = dispatcher(obj_spec)
+def function(obj_spec, dtype, p=None):
+    """The objective, compiled (or loaded) for ``dtype``: pass it as a kernel's ``obj_fg``
+    (:func:`kernel_for` the run's parameters ``p``)."""
+    disp = dispatcher(obj_spec, kernel_for(obj_spec, p))
     if hasattr(disp, "compile"):
         sig = signature(dtype)
         if sig.args not in disp.overloads:
@@ -116,20 +138,23 @@ def function(obj_spec, dtype):
     return disp
 
 
-def argument(obj_spec, dtype):
+def argument(obj_spec, dtype, p=None):
     """:func:`function` as the CPU kernel takes it: an :class:`Address` when compiled."""
-    disp = function(obj_spec, dtype)
+    disp = function(obj_spec, dtype, p)
     return address(disp, signature(dtype)) if hasattr(disp, "compile") else disp
 
 
-def is_cached(obj_spec) -> bool:
-    """True when the objective's compiled code is on disk (any dtype)."""
-    from .codegen import _numba_cache_dirs
-    fn = obj_spec.cpu_kernel
+def _fn_cached(fn) -> bool:
     if getattr(_DISPATCHERS.get(fn), "overloads", None):
         return True  # compiled or loaded in this process
+    from .codegen import _numba_cache_dirs
     path = Path(sys.modules[fn.__module__].__file__)
     for folder in _numba_cache_dirs(path)[:1]:
         if folder.is_dir() and list(folder.glob(f"{path.stem}.{fn.__name__}-*.nbc")):
             return True
     return False
+
+
+def is_cached(obj_spec, p=None) -> bool:
+    """True when the objective's compiled code for a run with parameters ``p`` is on disk (any dtype)."""
+    return _fn_cached(kernel_for(obj_spec, p))

@@ -93,6 +93,9 @@ class ObjectiveSpec:
     # ctx with the engine's scratch rows (value_grad_kernel, which takes any ctx, calls it then), so
     # a first use does not compile the trajectory-by-trajectory loops the engine never runs
     engine_kernel: Callable | None = None
+    # the engine's function for a full-batch run (batch size 0), when the spec has one: the same
+    # operations as engine_kernel's full batch, without the minibatch sampling compiled
+    full_batch_kernel: Callable | None = None
 
     @property
     def cpu_kernel(self) -> Callable:
