@@ -822,3 +822,35 @@ def test_the_mlp_full_batch_kernel_gives_the_block_kernels_bits(opts, monkeypatc
     assert objective_cpu.kernel_for(spec, p) is want
     monkeypatch.setattr(objective_cpu, "_fn_cached", lambda fn: fn is spec.cpu_kernel)
     assert objective_cpu.kernel_for(spec, p) is spec.cpu_kernel
+
+
+def test_a_reused_workspace_gives_a_fresh_ones_bits(monkeypatch):
+    """The CPU engine keeps each thread's block arrays for the next run of the same shape
+    (cpu.thread_workspace): runs of every minibatch objective, one after another on the same
+    arrays (other seeds, other data, other objectives in between), give the bits of runs on
+    freshly zeroed arrays."""
+    from optlab.engine import cpu
+    runs = [("linear_regression", 2, dict(batch_size=7, n_samples=37), 1),
+            ("logistic_regression", 2, dict(batch_size=7, n_samples=37), 2),
+            ("linear_regression", 2, dict(batch_size=7, n_samples=37, seed=3), 1),
+            ("sparse_linear", 2, dict(batch_size=5, nnz=1), 1),
+            ("linear_regression", 2, dict(batch_size=7, n_samples=37), 1),
+            ("online_linear", 1, {}, 4)]
+    x0 = {d: np.random.default_rng(d).uniform(-1, 1, (300, d)) for d in (1, 2)}
+
+    def all_runs():
+        out = []
+        for name, dim, opts, seed in runs:
+            if O.get(name).dim not in (None, dim) or O.get(name).min_dim > dim:
+                continue
+            r = optlab.simulate("adam", name, x0=x0[dim], steps=30, record_every=10, seed=seed,
+                                lr=np.geomspace(1e-3, 0.3, 300), objective_options=opts, progress=False)
+            out.append((r.x.copy(), r.loss.copy(), r.best_step.copy()))
+        return out
+    reused = all_runs()
+    monkeypatch.setattr(cpu, "thread_workspace", cpu.workspace)
+    fresh = all_runs()
+    assert len(reused) >= 4
+    for a, b in zip(reused, fresh):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)

@@ -407,7 +407,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         from . import repair
         helpers = repair.helper_modules(opt, obj)
         repair.check(helpers)
-        out["ws"] = lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)
+        out["ws"] = (lambda: cpu.workspace(opt, dim, np_dtype, hp.dtype)) if opt.kernel_source is not None \
+            else (lambda: cpu.thread_workspace(opt, dim, np_dtype, hp.dtype))
         # damaged cached code the checks could not see: removed (the objective's, or the kernel's and
         # the driver's), then loaded once more
         out["fg"] = repair.retry(lambda: objective_cpu.argument(obj, np_dtype, p), helpers[1:2], None)
