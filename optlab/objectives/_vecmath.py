@@ -175,3 +175,15 @@ def sign(v):
     """sign(v) with sign(0) = 0: the subgradient convention of every
     non-smooth objective here (0 for NaN as well)."""
     return (v > 0.0) * 1.0 - (v < 0.0) * 1.0
+
+
+@jitable(inline="never")
+def add_l2(x, g, f, l2, D, n):
+    """f += l2/2 |theta|^2 and g += l2 theta over the block's first n columns (rows 0 .. D-1);
+    nothing when l2 is 0 (the finite sums' weight decay term)."""
+    if l2 != 0.0:
+        for a in range(D):
+            for j in range(n):
+                v = x[a, j]
+                f[j] += 0.5 * l2 * v * v
+                g[a, j] += l2 * v

@@ -38,7 +38,7 @@ from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
 from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_key, perm_tables, permute
-from ._vecmath import bce_logit_v, sigmoid, sigmoid_v, tanh_v
+from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v, tanh_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
 # p[8:]: X (n, 2) row-major | y (n) in {0, 1};  p[6] = h;  p[7] = loss (0 bce, 1 mse)
@@ -80,19 +80,6 @@ def _full_loss(x, g, f, p, n):
                     f[j] += bce_logit_v(g[0, j], yi)
         for j in range(n):
             f[j] *= inv_n
-
-
-@jitable(inline="never")
-def _l2_term(x, g, f, p, n):
-    """+ l2/2 |theta|^2 and its gradient."""
-    l2 = p[4]
-    oc = 4 * int(p[6])
-    if l2 != 0.0:
-        for a in range(oc + 1):
-            for j in range(n):
-                v = x[a, j]
-                f[j] += 0.5 * l2 * v * v
-                g[a, j] += l2 * v
 
 
 @jitable(inline="never")
@@ -207,7 +194,7 @@ def mlp_block(x, g, f, p, n, ctx):
                 g[2 * k, j] += dz[j] * a0[j]
             for j in range(n):
                 g[2 * k + 1, j] += dz[j] * a1[j]
-    _l2_term(x, g, f, p, n)
+    add_l2(x, g, f, p[4], 4 * h + 1, n)
 
 
 @jitable(inline="never")
@@ -290,7 +277,7 @@ def mlp_full_block(x, g, f, p, n, ctx):
                 g[2 * k, j] += dz[j] * a0[j]
             for j in range(n):
                 g[2 * k + 1, j] += dz[j] * a1[j]
-    _l2_term(x, g, f, p, n)
+    add_l2(x, g, f, p[4], 4 * h + 1, n)
 
 
 def mlp(x, g, f, p, n, ctx):
@@ -345,7 +332,7 @@ def mlp(x, g, f, p, n, ctx):
                 g[ob + k, j] += dz
                 g[2 * k, j] += dz * x0
                 g[2 * k + 1, j] += dz * x1
-    _l2_term(x, g, f, p, n)
+    add_l2(x, g, f, p[4], 4 * h + 1, n)
 
 
 def mlp_hess(x, hh, p, n):

@@ -42,7 +42,7 @@ from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
 from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_key, perm_tables, permute
-from ._vecmath import bce_logit_v, sigmoid, sigmoid_v
+from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
 
@@ -261,12 +261,7 @@ def logistic_regression(x, g, f, p, n, ctx):
                 g[d, j] += res
                 if own:
                     f[j] += inv * bce_logit_v(z, yi)
-    if l2 != 0.0:
-        for a in range(d + 1):
-            for j in range(n):
-                v = x[a, j]
-                f[j] += 0.5 * l2 * v * v
-                g[a, j] += l2 * v
+    add_l2(x, g, f, l2, d + 1, n)
 
 
 def logistic_regression_hess(x, h, p, n):
