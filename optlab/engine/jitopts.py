@@ -98,13 +98,11 @@ except ValueError as _e:
     WIDTH_ERROR = str(_e)
     WIDTHS = {"float32": None, "float64": None}
 
+
 def _width_of(argtypes):
-    single = False
-    for t in argtypes:
-        dt = getattr(t, "dtype", None)
-        if getattr(dt, "bitwidth", 0) == 32 and str(dt) == "float32":
-            single = True
-            break
+    """The width of a function with these Numba argument types: float32's when an array of
+    float32 is among them, else float64's."""
+    single = any(str(getattr(t, "dtype", "")) == "float32" for t in argtypes)
     return WIDTHS["float32" if single else "float64"]
 
 
