@@ -386,3 +386,29 @@ def test_compiling_a_sweep_key_runs_a_sweep():
     with warmup.recording() as used:
         warmup.compile_one(key)
     assert used == [key]
+
+
+_WARM_MLP = textwrap.dedent('''
+    import numpy as np
+    import optlab
+    from optlab.engine import warmup
+    key = warmup.KernelKey("sgd", "mlp", dim=5)
+    warmup.precompile([key])
+    print("cached", warmup.is_cached(key))
+    for m in (0, 4):
+        optlab.simulate("sgd", "mlp", x0=np.full((2, 5), 0.1), steps=2, objective_options=dict(batch_size=m))
+''')
+
+
+@pytest.mark.slow
+def test_precompiling_a_finite_sum_compiles_what_its_runs_then_load(tmp_path):
+    """A study compiles up front the objective function its runs take, full batch or minibatches
+    (the general block kernel: ``objective_cpu.kernel_for`` takes it where the full-batch one is
+    not compiled), and the runs compile nothing more."""
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(tmp_path / "c"), NUMBA_CACHE_DIR=str(tmp_path / "n"),
+               PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-c", _WARM_MLP], capture_output=True, text=True, env=env, timeout=900)
+    assert p.returncode == 0, p.stderr
+    assert "cached True" in p.stdout
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("optlab: compiling")]
+    assert len(lines) == 1, p.stderr  # the precompile's own line only

@@ -513,6 +513,7 @@ def test_permutation_tables_draw_the_feistel_samples():
                 assert np.array_equal(out, want), (ns, n, traj0, epoch)
                 if ns <= 257 and n == 4:
                     out[:] = -1
+                    ctx[3:] = 0  # no tables held: plain Python builds its own
                     assert _tables_draw(ctx, n, ns, bits, epoch, ns, out) == ready
                     assert np.array_equal(out, want), ("python", ns, traj0, epoch)
     # a ctx without room for the tables takes the keys' path
@@ -854,3 +855,21 @@ def test_a_reused_workspace_gives_a_fresh_ones_bits(monkeypatch):
     for a, b in zip(reused, fresh):
         for u, v in zip(a, b):
             np.testing.assert_array_equal(u, v)
+
+
+def test_a_narrower_block_between_two_runs_leaves_no_stale_tables():
+    """A run of the same trajectories after a narrower one on the same thread's arrays: the
+    narrower block's permutation tables lie inside the wider block's, whose tag they leave in
+    place; the reused context is zeroed, so the third run draws the first one's batches
+    (byte tables: 512 samples; nibble tables: 256)."""
+    X = np.random.default_rng(9).uniform(-1, 1, (256, 2))
+    for ns in (512, 256):
+        kw = dict(steps=10, seed=0, lr=0.01, objective_options=dict(n_samples=ns, batch_size=8), progress=False)
+        first = optlab.simulate("sgd", "linear_regression", x0=X, **kw).x_final
+        optlab.simulate("sgd", "linear_regression", x0=X[:40], **kw)
+        np.testing.assert_array_equal(optlab.simulate("sgd", "linear_regression", x0=X, **kw).x_final, first)
+
+
+def test_python_evaluation_of_no_points_gives_empty_arrays():
+    assert O.get("sphere").value(np.zeros((0, 2))).shape == (0,)
+    assert O.get("mlp").grad(np.zeros((0, 33))).shape == (0, 33)

@@ -73,6 +73,8 @@ class Evaluator:
         d, n = x.shape
         f = np.empty(n)
         g = np.empty_like(x)
+        if n == 0:
+            return f, g
         w = min(n, CHUNK)
         ctx = np.zeros(ops.ctx_length(d, w), dtype=np.int64)
         for a in range(0, n, w):

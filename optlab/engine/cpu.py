@@ -256,11 +256,13 @@ _WS = threading.local()
 
 
 def thread_workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
-    """:func:`workspace`, kept per thread and reused by the next run of the same shape: the
-    kernel sets every array it reads at the start of each block (``driver.start``; the
-    permutation tables in ctx carry a tag of what they were built for), so a run on a reused
-    workspace computes the same bits. Allocating it took ~25 numpy calls a chunk (~40 us of a
-    2,000 x 20 run's ~1.6 ms). At most 8 shapes a thread are kept."""
+    """:func:`workspace`, kept per thread and reused by the next chunk of the same shape: the
+    kernel sets every array it reads at the start of each block (``driver.start``), but for the
+    objective's context ``ctx``, zeroed here at every hand-out as a new one was: its permutation
+    tables carry a tag of what they were built for, and a narrower block's tables, written
+    inside a wider block's, leave that one's tag in place (a later run of the same trajectories
+    would read the overwritten tables as its own). Allocating the workspace took ~25 numpy calls
+    a chunk (~40 us of a 2,000 x 20 run's ~1.6 ms). At most 8 shapes a thread are kept."""
     cache = getattr(_WS, "cache", None)
     if cache is None:
         cache = _WS.cache = {}
@@ -271,6 +273,8 @@ def thread_workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
         if len(cache) >= 8:
             cache.clear()
         ws = cache[key] = workspace(opt_spec, dim, dtype, hp_dtype)
+    else:
+        ws[-1].fill(0)
     return ws
 
 

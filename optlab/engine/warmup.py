@@ -194,6 +194,12 @@ def compile_one(key: KernelKey) -> str:
         x0 = np.repeat(x0, 2, axis=0)
         lr = float(np.ravel(opt.defaults.get("lr", 1e-3))[0])
         kw["lr"] = [lr, lr * 0.5]
+    if opt.kernel_source is None:
+        # the objective's general engine function (cpu_kernel), what _units checks: it serves a
+        # study's runs in every mode (objective_cpu.kernel_for takes it where a full-batch kernel
+        # is not compiled); compiled first, so the one-step run below takes it too
+        from . import objective_cpu
+        objective_cpu.function(obj, key.dtype)
     simulate(key.optimizer, key.objective, x0=x0, steps=1, dtype=key.dtype, **kw)
     return key.optimizer
 

@@ -259,7 +259,9 @@ def perm_tables(ctx, sk, used, epoch, ns, bits, n):
             for j in range(n):
                 z = (e + (int(sk[j]) & _MASK) + _G * (r + 1)) & _MASK
                 v = mix64(z) & ((1 << w_out) - 1)
-                tab[1 + 4 * r + (e >> lg), j] |= v << ((e & ((1 << lg) - 1)) << (6 - lg))
+                q = 1 + 4 * r + (e >> lg)
+                word = (int(tab[q, j]) & _MASK) | (v << ((e & ((1 << lg) - 1)) << (6 - lg)))
+                tab[q, j] = word - (1 << 64) if word >> 63 else word  # the int64 of these 64 bits
     tab[0, 0], tab[0, 1], tab[0, 2], tab[0, 3] = ctx[0], ctx[2], epoch, tw
     return True, tab
 
