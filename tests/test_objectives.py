@@ -802,6 +802,7 @@ def test_the_mlp_full_batch_kernel_gives_the_block_kernels_bits(opts, monkeypatc
     full-batch one answers NaN to it), and so does a full-batch run where only the block kernel
     is compiled (a study that compiled it up front)."""
     from optlab.engine import objective_cpu, ops
+    monkeypatch.setattr(objective_cpu, "_FULL_PICK", {})  # no choice made by an earlier test
     spec = O.get("mlp")
     dim = 9 if "n_samples" in opts else 33
     p = spec.make_params(dim, **opts)
@@ -822,6 +823,7 @@ def test_the_mlp_full_batch_kernel_gives_the_block_kernels_bits(opts, monkeypatc
     want = spec.full_batch_kernel if not opts.get("batch_size") else spec.cpu_kernel
     assert objective_cpu.kernel_for(spec, p) is want
     monkeypatch.setattr(objective_cpu, "_fn_cached", lambda fn: fn is spec.cpu_kernel)
+    monkeypatch.setattr(objective_cpu, "_FULL_PICK", {})
     assert objective_cpu.kernel_for(spec, p) is spec.cpu_kernel
 
 

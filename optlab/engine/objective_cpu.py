@@ -106,9 +106,14 @@ def kernel_for(obj_spec, p=None):
     full = obj_spec.full_batch_kernel
     if full is None or p is None or p[2] != 0.0:
         return fn
-    if not _fn_cached(full) and _fn_cached(fn):
-        return fn
-    return full
+    pick = _FULL_PICK.get(full)
+    if pick is None:  # decided once per process: the cache folder is not read again on every run
+        pick = _FULL_PICK[full] = fn if not _fn_cached(full) and _fn_cached(fn) else full
+    return pick
+
+
+#: kernel_for's choice for each full-batch kernel, once made in this process
+_FULL_PICK: dict = {}
 
 
 def dispatcher(obj_spec, fn=None):
