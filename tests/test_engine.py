@@ -255,3 +255,38 @@ def test_bad_bounds_one_line(bounds, msg):
 def test_bounds_refused_where_they_do_not_apply():
     with pytest.raises(OptlabError, match="Optimizer 'lbfgs' does not run with bounds"):
         simulate("lbfgs", "rosenbrock", steps=5, bounds=(-1, 1))
+
+
+def test_one_setting_and_trajectory_count_fast_paths():
+    """The per-run shortcuts (first against last, an array's own shape) agree with the plain rules."""
+    from optlab.engine.core import _n_per_traj, one_setting
+    rng_ = np.random.default_rng(3)
+    for _ in range(200):
+        hp = rng_.choice([0.5, 1.0, np.nan], size=(3, int(rng_.integers(1, 6))))
+        plain = hp.shape[1] <= 1 or bool(np.array_equal(hp, np.broadcast_to(hp[:, :1], hp.shape), equal_nan=True))
+        assert one_setting(hp) == plain, hp
+    assert _n_per_traj({"lr": np.geomspace(1e-3, 1.0, 7)}) == 7
+    assert _n_per_traj({"lr": [0.1, 0.2], "betas": np.array([[0.9, 0.99], [0.8, 0.9]])}) == 2
+    assert _n_per_traj({"lr": np.float64(0.1), "momentum": np.array(0.5)}) == 1
+    with pytest.raises(OptlabError, match="has 3 values but another has 2"):
+        _n_per_traj({"lr": np.ones(2), "momentum": np.ones(3)})
+
+
+def test_the_run_memos_follow_a_new_dispatcher_and_a_new_spec(monkeypatch):
+    """The objective's compiled argument is asked again when its dispatcher is replaced, and the
+    generated source is made again for another spec object of the same name."""
+    from optlab.engine import cpu, objective_cpu
+    from optlab.engine.core import _objectives, _optimizers
+    obj = _objectives.get("quadratic")
+    first = objective_cpu.argument(obj, np.float64)
+    assert objective_cpu.argument(obj, np.float64) is first
+    monkeypatch.setattr(objective_cpu, "_DISPATCHERS", {})
+    again = objective_cpu.argument(obj, np.float64)
+    assert again is not first and again.disp is objective_cpu._DISPATCHERS[obj.cpu_kernel]
+    opt = _optimizers.get("sgd")
+    src, tag = cpu.source(opt, obj, 2)
+    assert cpu.source(opt, obj, 2) == (src, tag)
+    import dataclasses
+    ada = _optimizers.get("adagrad")
+    other = dataclasses.replace(opt, kernels=ada.kernels)  # same name and arguments, another spec
+    assert cpu.source(other, obj, 2)[0] == cpu.source(ada, obj, 2)[0] != src

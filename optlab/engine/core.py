@@ -190,7 +190,8 @@ def _n_per_traj(params) -> int:
     from ..optimizers._base import PAIRS
     n = 1
     for key, v in params.items():
-        arr = np.asarray(v, dtype=object)
+        # an array's shape as it is (an object copy of an lr sweep's array cost ~20 us a run)
+        arr = v if isinstance(v, np.ndarray) and v.dtype != object else np.asarray(v, dtype=object)
         if key in PAIRS:  # a tuple per trajectory: (beta1, beta2), (ns_a, ns_b, ns_c), ...
             size = arr.size // len(PAIRS[key]) if arr.ndim >= 2 else 1
         else:
@@ -412,7 +413,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         # damaged cached code the checks could not see: removed (the objective's, or the kernel's and
         # the driver's), then loaded once more
         out["fg"] = repair.retry(lambda: objective_cpu.argument(obj, np_dtype, p), helpers[1:2], None)
-        kpath = codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
+        def kpath():  # the kernel's file, named only when loading it failed
+            return codegen.cache_dir() / f"{tag}_{codegen.identity(src)}.py"
 
         def load():
             from .driver_cpu import perturb_function
@@ -459,6 +461,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
 
 def one_setting(hp) -> bool:
     """True when every trajectory has the same hyperparameters (each row of ``hp`` one value)."""
+    if hp.shape[1] > 1 and bool((hp[:, -1] != hp[:, 0]).any() & (hp[:, -1] == hp[:, -1]).all()):
+        return False  # a sweep's first and last differ: no need to compare them all
     return hp.shape[1] <= 1 or bool(np.array_equal(hp, np.broadcast_to(hp[:, :1], hp.shape), equal_nan=True))
 
 

@@ -9,6 +9,7 @@ loops scalar).
 """
 import functools
 
+import numpy as np
 from numba import njit
 
 from . import codegen, driver, jitopts
@@ -63,8 +64,17 @@ def perturb_function(dtype, active: bool):
     disp = perturb if active else no_perturb
     if numba.config.DISABLE_JIT or not hasattr(disp, "compile"):
         return disp
+    key = (disp, np.dtype(dtype).str)
+    a = _PERTURB.get(key)
+    if a is not None:
+        return a  # asked on every run: Numba's overload lookup by signature cost ~10 us
     sig = perturb_signature(dtype)
     if sig.args not in disp.overloads:
         disp.compile(sig)
     from .objective_cpu import address
-    return address(disp, sig)
+    a = _PERTURB[key] = address(disp, sig)
+    return a
+
+
+#: perturb_function's compiled entry points by (function, dtype)
+_PERTURB: dict = {}

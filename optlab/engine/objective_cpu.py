@@ -145,8 +145,19 @@ def function(obj_spec, dtype, p=None):
 
 def argument(obj_spec, dtype, p=None):
     """:func:`function` as the CPU kernel takes it: an :class:`Address` when compiled."""
+    key = (kernel_for(obj_spec, p), np.dtype(dtype).str)
+    a = _ARGUMENTS.get(key)
+    if a is not None and _DISPATCHERS.get(key[0]) is a.disp:
+        return a  # asked on every run: Numba's overload lookup by signature cost ~10 us
     disp = function(obj_spec, dtype, p)
-    return address(disp, signature(dtype)) if hasattr(disp, "compile") else disp
+    if not hasattr(disp, "compile"):
+        return disp
+    a = _ARGUMENTS[key] = address(disp, signature(dtype))
+    return a
+
+
+#: argument's Address by (function, dtype), while its dispatcher is the one in _DISPATCHERS
+_ARGUMENTS: dict = {}
 
 
 def _fn_cached(fn) -> bool:

@@ -85,15 +85,19 @@ def purge(module_names, kernel_path: Path | None, exc: BaseException) -> bool:
     return True
 
 
-def retry(load, module_names, kernel_path: Path | None):
+def retry(load, module_names, kernel_path):
     """``load()``; when it fails for a reason other than a user mistake, remove the compiled files of
-    ``module_names`` (and of the kernel) and call it once more -- if there was anything to remove."""
+    ``module_names`` (and of the kernel) and call it once more -- if there was anything to remove.
+    ``kernel_path``: a Path, None, or a function that returns one (asked only on a failure: a run
+    that loads need not build it)."""
     from ..errors import OptlabError
     try:
         return load()
     except (OptlabError, KeyboardInterrupt):
         raise
     except Exception as exc:
+        if callable(kernel_path):
+            kernel_path = kernel_path()
         if not purge(module_names, kernel_path, exc):
             raise
     return load()

@@ -243,9 +243,9 @@ def require(values, ok: Callable, message: str):
     arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
     with np.errstate(invalid="ignore"):
         good = ok(arr)
-    bad = ~good
-    if bad.any():
-        raise OptlabError(message.format(first_bad(arr, bad)))
+    if good.all():
+        return
+    raise OptlabError(message.format(first_bad(arr, ~good)))
 
 
 def check_lr(v):
