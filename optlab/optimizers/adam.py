@@ -40,6 +40,8 @@ K_POW1_HI, K_POW1_LO, K_POW2_HI, K_POW2_LO, K_RC2, K_POW2 = 5, 6, 7, 8, 9, 10
 # K_FEW_RUNS: the block's (beta1, beta2) come in at most MAX_RUNS runs of neighbours (set by the first step),
 # K_RUN_END: at a run's first trajectory, the index past its last
 K_FEW_RUNS, K_RUN_END = 11, 12
+# K_MEND: _bias_corrections' list of the trajectories whose powers or root libm decides this step
+K_MEND = 13
 # a run costs libm's pow three times a step (~50 ns); the per-trajectory products ~1-4 ns a
 # trajectory: a block of 256 with more runs than this takes the products
 MAX_RUNS = 8
@@ -256,9 +258,11 @@ def _bias_corrections(sc, hp, tf, n):
     divide by c with ``div_rn``) as a double-double, kept where glibc's bound on pow says pow
     returns y too, libm's pow elsewhere (near a rounding tie). One vector loop marks with a NaN
     what libm must decide (the step size where beta1's power is undecided; ``K_POW2``, beta2's
-    power, likewise; the root where any of the three is), then a scalar loop mends the marked
-    trajectories only (about 8% of them a step for betas spread as in the bench's
-    ``betas_sweep``, nearly all for the root alone)."""
+    power, likewise; the root where it or beta2's power is), a branch-free loop lists the marked
+    trajectories (``K_MEND``), and a scalar loop mends those only (about 8% of them a step for
+    betas spread as in the bench's ``betas_sweep``, nearly all for the root alone: roots of
+    ``1 - beta2**t``, a number with few significant bits while the power is near 1, fall near a
+    tie more often than uniformly; for these libm's pow takes the decided power directly)."""
     bad = 0
     for j in range(n):
         h1, l1 = pow_dd_step(sc[K_POW1_HI, j], sc[K_POW1_LO, j], hp[H_BETA1, j])
@@ -283,26 +287,32 @@ def _bias_corrections(sc, hp, tf, n):
         ok3 = ok3 & ok2 & EXACT_FAST
         sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - r1) if ok1 else math.nan  # NaN: libm decides, below
         sc[K_POW2, j] = r2 if ok2 else math.nan
-        ok = ok1 & ok3
-        sc[K_SQRT_BC2, j] = y if ok else math.nan  # the mark the scan below reads
+        sc[K_SQRT_BC2, j] = y if ok3 else math.nan
         sc[K_RC2, j] = rc
-        bad += not ok
+        bad += not (ok1 & ok3)
     if bad == 0:
         return
+    # the marked trajectories listed first, without a branch a trajectory (a scan that tested each
+    # mispredicted on about one in twelve)
+    k = 0
+    for j in range(n):
+        sc[K_MEND, k] = j
+        k += (sc[K_STEP_SIZE, j] != sc[K_STEP_SIZE, j]) | (sc[K_SQRT_BC2, j] != sc[K_SQRT_BC2, j])
     half = 0.5 + 0.0 * tf  # not a constant to LLVM (it would make pow(x, 0.5) a sqrt)
-    for j in range(n):  # the early exit keeps LLVM from calling pow on every lane
-        if bad == 0:
-            break
-        if sc[K_SQRT_BC2, j] == sc[K_SQRT_BC2, j]:
-            continue
-        bad -= 1
+    for q in range(k):  # a loop over the list: LLVM calls pow for these only
+        j = int(sc[K_MEND, q])
         if sc[K_STEP_SIZE, j] != sc[K_STEP_SIZE, j]:
             sc[K_STEP_SIZE, j] = hp[H_LR, j] / (1.0 - hp[H_BETA1, j] ** tf)
+        if sc[K_SQRT_BC2, j] == sc[K_SQRT_BC2, j]:
+            continue
         p2 = sc[K_POW2, j]
-        b = 1.0 - (hp[H_BETA2, j] ** tf if p2 != p2 else p2)
-        y = math.sqrt(b)
-        _, ok = pow_dd_round(y, fma(-y, y, b) / (y + y))
-        c = y if ok & EXACT_FAST else b ** half
+        if p2 == p2:  # beta2's power decided, its root too near a tie: libm's root of it
+            c = (1.0 - p2) ** half
+        else:  # beta2's power from libm, then its root as above
+            b = 1.0 - hp[H_BETA2, j] ** tf
+            y = math.sqrt(b)
+            _, ok = pow_dd_round(y, fma(-y, y, b) / (y + y))
+            c = y if ok & EXACT_FAST else b ** half
         sc[K_SQRT_BC2, j] = c
         sc[K_RC2, j] = 1.0 / c
 
@@ -326,7 +336,7 @@ SPECS = [
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
         state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
-             'pow2_lo', 'rc2', 'pow2', 'few_runs', 'run_end'),
+             'pow2_lo', 'rc2', 'pow2', 'few_runs', 'run_end', 'mend'),
         validate=_validate,
         summary="Adam: bias-corrected first and second moment estimates (torch.optim.Adam)",
         torch_name="Adam",
@@ -339,7 +349,7 @@ SPECS = [
         vector=("lr", "beta1", "beta2", "eps", "weight_decay"),
         static=("amsgrad", "maximize", "decoupled_weight_decay"),
         state=('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), scalars=('step_size', 'sqrt_bc2', 'same_betas', 'same_all', 'same_rest', 'pow1_hi', 'pow1_lo', 'pow2_hi',
-             'pow2_lo', 'rc2', 'pow2', 'few_runs', 'run_end'),
+             'pow2_lo', 'rc2', 'pow2', 'few_runs', 'run_end', 'mend'),
         validate=_validate,
         summary="AdamW: Adam with decoupled weight decay (torch.optim.AdamW)",
         config_hidden=("decoupled_weight_decay",),  # AdamW is Adam with it on; torch has no such keyword
