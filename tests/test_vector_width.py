@@ -19,19 +19,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("text, avx512, expect", [
-    (None, True, {"float32": 512, "float64": None}),
-    ("auto", False, {"float32": None, "float64": None}),
-    ("llvm", True, {"float32": None, "float64": None}),
-    ("256", True, {"float32": 256, "float64": 256}),
-    (" 512 ", False, {"float32": 512, "float64": 512}),
-    ("float32:512,float64:256", True, {"float32": 512, "float64": 256}),
-    ("float64:llvm", True, {"float32": None, "float64": None}),
+    (None, True, {"float32": 512, "float64": None, "data": 512}),
+    ("auto", False, {"float32": None, "float64": None, "data": None}),
+    ("llvm", True, {"float32": None, "float64": None, "data": None}),
+    ("256", True, {"float32": 256, "float64": 256, "data": 256}),
+    (" 512 ", False, {"float32": 512, "float64": 512, "data": 512}),
+    ("float32:512,float64:256", True, {"float32": 512, "float64": 256, "data": None}),
+    ("float64:llvm,data:256", True, {"float32": None, "float64": None, "data": 256}),
 ])
 def test_the_setting_parses(text, avx512, expect):
     assert jitopts.parse_vector_width(text, avx512) == expect
 
 
-@pytest.mark.parametrize("text", ["300", "wide", "float16:512", "float32:1024", "float32=512", "float32:"])
+@pytest.mark.parametrize("text", ["300", "wide", "float16:512", "float32:1024", "float32=512", "float32:", "data:64"])
 def test_a_bad_setting_names_the_value_and_what_is_allowed(text):
     with pytest.raises(ValueError) as e:
         jitopts.parse_vector_width(text, True)
@@ -39,11 +39,14 @@ def test_a_bad_setting_names_the_value_and_what_is_allowed(text):
     assert repr(text.strip().lower()) in msg and "auto, llvm, 128, 256, 512" in msg and "\n" not in msg
 
 
-def _probe(dtype):
+def _probe(dtype, data=False):
     """A function of an optlab module compiled with the engine's options (not cached, so its IR
-    can be read), and its LLVM IR for arrays of ``dtype``."""
+    can be read), and its LLVM IR for arrays of ``dtype``; ``data``: the module declares itself
+    a loop over data samples."""
     code = "def probe(x, y):\n    for j in range(x.shape[0]):\n        y[j] = x[j] * 2.0 + 1.0\n"
-    mod = types.ModuleType("optlab._width_probe")
+    mod = types.ModuleType("optlab._width_probe_data" if data else "optlab._width_probe")
+    if data:
+        mod.VECTOR_WIDTH_CLASS = "data"
     exec(compile(code, "<probe>", "exec"), mod.__dict__)
     fn = mod.probe
     fn.__module__ = mod.__name__
@@ -58,13 +61,22 @@ def _probe(dtype):
 
 @pytest.mark.skipif(not jitopts.WIDTH_HOOK, reason="no width set for this CPU (LLVM's choice everywhere)")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_an_engine_function_carries_its_dtypes_width(dtype):
-    ir = _probe(dtype)
-    width = jitopts.WIDTHS[dtype]
+@pytest.mark.parametrize("data", [False, True])
+def test_an_engine_function_carries_its_dtypes_width(dtype, data):
+    ir = _probe(dtype, data)
+    width = jitopts.WIDTHS["data" if data and dtype == "float64" else dtype]
     if width is None:
         assert '"prefer-vector-width"' not in ir
     else:
         assert f'"prefer-vector-width"="{width}"' in ir
+
+
+def test_the_finite_sums_declare_their_loops_data():
+    from optlab.objectives import _sampling, _vecmath, mlp, quadratic, regression, rosenbrock
+    for mod in (regression, mlp, _sampling, _vecmath):
+        assert getattr(mod, "VECTOR_WIDTH_CLASS", None) == "data", mod.__name__
+    for mod in (rosenbrock, quadratic):  # measured slower at 512 bits (docs/DESIGN.md)
+        assert not hasattr(mod, "VECTOR_WIDTH_CLASS"), mod.__name__
 
 
 def test_other_numba_code_keeps_llvms_width():
@@ -114,6 +126,11 @@ _RUN = textwrap.dedent('''
         r = optlab.simulate("adam", "rosenbrock", x0=x0, steps=60, record_every=20,
                             lr=np.geomspace(1e-4, 1.0, 300), dtype=dtype, progress=False)
         out[dtype] = [r.x_final.astype(np.float64).tobytes().hex(), r.loss.astype(np.float64).tobytes().hex()]
+    for name in ("logistic_regression", "mlp"):  # the data width: minibatches, gathers, the tanh
+        dim = 33 if name == "mlp" else 2
+        r = optlab.simulate("adam", name, x0=rng.uniform(-1, 1, size=(40, dim)), steps=12, record_every=4,
+                            lr=np.geomspace(1e-3, 1e-1, 40), objective_options=dict(batch_size=16), progress=False)
+        out[name] = [r.x.tobytes().hex(), r.loss.tobytes().hex()]
     print(json.dumps(out))
 ''')
 

@@ -16,13 +16,15 @@ the options without it) and the code is only slower.
 
 **Vector width.** LLVM picks a preferred vector width per CPU model: 512 bits
 on AMD Zen 4 and 5, 256 on Intel's AVX-512 cores (its tuning for their
-frequency licences). Where the width pays depends on the dtype, so the engine's
-functions (those compiled with ``CPU`` from optlab's modules) carry LLVM's
-``prefer-vector-width`` attribute chosen per dtype by :func:`vector_widths`:
-a function with a float32 array argument takes the float32 width, others the
-float64 width. ``OPTLAB_VECTOR_WIDTH``: ``auto`` (default: float32 at 512 where
-the CPU has AVX-512, float64 as LLVM tunes it), ``llvm`` (LLVM's choice for
-both), or ``256`` / ``512`` / ``float32:512,float64:256``. The widths change
+frequency licences). Where the width pays depends on the dtype and the loop, so
+the engine's functions (those compiled with ``CPU`` from optlab's modules)
+carry LLVM's ``prefer-vector-width`` attribute chosen by :func:`vector_widths`:
+a function with a float32 array argument takes the float32 width; a float64
+one from a module that declares ``VECTOR_WIDTH_CLASS = "data"`` (the finite
+sums: loops over data samples, gathers) the data width; others the float64
+width. ``OPTLAB_VECTOR_WIDTH``: ``auto`` (default: float32 and data at 512
+where the CPU has AVX-512, float64 as LLVM tunes it), ``llvm`` (LLVM's choice
+for all), or ``256`` / ``512`` / ``float32:512,float64:256,data:512``. The widths change
 machine code only, never results (elementwise IEEE operations, no reordered
 sums); they are part of every kernel's cache key (:data:`FINGERPRINT`).
 Measured in docs/DESIGN.md ("Vector width per dtype").
@@ -30,6 +32,7 @@ Measured in docs/DESIGN.md ("Vector width per dtype").
 from __future__ import annotations
 
 import os
+import sys
 
 
 def _register() -> bool:
@@ -63,19 +66,19 @@ def _avx512() -> bool:
 
 
 def parse_vector_width(text: str | None, avx512: bool) -> dict:
-    """``{"float32": width or None, "float64": width or None}`` from an ``OPTLAB_VECTOR_WIDTH``
+    """``{"float32": width or None, "float64": ..., "data": ...}`` from an ``OPTLAB_VECTOR_WIDTH``
     value (None: LLVM's choice for the CPU). Raises ValueError naming the value and what is allowed."""
     text = (text or "auto").strip().lower()
     if text == "auto":
-        return {"float32": 512 if avx512 else None, "float64": None}
+        return {"float32": 512 if avx512 else None, "float64": None, "data": 512 if avx512 else None}
     if text == "llvm":
-        return {"float32": None, "float64": None}
-    allowed = "auto, llvm, 128, 256, 512 or a list like float32:512,float64:256"
+        return {"float32": None, "float64": None, "data": None}
+    allowed = "auto, llvm, 128, 256, 512 or a list like float32:512,float64:256,data:512"
     if text.isdigit():
         if int(text) not in _WIDTHS:
             raise ValueError(f"OPTLAB_VECTOR_WIDTH={text!r} is not one of {allowed}")
-        return {"float32": int(text), "float64": int(text)}
-    out = {"float32": None, "float64": None}
+        return {"float32": int(text), "float64": int(text), "data": int(text)}
+    out = {"float32": None, "float64": None, "data": None}
     for item in text.split(","):
         key, _, value = item.strip().partition(":")
         if key not in out or not (value == "llvm" or value.isdigit() and int(value) in _WIDTHS):
@@ -96,20 +99,23 @@ try:
     WIDTHS = vector_widths()
 except ValueError as _e:
     WIDTH_ERROR = str(_e)
-    WIDTHS = {"float32": None, "float64": None}
+    WIDTHS = {"float32": None, "float64": None, "data": None}
 
 
-def _width_of(argtypes):
-    """The width of a function with these Numba argument types: float32's when an array of
-    float32 is among them, else float64's."""
-    single = any(str(getattr(t, "dtype", "")) == "float32" for t in argtypes)
-    return WIDTHS["float32" if single else "float64"]
+def _width_of(argtypes, modname=""):
+    """The width of a function with these Numba argument types from module ``modname``:
+    float32's when an array of float32 is among them, else the data width for a module with
+    ``VECTOR_WIDTH_CLASS = "data"``, else float64's."""
+    if any(str(getattr(t, "dtype", "")) == "float32" for t in argtypes):
+        return WIDTHS["float32"]
+    data = getattr(sys.modules.get(modname), "VECTOR_WIDTH_CLASS", None) == "data"
+    return WIDTHS["data" if data else "float64"]
 
 
 def _install_width_hook() -> bool:
     """Give optlab's CPU functions (compiled with ``noalias``, from optlab's modules) the
     ``prefer-vector-width`` attribute of their dtype. Only Numba's CPU context is touched."""
-    if not NOALIAS or (WIDTHS["float32"] is None and WIDTHS["float64"] is None):
+    if not NOALIAS or all(w is None for w in WIDTHS.values()):
         return False
     try:
         from numba.core import cpu
@@ -120,7 +126,7 @@ def _install_width_hook() -> bool:
         def declare_function(self, module, fndesc):
             fn = base(self, module, fndesc)
             if fndesc.noalias and fndesc.modname.startswith("optlab"):
-                width = _width_of(fndesc.argtypes)
+                width = _width_of(fndesc.argtypes, fndesc.modname)
                 if width is not None:
                     # a string attribute: llvmlite's FunctionAttributes accepts enum names only
                     set.add(fn.attributes, f'"prefer-vector-width"="{width}"')
@@ -137,7 +143,8 @@ WIDTH_HOOK = _install_width_hook()
 
 #: what the compiled code depends on beyond its source: the options and the vector widths in use
 #: (kernel identities and the guarded Numba caches include it)
-FINGERPRINT = repr(sorted(CPU.items())) + (f"|vw={WIDTHS['float32']},{WIDTHS['float64']}" if WIDTH_HOOK else "")
+FINGERPRINT = repr(sorted(CPU.items())) + (
+    f"|vw={WIDTHS['float32']},{WIDTHS['float64']},data={WIDTHS['data']}" if WIDTH_HOOK else "")
 
 
 def decorator_text() -> str:

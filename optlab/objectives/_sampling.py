@@ -35,6 +35,10 @@ from numba.core.extending import overload
 from optlab.engine.ops import CTX_HEAD, CTX_PERM, jitable
 from optlab.engine.rng import key64, mix64
 
+#: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
+#: engine/jitopts.py, docs/DESIGN.md "Vector width per dtype")
+VECTOR_WIDTH_CLASS = "data"
+
 _MASK = (1 << 64) - 1
 _G = 0x9E3779B97F4A7C15
 _PERM_STREAM = 0x5EEDBA7C  # the k of rng.key64 reserved for minibatch permutations

@@ -38,6 +38,10 @@ from numba.core.extending import intrinsic, overload
 
 from optlab.engine.ops import fma, jitable
 
+#: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
+#: engine/jitopts.py, docs/DESIGN.md "Vector width per dtype")
+VECTOR_WIDTH_CLASS = "data"
+
 _INV_LN2 = 1.4426950408889634
 _LN2 = 0.6931471805599453
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm's split: k * _LN2_HI is exact for k < 2^11

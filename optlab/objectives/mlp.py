@@ -41,6 +41,10 @@ from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_k
 from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v, tanh_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
+#: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
+#: engine/jitopts.py, docs/DESIGN.md "Vector width per dtype")
+VECTOR_WIDTH_CLASS = "data"
+
 # p[8:]: X (n, 2) row-major | y (n) in {0, 1};  p[6] = h;  p[7] = loss (0 bce, 1 mse)
 LOSSES = ("bce", "mse")
 

@@ -45,6 +45,10 @@ from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_k
 from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
+#: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
+#: engine/jitopts.py, docs/DESIGN.md "Vector width per dtype")
+VECTOR_WIDTH_CLASS = "data"
+
 
 # --- linear regression ---------------------------------------------------------------
 # p[8:]: X (n, d) row-major | y (n) | G (D, D) | c (D) | y.y/n
