@@ -481,7 +481,8 @@ def test_asgd_eta_from_roots_rounds_as_libm_pow():
             hp[asgd.H_LAMBD] = 10.0 ** rng.uniform(-6, 0, n)
             hp[asgd.H_T0] = 1e6
             t = float(rng.integers(1, 100_000))
-            sc = np.zeros((2, n))
+            sc = np.zeros((asgd.K_SAME_REST + 1, n))  # every row the kernel's init sets
+            sc[asgd.K_SAME_REST] = rep % 2  # init's flag: one (lambd, alpha, t0) in the block, or not
             marked = etas(sc, hp, t, alpha, n)
             deferred += marked
             want = np.array([np.float32(lr / (1.0 + lam * lr * t) ** alpha)
@@ -514,7 +515,8 @@ def test_asgd_eta_from_series_rounds_as_libm_pow():
             d = 10.0 ** rng.uniform(-14, np.log10(top), n) * rng.choice([-1.0, 1.0], n)
             hp[asgd.H_LAMBD] = d / (hp[asgd.H_LR] * t) * (1.0 - 1e-9)
             hp[asgd.H_T0] = 1e6
-            sc = np.zeros((3, n))
+            sc = np.zeros((asgd.K_SAME_REST + 1, n))  # every row the kernel's init sets
+            sc[asgd.K_SAME_REST] = rep % 3 == 0  # init's flag (t0 is shared either way)
             sc[asgd.K_LAMBD_LR_MAX] = np.abs(hp[asgd.H_LAMBD] * hp[asgd.H_LR]).max()  # as init sets it
             assert etas(sc, hp, t, alpha, n) == 0, (alpha, t)
             want = np.array([np.float32(lr / (1.0 + lam * lr * t) ** alpha)

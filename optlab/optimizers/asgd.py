@@ -38,6 +38,8 @@ S_AX = 0
 K_ETA, K_MU = 0, 1
 # K_LAMBD_LR_MAX: the largest |lambd * lr| of the block (set by init; the eta series' bound)
 K_LAMBD_LR_MAX = 2
+# K_SAME_REST: the block shares one (lambd, alpha, t0) (set by init: no scheduler changes them)
+K_SAME_REST = 3
 # hp: the per-trajectory hyperparameters
 H_LR, H_LAMBD, H_ALPHA, H_T0, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
 # K_ETA and K_MU hold float32 values (torch keeps them as float32 tensors).  hs: maximize.
@@ -53,8 +55,11 @@ def init(x, st, sc, hp, hs, n):
         sc[K_MU, j] = 1.0
         a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
         big = a if not (a <= big) else big  # only picks the series: each d is checked again
+    # tested once, not every step: a scheduler changes the lr only
+    same = 1.0 if uniform(hp, H_LAMBD, n) and uniform(hp, H_ALPHA, n) and uniform(hp, H_T0, n) else 0.0
     for j in range(n):
         sc[K_LAMBD_LR_MAX, j] = big
+        sc[K_SAME_REST, j] = same
 
 
 def step(x, g, st, sc, hp, hs, t, n):
@@ -76,7 +81,8 @@ def step(x, g, st, sc, hp, hs, t, n):
             ax = st[S_AX, d, j]
             st[S_AX, d, j] = ax + (xi - ax) * like(mu, xi) if mu != 1.0 else xi
     tf = float(t)
-    if uniform(hp, H_LR, n) and uniform(hp, H_LAMBD, n) and uniform(hp, H_ALPHA, n) and uniform(hp, H_T0, n):
+    same_rest = sc[K_SAME_REST, 0] != 0.0
+    if same_rest and uniform(hp, H_LR, n):
         # one (lr, lambd, alpha, t0) in the block: one pow, broadcast
         eta = float(np.float32(hp[H_LR, 0] / (1.0 + hp[H_LAMBD, 0] * hp[H_LR, 0] * tf) ** hp[H_ALPHA, 0]))
         dt = tf - hp[H_T0, 0]
@@ -86,7 +92,7 @@ def step(x, g, st, sc, hp, hs, t, n):
             sc[K_MU, j] = mu
         return
     alpha = hp[H_ALPHA, 0]
-    if uniform(hp, H_ALPHA, n) and (alpha == 0.75 or alpha == 0.5 or alpha == 0.25 or alpha == 1.0):
+    if (same_rest or uniform(hp, H_ALPHA, n)) and (alpha == 0.75 or alpha == 0.5 or alpha == 0.25 or alpha == 1.0):
         # a sweep with torch's alpha (or 1/2, 1/4, 1): eta without libm's pow, vectorised; while
         # lambd lr t is small, without the square-root unit either
         bad = _eta_by_series(sc, hp, tf, alpha, n)
@@ -178,7 +184,7 @@ def _eta_by_series(sc, hp, tf, alpha, n):
 @jitable(inline="never")
 def _mu(sc, hp, tf, n):
     """torch's ``mu = 1 / max(1, step - t0)`` (float32) for every trajectory of the block."""
-    if uniform(hp, H_T0, n):
+    if sc[K_SAME_REST, 0] != 0.0 or uniform(hp, H_T0, n):
         dt = tf - hp[H_T0, 0]
         mu = float(np.float32(1.0 / dt)) if dt > 1.0 else 1.0
         for j in range(n):
@@ -231,7 +237,7 @@ SPEC = OptimizerSpec(
     defaults=dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False),
     vector=("lr", "lambd", "alpha", "t0", "weight_decay"),
     static=("maximize",),
-    state=('ax',), scalars=('eta', 'mu', 'lambd_lr_max'),
+    state=('ax',), scalars=('eta', 'mu', 'lambd_lr_max', 'same_rest'),
     validate=_validate,
     summary="ASGD: SGD with a decaying step and Polyak-Ruppert iterate averaging (torch.optim.ASGD)",
     torch_name="ASGD",
