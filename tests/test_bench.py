@@ -380,3 +380,17 @@ def test_compile_section_smoke(tmp_path):
     mlp = json.loads(out.read_text())["compile_mlp"]
     assert mlp["name"] == "mlp" and mlp["engine_warm"]["best"] < mlp["engine_cold"]["best"]
     assert mlp["max_abs_diff_x"] <= 1e-10  # the engine's vectorised tanh against libm's
+
+
+def test_best_alternating_rotates_the_order_and_keeps_each_best():
+    """Each round starts one workload later, so none always runs right after the same other; with
+    settle, each timed run follows an untimed one of its own."""
+    from optlab.bench import peers
+    calls = []
+    fns = [lambda k=k: calls.append(k) for k in range(3)]
+    best = peers.best_alternating(fns, repeat=3)
+    assert calls == [0, 1, 2, 1, 2, 0, 2, 0, 1]
+    assert len(best) == 3 and all(w >= 0.0 and c >= 0.0 for w, c in best)
+    calls.clear()
+    peers.best_alternating(fns[:2], repeat=2, settle=True)
+    assert calls == [0, 0, 1, 1, 1, 1, 0, 0]

@@ -297,8 +297,9 @@ AVAILABLE = {"jax": lambda: jax_modules() is not None, "torch": lambda: torch_mo
 
 
 def best_alternating(fns, repeat, min_seconds=0.0, settle=False):
-    """[(best wall seconds, CPU seconds of that run)] of each workload, run in turn (f0, f1, ...,
-    f0, f1, ...) at least ``repeat`` times each and for at least ``min_seconds`` in all, so that
+    """[(best wall seconds, CPU seconds of that run)] of each workload, run in turn (f0, f1, f2,
+    then f1, f2, f0, ...: each round starts one later, so that no workload always runs right after
+    the same other) at least ``repeat`` times each and for at least ``min_seconds`` in all, so that
     all see the same spells of load on a shared machine. The CPU seconds (this process, all its
     threads) over the wall seconds tell how many cores a workload kept busy.
 
@@ -313,8 +314,11 @@ def best_alternating(fns, repeat, min_seconds=0.0, settle=False):
     i = 0
     with np.errstate(all="ignore"):
         while i < max(1, repeat) or time.perf_counter() - start < min_seconds:
+            # each round starts one later (f0 f1 f2, f1 f2 f0, ...): no workload always follows the same one
+            order = [(k + i) % len(fns) for k in range(len(fns))]
             i += 1
-            for k, fn in enumerate(fns):
+            for k in order:
+                fn = fns[k]
                 if settle:
                     fn()
                 c0 = time.process_time()
