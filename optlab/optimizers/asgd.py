@@ -125,10 +125,12 @@ ETA_MARGIN = 1e-14
 
 
 #: the series below is used while every |lambd lr t| of the block is at most this, and cut
-#: after d ** 2 while they are at most SERIES_SHORT (the truncation, below 1e-15, stays well
-#: inside ETA_MARGIN)
+#: after d ** 2 while they are at most SERIES_SHORT, after d ** 3 while at most SERIES_MID (the
+#: truncation, below |d| ** 3 <= 1e-15 and |d| ** 4 <= 1e-15 respectively, stays well inside
+#: ETA_MARGIN)
 SERIES_MAX = 2.0 ** -8
 SERIES_SHORT = 1e-5
+SERIES_MID = 1.7e-4
 
 
 @jitable(inline="never")
@@ -141,7 +143,9 @@ def _eta_by_series(sc, hp, tf, alpha, n):
     (``b = 1 + lambd * lr * step`` rounded as torch rounds it; the subtraction is exact near 1),
     the coefficients are at most 1 in magnitude for alpha <= 1, so the truncation is below
     ``d ** 7 <= 2 ** -56`` and, with the roundings, ``lr (1 + d) ** -alpha`` lies within 5e-16
-    (relative) of libm's quotient: the same float32 test with ETA_MARGIN keeps torch's bits."""
+    (relative) of libm's quotient: the same float32 test with ETA_MARGIN keeps torch's bits.
+    Smaller blocks' bounds cut the series sooner (to d ** 2 up to SERIES_SHORT, to d ** 3 up to
+    SERIES_MID: truncations below 1e-15, two FMAs or three fewer a trajectory)."""
     # |d| <= |lambd lr| t, up to the roundings of torch's b (a few ulp): init's bound picks the
     # series; each d is checked against it too (a scheduler may raise the lr after init): one
     # beyond sends the block to the roots
@@ -163,6 +167,15 @@ def _eta_by_series(sc, hp, tf, alpha, n):
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
             far += not (abs(d) <= SERIES_SHORT)
             q = lr * fma(fma(c2, d, c1), d, 1.0)
+            e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
+            bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
+            sc[K_ETA, j] = float(e)
+    elif bound <= SERIES_MID:  # truncation below bound ** 4 <= 1e-15: to d ** 3
+        for j in range(n):
+            lr = hp[H_LR, j]
+            d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
+            far += not (abs(d) <= SERIES_MID)
+            q = lr * fma(fma(fma(c3, d, c2), d, c1), d, 1.0)
             e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
             bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
             sc[K_ETA, j] = float(e)
