@@ -671,6 +671,9 @@ def test_spec_defaults_backward_compatible():
 _FS_CASES = [
     ("linear_regression", 2, dict(batch_size=32)), ("linear_regression", 4, dict(batch_size=7, n_samples=100)),
     ("linear_regression", 2, dict(batch_size=1, n_samples=37, full_loss=False)),
+    # one feature takes four samples a pass: a remainder, a cycle walk, byte tables (> 256 samples)
+    ("linear_regression", 2, dict(batch_size=7, n_samples=100, full_loss=False)),
+    ("linear_regression", 2, dict(batch_size=6, n_samples=600)),
     ("logistic_regression", 2, {}), ("logistic_regression", 3, dict(n_samples=100, l2=0.1)),
     ("logistic_regression", 2, dict(batch_size=32, full_loss=False)),
     ("logistic_regression", 3, dict(batch_size=7, n_samples=100)),

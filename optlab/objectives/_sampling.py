@@ -395,6 +395,72 @@ def batch_positions_tab(si, tab, pos, ns, bits, n):
                 si[j] = _walk_jit(v, tab, ns, wr, mr, j, nib)
 
 
+@jitable(inline="never")
+def batch_positions_tab4(si4, tab, pos, ns, bits, n):
+    """``batch_positions_tab`` for the four positions ``pos .. pos + 3`` into the rows of
+    ``si4`` (4, >= n): the same samples. With nibble tables one loop reads each trajectory's
+    four round words once for the four positions (a caller that then takes four samples a
+    trajectory in one loop reads and writes its sums once for four); byte tables, four calls."""
+    if bits > NIBBLE_BITS:
+        for k in range(4):
+            batch_positions_tab(si4[k], tab, pos + k, ns, bits, n)
+        return
+    wl = bits // 2
+    wr = bits - wl
+    mr = (_iONE << wr) - _iONE
+    # the four positions' halves (scalars), the round-1 shift from the low half
+    lo0 = pos & mr
+    hi0 = pos >> wr
+    lo1 = (pos + 1) & mr
+    hi1 = (pos + 1) >> wr
+    lo2 = (pos + 2) & mr
+    hi2_ = (pos + 2) >> wr
+    lo3 = (pos + 3) & mr
+    hi3 = (pos + 3) >> wr
+    t1 = tab[1]
+    t5 = tab[5]
+    t9 = tab[9]
+    t13 = tab[13]
+    s0 = si4[0]
+    s1 = si4[1]
+    s2 = si4[2]
+    s3 = si4[3]
+    out = 0
+    for j in range(n):
+        w1 = t1[j]
+        w5 = t5[j]
+        w9 = t9[j]
+        w13 = t13[j]
+        t = hi0 ^ ((w1 >> (lo0 << 2)) & _i15)
+        h = lo0 ^ ((w5 >> (t << 2)) & _i15)
+        u = t ^ ((w9 >> (h << 2)) & _i15)
+        v0 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
+        t = hi1 ^ ((w1 >> (lo1 << 2)) & _i15)
+        h = lo1 ^ ((w5 >> (t << 2)) & _i15)
+        u = t ^ ((w9 >> (h << 2)) & _i15)
+        v1 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
+        t = hi2_ ^ ((w1 >> (lo2 << 2)) & _i15)
+        h = lo2 ^ ((w5 >> (t << 2)) & _i15)
+        u = t ^ ((w9 >> (h << 2)) & _i15)
+        v2 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
+        t = hi3 ^ ((w1 >> (lo3 << 2)) & _i15)
+        h = lo3 ^ ((w5 >> (t << 2)) & _i15)
+        u = t ^ ((w9 >> (h << 2)) & _i15)
+        v3 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
+        s0[j] = v0
+        s1[j] = v1
+        s2[j] = v2
+        s3[j] = v3
+        out += (v0 >= ns) + (v1 >= ns) + (v2 >= ns) + (v3 >= ns)
+    if out:  # the cycle walk of the values that left [0, ns) (none when ns is a power of two)
+        for k in range(4):
+            row = si4[k]
+            for j in range(n):
+                v = row[j]
+                if v >= ns:
+                    row[j] = _walk_jit(v, tab, ns, wr, mr, j, True)
+
+
 overload(perm_tables, target="generic", inline="never", strict=False)(lambda *a: _perm_tables_jit)
 
 

@@ -41,7 +41,8 @@ import numpy as np
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
-from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_key, perm_tables, permute
+from ._sampling import (batch_positions, batch_positions_tab, batch_positions_tab4, batch_span, epoch_key,
+                        perm_tables, permute)
 from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH
 
@@ -100,8 +101,58 @@ def linear_regression(x, g, f, p, n, ctx):
             rs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
             # the sample's features, gathered once for the forward and the backward pass (d rows)
             xs = ctx[CTX_HEAD + 3 * n:CTX_HEAD + (3 + d) * n].view(np.float64)
-            ready, tab = perm_tables(ctx, sk, 3 + d, epoch, ns, bits, n)
-            for r in range(cnt):
+            ready, tab = perm_tables(ctx, sk, 3 + d if d > 1 else 5, epoch, ns, bits, n)
+            r0 = 0
+            if d == 1 and ready:
+                # one feature, four samples a pass: each trajectory's x, sums and round words read
+                # once for four (each sum still takes the samples one by one, in order)
+                si4 = ctx[CTX_HEAD + n:CTX_HEAD + 5 * n].reshape((4, n))
+                while r0 + 4 <= cnt:
+                    batch_positions_tab4(si4, tab, start + r0, ns, bits, n)
+                    q0 = si4[0]
+                    q1 = si4[1]
+                    q2 = si4[2]
+                    q3 = si4[3]
+                    for j in range(n):
+                        x0 = x[0, j]
+                        x1 = x[1, j]
+                        ga = g[0, j]
+                        gb = g[1, j]
+                        fj = f[j]
+                        i = q0[j]
+                        a = p[oX + i]
+                        res = x1 - p[oy + i] + a * x0
+                        c2 = 2.0 * inv * res
+                        gb += c2
+                        ga += c2 * a
+                        fj += inv * res * res
+                        i = q1[j]
+                        a = p[oX + i]
+                        res = x1 - p[oy + i] + a * x0
+                        c2 = 2.0 * inv * res
+                        gb += c2
+                        ga += c2 * a
+                        fj += inv * res * res
+                        i = q2[j]
+                        a = p[oX + i]
+                        res = x1 - p[oy + i] + a * x0
+                        c2 = 2.0 * inv * res
+                        gb += c2
+                        ga += c2 * a
+                        fj += inv * res * res
+                        i = q3[j]
+                        a = p[oX + i]
+                        res = x1 - p[oy + i] + a * x0
+                        c2 = 2.0 * inv * res
+                        gb += c2
+                        ga += c2 * a
+                        fj += inv * res * res
+                        g[0, j] = ga
+                        g[1, j] = gb
+                        if not full:
+                            f[j] = fj
+                    r0 += 4
+            for r in range(r0, cnt):
                 if ready:
                     batch_positions_tab(si, tab, start + r, ns, bits, n)
                 else:
