@@ -395,6 +395,16 @@ def batch_positions_tab(si, tab, pos, ns, bits, n):
                 si[j] = _walk_jit(v, tab, ns, wr, mr, j, nib)
 
 
+@jitable
+def _nib_rounds(w1, w5, w9, w13, lo, hi, wr):
+    """The four Feistel rounds of one position's halves from one trajectory's nibble round words
+    (``batch_positions_tab``'s arithmetic, on words already loaded)."""
+    t = hi ^ ((w1 >> (lo << 2)) & _i15)
+    h = lo ^ ((w5 >> (t << 2)) & _i15)
+    u = t ^ ((w9 >> (h << 2)) & _i15)
+    return (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
+
+
 @jitable(inline="never")
 def batch_positions_tab4(si4, tab, pos, ns, bits, n):
     """``batch_positions_tab`` for the four positions ``pos .. pos + 3`` into the rows of
@@ -431,22 +441,10 @@ def batch_positions_tab4(si4, tab, pos, ns, bits, n):
         w5 = t5[j]
         w9 = t9[j]
         w13 = t13[j]
-        t = hi0 ^ ((w1 >> (lo0 << 2)) & _i15)
-        h = lo0 ^ ((w5 >> (t << 2)) & _i15)
-        u = t ^ ((w9 >> (h << 2)) & _i15)
-        v0 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
-        t = hi1 ^ ((w1 >> (lo1 << 2)) & _i15)
-        h = lo1 ^ ((w5 >> (t << 2)) & _i15)
-        u = t ^ ((w9 >> (h << 2)) & _i15)
-        v1 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
-        t = hi2_ ^ ((w1 >> (lo2 << 2)) & _i15)
-        h = lo2 ^ ((w5 >> (t << 2)) & _i15)
-        u = t ^ ((w9 >> (h << 2)) & _i15)
-        v2 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
-        t = hi3 ^ ((w1 >> (lo3 << 2)) & _i15)
-        h = lo3 ^ ((w5 >> (t << 2)) & _i15)
-        u = t ^ ((w9 >> (h << 2)) & _i15)
-        v3 = (u << wr) | (h ^ ((w13 >> (u << 2)) & _i15))
+        v0 = _nib_rounds(w1, w5, w9, w13, lo0, hi0, wr)
+        v1 = _nib_rounds(w1, w5, w9, w13, lo1, hi1, wr)
+        v2 = _nib_rounds(w1, w5, w9, w13, lo2, hi2_, wr)
+        v3 = _nib_rounds(w1, w5, w9, w13, lo3, hi3, wr)
         s0[j] = v0
         s1[j] = v1
         s2[j] = v2

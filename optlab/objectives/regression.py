@@ -44,7 +44,7 @@ from ._data import HEADER
 from ._sampling import (batch_positions, batch_positions_tab, batch_positions_tab4, batch_span, epoch_key,
                         perm_tables, permute)
 from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v
-from ..engine.ops import CTX_HEAD, CTX_SCRATCH
+from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
 #: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
 #: engine/jitopts.py, docs/DESIGN.md "Vector width per dtype")
@@ -53,6 +53,17 @@ VECTOR_WIDTH_CLASS = "data"
 
 # --- linear regression ---------------------------------------------------------------
 # p[8:]: X (n, d) row-major | y (n) | G (D, D) | c (D) | y.y/n
+
+@jitable
+def _line_sample(p, ia, iy, x0, x1, inv, gb, ga, fj):
+    """One sample's terms of the one-feature line fit added to a trajectory's sums (gradient of
+    the bias, of the slope, loss), in the one-sample loop's order: the sample's feature at
+    ``p[ia]``, its target at ``p[iy]``."""
+    a = p[ia]
+    res = x1 - p[iy] + a * x0
+    c2 = 2.0 * inv * res
+    return gb + c2, ga + c2 * a, fj + inv * res * res
+
 
 def linear_regression(x, g, f, p, n, ctx):
     ns = int(p[0])
@@ -119,34 +130,10 @@ def linear_regression(x, g, f, p, n, ctx):
                         ga = g[0, j]
                         gb = g[1, j]
                         fj = f[j]
-                        i = q0[j]
-                        a = p[oX + i]
-                        res = x1 - p[oy + i] + a * x0
-                        c2 = 2.0 * inv * res
-                        gb += c2
-                        ga += c2 * a
-                        fj += inv * res * res
-                        i = q1[j]
-                        a = p[oX + i]
-                        res = x1 - p[oy + i] + a * x0
-                        c2 = 2.0 * inv * res
-                        gb += c2
-                        ga += c2 * a
-                        fj += inv * res * res
-                        i = q2[j]
-                        a = p[oX + i]
-                        res = x1 - p[oy + i] + a * x0
-                        c2 = 2.0 * inv * res
-                        gb += c2
-                        ga += c2 * a
-                        fj += inv * res * res
-                        i = q3[j]
-                        a = p[oX + i]
-                        res = x1 - p[oy + i] + a * x0
-                        c2 = 2.0 * inv * res
-                        gb += c2
-                        ga += c2 * a
-                        fj += inv * res * res
+                        gb, ga, fj = _line_sample(p, oX + q0[j], oy + q0[j], x0, x1, inv, gb, ga, fj)
+                        gb, ga, fj = _line_sample(p, oX + q1[j], oy + q1[j], x0, x1, inv, gb, ga, fj)
+                        gb, ga, fj = _line_sample(p, oX + q2[j], oy + q2[j], x0, x1, inv, gb, ga, fj)
+                        gb, ga, fj = _line_sample(p, oX + q3[j], oy + q3[j], x0, x1, inv, gb, ga, fj)
                         g[0, j] = ga
                         g[1, j] = gb
                         if not full:
