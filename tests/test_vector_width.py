@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
     ("llvm", True, {"float32": None, "float64": None, "data": None}),
     ("256", True, {"float32": 256, "float64": 256, "data": 256}),
     (" 512 ", False, {"float32": 512, "float64": 512, "data": 512}),
-    ("float32:512,float64:256", True, {"float32": 512, "float64": 256, "data": None}),
+    ("float32:512,float64:256", True, {"float32": 512, "float64": 256, "data": 256}),
+    ("float32:512", True, {"float32": 512, "float64": None, "data": None}),
     ("float64:llvm,data:256", True, {"float32": None, "float64": None, "data": 256}),
 ])
 def test_the_setting_parses(text, avx512, expect):

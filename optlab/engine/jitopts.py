@@ -24,7 +24,8 @@ one from a module that declares ``VECTOR_WIDTH_CLASS = "data"`` (the finite
 sums: loops over data samples, gathers) the data width; others the float64
 width. ``OPTLAB_VECTOR_WIDTH``: ``auto`` (default: float32 and data at 512
 where the CPU has AVX-512, float64 as LLVM tunes it), ``llvm`` (LLVM's choice
-for all), or ``256`` / ``512`` / ``float32:512,float64:256,data:512``. The widths change
+for all), or ``256`` / ``512`` / ``float32:512,float64:256,data:512`` (a list
+without ``data`` gives the data loops its float64 width). The widths change
 machine code only, never results (elementwise IEEE operations, no reordered
 sums); they are part of every kernel's cache key (:data:`FINGERPRINT`).
 Measured in docs/DESIGN.md ("Vector width per dtype").
@@ -84,6 +85,8 @@ def parse_vector_width(text: str | None, avx512: bool) -> dict:
         if key not in out or not (value == "llvm" or value.isdigit() and int(value) in _WIDTHS):
             raise ValueError(f"OPTLAB_VECTOR_WIDTH={text!r} is not one of {allowed}")
         out[key] = None if value == "llvm" else int(value)
+    if not any(item.strip().startswith("data:") for item in text.split(",")):
+        out["data"] = out["float64"]  # a list that sets float64 only sets the data loops too
     return out
 
 
