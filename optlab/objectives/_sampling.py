@@ -424,7 +424,7 @@ def batch_positions_tab4(si4, tab, pos, ns, bits, n):
     lo1 = (pos + 1) & mr
     hi1 = (pos + 1) >> wr
     lo2 = (pos + 2) & mr
-    hi2_ = (pos + 2) >> wr
+    hi2 = (pos + 2) >> wr
     lo3 = (pos + 3) & mr
     hi3 = (pos + 3) >> wr
     t1 = tab[1]
@@ -443,7 +443,7 @@ def batch_positions_tab4(si4, tab, pos, ns, bits, n):
         w13 = t13[j]
         v0 = _nib_rounds(w1, w5, w9, w13, lo0, hi0, wr)
         v1 = _nib_rounds(w1, w5, w9, w13, lo1, hi1, wr)
-        v2 = _nib_rounds(w1, w5, w9, w13, lo2, hi2_, wr)
+        v2 = _nib_rounds(w1, w5, w9, w13, lo2, hi2, wr)
         v3 = _nib_rounds(w1, w5, w9, w13, lo3, hi3, wr)
         s0[j] = v0
         s1[j] = v1

@@ -112,7 +112,8 @@ def linear_regression(x, g, f, p, n, ctx):
             rs = ctx[CTX_HEAD + 2 * n:CTX_HEAD + 3 * n].view(np.float64)
             # the sample's features, gathered once for the forward and the backward pass (d rows)
             xs = ctx[CTX_HEAD + 3 * n:CTX_HEAD + (3 + d) * n].view(np.float64)
-            ready, tab = perm_tables(ctx, sk, 3 + d if d > 1 else 5, epoch, ns, bits, n)
+            # the tables after the scratch rows in use (the four-sample pass below: rows 1-4)
+            ready, tab = perm_tables(ctx, sk, max(3 + d, 5), epoch, ns, bits, n)
             r0 = 0
             if d == 1 and ready:
                 # one feature, four samples a pass: each trajectory's x, sums and round words read
@@ -148,13 +149,11 @@ def linear_regression(x, g, f, p, n, ctx):
                     # one feature (the lectures' line fit): one pass, nothing kept between loops
                     for j in range(n):
                         i = si[j]
-                        a = p[oX + i]
-                        res = x[1, j] - p[oy + i] + a * x[0, j]
-                        c2 = 2.0 * inv * res
-                        g[1, j] += c2
-                        g[0, j] += c2 * a
+                        gb, ga, fj = _line_sample(p, oX + i, oy + i, x[0, j], x[1, j], inv, g[1, j], g[0, j], f[j])
+                        g[1, j] = gb
+                        g[0, j] = ga
                         if not full:
-                            f[j] += inv * res * res
+                            f[j] = fj
                     continue
                 for j in range(n):
                     rs[j] = x[d, j] - p[oy + si[j]]

@@ -133,6 +133,15 @@ SERIES_SHORT = 1e-5
 SERIES_MID = 1.7e-4
 
 
+@jitable
+def _float32_within(q):
+    """``(float32(q), unsure)``: unsure unless both ends of ``q``'s ETA_MARGIN interval round to
+    the same float32, in which case so does the exact value the interval holds (rounding is
+    monotonic)."""
+    e = np.float32(q * (1.0 - ETA_MARGIN))
+    return float(e), not (np.float32(q * (1.0 + ETA_MARGIN)) == e)
+
+
 @jitable(inline="never")
 def _eta_by_series(sc, hp, tf, alpha, n):
     """:func:`_eta_by_roots` where ``d = lambd lr t`` is small (the block's largest
@@ -167,27 +176,27 @@ def _eta_by_series(sc, hp, tf, alpha, n):
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
             far += not (abs(d) <= SERIES_SHORT)
             q = lr * fma(fma(c2, d, c1), d, 1.0)
-            e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
-            bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
-            sc[K_ETA, j] = float(e)
+            e, unsure = _float32_within(q)
+            bad += unsure
+            sc[K_ETA, j] = e
     elif bound <= SERIES_MID:  # truncation below bound ** 4 <= 1e-15: to d ** 3
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
             far += not (abs(d) <= SERIES_MID)
             q = lr * fma(fma(fma(c3, d, c2), d, c1), d, 1.0)
-            e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
-            bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
-            sc[K_ETA, j] = float(e)
+            e, unsure = _float32_within(q)
+            bad += unsure
+            sc[K_ETA, j] = e
     else:
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
             far += not (abs(d) <= SERIES_MAX)
             q = lr * fma(fma(fma(fma(fma(fma(c6, d, c5), d, c4), d, c3), d, c2), d, c1), d, 1.0)
-            e = np.float32(q * (1.0 - ETA_MARGIN))  # both ends of the interval round alike:
-            bad += not (np.float32(q * (1.0 + ETA_MARGIN)) == e)  # so does q (rounding is monotonic)
-            sc[K_ETA, j] = float(e)
+            e, unsure = _float32_within(q)
+            bad += unsure
+            sc[K_ETA, j] = e
     if far != 0:
         return -1  # the caller computes every eta again
     _mu(sc, hp, tf, n)
