@@ -368,7 +368,7 @@ def test_compile_figures_from_scripted_children(monkeypatch):
 
 @pytest.mark.slow
 def test_compile_section_smoke(tmp_path):
-    """One cold and one warm run of each side (about 20-25 s on 2 cores)."""
+    """One cold and one warm run of each side of the three workloads (about 50-60 s on 2 cores)."""
     out = tmp_path / "bench.json"
     assert bench.main(["--section", "compile", "--repeat", "1", "--json", str(out)]) == 0
     row = json.loads(out.read_text())["compile"]
@@ -380,6 +380,9 @@ def test_compile_section_smoke(tmp_path):
     mlp = json.loads(out.read_text())["compile_mlp"]
     assert mlp["name"] == "mlp" and mlp["engine_warm"]["best"] < mlp["engine_cold"]["best"]
     assert mlp["max_abs_diff_x"] <= 1e-10  # the engine's vectorised tanh against libm's
+    mb = json.loads(out.read_text())["compile_mlp_minibatch"]
+    assert mb["name"] == "mlp_minibatch" and mb["reference_function"] == "adam_mlp_minibatch_blocked"
+    assert mb["max_abs_diff_x"] <= 1e-10  # the same minibatches: the hand-written permutation draws the engine's
 
 
 def test_best_alternating_rotates_the_order_and_keeps_each_best():

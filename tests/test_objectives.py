@@ -680,6 +680,9 @@ _FS_CASES = [
     ("mlp", 33, {}), ("mlp", 9, dict(l2=1e-3, n_samples=100)), ("mlp", 33, dict(batch_size=32)),
     ("mlp", 13, dict(batch_size=5, n_samples=37, full_loss=False)), ("mlp", 9, dict(loss="mse")),
     ("mlp", 9, dict(loss="mse", batch_size=16, full_loss=False)),
+    # the block kernel's full-data loss runs in its sample loop, before the minibatch (both losses);
+    # its draws are the keyed permutation's at any size (no round tables)
+    ("mlp", 9, dict(loss="mse", batch_size=16)), ("mlp", 5, dict(batch_size=8, n_samples=1100, noise=0.3)),
 ]
 
 

@@ -22,7 +22,10 @@ A second workload (``--section compile`` runs both, issue 13's budget for the
 MLP): the first ``optlab.simulate("adam", "mlp", ...)`` (the MLP objective's
 default, full batch, D = 33) against :func:`adam_mlp_blocked`, a hand-written
 blocked Adam on the same network and data with ``math.tanh`` and
-``math.exp``.
+``math.exp``. A third: the same with minibatches of 32 (``full_loss=False``: the
+reported loss is the minibatch's, as the reference computes no loss) against
+:func:`adam_mlp_minibatch_blocked`, which draws the same samples (the engine's keyed
+Feistel permutation of each trajectory's epoch, written out by hand).
 
 Both processes import numpy and numba before the clock starts (the reference
 module imports numba when it is imported); nothing is subtracted from the
@@ -162,6 +165,106 @@ def adam_mlp_blocked(theta, X, y, lr, steps, b1, b2, eps, h):
                 theta[d, i0 + j] = th[d, j]
 
 
+#: SplitMix64's constants and the minibatch permutation's stream (``optlab.objectives._sampling``)
+_G64, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_PERM_KEY = np.uint64((0x5EEDBA7C * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) & ((1 << 64) - 1))
+MLP_BATCH = 32
+
+
+@njit(inline="always")
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always")
+def _shuffled(pos, ns, bits, key):
+    """Position ``pos`` of the epoch's shuffled [0, ns): a 4-round Feistel network on ``bits``
+    bits keyed by ``key``, cycle-walking back into [0, ns)."""
+    wl = bits // 2
+    wr = np.uint64(bits - wl)
+    ml = (np.uint64(1) << np.uint64(wl)) - np.uint64(1)
+    mr = (np.uint64(1) << wr) - np.uint64(1)
+    v = np.uint64(pos)
+    while True:
+        lo = v & mr
+        t = ((v >> wr) ^ _mix(lo + key + _G64)) & ml
+        hi2 = (lo ^ _mix(t + key + _G64 + _G64)) & mr
+        t2 = (t ^ _mix(hi2 + key + _G64 + _G64 + _G64)) & ml
+        v = (t2 << wr) | ((hi2 ^ _mix(t2 + key + _G64 + _G64 + _G64 + _G64)) & mr)
+        if v < np.uint64(ns):
+            return np.int64(v)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def adam_mlp_minibatch_blocked(theta, X, y, lr, steps, b1, b2, eps, h, m, seed):
+    """:func:`adam_mlp_blocked` with minibatches of ``m`` drawn as the engine draws them (each
+    trajectory's epoch shuffled by its own keyed permutation, the last batch of an epoch short):
+    the sampling a user would add by hand, one permuted position per trajectory and sample."""
+    D, n = theta.shape
+    ns = X.shape[0]
+    bits = max(1, int(math.ceil(math.log2(ns))))
+    nb = (ns + m - 1) // m
+    ob, ov, oc = 2 * h, 3 * h, 4 * h
+    nblk = (n + BLOCK_MLP - 1) // BLOCK_MLP
+    for blk in prange(nblk):
+        i0 = blk * BLOCK_MLP
+        w = min(BLOCK_MLP, n - i0)
+        th = np.empty((D, BLOCK_MLP))
+        mm = np.zeros((D, BLOCK_MLP))
+        v = np.zeros((D, BLOCK_MLP))
+        g = np.empty((D, BLOCK_MLP))
+        o = np.empty(BLOCK_MLP)
+        keys = np.empty(BLOCK_MLP, np.uint64)
+        idx = np.empty(BLOCK_MLP, np.int64)
+        for d in range(D):
+            for j in range(w):
+                th[d, j] = theta[d, i0 + j]
+        for t in range(1, steps + 1):
+            epoch = (t - 1) // nb
+            start = (t - 1 - epoch * nb) * m
+            cnt = min(m, ns - start)
+            for j in range(w):
+                z = _mix(np.uint64(seed) * _G64 + np.uint64(i0 + j))
+                z = _mix(z + np.uint64(epoch) * _G64)
+                keys[j] = _mix(z + _PERM_KEY)
+            for d in range(D):
+                for j in range(w):
+                    g[d, j] = 0.0
+            for r in range(cnt):
+                for j in range(w):
+                    idx[j] = _shuffled(start + r, ns, bits, keys[j])
+                for j in range(w):
+                    i = idx[j]
+                    z = th[oc, j]
+                    for k in range(h):
+                        z += th[ov + k, j] * math.tanh(th[2 * k, j] * X[i, 0] + th[2 * k + 1, j] * X[i, 1]
+                                                       + th[ob + k, j])
+                    o[j] = (1.0 / (1.0 + math.exp(-z)) - y[i]) / cnt
+                    g[oc, j] += o[j]
+                for k in range(h):
+                    for j in range(w):
+                        i = idx[j]
+                        a = math.tanh(th[2 * k, j] * X[i, 0] + th[2 * k + 1, j] * X[i, 1] + th[ob + k, j])
+                        g[ov + k, j] += o[j] * a
+                        dz = o[j] * th[ov + k, j] * (1.0 - a * a)
+                        g[ob + k, j] += dz
+                        g[2 * k, j] += dz * X[i, 0]
+                        g[2 * k + 1, j] += dz * X[i, 1]
+            bc1 = 1.0 - b1 ** t
+            c2 = math.sqrt(1.0 - b2 ** t)
+            for d in range(D):
+                for j in range(w):
+                    gd = g[d, j]
+                    mm[d, j] += (1.0 - b1) * (gd - mm[d, j])
+                    v[d, j] = v[d, j] * b2 + (1.0 - b2) * gd * gd
+                    th[d, j] -= lr[i0 + j] / bc1 * mm[d, j] / (math.sqrt(v[d, j]) / c2 + eps)
+        for d in range(D):
+            for j in range(w):
+                theta[d, i0 + j] = th[d, j]
+
+
 # --- the two child processes ---------------------------------------------------------------------
 
 _ENGINE_CHILD = f"""
@@ -214,14 +317,45 @@ wall = time.perf_counter() - t0
 print({MARK!r} + json.dumps(dict(first_call_s=wall, x=theta.T.tolist())))
 """
 
+_ENGINE_MLP_MB_CHILD = f"""
+import json, time
+import numpy as np
+import numba
+import optlab
+t0 = time.perf_counter()
+r = optlab.simulate("adam", "mlp", x0=np.full(({N_TRAJ}, {MLP_DIM}), 0.1), steps={STEPS},
+                    objective_options=dict(batch_size={MLP_BATCH}, full_loss=False))
+wall = time.perf_counter() - t0
+print({MARK!r} + json.dumps(dict(first_call_s=wall, load_s=r.timing["load_s"], x=r.x_final.tolist())))
+"""
+
+_REFERENCE_MLP_MB_CHILD = f"""
+import json, time
+import numpy as np
+import numba
+from optlab.bench.compile import adam_mlp_minibatch_blocked
+from optlab.objectives._data import moons_data
+X, y = moons_data(256, 0.1, 0)
+theta = np.full(({MLP_DIM}, {N_TRAJ}), 0.1)
+lr = np.full({N_TRAJ}, {LR!r})
+t0 = time.perf_counter()
+adam_mlp_minibatch_blocked(theta, X, y, lr, {STEPS}, 0.9, 0.999, 1e-8, {MLP_HIDDEN}, {MLP_BATCH}, 0)
+wall = time.perf_counter() - t0
+print({MARK!r} + json.dumps(dict(first_call_s=wall, x=theta.T.tolist())))
+"""
+
 CHILDREN = {"engine": _ENGINE_CHILD, "reference": _REFERENCE_CHILD,
-            "engine_mlp": _ENGINE_MLP_CHILD, "reference_mlp": _REFERENCE_MLP_CHILD}
-#: workload -> (its engine child, its reference child, what it runs)
+            "engine_mlp": _ENGINE_MLP_CHILD, "reference_mlp": _REFERENCE_MLP_CHILD,
+            "engine_mlp_minibatch": _ENGINE_MLP_MB_CHILD, "reference_mlp_minibatch": _REFERENCE_MLP_MB_CHILD}
+#: workload -> (its engine child, its reference child, what it runs, the reference's function)
 WORKLOADS = {
     "rosenbrock": ("engine", "reference", f"adam/rosenbrock float64 D=2, first call on {N_TRAJ} trajectories x "
-                                          f"{STEPS} steps"),
+                                          f"{STEPS} steps", "adam_rosenbrock_blocked"),
     "mlp": ("engine_mlp", "reference_mlp", f"adam/mlp float64 D={MLP_DIM} (full batch, 256 samples), first call on "
-                                           f"{N_TRAJ} trajectories x {STEPS} steps"),
+                                           f"{N_TRAJ} trajectories x {STEPS} steps", "adam_mlp_blocked"),
+    "mlp_minibatch": ("engine_mlp_minibatch", "reference_mlp_minibatch",
+                      f"adam/mlp float64 D={MLP_DIM} (minibatches of {MLP_BATCH} of 256 samples, full_loss=False), "
+                      f"first call on {N_TRAJ} trajectories x {STEPS} steps", "adam_mlp_minibatch_blocked"),
 }
 
 
@@ -297,9 +431,10 @@ def best_median(values) -> dict:
 def bench_compile(repeat: int = 3, log=None, workload: str = "rosenbrock") -> dict:
     """The compile figures (see the module's docstring) as a dict; ``log(str)`` gets a line per
     measurement as it is made. ``workload``: "rosenbrock" (Adam x Rosenbrock against
-    :func:`adam_rosenbrock_blocked`) or "mlp" (Adam x the MLP against :func:`adam_mlp_blocked`)."""
+    :func:`adam_rosenbrock_blocked`), "mlp" (Adam x the MLP against :func:`adam_mlp_blocked`) or
+    "mlp_minibatch" (the MLP with minibatches against :func:`adam_mlp_minibatch_blocked`)."""
     repeat = max(1, int(repeat))
-    eng, ref_kind, what = WORKLOADS[workload]
+    eng, ref_kind, what, ref_fn = WORKLOADS[workload]
     samples: dict = {k: [] for k in ("engine_cold_s", "engine_load_s", "engine_warm_s", "engine_warm_load_s",
                                      "reference_cold_s", "reference_warm_s")}
     diffs = []
@@ -322,6 +457,7 @@ def bench_compile(repeat: int = 3, log=None, workload: str = "rosenbrock") -> di
                     f"{cold['load_s']:.2f} s), warm {warm['first_call_s']:.3f} s; reference cold "
                     f"{ref['first_call_s']:.2f} s, warm {ref_warm['first_call_s']:.3f} s")
     out = {"workload": f"{what}, new process, empty OPTLAB_CACHE_DIR and NUMBA_CACHE_DIR", "name": workload,
+           "reference_function": ref_fn,
            "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(), "repeat": repeat, "samples": samples}
     for key, vals in samples.items():
         out[key.removesuffix("_s")] = best_median(vals)
@@ -339,7 +475,7 @@ def print_compile(row: dict) -> None:
     print(f"  {row['cpu_model']}, {row['cpu_cores']} cores; best / median of {row['repeat']}")
     print(f"  engine kernel, cold     first simulate {bm(row['engine_cold'])}   (timing['load_s'] "
           f"{bm(row['engine_load'])})")
-    ref_fn = "adam_mlp_blocked" if row.get("name") == "mlp" else "adam_rosenbrock_blocked"
+    ref_fn = row.get("reference_function", "adam_rosenbrock_blocked")
     print(f"  reference kernel, cold  first call     {bm(row['reference_cold'])}   (hand-written, "
           f"optlab.bench.compile.{ref_fn})")
     ok = "ok" if row["ratio_best"] <= row["target_ratio"] else "ABOVE TARGET"

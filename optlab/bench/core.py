@@ -326,6 +326,11 @@ def main(argv=None) -> int:
         print_compile(results["compile"])
         results["compile_mlp"] = bench_compile(args.repeat, log=print, workload="mlp")
         print_compile(results["compile_mlp"])
+        results["compile_mlp_minibatch"] = bench_compile(args.repeat, log=print, workload="mlp_minibatch")
+        print_compile(results["compile_mlp_minibatch"])
+        mb, ref = results["compile_mlp_minibatch"], results["compile_mlp"]
+        print(f"  (the minibatch engine kernel against the full-batch reference: "
+              f"{mb['engine_cold']['best'] / ref['reference_cold']['best']:.2f}x best)")
     if "optimizers" in run:
         from .optimizers import optimizer_table, print_optimizer_table
         results["optimizers"] = optimizer_table(args.n, args.steps, repeat=args.repeat, min_seconds=min_s / 2)

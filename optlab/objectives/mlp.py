@@ -37,7 +37,7 @@ from ..errors import OptlabError
 from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
-from ._sampling import batch_positions, batch_positions_tab, batch_span, epoch_key, perm_tables, permute
+from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
 from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v, tanh_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
@@ -99,7 +99,13 @@ def _nan_out(g, f, n, D):
 def mlp_block(x, g, f, p, n, ctx):
     """``mlp`` with the block's trajectories innermost, for a ctx with the scratch rows: the CPU
     engine compiles this one alone (``ObjectiveSpec.engine_kernel``), not the trajectory-by-trajectory
-    loops it never runs (MLP's cold compile 1.2 s shorter)."""
+    loops it never runs (MLP's cold compile 1.2 s shorter).
+
+    The full-data loss of a minibatch run (``full_loss``) is the first ``ns`` passes of the same
+    sample loop, forward only, each sample in order; the minibatch's samples follow. Its samples
+    come from the keyed permutation (``batch_keys``, ``batch_positions``), not the epoch's round
+    tables: a sample of this network costs ~40 ns a trajectory, the tables would save ~0.4 ns of
+    it, and their helpers cost ~1.4 s of a cold compile (docs/DESIGN.md, "Compile time")."""
     ns = int(p[0])
     m = int(p[2])
     full = p[3] != 0.0
@@ -113,18 +119,18 @@ def mlp_block(x, g, f, p, n, ctx):
     oc = 4 * h
     minib = m > 0
     if ctx.shape[0] < CTX_HEAD + (CTX_SCRATCH + h) * n:  # not the engine's ctx: no scratch rows to use
-        for j in range(n):
-            f[j] = np.nan
-            for a in range(oc + 1):
-                g[a, j] = np.nan
+        _nan_out(g, f, n, oc + 1)
         return
-    _full_loss(x, g, f, p, n)
+    for j in range(n):
+        f[j] = 0.0
     for a in range(oc + 1):
         for j in range(n):
             g[a, j] = 0.0
     epoch, start, cnt = batch_span(ctx[1], ns, m)
     inv = 1.0 / cnt
-    own = not (full and minib)
+    inv_n = 1.0 / ns
+    nfull = ns if full and minib else 0  # the full-data loss's passes, before the minibatch's
+    own = nfull == 0
     # the same sums, the block's trajectories innermost (ops.CTX_SCRATCH): each sample's
     # inputs and label gathered into rows, its output (then its residual) in a row, the
     # hidden units' activations in h rows
@@ -136,23 +142,21 @@ def mlp_block(x, g, f, p, n, ctx):
     yv = rows[2 * n:3 * n]
     o = rows[3 * n:4 * n]
     act = rows[4 * n:]
-    # the permutation's tables (or keys) for minibatches; none for the full batch (width 0)
-    ready, tab = perm_tables(ctx, sk, 6 + h, epoch, ns, bits, n if minib else 0)
-    for r in range(cnt):
-        if minib:
-            if ready:
-                batch_positions_tab(si, tab, start + r, ns, bits, n)
-            else:
-                batch_positions(si, sk, start + r, ns, bits, n)
+    if minib:
+        batch_keys(sk, ctx[0], ctx[2], epoch, n)
+    for q in range(nfull + cnt):
+        r = q - nfull
+        if r >= 0 and minib:
+            batch_positions(si, sk, start + r, ns, bits, n)
             for j in range(n):
                 i = si[j]
                 a0[j] = p[oX + 2 * i]
                 a1[j] = p[oX + 2 * i + 1]
                 yv[j] = p[oy + i]
-        else:
-            x0 = p[oX + 2 * r]
-            x1 = p[oX + 2 * r + 1]
-            yi = p[oy + r]
+        else:  # the full-data loss's sample q, or the full batch's sample r (= q), in order
+            x0 = p[oX + 2 * q]
+            x1 = p[oX + 2 * q + 1]
+            yi = p[oy + q]
             for j in range(n):
                 a0[j] = x0
                 a1[j] = x1
@@ -165,6 +169,18 @@ def mlp_block(x, g, f, p, n, ctx):
                 a = tanh_v(x[2 * k, j] * a0[j] + x[2 * k + 1, j] * a1[j] + x[ob + k, j])
                 ak[j] = a
                 o[j] += x[ov + k, j] * a
+        if r < 0:  # the full-data loss: the mean over the samples, scaled after the last
+            if mse:
+                for j in range(n):
+                    e = o[j] - yv[j]
+                    f[j] += e * e
+            else:
+                for j in range(n):
+                    f[j] += bce_logit_v(o[j], yv[j])
+            if r == -1:
+                for j in range(n):
+                    f[j] *= inv_n
+            continue
         if mse:
             for j in range(n):
                 e = o[j] - yv[j]
@@ -204,8 +220,8 @@ def mlp_block(x, g, f, p, n, ctx):
 @jitable(inline="never")
 def mlp_full_block(x, g, f, p, n, ctx):
     """``mlp_block`` for the full batch (batch_size 0), the engine's kernel for such runs: the same
-    operations in the same order, without the minibatches' permutation and its helpers (about
-    1.8 s of a cold compile). NaN for a minibatch run or a ctx without the scratch rows. The
+    operations in the same order, without the minibatches' permutation, its helpers and the
+    full-data loss's passes (about 1.2 s of a cold compile). NaN for a minibatch run or a ctx without the scratch rows. The
     sample's loops are written out in both kernels: as a shared helper (inlined by Numba, its
     rows passed as arguments) they measured 10-15% slower."""
     ns = int(p[0])
