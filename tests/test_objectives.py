@@ -801,16 +801,23 @@ def test_the_engine_compiles_the_mlp_block_kernel_alone_and_evaluators_chunk_wit
         assert f1[0] == whole[0][j] and np.array_equal(g1[:, 0], whole[1][j])
 
 
-@pytest.mark.parametrize("opts", [{}, dict(l2=1e-3), dict(loss="mse", n_samples=100), dict(batch_size=8)])
-def test_the_mlp_full_batch_kernel_gives_the_block_kernels_bits(opts, monkeypatch):
+_FULL_CASES = [("mlp", 33, {}), ("mlp", 33, dict(l2=1e-3)), ("mlp", 9, dict(loss="mse", n_samples=100)),
+               ("mlp", 33, dict(batch_size=8)),
+               ("linear_regression", 2, {}), ("linear_regression", 4, dict(n_samples=100, full_loss=False)),
+               ("linear_regression", 2, dict(batch_size=8)),
+               ("logistic_regression", 2, {}), ("logistic_regression", 3, dict(n_samples=100, l2=0.1)),
+               ("logistic_regression", 2, dict(batch_size=8))]
+
+
+@pytest.mark.parametrize("name,dim,opts", _FULL_CASES)
+def test_the_full_batch_kernels_give_the_block_kernels_bits(name, dim, opts, monkeypatch):
     """A full-batch run compiles ``full_batch_kernel`` (no minibatch sampling): the block kernel's
     operations in its order, so the same bits; a minibatch run takes the block kernel (the
     full-batch one answers NaN to it), and so does a full-batch run where only the block kernel
     is compiled (a study that compiled it up front)."""
     from optlab.engine import objective_cpu, ops
     monkeypatch.setattr(objective_cpu, "_FULL_PICK", {})  # no choice made by an earlier test
-    spec = O.get("mlp")
-    dim = 9 if "n_samples" in opts else 33
+    spec = O.get(name)
     p = spec.make_params(dim, **opts)
     x = np.ascontiguousarray(np.random.default_rng(5).uniform(-2, 2, (dim, 40)))
     block = objective_cpu.function(spec, np.float64)
