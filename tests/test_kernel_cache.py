@@ -380,6 +380,31 @@ def test_compiling_a_key_compiles_that_variant(key):
     assert warmup.is_cached(key)
 
 
+def test_a_full_batch_key_compiles_the_full_batch_objective(monkeypatch):
+    """``KernelKey.full_batch``: a study whose finite-sum runs are all full-batch compiles the spec's
+    full-batch function (linear regression: 0.3 s cold against the general one's 6 s), named as such;
+    one with minibatches, or a spec without one, keeps the general function."""
+    from optlab import objectives
+    from optlab.engine import objective_cpu, warmup
+    monkeypatch.setattr(objective_cpu, "_FULL_PICK", {})
+    lin = objectives.get("linear_regression")
+    assert warmup.full_batch(lin) and warmup.full_batch(lin, {"n_samples": 64})
+    assert not warmup.full_batch(lin, {"batch_size": 8}) and not warmup.full_batch(objectives.get("rosenbrock"))
+    key = warmup.KernelKey("sgd", "linear_regression", 2, full_batch=True)
+    warmup.compile_one(key)
+    assert objective_cpu._fn_cached(lin.full_batch_kernel) and warmup.is_cached(key)
+    assert warmup.identity_of(key).endswith("regression.linear_full_block")
+    assert warmup.identity_of(warmup.KernelKey("sgd", "linear_regression", 2)).endswith("regression.linear_regression")
+    assert warmup.identity_of(warmup.KernelKey("sgd", "rosenbrock", 2, full_batch=True)) == \
+        warmup.identity_of(warmup.KernelKey("sgd", "rosenbrock", 2))
+    # the studies say so: the edge of stability runs the mlp on its full batch, batch_vs_minibatch does not
+    from optlab.studies import batch_vs_minibatch, edge_of_stability
+    eos = [k for k in edge_of_stability.kernels({"study": {"quick": True}}) if k.objective == "mlp"]
+    assert eos and all(k.full_batch for k in eos)
+    assert not any(k.full_batch for k in batch_vs_minibatch.kernels({"study": {}}))
+    assert all(k.full_batch for k in batch_vs_minibatch.kernels({"study": {"batch_sizes": [0]}}))
+
+
 def test_compiling_a_sweep_key_runs_a_sweep():
     from optlab.engine import warmup
     key = warmup.KernelKey("adam", "rosenbrock", 2, sweep=True)

@@ -393,7 +393,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         t0 = time.perf_counter()
         key = warmup.KernelKey(opt.name, obj.name, dim, dtype, None if sched is None else sched["kind"],
                                box is not None, rec_state if rec_state != tuple(opt.record_state) else None,
-                               sweep=not (sched is None and one_setting(hp)))
+                               sweep=not (sched is None and one_setting(hp)),
+                               full_batch=obj.full_batch_kernel is not None and p[2] == 0.0)
         if not numba.config.DISABLE_JIT:
             key = warmup.effective(key)  # a run with one setting takes a cached full kernel
         shared = not key.sweep

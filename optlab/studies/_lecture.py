@@ -305,17 +305,21 @@ def sgd_like(name: str, **hyper):
 
 
 def planned_kernels(cfg: dict, study: str, defaults: dict, quick: dict | None, methods, extra: tuple = (),
-                    sweep: bool = False):
+                    sweep: bool = False, minibatches: bool = False):
     """The kernels a lecture study runs: each of ``methods`` (optimizer or SGD preset
     names) on each of its objectives, in the configured dtype; ``sweep``: its runs give the
-    trajectories different hyperparameters (``KernelKey.sweep``)."""
-    from ..engine.warmup import KernelKey
+    trajectories different hyperparameters (``KernelKey.sweep``); ``minibatches``: its runs
+    set their own batch sizes (the general objective function, not the full-batch one the
+    entry's options would take: ``KernelKey.full_batch``)."""
+    from ..engine.warmup import KernelKey, full_batch
     p = study_params(cfg, study, defaults, quick)
     raw = p["objectives"] if "objectives" in p else [p["objective"]]
     entries = objective_entries(raw, study, extra=extra)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     names = dict.fromkeys(m if optimizer_available(m) else sgd_like(m)[0] for m in methods)
-    return [KernelKey(n, e.name, e.dim, dtype, sweep=sweep) for e in entries for n in names]
+    return [KernelKey(n, e.name, e.dim, dtype, sweep=sweep,
+                      full_batch=not minibatches and full_batch(e.spec, e.options))
+            for e in entries for n in names]
 
 
 def as_float_list(name, values, minimum=None) -> list[float]:

@@ -122,8 +122,8 @@ def unique_labels(labels) -> list[str]:
 
 
 def _kernels(cfg, sections):
-    from ..engine.warmup import KernelKey, schedule_kind
-    spec, dim, _, _ = objective_setup(cfg)
+    from ..engine.warmup import KernelKey, full_batch, schedule_kind
+    spec, dim, options, _ = objective_setup(cfg)
     eng = cfg.get("engine") or {}
     dtype = str(eng.get("dtype") or "float64")
     sched = scheduler_kwargs(cfg)
@@ -136,7 +136,7 @@ def _kernels(cfg, sections):
         name = str(sec["name"])
         rec = ("exp_avg_sq",) if "preconditioned_sharpness" in track else None
         keys.append(KernelKey(name, spec.name, dim, dtype, schedule_kind(name, sched), bounded, rec,
-                              sweep=_sweeps(sec)))
+                              sweep=_sweeps(sec), full_batch=full_batch(spec, options)))
     return keys
 
 

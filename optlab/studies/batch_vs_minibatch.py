@@ -56,7 +56,9 @@ def least_squares_data(entry):
 
 def kernels(cfg: dict) -> list:
     """The (optimizer, objective) kernels this study runs, compiled up front."""
-    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd"], extra=())
+    sizes = as_float_list("batch_sizes", study_params(cfg, NAME, DEFAULTS, QUICK)["batch_sizes"], minimum=0)
+    # minibatches among the sizes: the objective's general function, which serves the full batch too
+    return planned_kernels(cfg, NAME, DEFAULTS, QUICK, ["gd"], extra=(), minibatches=any(m > 0 for m in sizes))
 
 
 @register(NAME, kernels=kernels)

@@ -126,15 +126,17 @@ def _mlp_options(s) -> dict:
 
 def kernels(cfg: dict) -> list:
     """The (optimizer, objective) kernels this study runs, compiled up front."""
-    from ..engine.warmup import KernelKey
+    from .. import objectives
+    from ..engine.warmup import KernelKey, full_batch
     s = settings(cfg)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     dim = 4 * s["width"] + 1
     gd = sgd_like("gd")[0]
-    return [KernelKey(gd, "minimalist_eos", 2, dtype), KernelKey(gd, "mlp", dim, dtype),
-            KernelKey(sgd_like("momentum")[0], "mlp", dim, dtype),
+    full = full_batch(objectives.get("mlp"), _mlp_options(s))
+    return [KernelKey(gd, "minimalist_eos", 2, dtype), KernelKey(gd, "mlp", dim, dtype, full_batch=full),
+            KernelKey(sgd_like("momentum")[0], "mlp", dim, dtype, full_batch=full),
             # Adam records its second moment for the preconditioned sharpness: the kernel's _trk variant
-            KernelKey("adam", "mlp", dim, dtype, record_state=("exp_avg_sq",), sweep=True)]
+            KernelKey("adam", "mlp", dim, dtype, record_state=("exp_avg_sq",), sweep=True, full_batch=full)]
 
 
 # --- the study ---------------------------------------------------------------------------

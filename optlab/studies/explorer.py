@@ -185,13 +185,14 @@ def plan(cfg: dict) -> Plan:
 
 def kernels(cfg: dict) -> list:
     """The (optimizer, objective) kernels this study runs, compiled up front."""
-    from ..engine.warmup import KernelKey
+    from ..engine.warmup import KernelKey, full_batch
     pl = plan(cfg)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     keys = {}
     for o in pl.opts:  # a grid of lrs and knob values: a sweep unless both hold one value
         sweep = len(set(np.ravel(o["lr"]))) > 1 or len(set(np.ravel(o["knob_values"]))) > 1
-        keys[(o["name"], sweep)] = KernelKey(o["name"], pl.entry.name, 2, dtype, sweep=sweep)
+        keys[(o["name"], sweep)] = KernelKey(o["name"], pl.entry.name, 2, dtype, sweep=sweep,
+                                             full_batch=full_batch(pl.entry.spec, pl.entry.options))
     return list(keys.values())
 
 

@@ -421,15 +421,16 @@ def _starts(entry, seed: int) -> np.ndarray:
 
 def kernels(cfg: dict) -> list:
     """GD with ExponentialLR (the range tests) and plain GD (the sweeps), on every objective."""
-    from ..engine.warmup import KernelKey
+    from ..engine.warmup import KernelKey, full_batch
     p = _params(cfg)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     name = sgd_like("gd")[0]
     keys = {}
     for e in p["entries"]:
         # ExponentialLR: per-step operations in every dtype (optlab.schedulers.program.applies)
-        keys[(e.name, e.dim, "s")] = KernelKey(name, e.name, e.dim, dtype, "program")
-        keys[(e.name, e.dim, "p")] = KernelKey(name, e.name, e.dim, dtype)
+        full = full_batch(e.spec, e.options)
+        keys[(e.name, e.dim, full, "s")] = KernelKey(name, e.name, e.dim, dtype, "program", full_batch=full)
+        keys[(e.name, e.dim, full, "p")] = KernelKey(name, e.name, e.dim, dtype, full_batch=full)
     return list(keys.values())
 
 

@@ -165,14 +165,15 @@ def kernels(cfg: dict) -> list:
 
     One per (optimizer, kernel variant): the plain kernel for the constant lr, and the scheduled
     variants its schedules need (``KernelKey.schedule``: a program, a table, ReduceLROnPlateau's)."""
-    from ..engine.warmup import KernelKey, schedule_kind
+    from ..engine.warmup import KernelKey, full_batch, schedule_kind
     p = _params(cfg)
     dtype = str(engine_options(cfg).get("dtype", "float64"))
     keys = []
     for opt, role in (("sgd", "sgd"), ("adam", "adam")):
         kinds = dict.fromkeys(schedule_kind(opt, s.spec) for s in schedules(p[f"{role}_steps"], p))
         # the lr search sweeps, and the runs at one lr take its kernel (KernelKey.sweep)
-        keys += [KernelKey(opt, p[opt].name, p[opt].dim, dtype, kind, sweep=True) for kind in kinds]
+        full = full_batch(p[opt].spec, p[opt].options)
+        keys += [KernelKey(opt, p[opt].name, p[opt].dim, dtype, kind, sweep=True, full_batch=full) for kind in kinds]
     return keys
 
 

@@ -88,11 +88,12 @@ def _hyper(name, p):
 def kernels(cfg: dict) -> list:
     """Every racer on every objective, compiled up front: the lr search's kernel (a sweep), which
     the race (one lr) then takes too (``KernelKey.sweep``)."""
-    from ..engine.warmup import KernelKey
+    from ..engine.warmup import KernelKey, full_batch
     p = study_params(cfg, NAME, DEFAULTS, QUICK)
     entries = objective_entries(p["objectives"], NAME, extra=("x0", "steps"))
     dtype = str(engine_options(cfg).get("dtype", "float64"))
-    return [KernelKey(n, e.name, e.dim, dtype, sweep=True) for e in entries for n in racers(p["include"], p["exclude"])]
+    return [KernelKey(n, e.name, e.dim, dtype, sweep=True, full_batch=full_batch(e.spec, e.options))
+            for e in entries for n in racers(p["include"], p["exclude"])]
 
 
 @register(NAME, kernels=kernels)
