@@ -267,82 +267,52 @@ def adam_mlp_minibatch_blocked(theta, X, y, lr, steps, b1, b2, eps, h, m, seed):
 
 # --- the two child processes ---------------------------------------------------------------------
 
-_ENGINE_CHILD = f"""
+def _engine_child(objective: str, x0: str, options: str = "") -> str:
+    """A child that times the engine's first ``simulate`` of Adam on ``objective`` from ``x0``."""
+    return f"""
 import json, time
 import numpy as np
 import numba
 import optlab
 t0 = time.perf_counter()
-r = optlab.simulate("adam", "rosenbrock", x0=np.zeros(({N_TRAJ}, 2)), steps={STEPS})
+r = optlab.simulate("adam", "{objective}", x0={x0}, steps={STEPS}{options})
 wall = time.perf_counter() - t0
 print({MARK!r} + json.dumps(dict(first_call_s=wall, load_s=r.timing["load_s"], x=r.x_final.tolist())))
 """
 
-_REFERENCE_CHILD = f"""
+
+def _reference_child(fn: str, setup: str, x: str, args: str) -> str:
+    """A child that times the first call ``fn(x, args)`` of a hand-written kernel of this module,
+    after ``setup`` (data, in plain numpy); ``x`` (D, N) holds the final points."""
+    return f"""
 import json, time
 import numpy as np
 import numba
-from optlab.bench.compile import adam_rosenbrock_blocked
-x = np.zeros((2, {N_TRAJ}))
+from optlab.bench.compile import {fn}
+{setup}
 lr = np.full({N_TRAJ}, {LR!r})
 t0 = time.perf_counter()
-adam_rosenbrock_blocked(x, lr, {STEPS}, 0.9, 0.999, 1e-8)
+{fn}({x}, {args})
 wall = time.perf_counter() - t0
-print({MARK!r} + json.dumps(dict(first_call_s=wall, x=x.T.tolist())))
+print({MARK!r} + json.dumps(dict(first_call_s=wall, x={x}.T.tolist())))
 """
 
-_ENGINE_MLP_CHILD = f"""
-import json, time
-import numpy as np
-import numba
-import optlab
-t0 = time.perf_counter()
-r = optlab.simulate("adam", "mlp", x0=np.full(({N_TRAJ}, {MLP_DIM}), 0.1), steps={STEPS})
-wall = time.perf_counter() - t0
-print({MARK!r} + json.dumps(dict(first_call_s=wall, load_s=r.timing["load_s"], x=r.x_final.tolist())))
-"""
 
-_REFERENCE_MLP_CHILD = f"""
-import json, time
-import numpy as np
-import numba
-from optlab.bench.compile import adam_mlp_blocked
-from optlab.objectives._data import moons_data
+_MLP_DATA = f"""from optlab.objectives._data import moons_data
 X, y = moons_data(256, 0.1, 0)
-theta = np.full(({MLP_DIM}, {N_TRAJ}), 0.1)
-lr = np.full({N_TRAJ}, {LR!r})
-t0 = time.perf_counter()
-adam_mlp_blocked(theta, X, y, lr, {STEPS}, 0.9, 0.999, 1e-8, {MLP_HIDDEN})
-wall = time.perf_counter() - t0
-print({MARK!r} + json.dumps(dict(first_call_s=wall, x=theta.T.tolist())))
-"""
+theta = np.full(({MLP_DIM}, {N_TRAJ}), 0.1)"""
+_MLP_X0 = f"np.full(({N_TRAJ}, {MLP_DIM}), 0.1)"
 
-_ENGINE_MLP_MB_CHILD = f"""
-import json, time
-import numpy as np
-import numba
-import optlab
-t0 = time.perf_counter()
-r = optlab.simulate("adam", "mlp", x0=np.full(({N_TRAJ}, {MLP_DIM}), 0.1), steps={STEPS},
-                    objective_options=dict(batch_size={MLP_BATCH}, full_loss=False))
-wall = time.perf_counter() - t0
-print({MARK!r} + json.dumps(dict(first_call_s=wall, load_s=r.timing["load_s"], x=r.x_final.tolist())))
-"""
-
-_REFERENCE_MLP_MB_CHILD = f"""
-import json, time
-import numpy as np
-import numba
-from optlab.bench.compile import adam_mlp_minibatch_blocked
-from optlab.objectives._data import moons_data
-X, y = moons_data(256, 0.1, 0)
-theta = np.full(({MLP_DIM}, {N_TRAJ}), 0.1)
-lr = np.full({N_TRAJ}, {LR!r})
-t0 = time.perf_counter()
-adam_mlp_minibatch_blocked(theta, X, y, lr, {STEPS}, 0.9, 0.999, 1e-8, {MLP_HIDDEN}, {MLP_BATCH}, 0)
-wall = time.perf_counter() - t0
-print({MARK!r} + json.dumps(dict(first_call_s=wall, x=theta.T.tolist())))
-"""
+_ENGINE_CHILD = _engine_child("rosenbrock", f"np.zeros(({N_TRAJ}, 2))")
+_REFERENCE_CHILD = _reference_child("adam_rosenbrock_blocked", f"x = np.zeros((2, {N_TRAJ}))", "x",
+                                    f"lr, {STEPS}, 0.9, 0.999, 1e-8")
+_ENGINE_MLP_CHILD = _engine_child("mlp", _MLP_X0)
+_REFERENCE_MLP_CHILD = _reference_child("adam_mlp_blocked", _MLP_DATA, "theta",
+                                        f"X, y, lr, {STEPS}, 0.9, 0.999, 1e-8, {MLP_HIDDEN}")
+_ENGINE_MLP_MB_CHILD = _engine_child("mlp", _MLP_X0,
+                                     f", objective_options=dict(batch_size={MLP_BATCH}, full_loss=False)")
+_REFERENCE_MLP_MB_CHILD = _reference_child("adam_mlp_minibatch_blocked", _MLP_DATA, "theta",
+                                           f"X, y, lr, {STEPS}, 0.9, 0.999, 1e-8, {MLP_HIDDEN}, {MLP_BATCH}, 0")
 
 CHILDREN = {"engine": _ENGINE_CHILD, "reference": _REFERENCE_CHILD,
             "engine_mlp": _ENGINE_MLP_CHILD, "reference_mlp": _REFERENCE_MLP_CHILD,

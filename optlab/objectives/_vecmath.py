@@ -182,6 +182,16 @@ def sign(v):
 
 
 @jitable(inline="never")
+def nan_out(g, f, n, D):
+    """The answer of a block kernel to what it cannot compute (a ctx without its scratch rows, a
+    minibatch run given to a full-batch kernel): NaN, never a read past the ctx."""
+    for j in range(n):
+        f[j] = math.nan
+        for a in range(D):
+            g[a, j] = math.nan
+
+
+@jitable(inline="never")
 def add_l2(x, g, f, l2, D, n):
     """f += l2/2 |theta|^2 and g += l2 theta over the block's first n columns (rows 0 .. D-1);
     nothing when l2 is 0 (the finite sums' weight decay term)."""

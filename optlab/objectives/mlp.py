@@ -38,7 +38,7 @@ from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
 from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
-from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v, tanh_v
+from ._vecmath import add_l2, bce_logit_v, nan_out, sigmoid, sigmoid_v, tanh_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
 #: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
@@ -87,15 +87,6 @@ def _full_loss(x, g, f, p, n):
 
 
 @jitable(inline="never")
-def _nan_out(g, f, n, D):
-    """The answer to a ctx a block kernel cannot use: NaN, never a read past the ctx."""
-    for j in range(n):
-        f[j] = np.nan
-        for a in range(D):
-            g[a, j] = np.nan
-
-
-@jitable(inline="never")
 def mlp_block(x, g, f, p, n, ctx):
     """``mlp`` with the block's trajectories innermost, for a ctx with the scratch rows: the CPU
     engine compiles this one alone (``ObjectiveSpec.engine_kernel``), not the trajectory-by-trajectory
@@ -119,7 +110,7 @@ def mlp_block(x, g, f, p, n, ctx):
     oc = 4 * h
     minib = m > 0
     if ctx.shape[0] < CTX_HEAD + (CTX_SCRATCH + h) * n:  # not the engine's ctx: no scratch rows to use
-        _nan_out(g, f, n, oc + 1)
+        nan_out(g, f, n, oc + 1)
         return
     for j in range(n):
         f[j] = 0.0
@@ -233,7 +224,7 @@ def mlp_full_block(x, g, f, p, n, ctx):
     ov = 3 * h
     oc = 4 * h
     if p[2] > 0.0 or ctx.shape[0] < CTX_HEAD + (CTX_SCRATCH + h) * n:
-        _nan_out(g, f, n, oc + 1)
+        nan_out(g, f, n, oc + 1)
         return
     for j in range(n):  # a full-batch run reports its own loss: no full-data pass
         f[j] = 0.0

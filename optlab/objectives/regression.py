@@ -43,7 +43,7 @@ from ._base import ObjectiveSpec
 from ._data import HEADER
 from ._sampling import (batch_positions, batch_positions_tab, batch_positions_tab4, batch_span, epoch_key,
                         perm_tables, permute)
-from ._vecmath import add_l2, bce_logit_v, sigmoid, sigmoid_v
+from ._vecmath import add_l2, bce_logit_v, nan_out, sigmoid, sigmoid_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
 #: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
@@ -65,6 +65,33 @@ def _line_sample(p, ia, iy, x0, x1, inv, gb, ga, fj):
     return gb + c2, ga + c2 * a, fj + inv * res * res
 
 
+@jitable(inline="never")
+def _gram_loss(x, g, f, p, n, D, oG, oc):
+    """g = G theta and the full-data loss f = theta.(G theta - 2 c) + y.y/n from the sufficient
+    statistics (G at ``oG``, c and y.y/n at ``oc``)."""
+    for j in range(n):
+        f[j] = p[oc + D]
+    for a in range(D):
+        for j in range(n):
+            g[a, j] = 0.0
+        for b in range(D):
+            gab = p[oG + a * D + b]
+            for j in range(n):
+                g[a, j] += gab * x[b, j]
+        ca = p[oc + a]
+        for j in range(n):
+            f[j] += x[a, j] * (g[a, j] - 2.0 * ca)
+
+
+@jitable(inline="never")
+def _gram_grad(g, p, n, D, oc):
+    """The full-batch gradient 2 (G theta - c) from g = G theta."""
+    for a in range(D):
+        ca = p[oc + a]
+        for j in range(n):
+            g[a, j] = 2.0 * (g[a, j] - ca)
+
+
 def linear_regression(x, g, f, p, n, ctx):
     ns = int(p[0])
     d = int(p[1])
@@ -78,24 +105,9 @@ def linear_regression(x, g, f, p, n, ctx):
     oc = oG + D * D
     minib = m > 0
     if full or not minib:
-        # (G theta)_a into g, then f = theta.(G theta - 2 c) + yy
-        for j in range(n):
-            f[j] = p[oc + D]
-        for a in range(D):
-            for j in range(n):
-                g[a, j] = 0.0
-            for b in range(D):
-                gab = p[oG + a * D + b]
-                for j in range(n):
-                    g[a, j] += gab * x[b, j]
-            ca = p[oc + a]
-            for j in range(n):
-                f[j] += x[a, j] * (g[a, j] - 2.0 * ca)
+        _gram_loss(x, g, f, p, n, D, oG, oc)
     if not minib:
-        for a in range(D):
-            ca = p[oc + a]
-            for j in range(n):
-                g[a, j] = 2.0 * (g[a, j] - ca)
+        _gram_grad(g, p, n, D, oc)
     else:
         for a in range(D):
             for j in range(n):
@@ -199,29 +211,12 @@ def linear_full_block(x, g, f, p, n, ctx):
     d = int(p[1])
     D = d + 1
     if p[2] > 0.0:
-        for j in range(n):
-            f[j] = np.nan
-            for a in range(D):
-                g[a, j] = np.nan
+        nan_out(g, f, n, D)
         return
     oG = HEADER + ns * d + ns
     oc = oG + D * D
-    for j in range(n):
-        f[j] = p[oc + D]
-    for a in range(D):
-        for j in range(n):
-            g[a, j] = 0.0
-        for b in range(D):
-            gab = p[oG + a * D + b]
-            for j in range(n):
-                g[a, j] += gab * x[b, j]
-        ca = p[oc + a]
-        for j in range(n):
-            f[j] += x[a, j] * (g[a, j] - 2.0 * ca)
-    for a in range(D):
-        ca = p[oc + a]
-        for j in range(n):
-            g[a, j] = 2.0 * (g[a, j] - ca)
+    _gram_loss(x, g, f, p, n, D, oG, oc)
+    _gram_grad(g, p, n, D, oc)
 
 
 def linear_regression_hess(x, h, p, n):
@@ -351,10 +346,7 @@ def logistic_full_block(x, g, f, p, n, ctx):
     oX = HEADER
     oy = oX + ns * d
     if p[2] > 0.0 or ctx.shape[0] < CTX_HEAD + CTX_SCRATCH * n:
-        for j in range(n):
-            f[j] = np.nan
-            for a in range(d + 1):
-                g[a, j] = np.nan
+        nan_out(g, f, n, d + 1)
         return
     for j in range(n):
         f[j] = 0.0
