@@ -222,7 +222,11 @@ def compile_one(key: KernelKey) -> str:
         # is not compiled), a full_batch key's the spec's full-batch kernel; compiled first, so the
         # one-step run below (default options: the full batch) takes it too
         from . import objective_cpu
-        objective_cpu.function(obj, key.dtype, _FULL_P if key.full_batch else None)
+        if key.full_batch and obj.full_batch_kernel is not None:
+            # the full-batch function itself, even where kernel_for would take a cached general one
+            objective_cpu.dispatcher(obj, obj.full_batch_kernel).compile(objective_cpu.signature(key.dtype))
+        else:
+            objective_cpu.function(obj, key.dtype)
     simulate(key.optimizer, key.objective, x0=x0, steps=1, dtype=key.dtype, **kw)
     return key.optimizer
 
@@ -290,6 +294,11 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
     finally:
         if bar is not None:
             bar.close()
+        # objective_cpu.kernel_for decides once per process between a full-batch function and the
+        # general one, from what is on disk: decide again now that both may be (a worker's own
+        # decision does not reach this process)
+        from . import objective_cpu
+        objective_cpu._FULL_PICK.clear()
     return tags
 
 

@@ -23,10 +23,14 @@ minimum, so the engine judges convergence by the gradient norm.
 Options, minibatches and the reported loss are as for ``logistic_regression``
 (see ``optlab.objectives.regression``), plus ``loss`` (``bce`` or ``mse``);
 the Hessian is the full-data one.
-Kernels: the full-data loss runs vectorised over the block (the logits
-accumulate in g[0] before the gradient is formed); the gradient pass
-recomputes tanh instead of storing activations, so the kernels allocate
-nothing (the CUDA engine runs them as they are). ``mlp_hess`` is for the CPU
+Kernels: ``mlp`` (any ctx: CUDA, L-BFGS, the evaluators) runs trajectory by
+trajectory, its full-data loss vectorised over the block (the logits
+accumulate in g[0] before the gradient is formed), and its gradient pass
+recomputes tanh instead of storing activations, so it allocates nothing (the
+CUDA engine runs it as it is). The CPU engine's ``mlp_block`` and
+``mlp_full_block`` run each sample over the block's trajectories in the
+engine's scratch rows (``ops.CTX_SCRATCH``), the full-data loss as the first
+passes of the same sample loop. ``mlp_hess`` is for the CPU
 evaluators only: it allocates a scratch vector.
 """
 import math
@@ -95,8 +99,9 @@ def mlp_block(x, g, f, p, n, ctx):
     The full-data loss of a minibatch run (``full_loss``) is the first ``ns`` passes of the same
     sample loop, forward only, each sample in order; the minibatch's samples follow. Its samples
     come from the keyed permutation (``batch_keys``, ``batch_positions``), not the epoch's round
-    tables: a sample of this network costs ~40 ns a trajectory, the tables would save ~0.4 ns of
-    it, and their helpers cost ~1.4 s of a cold compile (docs/DESIGN.md, "Compile time")."""
+    tables: a sample of this network costs ~40 ns a trajectory, the tables would save ~1.5 ns of
+    it, and they and the branch that picks them cost ~1.6 s of a cold compile (docs/DESIGN.md,
+    "Compile time")."""
     ns = int(p[0])
     m = int(p[2])
     full = p[3] != 0.0
