@@ -80,12 +80,14 @@ def parse_vector_width(text: str | None, avx512: bool) -> dict:
             raise ValueError(f"OPTLAB_VECTOR_WIDTH={text!r} is not one of {allowed}")
         return {"float32": int(text), "float64": int(text), "data": int(text)}
     out = {"float32": None, "float64": None, "data": None}
+    given = set()
     for item in text.split(","):
         key, _, value = item.strip().partition(":")
         if key not in out or not (value == "llvm" or value.isdigit() and int(value) in _WIDTHS):
             raise ValueError(f"OPTLAB_VECTOR_WIDTH={text!r} is not one of {allowed}")
         out[key] = None if value == "llvm" else int(value)
-    if not any(item.strip().startswith("data:") for item in text.split(",")):
+        given.add(key)
+    if "data" not in given:
         out["data"] = out["float64"]  # a list that sets float64 only sets the data loops too
     return out
 

@@ -116,6 +116,11 @@ def kernel_for(obj_spec, p=None):
 _FULL_PICK: dict = {}
 
 
+def forget_choices() -> None:
+    """Let :func:`kernel_for` choose again from what is on disk (after a precompile)."""
+    _FULL_PICK.clear()
+
+
 def dispatcher(obj_spec, fn=None):
     """The objective's engine function (``fn``, default ``cpu_kernel``) as a disk-cached Numba
     dispatcher (compiled per dtype on demand)."""
@@ -132,10 +137,10 @@ def dispatcher(obj_spec, fn=None):
     return disp
 
 
-def function(obj_spec, dtype, p=None):
+def function(obj_spec, dtype, p=None, fn=None):
     """The objective, compiled (or loaded) for ``dtype``: pass it as a kernel's ``obj_fg``
-    (:func:`kernel_for` the run's parameters ``p``)."""
-    disp = dispatcher(obj_spec, kernel_for(obj_spec, p))
+    (:func:`kernel_for` the run's parameters ``p``; ``fn``: that function of the spec instead)."""
+    disp = dispatcher(obj_spec, kernel_for(obj_spec, p) if fn is None else fn)
     if hasattr(disp, "compile"):
         sig = signature(dtype)
         if sig.args not in disp.overloads:

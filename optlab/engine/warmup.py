@@ -54,6 +54,14 @@ def full_batch(spec, options=None) -> bool:
 _FULL_P = (0.0, 0.0, 0.0)
 
 
+def _objective_fn(obj, key: KernelKey):
+    """(the objective function ``key`` names, the parameters kernel_for reads for its mode): the
+    spec's full-batch kernel for a ``full_batch`` key where it has one, else the general one."""
+    if key.full_batch and obj.full_batch_kernel is not None:
+        return obj.full_batch_kernel, _FULL_P
+    return obj.cpu_kernel, None
+
+
 def schedule_kind(optimizer: str, scheduler) -> str | None:
     """The kernel variant a scheduler needs with this optimizer (None without one), as
     ``simulate`` decides it: ``"program"`` for the chainable schedulers, in every dtype
@@ -122,13 +130,11 @@ def _units(key: KernelKey) -> list[tuple[str, str, bool]]:
     src, tag = source_of(key)
     units = [(f"{tag}_{codegen.identity(src)}", tag, codegen.is_cached(tag, src))]
     if opt.kernel_source is None:
-        # named by the key's mode (a full-batch run where the spec has a kernel for it), cached when
-        # what kernel_for takes for that mode is: the full-batch kernel, or the general one where
-        # only that one is compiled
-        full = key.full_batch and obj.full_batch_kernel is not None
-        fn = obj.full_batch_kernel if full else obj.cpu_kernel
+        # named by the key's mode, cached when what kernel_for takes for that mode is: the
+        # full-batch kernel, or the general one where only that one is compiled
+        fn, p = _objective_fn(obj, key)
         units.append((f"objective:{fn.__module__}.{fn.__name__}", f"objective {obj.value_grad_kernel.__name__}",
-                      objective_cpu.is_cached(obj, _FULL_P if full else None)))
+                      objective_cpu.is_cached(obj, p)))
     return units
 
 
@@ -221,12 +227,9 @@ def compile_one(key: KernelKey) -> str:
         # study's runs in every mode (objective_cpu.kernel_for takes it where a full-batch kernel
         # is not compiled), a full_batch key's the spec's full-batch kernel; compiled first, so the
         # one-step run below (default options: the full batch) takes it too
+        # (the function itself, even where kernel_for would take a cached general one)
         from . import objective_cpu
-        if key.full_batch and obj.full_batch_kernel is not None:
-            # the full-batch function itself, even where kernel_for would take a cached general one
-            objective_cpu.dispatcher(obj, obj.full_batch_kernel).compile(objective_cpu.signature(key.dtype))
-        else:
-            objective_cpu.function(obj, key.dtype)
+        objective_cpu.function(obj, key.dtype, fn=_objective_fn(obj, key)[0])
     simulate(key.optimizer, key.objective, x0=x0, steps=1, dtype=key.dtype, **kw)
     return key.optimizer
 
@@ -298,7 +301,7 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
         # general one, from what is on disk: decide again now that both may be (a worker's own
         # decision does not reach this process)
         from . import objective_cpu
-        objective_cpu._FULL_PICK.clear()
+        objective_cpu.forget_choices()
     return tags
 
 
