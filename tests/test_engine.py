@@ -116,6 +116,56 @@ def test_tol_step_best_and_outcome():
     assert short.outcome[0] == "running" and short.tol_step[0] == -1
 
 
+def test_books_of_a_block_that_mixes_events_match_the_recorded_losses():
+    # an lr sweep over two blocks: trajectories that diverge, reach the tolerance or neither, at
+    # different steps side by side; the books (written in a second pass only on a step where one
+    # is due) against the recorded loss of every step
+    rs = np.random.default_rng(3)
+    n = 300
+    x0 = np.column_stack([rs.uniform(-2, 2, n), rs.uniform(-1, 3, n)])
+    lr = np.geomspace(1e-3, 10.0, n)
+    rs.shuffle(lr)
+    res = optlab.simulate("adam", "rosenbrock", x0=x0, steps=400, lr=lr, tol=1e-4, blowup=1e4, progress=False)
+    f = res.loss  # (n, steps + 1), NaN after a divergence
+    kinds = set()
+    for i in range(n):
+        bad = ~(np.abs(f[i]) <= 1e4)
+        div = int(np.argmax(bad)) if bad.any() else -1
+        hit = f[i] <= 1e-4  # Rosenbrock's minimum is 0
+        if div >= 0:
+            hit[div:] = False
+        tol = int(np.argmax(hit)) if hit.any() else -1
+        assert res.diverged_step[i] == div and res.tol_step[i] == tol, i
+        if div < 0:  # (the records stop at a divergence; the books go on)
+            assert res.best_step[i] == int(np.argmin(f[i])) and res.best_loss[i] == f[i].min(), i
+        kinds.add((div >= 0, tol >= 0))
+    assert kinds >= {(True, False), (False, True), (False, False)}
+
+
+def test_the_gradient_norm_books_of_an_objective_without_a_minimum():
+    # the saddle has no minimum: the engine takes every trajectory's gradient norm each step (a
+    # vector loop over the block) and counts the tolerance by it
+    n = 300
+    rs = np.random.default_rng(4)
+    x0 = np.column_stack([rs.uniform(-2, 2, n), np.where(np.arange(n) % 3 == 0, 0.0, rs.uniform(-1e-3, 1e-3, n))])
+    res = optlab.simulate("sgd", "saddle", x0=x0, steps=300, lr=0.05, tol=1e-6, blowup=1e3, progress=False)
+    hit = 0
+    for i in range(n):
+        x = res.x[i]  # (steps + 1, 2): the gradient at every step is (2 x, -2 y)
+        gn = np.sqrt((0.0 + (2.0 * x[:, 0]) ** 2) + (-2.0 * x[:, 1]) ** 2)
+        f = x[:, 0] ** 2 - x[:, 1] ** 2
+        bad = ~(np.abs(f) <= 1e3)
+        div = int(np.argmax(bad)) if bad.any() else -1
+        ok = gn <= 1e-6
+        if div >= 0:
+            ok[div:] = False
+        assert res.diverged_step[i] == div and res.tol_step[i] == (int(np.argmax(ok)) if ok.any() else -1), i
+        if div < 0:
+            assert res.grad_norm_final[i] == gn[-1], i  # the same sums, bit for bit
+        hit += ok.any()
+    assert 0 < hit < n
+
+
 def test_gradient_noise_is_keyed_and_reproducible():
     x0 = np.array([[-1.5, 2.0], [0.5, -0.5], [1.2, 1.2]])
     res = optlab.simulate("sgd", "rosenbrock", x0=x0, steps=100, lr=1e-4, grad_noise=3.0, seed=7)

@@ -94,11 +94,12 @@ def books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w):
       tolerance (``f - f_target <= tol``, or ``gn <= tol``)."""
     use_f = f_target == f_target
     if not use_f or t == steps:
+        for d in range(g.shape[0]):  # trajectories innermost: a vector loop, the sums in coordinate order
+            for j in range(w):
+                s2 = 0.0 if d == 0 else gn[j]
+                gn[j] = s2 + float(g[d, j]) * float(g[d, j])
         for j in range(w):
-            s2 = 0.0
-            for d in range(g.shape[0]):
-                s2 += float(g[d, j]) * float(g[d, j])
-            gn[j] = math.sqrt(s2)
+            gn[j] = math.sqrt(gn[j])
     for j in range(w):
         fj = float(f[j])
         better = fj < bf[j]
