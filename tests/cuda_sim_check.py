@@ -223,7 +223,9 @@ def mode_errors(args):
         except Exception as e:
             out[name] = dict(ran=False, type=type(e).__name__, message=str(e))
     import ctypes.util
+    import importlib.util
     out["libcuda_found"] = ctypes.util.find_library("cuda") is not None
+    out["numba_cuda_installed"] = importlib.util.find_spec("numba_cuda") is not None
     return out
 
 
