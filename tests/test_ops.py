@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from optlab.engine.ops import div_rn, fma
+from optlab.engine import ops
+from optlab.engine.ops import div_fma, div_rn, fma
 
 
 @njit(cache=True)
@@ -14,7 +15,7 @@ def _div_rn_many(a, c):
     for i in range(a.size):
         for k in range(c.size):
             rc = 1.0 / c[k]
-            out[i, k] = div_rn(a[i], c[k], rc)
+            out[i, k] = div_fma(a[i], c[k], rc)
     return out
 
 
@@ -38,7 +39,7 @@ def _operands(rng, n):
     return a, np.unique(c[c > 0])
 
 
-def test_div_rn_is_the_correctly_rounded_quotient():
+def test_div_fma_is_the_correctly_rounded_quotient():
     rng = np.random.default_rng(0)
     a, c = _operands(rng, 400)
     got = _div_rn_many(a, c)
@@ -48,7 +49,7 @@ def test_div_rn_is_the_correctly_rounded_quotient():
     assert not bad.any(), f"{bad.sum()} quotients differ, e.g. a={a[np.nonzero(bad)[0][0]]!r}"
 
 
-def test_div_rn_non_finite_and_zero():
+def test_div_fma_non_finite_and_zero():
     a = np.array([0.0, -0.0, math.inf, -math.inf, math.nan])
     c = np.array([0.3, 1.0])
     got = _div_rn_many(a, c)
@@ -63,7 +64,49 @@ def test_div_rn_python_fallback_agrees():
     for _ in range(300):
         a = float(rng.uniform(0, 1) * 10.0 ** rng.uniform(-20, 20))
         c = float(1.0 - rng.choice([0.9, 0.999, 0.5]) ** rng.integers(1, 3000))
+        assert div_fma(a, c, 1.0 / c) == a / c
         assert div_rn(a, c, 1.0 / c) == a / c
+
+
+@njit  # not cached: Numba's cache of a test function does not know the division it was compiled with
+def _div_rn_row(a, c):
+    out = np.empty_like(a)
+    rc = 1.0 / c
+    for i in range(a.size):
+        out[i] = div_rn(a[i], c, rc)
+    return out
+
+
+def test_div_rn_under_this_process_division():
+    """div_rn compiled with the division this process chose (the divider or div_fma) gives the
+    hardware quotient's bits."""
+    rng = np.random.default_rng(2)
+    a, c = _operands(rng, 200)
+    for ck in c[:: max(1, c.size // 50)]:
+        got = _div_rn_row(a, ck)
+        assert np.array_equal(got.view(np.int64), (a / ck).view(np.int64)), ck
+    assert ops.HW_DIVISION == (ops._jitopts.DIVISION == "divider")
+
+
+@pytest.mark.parametrize("text,cpu,want", [
+    (None, "znver1", "divider"), ("auto", "znver4", "divider"), ("", "bdver2", "divider"),
+    (None, "rocketlake", "fma"), ("auto", "skylake-avx512", "fma"), (None, "", "fma"),
+    ("FMA", "znver1", "fma"), (" divider ", "icelake-server", "divider"),
+])
+def test_division_rule(text, cpu, want):
+    from optlab.engine.jitopts import parse_division
+    assert parse_division(text, cpu) == want
+
+
+def test_division_bad_value():
+    from optlab.engine.jitopts import parse_division
+    with pytest.raises(ValueError, match=r"OPTLAB_DIVISION='slow' is not one of auto, fma, divider"):
+        parse_division("slow", "znver1")
+
+
+def test_division_is_in_every_kernel_identity():
+    from optlab.engine import jitopts
+    assert f"|div={jitopts.DIVISION}" in jitopts.FINGERPRINT
 
 
 @pytest.mark.parametrize("a,b,c", [(0.1, 3.0, -0.3), (1e308, 10.0, -1e308), (2.0 ** -600, 2.0 ** -600, 0.0)])

@@ -29,6 +29,11 @@ without ``data`` gives the data loops its float64 width). The widths change
 machine code only, never results (elementwise IEEE operations, no reordered
 sums); they are part of every kernel's cache key (:data:`FINGERPRINT`).
 Measured in docs/DESIGN.md ("Vector width per dtype").
+
+**Division.** A float64 quotient by a divisor shared along a loop (Adam's, NAdam's and RAdam's
+bias corrections) is taken either by the divider or by :func:`optlab.engine.ops.div_rn`'s four
+FMAs from the reciprocal: the same bits, a speed that depends on the CPU (:func:`parse_division`,
+``OPTLAB_DIVISION=auto|fma|divider``; part of :data:`FINGERPRINT`).
 """
 from __future__ import annotations
 
@@ -146,10 +151,46 @@ def _install_width_hook() -> bool:
 
 WIDTH_HOOK = _install_width_hook()
 
-#: what the compiled code depends on beyond its source: the options and the vector widths in use
-#: (kernel identities and the guarded Numba caches include it)
+def host_cpu() -> str:
+    """LLVM's name for this CPU (``znver1``, ``rocketlake``, ...), or empty."""
+    try:
+        import llvmlite.binding as ll
+        return ll.get_host_cpu_name()
+    except Exception:  # pragma: no cover - llvmlite moved
+        return ""
+
+
+_AMD = ("znver", "bdver", "btver", "amdfam")
+
+
+def parse_division(text: str | None, cpu_name: str) -> str:
+    """``"fma"`` or ``"divider"`` from an ``OPTLAB_DIVISION`` value: how a float64 quotient by a
+    divisor shared along a loop (a bias correction) is taken. Both give the same bits
+    (:func:`optlab.engine.ops.div_rn`); which is faster depends on the CPU. ``auto``: the divider
+    on AMD (LLVM's CPU name ``znver*`` and the older AMD families), four FMAs elsewhere, as
+    measured in docs/DESIGN.md ("Division: the divider or four FMAs"). Raises ValueError naming
+    the value and what is allowed."""
+    text = (text or "auto").strip().lower()
+    if text == "auto":
+        return "divider" if cpu_name.startswith(_AMD) else "fma"
+    if text in ("fma", "divider"):
+        return text
+    raise ValueError(f"OPTLAB_DIVISION={text!r} is not one of auto, fma, divider")
+
+
+#: the division in use, see :func:`parse_division`; the message of a bad ``OPTLAB_DIVISION``
+#: stops every run like a bad vector width
+try:
+    DIVISION = parse_division(os.environ.get("OPTLAB_DIVISION"), host_cpu())
+except ValueError as _e:  # reported as a bad setting, like a bad vector width (core.check_options)
+    WIDTH_ERROR = WIDTH_ERROR or str(_e)
+    DIVISION = "fma"
+
+#: what the compiled code depends on beyond its source: the options, the vector widths and the
+#: division in use (kernel identities and the guarded Numba caches include it)
 FINGERPRINT = repr(sorted(CPU.items())) + (
-    f"|vw={WIDTHS['float32']},{WIDTHS['float64']},data={WIDTHS['data']}" if WIDTH_HOOK else "")
+    f"|vw={WIDTHS['float32']},{WIDTHS['float64']},data={WIDTHS['data']}" if WIDTH_HOOK else "") + (
+    f"|div={DIVISION}")
 
 
 def decorator_text() -> str:

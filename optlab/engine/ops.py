@@ -26,6 +26,8 @@ from numba import types
 from numba.core.extending import intrinsic, overload
 from numba.core.typing.templates import _OverloadFunctionTemplate
 
+from . import jitopts as _jitopts
+
 
 #: an objective's ``ctx`` (int64): ctx[0] the run's seed, ctx[1] the step, ctx[2] the first
 #: trajectory's index, then -- where the caller has room, as the CPU engine's blocks do --
@@ -151,8 +153,23 @@ def single(ref):
     return isinstance(ref, np.float32)
 
 
-@jitable(inline="never")
+#: div_rn divides with the divider (a compile-time constant; jitopts.DIVISION decides)
+HW_DIVISION = _jitopts.DIVISION == "divider"
+
+
+@jitable
 def div_rn(a, c, rc):
+    """``a / c``, from ``c`` and ``rc = 1.0 / c``: for a divisor shared by many quotients (a bias
+    correction). The divider or :func:`div_fma`, whichever this CPU runs faster
+    (``jitopts.DIVISION``, decided once per process and part of every kernel's identity): the
+    same bits either way."""
+    if HW_DIVISION:
+        return a / c
+    return div_fma(a, c, rc)
+
+
+@jitable(inline="never")
+def div_fma(a, c, rc):
     """``a / c`` correctly rounded, from ``rc = 1.0 / c``, with no division.
 
     For a divisor shared by many quotients (a bias correction: one per

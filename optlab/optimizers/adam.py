@@ -112,14 +112,13 @@ def _step_same_all(x, g, st, sc, hp, hs, t, n):
     ss = lr / (1.0 - b1 ** tf)
     for d in range(x.shape[0]):
         for j in range(n):
+            vm0 = st[S_MAX_EXP_AVG_SQ, d, j]
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                   st[S_MAX_EXP_AVG_SQ, d, j], lr, b1, b2, eps, wd, ss, c2, rc2,
-                                   maximize, decoupled, amsgrad)
+                                   vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, decoupled, amsgrad)
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v
-            if amsgrad:  # loop-invariant: LLVM unswitches it
-                st[S_MAX_EXP_AVG_SQ, d, j] = vm
+            st[S_MAX_EXP_AVG_SQ, d, j] = vm if amsgrad else vm0  # a plain store: see _update
 
 
 def step_shared(x, g, st, sc, hp, hs, t, n):
@@ -151,14 +150,14 @@ def step(x, g, st, sc, hp, hs, t, n):
             sc[K_STEP_SIZE, j] = div_rn(hp[H_LR, j], bc1, rbc1)  # lr / bc1 without the divider
         for d in range(x.shape[0]):
             for j in range(n):
+                vm0 = st[S_MAX_EXP_AVG_SQ, d, j]
                 xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                       st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], b1, b2, eps, wd,
+                                       vm0, hp[H_LR, j], b1, b2, eps, wd,
                                        sc[K_STEP_SIZE, j], c2, rc2, maximize, decoupled, amsgrad)
                 x[d, j] = xi
                 st[S_EXP_AVG, d, j] = m
                 st[S_EXP_AVG_SQ, d, j] = v
-                if amsgrad:  # loop-invariant: LLVM unswitches it
-                    st[S_MAX_EXP_AVG_SQ, d, j] = vm
+                st[S_MAX_EXP_AVG_SQ, d, j] = vm if amsgrad else vm0
         return
     # a sweep: this step's per-trajectory scalars, then the same coordinate update
     if t == 1 and sc[K_SAME_BETAS, 0] == 0.0 and hp[H_SCHEDULE, 0] < 2.0:
@@ -193,8 +192,7 @@ def step(x, g, st, sc, hp, hs, t, n):
                     xd[i] = xi
                     md[i] = m
                     vd[i] = v
-                    if amsgrad:
-                        wd_[i] = vm
+                    wd_[i] = vm if amsgrad else wd_[i]
             j = e
         return
     if sc[K_SAME_BETAS, 0] != 0.0:  # one (beta1, beta2) in the block: one pow each
@@ -215,15 +213,15 @@ def step(x, g, st, sc, hp, hs, t, n):
             sc[K_RC2, j] = 1.0 / c2
     for d in range(x.shape[0]):
         for j in range(n):  # sqrt(v) / c2 by div_rn from K_RC2 = 1 / c2 (the same bits, no divider)
+            vm0 = st[S_MAX_EXP_AVG_SQ, d, j]
             xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                   st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
+                                   vm0, hp[H_LR, j], hp[H_BETA1, j], hp[H_BETA2, j],
                                    hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], sc[K_STEP_SIZE, j], sc[K_SQRT_BC2, j],
                                    sc[K_RC2, j], maximize, decoupled, amsgrad)
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v
-            if amsgrad:  # loop-invariant: LLVM unswitches it
-                st[S_MAX_EXP_AVG_SQ, d, j] = vm
+            st[S_MAX_EXP_AVG_SQ, d, j] = vm if amsgrad else vm0
 
 
 @jitable(inline="never")
