@@ -100,18 +100,28 @@ def books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w):
                 gn[j] = s2 + float(g[d, j]) * float(g[d, j])
         for j in range(w):
             gn[j] = math.sqrt(gn[j])
+    # ``z`` is 0 (a step number is below 2**62) and ``one`` is 1.0, but LLVM cannot know it: the
+    # kept values are ``old ^ z`` and ``old * one``, not the loaded ``old``. For
+    # ``a[j] = v if c else a[j]`` LLVM's x86 back end stores under a mask (vpmaskmovq,
+    # vmaskmovpd), cheap with AVX-512 and microcoded by AMD's cores: there the books took a
+    # fifth of Adam's lr sweep (docs/DESIGN.md, "Division: the divider or four FMAs").
+    z = t >> 62
+    one = 1.0 + 0.0 * float(t)
     for j in range(w):
         fj = float(f[j])
-        better = fj < bf[j]
-        bf[j] = fj if better else bf[j]
-        bt[j] = t if better else bt[j]
+        b0 = bf[j]
+        better = fj < b0
+        bf[j] = fj if better else b0 * one
+        bj = bt[j]
+        bt[j] = t if better else bj ^ z
         dj = dt[j]
         nd = (dj < 0) & (not abs(fj) <= blowup)
-        dj = t if nd else dj
+        dj = t if nd else dj ^ z
         dt[j] = dj
         crit = (fj - f_target) if use_f else gn[j]
-        nh = (ht[j] < 0) & (dj < 0) & (crit <= tol)
-        ht[j] = t if nh else ht[j]
+        hj = ht[j]
+        nh = (hj < 0) & (dj < 0) & (crit <= tol)
+        ht[j] = t if nh else hj ^ z
 
 
 @jitable(inline="never")
