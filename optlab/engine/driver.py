@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from .ops import jitable
+from .ops import jitable, opaque_one
 from .rng import normal
 
 
@@ -100,13 +100,12 @@ def books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w):
                 gn[j] = s2 + float(g[d, j]) * float(g[d, j])
         for j in range(w):
             gn[j] = math.sqrt(gn[j])
-    # ``z`` is 0 (a step number is below 2**62) and ``one`` is 1.0, but LLVM cannot know it: the
-    # kept values are ``old ^ z`` and ``old * one``, not the loaded ``old``. For
-    # ``a[j] = v if c else a[j]`` LLVM's x86 back end stores under a mask (vpmaskmovq,
-    # vmaskmovpd), cheap with AVX-512 and microcoded by AMD's cores: there the books took a
-    # fifth of Adam's lr sweep (docs/DESIGN.md, "Division: the divider or four FMAs").
+    # no masked stores (ops.opaque_one): a kept value is written back as ``old ^ z`` (a step
+    # number; z = 0, as a step number is below 2**62) or ``old * one`` (the best loss), never as
+    # the loaded ``old``, and every load is unconditional. The books were a fifth of Adam's lr
+    # sweep on an AMD EPYC with the masked stores LLVM made of ``a[j] = v if c else a[j]``.
     z = t >> 62
-    one = 1.0 + 0.0 * float(t)
+    one = opaque_one(tol)  # tol: finite, given at run time
     for j in range(w):
         fj = float(f[j])
         b0 = bf[j]

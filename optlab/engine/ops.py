@@ -153,6 +153,18 @@ def single(ref):
     return isinstance(ref, np.float32)
 
 
+@jitable
+def opaque_one(v):
+    """1.0, from a finite ``v`` whose value LLVM cannot know: one loaded from an array or given
+    to the kernel at run time (an integer or a loop counter will not do: ``0.0 * float(t)``
+    folds, as a converted integer is never NaN or inf). A kept value written back as
+    ``old * opaque_one(v)`` is not the loaded ``old`` to LLVM, so ``a[j] = new if c else old``
+    stays an unconditional store: kept as the loaded value, LLVM drops that store on one path
+    and its x86 back end stores under a mask (vmaskmovpd, vpmaskmovq), cheap with AVX-512 and
+    microcoded by AMD's cores (docs/DESIGN.md, "Division: the divider or four FMAs")."""
+    return 1.0 + 0.0 * v
+
+
 #: div_rn divides with the divider (a compile-time constant; jitopts.DIVISION decides)
 HW_DIVISION = _jitopts.DIVISION == "divider"
 

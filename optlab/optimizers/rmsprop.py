@@ -22,7 +22,7 @@ Learning", lecture 6e (2012); Graves, arXiv:1308.0850 (centered form).
 import math
 import sys
 
-from ..engine.ops import fma, jitable, lerp, like, uniform
+from ..engine.ops import fma, jitable, lerp, like, opaque_one, uniform
 from ._base import OptimizerSpec, check_bool, check_eps, check_lr, check_weight_decay, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -64,6 +64,7 @@ def step(x, g, st, sc, hp, hs, t, n):
                 x[d, j], st[S_SQUARE_AVG, d, j] = _plain(x[d, j], g[d, j], st[S_SQUARE_AVG, d, j], hp[H_LR, j],
                                                          hp[H_ALPHA, j], hp[H_EPS, j], hp[H_WEIGHT_DECAY, j], maximize)
         return
+    one = opaque_one(hs[0])  # 1.0 (the centered flag, loaded): a kept buffer is stored as b * one
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[H_LR, j]
@@ -79,20 +80,22 @@ def step(x, g, st, sc, hp, hs, t, n):
                 gi = fma(like(wd, xi), xi, gi)
             v = fma(like(1.0 - alpha, xi) * gi, gi, st[S_SQUARE_AVG, d, j] * like(alpha, xi))
             st[S_SQUARE_AVG, d, j] = v
+            ga0 = st[S_GRAD_AVG, d, j]
+            b0 = st[S_MOMENTUM_BUFFER, d, j]
             if centered:
-                ga = lerp(st[S_GRAD_AVG, d, j], gi, like(1.0 - alpha, xi))
-                st[S_GRAD_AVG, d, j] = ga
+                ga = lerp(ga0, gi, like(1.0 - alpha, xi))
                 avg = math.sqrt(fma(-ga, ga, v)) + like(eps, xi)
             else:
+                ga = ga0 * like(one, xi)
                 avg = math.sqrt(v) + like(eps, xi)
-            if plain:
-                x[d, j] = xi + (-like(lr, xi) * gi) / avg
-            elif mom > 0.0:
-                b = st[S_MOMENTUM_BUFFER, d, j] * like(mom, xi) + gi / avg
-                st[S_MOMENTUM_BUFFER, d, j] = b
+            st[S_GRAD_AVG, d, j] = ga
+            if mom > 0.0:  # (never in a block that is `plain`)
+                b = b0 * like(mom, xi) + gi / avg
                 x[d, j] = fma(like(-lr, xi), b, xi)
             else:
+                b = b0 * like(one, xi)
                 x[d, j] = xi + (-like(lr, xi) * gi) / avg
+            st[S_MOMENTUM_BUFFER, d, j] = b
 
 
 

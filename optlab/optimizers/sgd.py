@@ -24,7 +24,7 @@ Sutskever, Martens, Dahl & Hinton, ICML 2013 for Nesterov momentum.
 """
 import sys
 
-from ..engine.ops import fma, like
+from ..engine.ops import fma, like, opaque_one
 from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
 from ..errors import OptlabError
 
@@ -46,6 +46,8 @@ def step(x, g, st, sc, hp, hs, t, n):
     # passes it to a float32 tensor's kernel (ops.like); float64: the same operations
     maximize = hs[1] != 0.0
     nesterov = hs[0] != 0.0
+    first = t == 1
+    one = opaque_one(hs[0])  # 1.0: the nesterov flag, 0.0 or 1.0, loaded
     for d in range(x.shape[0]):
         for j in range(n):
             lr = hp[H_LR, j]
@@ -58,16 +60,15 @@ def step(x, g, st, sc, hp, hs, t, n):
                 gi = -gi
             if wd != 0.0:
                 gi = fma(like(wd, xi), xi, gi)
+            # the buffer loaded and stored whatever the momentum, a trajectory without one keeping
+            # it as b0 * 1.0 (ops.opaque_one: no masked load or store)
+            b0 = st[S_MOMENTUM_BUFFER, d, j]
             if mom != 0.0:
-                if t == 1:
-                    b = gi
-                else:
-                    b = fma(like(1.0 - damp, xi), gi, st[S_MOMENTUM_BUFFER, d, j] * like(mom, xi))
-                st[S_MOMENTUM_BUFFER, d, j] = b
-                if nesterov:
-                    gi = fma(like(mom, xi), b, gi)
-                else:
-                    gi = b
+                b = gi if first else fma(like(1.0 - damp, xi), gi, b0 * like(mom, xi))
+                gi = fma(like(mom, xi), b, gi) if nesterov else b
+            else:
+                b = b0 * like(one, xi)
+            st[S_MOMENTUM_BUFFER, d, j] = b
             x[d, j] = fma(like(-lr, xi), gi, xi)
 
 
