@@ -85,7 +85,7 @@ def test_div_rn_under_this_process_division():
     for ck in c[:: max(1, c.size // 50)]:
         got = _div_rn_row(a, ck)
         assert np.array_equal(got.view(np.int64), (a / ck).view(np.int64)), ck
-    assert ops.HW_DIVISION == (ops._jitopts.DIVISION == "divider")
+    assert ops.HW_DIVISION == (ops.DIVISION == "divider")
 
 
 @pytest.mark.parametrize("text,cpu,want", [

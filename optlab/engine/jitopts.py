@@ -151,40 +151,11 @@ def _install_width_hook() -> bool:
 
 WIDTH_HOOK = _install_width_hook()
 
-def host_cpu() -> str:
-    """LLVM's name for this CPU (``znver1``, ``rocketlake``, ...), or empty."""
-    try:
-        import llvmlite.binding as ll
-        return ll.get_host_cpu_name()
-    except Exception:  # pragma: no cover - llvmlite moved
-        return ""
+# the division in use (see optlab.engine.ops.parse_division): decided in the kernel layer, which
+# imports nothing else from optlab; a bad ``OPTLAB_DIVISION`` stops every run like a bad width
+from .ops import DIVISION, DIVISION_ERROR, host_cpu, parse_division  # noqa: E402,F401
 
-
-_AMD = ("znver", "bdver", "btver", "amdfam")
-
-
-def parse_division(text: str | None, cpu_name: str) -> str:
-    """``"fma"`` or ``"divider"`` from an ``OPTLAB_DIVISION`` value: how a float64 quotient by a
-    divisor shared along a loop (a bias correction) is taken. Both give the same bits
-    (:func:`optlab.engine.ops.div_rn`); which is faster depends on the CPU. ``auto``: the divider
-    on AMD (LLVM's CPU name ``znver*`` and the older AMD families), four FMAs elsewhere, as
-    measured in docs/DESIGN.md ("Division: the divider or four FMAs"). Raises ValueError naming
-    the value and what is allowed."""
-    text = (text or "auto").strip().lower()
-    if text == "auto":
-        return "divider" if cpu_name.startswith(_AMD) else "fma"
-    if text in ("fma", "divider"):
-        return text
-    raise ValueError(f"OPTLAB_DIVISION={text!r} is not one of auto, fma, divider")
-
-
-#: the division in use, see :func:`parse_division`; the message of a bad ``OPTLAB_DIVISION``
-#: stops every run like a bad vector width
-try:
-    DIVISION = parse_division(os.environ.get("OPTLAB_DIVISION"), host_cpu())
-except ValueError as _e:  # reported as a bad setting, like a bad vector width (core.check_options)
-    WIDTH_ERROR = WIDTH_ERROR or str(_e)
-    DIVISION = "fma"
+WIDTH_ERROR = WIDTH_ERROR or DIVISION_ERROR
 
 #: what the compiled code depends on beyond its source: the options, the vector widths and the
 #: division in use (kernel identities and the guarded Numba caches include it)

@@ -18,6 +18,7 @@ the CUDA simulator) with Numba overloads that emit the hardware instruction:
 from __future__ import annotations
 
 import math
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -25,8 +26,6 @@ import numpy as np
 from numba import types
 from numba.core.extending import intrinsic, overload
 from numba.core.typing.templates import _OverloadFunctionTemplate
-
-from . import jitopts as _jitopts
 
 
 #: an objective's ``ctx`` (int64): ctx[0] the run's seed, ctx[1] the step, ctx[2] the first
@@ -165,15 +164,52 @@ def opaque_one(v):
     return 1.0 + 0.0 * v
 
 
-#: div_rn divides with the divider (a compile-time constant; jitopts.DIVISION decides)
-HW_DIVISION = _jitopts.DIVISION == "divider"
+def host_cpu() -> str:
+    """LLVM's name for this CPU (``znver1``, ``rocketlake``, ...), or empty."""
+    try:
+        import llvmlite.binding as ll
+        return ll.get_host_cpu_name()
+    except Exception:  # pragma: no cover - llvmlite moved
+        return ""
+
+
+_AMD = ("znver", "bdver", "btver", "amdfam")
+
+
+def parse_division(text, cpu_name):
+    """``"fma"`` or ``"divider"`` from an ``OPTLAB_DIVISION`` value: how a float64 quotient by a
+    divisor shared along a loop (a bias correction) is taken. Both give the same bits
+    (:func:`div_rn`); which is faster depends on the CPU. ``auto``: the divider on AMD (LLVM's
+    CPU name ``znver*`` and the older AMD families), four FMAs elsewhere, as measured in
+    docs/DESIGN.md ("Division: the divider or four FMAs"). Raises ValueError naming the value
+    and what is allowed."""
+    text = (text or "auto").strip().lower()
+    if text == "auto":
+        return "divider" if cpu_name.startswith(_AMD) else "fma"
+    if text in ("fma", "divider"):
+        return text
+    raise ValueError(f"OPTLAB_DIVISION={text!r} is not one of auto, fma, divider")
+
+
+#: the division in use (:func:`parse_division` of ``OPTLAB_DIVISION``), and the message of a bad
+#: value (None when good): optlab.engine.jitopts puts both in every kernel identity and in the
+#: checks that stop a run
+DIVISION_ERROR = None
+try:
+    DIVISION = parse_division(os.environ.get("OPTLAB_DIVISION"), host_cpu())
+except ValueError as _e:
+    DIVISION_ERROR = str(_e)
+    DIVISION = "fma"
+
+#: div_rn divides with the divider (a compile-time constant)
+HW_DIVISION = DIVISION == "divider"
 
 
 @jitable
 def div_rn(a, c, rc):
     """``a / c``, from ``c`` and ``rc = 1.0 / c``: for a divisor shared by many quotients (a bias
     correction). The divider or :func:`div_fma`, whichever this CPU runs faster
-    (``jitopts.DIVISION``, decided once per process and part of every kernel's identity): the
+    (:data:`DIVISION`, decided once per process and part of every kernel's identity): the
     same bits either way."""
     if HW_DIVISION:
         return a / c
