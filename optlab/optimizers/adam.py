@@ -118,7 +118,8 @@ def _step_same_all(x, g, st, sc, hp, hs, t, n):
             x[d, j] = xi
             st[S_EXP_AVG, d, j] = m
             st[S_EXP_AVG_SQ, d, j] = v
-            st[S_MAX_EXP_AVG_SQ, d, j] = vm if amsgrad else vm0  # a plain store: see _update
+            # stored always (`if amsgrad:` became a store under a loop-invariant mask, microcoded on AMD)
+            st[S_MAX_EXP_AVG_SQ, d, j] = vm if amsgrad else vm0
 
 
 def step_shared(x, g, st, sc, hp, hs, t, n):
