@@ -10,6 +10,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): the whole suite in one worker per physical core, where
+    there are two or more; a run of named files or tests in this process (0: no workers).
+
+    The suite's time is mostly compiling kernels, single-threaded work that two hardware threads
+    of one core share: on a 2-core AMD EPYC (one thread a core) two workers took the default run
+    from 20:07 to 11:09 with every cache empty; on a 2-vCPU Intel Xeon (two threads of one core)
+    two workers were slower, 12:15 against about 8 minutes (docs/DESIGN.md, "Test workers")."""
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return 0
+    from optlab.engine.warmup import physical_cores
+    n = physical_cores()
+    return n if n > 1 else 0
+
+
 def load_module(path, name):
     """A test helper module by path, under its own name: three folders of tests hold a
     ``generate.py``, and ``import generate`` would give whichever was imported first."""

@@ -276,6 +276,60 @@ def test_a_study_compiles_its_missing_kernels_up_front(tmp_path):
     assert "3 kernels (cpu_sgd, objective sphere, cpu_adagrad)" in p.stderr, p.stderr
 
 
+def test_compile_workers_are_one_per_physical_core(tmp_path, monkeypatch):
+    """Two hardware threads of one core count once (they share a core's compile work), one thread
+    a core counts each; without the topology files, half the logical CPUs; the variable wins."""
+    from optlab.engine import warmup
+
+    def topology(siblings):
+        root = tmp_path / "-".join(siblings)
+        for c, s in enumerate(siblings):
+            (root / f"cpu{c}" / "topology").mkdir(parents=True)
+            (root / f"cpu{c}" / "topology" / "thread_siblings_list").write_text(s + "\n")
+        return str(root)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert warmup.physical_cores(topology(["0,2", "1,3", "0,2", "1,3"])) == 2
+    assert warmup.physical_cores(topology(["0", "1", "2", "3"])) == 4
+    assert warmup.physical_cores(str(tmp_path / "none")) == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert warmup.physical_cores(topology(["0-1", "0-1"])) == 1
+    monkeypatch.setenv("OPTLAB_COMPILE_WORKERS", "3")
+    assert warmup.default_workers() == 3
+
+
+_UNGUARDED = """\
+from optlab.engine import warmup
+from optlab.errors import OptlabError
+print("compiled", warmup.precompile([warmup.KernelKey("sgd", "sphere", 2), warmup.KernelKey("adagrad", "sphere", 2)],
+                                    workers=2))
+try:  # the first key fails in its worker (a 2-D objective at 3-D), the second compiles in the other
+    warmup.precompile([warmup.KernelKey("rmsprop", "himmelblau", 3), warmup.KernelKey("sgd", "himmelblau", 2)],
+                      workers=2)
+except OptlabError as e:
+    print("error", e)
+"""
+
+
+def test_compile_workers_run_from_a_script_without_a_main_guard(tmp_path):
+    """Kernels compile in new worker processes that do not import the caller's script again (it
+    has no ``if __name__ == "__main__":``, and runs once); a worker's error reaches the caller
+    as the one-line error it is."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED)
+    env = dict(os.environ, OPTLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT),
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600,
+                       cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines == ["compiled ['cpu_sgd', 'objective sphere', 'cpu_adagrad']",
+                     "error Objective 'himmelblau' is 2-dimensional; got x0 of dimension 3"], p.stdout
+    cached = subprocess.run([sys.executable, "-c", "from optlab.engine import warmup as w; print([w.is_cached(w.KernelKey("
+                             "o, 'sphere', 2)) for o in ('sgd', 'adagrad')])"], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert cached.stdout.strip() == "[True, True]", cached.stderr
+
+
 KERNEL_LAYER = ("optlab.engine.ops", "optlab.engine.rng", "optlab.engine.driver", "optlab.engine.lbfgs_ops",
                 "optlab.engine.powexact", "optlab.optimizers._moments", "optlab.optimizers._lowp",
                 "optlab.objectives._vecmath", "optlab.objectives._sampling")

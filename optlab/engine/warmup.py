@@ -152,20 +152,39 @@ _USED: list = []
 _QUIET: list = []
 
 
+def physical_cores(sysfs: str = "/sys/devices/system/cpu") -> int:
+    """The cores this process may run on, the hardware threads of one core counted once (Linux:
+    each allowed CPU's ``topology/thread_siblings_list``). Where that cannot be read: half the
+    logical CPUs (the rule measured on hyperthreaded 2-vCPU machines, :func:`default_workers`)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = list(range(os.cpu_count() or 1))
+    cores = set()
+    for c in cpus:
+        try:
+            with open(f"{sysfs}/cpu{c}/topology/thread_siblings_list") as f:
+                cores.add(f.read().strip())
+        except OSError:
+            return max(1, len(cpus) // 2)
+    return max(1, len(cores))
+
+
 def default_workers() -> int:
-    """Processes that compile kernels side by side: ``$OPTLAB_COMPILE_WORKERS``, else one
-    per two logical CPUs. Compiling is branchy single-threaded work that two
-    hardware threads of one core share: on the 2-vCPU machines this project
-    runs on, two kernels compiled in two processes took 13.1 s against 10.8 s
-    one after the other in one process (which also shares Numba's start-up
-    and the helpers compiled on the way), so there it compiles in process."""
+    """Processes that compile kernels side by side: ``$OPTLAB_COMPILE_WORKERS``, else one per
+    physical core (:func:`physical_cores`). Compiling is branchy single-threaded work that two
+    hardware threads of one core share: on a 2-vCPU Intel Xeon (one core, two threads), two
+    kernels compiled in two processes took 13.1 s against 10.8 s one after the other in one
+    process (which also shares Numba's start-up and the helpers compiled on the way), so there
+    it compiles in process; on a 2-core AMD EPYC (one thread a core) two processes are faster
+    (docs/DESIGN.md, "Compile time")."""
     env = os.environ.get("OPTLAB_COMPILE_WORKERS")
     if env:
         try:
             return max(1, int(env))
         except ValueError:
             pass
-    return max(1, (os.cpu_count() or 1) // 2)
+    return physical_cores()
 
 
 @contextlib.contextmanager
@@ -242,17 +261,13 @@ def _kind_or_none(optimizer, scheduler):
         return None
 
 
-def _worker_init() -> None:  # pragma: no cover - runs in the worker processes
-    os.environ["OPTLAB_WARMUP_WORKER"] = "1"
-
-
 def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
     """Compile the kernels among ``keys`` that are not cached yet; returns their tags.
 
-    Several missing kernels compile in a pool of ``default_workers()``
-    processes (each compile is single-threaded), which all write to the disk
-    cache, or one after the other in this process where the machine has no
-    core to spare; a progress bar in an interactive terminal. Keys that share
+    Several missing kernels compile in ``default_workers()`` new processes
+    (each compile is single-threaded; :func:`_compile_in_workers`), which all
+    write to the disk cache, or one after the other in this process where the
+    machine has no core to spare; a progress bar in an interactive terminal. Keys that share
     a kernel (presets, aliases) compile once.
     """
     todo: dict[str, KernelKey] = {}  # one key per missing unit (shared units compile once)
@@ -286,14 +301,7 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
             finally:
                 _QUIET.pop()
             return tags
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        ctx = mp.get_context("spawn")  # a clean interpreter: no threads or Numba state inherited
-        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init) as pool:
-            for fut in as_completed([pool.submit(compile_one, key) for key in todo]):
-                fut.result()
-                if bar is not None:
-                    bar.update(1)
+        _compile_in_workers(todo, n_workers, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -303,6 +311,99 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
         from . import objective_cpu
         objective_cpu.forget_choices()
     return tags
+
+
+def _compile_in_workers(keys, n_workers, bar) -> None:
+    """Compile ``keys`` in ``n_workers`` new Python processes, each taking the next key as it
+    finishes one (:func:`_worker`: one key a line on its stdin, ``ok`` or the error on its
+    stdout); all write to the disk cache. New interpreters rather than multiprocessing's spawn,
+    which imports the caller's ``__main__`` again in every child: a script without an
+    ``if __name__ == "__main__":`` guard would run again there. An error in a worker stops the
+    others after their current key and is raised here (an :class:`~optlab.errors.OptlabError`
+    as one, with its message)."""
+    import dataclasses
+    import json
+    import subprocess
+    import threading
+    left = list(reversed(keys))
+    lock = threading.Lock()
+    failed: list = []
+    procs: list = []
+    env = {**os.environ, "OPTLAB_WARMUP_WORKER": "1"}
+    cmd = [sys.executable, "-c", "from optlab.engine.warmup import _worker; _worker()"]
+
+    def pull():
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        procs.append(proc)
+        try:
+            while True:
+                with lock:
+                    if failed or not left:
+                        return
+                    key = left.pop()
+                proc.stdin.write(json.dumps(dataclasses.asdict(key)) + "\n")
+                proc.stdin.flush()
+                reply = proc.stdout.readline()
+                if reply.strip() != "ok":
+                    with lock:
+                        failed.append((key, reply))
+                    return
+                if bar is not None:
+                    with lock:
+                        bar.update(1)
+        except OSError as e:  # the worker died (its pipe closed)
+            with lock:
+                failed.append((key, json.dumps(["", str(e)])))
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+            proc.wait()
+
+    threads = [threading.Thread(target=pull, daemon=True) for _ in range(n_workers)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        if any(t.is_alive() for t in threads):  # interrupted (Ctrl-C): no key is half-written
+            for proc in procs:                  # to the cache (each is renamed into place whole)
+                proc.kill()
+    if failed:
+        key, reply = failed[0]
+        try:
+            kind, msg = json.loads(reply)
+        except ValueError:
+            kind, msg = "", f"the worker process stopped ({reply.strip() or 'no reply'})"
+        if kind == "OptlabError":
+            from ..errors import OptlabError
+            raise OptlabError(msg)
+        raise RuntimeError(f"compiling {key} in a worker process failed: {msg}")
+
+
+def _worker() -> None:  # pragma: no cover - runs in the worker processes (_compile_in_workers)
+    """A compile worker: a :class:`KernelKey` as JSON on each line of stdin, compiled
+    (:func:`compile_one`); ``ok`` on stdout, or ``[error kind, message]`` and stop."""
+    import json
+    import signal
+    import traceback
+    from ..errors import OptlabError
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the caller stops the workers
+    for line in sys.stdin:
+        d = json.loads(line)
+        if d.get("record_state") is not None:
+            d["record_state"] = tuple(d["record_state"])
+        try:
+            compile_one(KernelKey(**d))
+        except OptlabError as e:
+            print(json.dumps(["OptlabError", str(e)]), flush=True)
+            return
+        except Exception:
+            print(json.dumps(["", traceback.format_exc()]), flush=True)
+            return
+        print("ok", flush=True)
 
 
 def ensure(keys) -> None:
