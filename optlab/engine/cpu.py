@@ -156,6 +156,14 @@ HEADER = codegen.register_template(
     + _SCHED_IMPORT + _BOUND_ARGS + _BOUND_STEP + _BOUND_IMPORT)
 
 
+#: the kernel's own reference counting off: it allocates nothing (cpu.workspace passes every array
+#: in), and with it on, Numba increfs and decrefs the block arrays around the IR-inlined optimizer
+#: step, a dozen calls with an atomic add each, every block and step, that its pruning pass does
+#: not remove (the step's loops lie between them): 5% of Adam's lr sweep on a 2-core AMD EPYC
+#: (docs/DESIGN.md, "Reference counts"). The helpers it calls keep theirs (a null meminfo is a no-op)
+NO_NRT = ", _nrt=False"
+
+
 def has_shared_step(opt_spec) -> bool:
     """True when the optimizer's kernels offer ``step_shared``: its step without the paths of
     per-trajectory hyperparameters, for runs that have none (``source(shared=True)``)."""
@@ -228,7 +236,7 @@ def _source(opt_spec, obj_spec, dim, schedule, bounded, record_state, shared, dt
     if bounded:
         imports.append(_BOUND_IMPORT)
     src = _TEMPLATE.format(
-        header=HEADER, block=block, step=BLOCK_STEP, jit=jitopts.decorator_text(),
+        header=HEADER, block=block, step=BLOCK_STEP, jit=jitopts.decorator_text() + NO_NRT,
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
         imports="\n".join(imports), look_eval=look_eval, **sched,
