@@ -330,7 +330,9 @@ def _compile_in_workers(keys, n_workers, bar) -> None:
     failed: list = []
     procs: list = []
     env = {**os.environ, "OPTLAB_WARMUP_WORKER": "1"}
-    cmd = [sys.executable, "-c", "from optlab.engine.warmup import _worker; _worker()"]
+    # the caller's import path, as multiprocessing gives a child (a script may have put optlab on it)
+    cmd = [sys.executable, "-c", f"import sys; sys.path[:] = {sys.path!r}; "
+           "from optlab.engine.warmup import _worker; _worker()"]
 
     def pull():
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -391,6 +393,7 @@ def _worker() -> None:  # pragma: no cover - runs in the worker processes (_comp
     import traceback
     from ..errors import OptlabError
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the caller stops the workers
+    reply, sys.stdout = sys.stdout, sys.stderr  # stdout carries the replies only
     for line in sys.stdin:
         d = json.loads(line)
         if d.get("record_state") is not None:
@@ -398,12 +401,12 @@ def _worker() -> None:  # pragma: no cover - runs in the worker processes (_comp
         try:
             compile_one(KernelKey(**d))
         except OptlabError as e:
-            print(json.dumps(["OptlabError", str(e)]), flush=True)
+            print(json.dumps(["OptlabError", str(e)]), file=reply, flush=True)
             return
         except Exception:
-            print(json.dumps(["", traceback.format_exc()]), flush=True)
+            print(json.dumps(["", traceback.format_exc()]), file=reply, flush=True)
             return
-        print("ok", flush=True)
+        print("ok", file=reply, flush=True)
 
 
 def ensure(keys) -> None:
