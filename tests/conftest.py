@@ -17,7 +17,7 @@ def pytest_xdist_auto_num_workers(config):
     The suite's time is mostly compiling kernels, single-threaded work that two hardware threads
     of one core share: on a 2-core AMD EPYC (one thread a core) two workers took the default run
     from 20:07 to 11:09 with every cache empty; on a 2-vCPU Intel Xeon (two threads of one core)
-    two workers were slower, 12:15 against about 8 minutes (docs/DESIGN.md, "Test workers")."""
+    two workers were slower, 12:15 against about 8 minutes (docs/DESIGN.md, "Compile workers and test workers")."""
     if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
         return 0
     from optlab.engine.warmup import physical_cores

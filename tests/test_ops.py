@@ -94,12 +94,12 @@ def test_div_rn_under_this_process_division():
     ("FMA", "znver1", "fma"), (" divider ", "icelake-server", "divider"),
 ])
 def test_division_rule(text, cpu, want):
-    from optlab.engine.jitopts import parse_division
+    from optlab.engine.ops import parse_division
     assert parse_division(text, cpu) == want
 
 
 def test_division_bad_value():
-    from optlab.engine.jitopts import parse_division
+    from optlab.engine.ops import parse_division
     with pytest.raises(ValueError, match=r"OPTLAB_DIVISION='slow' is not one of auto, fma, divider"):
         parse_division("slow", "znver1")
 

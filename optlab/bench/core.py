@@ -303,13 +303,13 @@ def main(argv=None) -> int:
         args.n, args.steps, args.repeat = 2000, 100, 1
     min_s = 0.0 if args.quick else args.min_seconds
     results = {}
-    from ..engine import jitopts
+    from ..engine import jitopts, ops
     from .compile import cpu_model
     widths = ", ".join(f"{k} {v or 'LLVM default'}" for k, v in jitopts.WIDTHS.items()) if jitopts.WIDTH_HOOK \
         else "LLVM's defaults"
     print(f"optlab bench -- {cpu_model()}, {os.cpu_count()} cores, numba threads={_threads()}; "
-          f"vector widths: {widths} (OPTLAB_VECTOR_WIDTH); shared divisors: {jitopts.DIVISION} "
-          f"(OPTLAB_DIVISION, LLVM's CPU {jitopts.host_cpu() or 'unknown'})")
+          f"vector widths: {widths} (OPTLAB_VECTOR_WIDTH); shared divisors: {ops.DIVISION} "
+          f"(OPTLAB_DIVISION, LLVM's CPU {ops.host_cpu() or 'unknown'})")
     if "core" in run:
         results["core"] = bench_core(args.n, args.steps, args.repeat, numpy_steps=min(args.steps, 200),
                                      min_seconds=min_s)

@@ -32,7 +32,7 @@ Measured in docs/DESIGN.md ("Vector width per dtype").
 
 **Division.** A float64 quotient by a divisor shared along a loop (Adam's, NAdam's and RAdam's
 bias corrections) is taken either by the divider or by :func:`optlab.engine.ops.div_rn`'s four
-FMAs from the reciprocal: the same bits, a speed that depends on the CPU (:func:`parse_division`,
+FMAs from the reciprocal: the same bits, a speed that depends on the CPU (:func:`optlab.engine.ops.parse_division`,
 ``OPTLAB_DIVISION=auto|fma|divider``; part of :data:`FINGERPRINT`).
 """
 from __future__ import annotations
@@ -153,7 +153,7 @@ WIDTH_HOOK = _install_width_hook()
 
 # the division in use (see optlab.engine.ops.parse_division): decided in the kernel layer, which
 # imports nothing else from optlab; a bad ``OPTLAB_DIVISION`` stops every run like a bad width
-from .ops import DIVISION, DIVISION_ERROR, host_cpu, parse_division  # noqa: E402,F401
+from .ops import DIVISION, DIVISION_ERROR  # noqa: E402
 
 WIDTH_ERROR = WIDTH_ERROR or DIVISION_ERROR
 

@@ -177,7 +177,7 @@ def default_workers() -> int:
     kernels compiled in two processes took 13.1 s against 10.8 s one after the other in one
     process (which also shares Numba's start-up and the helpers compiled on the way), so there
     it compiles in process; on a 2-core AMD EPYC (one thread a core) two processes are faster
-    (docs/DESIGN.md, "Compile time")."""
+    (docs/DESIGN.md, "Compile workers and test workers")."""
     env = os.environ.get("OPTLAB_COMPILE_WORKERS")
     if env:
         try:
