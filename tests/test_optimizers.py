@@ -196,6 +196,24 @@ def test_lr_sweep_equals_separate_runs(name):
             np.testing.assert_array_equal(r.extra[key][sel], one.extra[key])
 
 
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("opts", [dict(amsgrad=True, weight_decay=0.01), dict(amsgrad=False, maximize=True)])
+def test_adam_lr_sweep_with_and_without_amsgrad_equals_separate_runs(opts, dtype):
+    """Adam's lr-sweep path has a loop for each amsgrad setting (without it, max_exp_avg_sq is
+    neither read nor written): both give each trajectory its own run's bits."""
+    n = 300
+    idx = np.arange(n) % 3
+    lrs = np.array([1e-2, 3e-3, 0.3])
+    x0 = np.array([-1.5, 2.0]) + 0.003 * np.arange(n)[:, None]
+    r = optlab.simulate("adam", "rosenbrock", x0=x0, steps=40, progress=False, lr=lrs[idx], dtype=dtype, **opts)
+    for c in range(3):
+        sel = np.flatnonzero(idx == c)
+        one = optlab.simulate("adam", "rosenbrock", x0=x0[sel], steps=40, progress=False, lr=lrs[c], dtype=dtype,
+                              **opts)
+        np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"lr={lrs[c]}")
+        np.testing.assert_array_equal(r.x_final[sel], one.x_final)
+
 # --- semantics -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [n for n in ELEMENTWISE if "maximize" in optlab.optimizers.get(n).defaults])

@@ -149,16 +149,26 @@ def step(x, g, st, sc, hp, hs, t, n):
         rc2 = 1.0 / c2
         for j in range(n):
             sc[K_STEP_SIZE, j] = div_rn(hp[H_LR, j], bc1, rbc1)  # lr / bc1 without the divider
+        if not amsgrad:  # the sweep's usual case: max_exp_avg_sq neither read nor written; its row stays zero
+            for d in range(x.shape[0]):
+                for j in range(n):
+                    v0 = st[S_EXP_AVG_SQ, d, j]  # also the unused max (a 0.0 would make v float64 in float32 runs)
+                    xi, m, v, _ = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], v0,
+                                          v0, hp[H_LR, j], b1, b2, eps, wd,
+                                          sc[K_STEP_SIZE, j], c2, rc2, maximize, decoupled, False)
+                    x[d, j] = xi
+                    st[S_EXP_AVG, d, j] = m
+                    st[S_EXP_AVG_SQ, d, j] = v
+            return
         for d in range(x.shape[0]):
             for j in range(n):
-                vm0 = st[S_MAX_EXP_AVG_SQ, d, j]
                 xi, m, v, vm = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j],
-                                       vm0, hp[H_LR, j], b1, b2, eps, wd,
-                                       sc[K_STEP_SIZE, j], c2, rc2, maximize, decoupled, amsgrad)
+                                       st[S_MAX_EXP_AVG_SQ, d, j], hp[H_LR, j], b1, b2, eps, wd,
+                                       sc[K_STEP_SIZE, j], c2, rc2, maximize, decoupled, True)
                 x[d, j] = xi
                 st[S_EXP_AVG, d, j] = m
                 st[S_EXP_AVG_SQ, d, j] = v
-                st[S_MAX_EXP_AVG_SQ, d, j] = vm if amsgrad else vm0
+                st[S_MAX_EXP_AVG_SQ, d, j] = vm
         return
     # a sweep: this step's per-trajectory scalars, then the same coordinate update
     if t == 1 and sc[K_SAME_BETAS, 0] == 0.0 and hp[H_SCHEDULE, 0] < 2.0:
