@@ -43,6 +43,7 @@ def _scripted_timer(monkeypatch, times, calls):
     monkeypatch.setattr(peers, "best_alternating", fake)
 
 
+@pytest.mark.slow
 def test_core_figures_are_workload_over_time(monkeypatch):
     """Each rate is its own side's work (the numpy side runs fewer steps) over its own time."""
     from optlab.bench import core
@@ -115,6 +116,7 @@ def test_bench_rejects_bad_sizes_in_one_line(capsys):
     assert "--min-seconds must be a finite number >= 0, got -1.0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_optimizer_table_rows(monkeypatch, capsys):
     """Shared, sweep and numpy figures are each run's work over its own time (numpy runs fewer
     steps); an optimizer without a numpy reference gets no numpy figure and says why."""
@@ -201,6 +203,7 @@ def test_peers_skip_missing_ones_in_one_line(monkeypatch, capsys, tmp_path):
     assert "BELOW TARGET" in numba_line  # 0.5x against a target above it
 
 
+@pytest.mark.slow
 def test_peers_smoke_with_jax_and_torch(tmp_path):
     pytest.importorskip("jax")
     pytest.importorskip("optax")
@@ -262,6 +265,7 @@ def test_objective_peers_compute_the_objective(name, peer):
         assert np.allclose(grad, g_ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_objective_peer_table_on_linear_regression(capsys):
     """Full batch and minibatches of 32 (the engine's own batches): the peers start from the
     engine's loss and end on its points."""

@@ -122,6 +122,7 @@ def test_torch_runs_show_the_edge_of_stability_on_their_own():
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_live_parity_prefixes():
     pytest.importorskip("torch")
     _, recorded = _reference()

@@ -205,6 +205,7 @@ def test_sigint_to_a_run(tmp_path):
         assert r.loss_final is not None and r.n_traj == 5
 
 
+@pytest.mark.slow
 def test_sigint_to_a_multirun_then_resume(tmp_path):
     """Ctrl-C after two jobs; then one finished job's npz is cut in half: the resumed sweep re-runs that
     job and those never finished, and skips only the intact ones."""

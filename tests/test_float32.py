@@ -211,6 +211,7 @@ def test_float32_paths_agree_whatever_the_neighbours():
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_live_float32_parity():
     torch = pytest.importorskip("torch")
     if torch.__version__.split("+")[0] != "2.13.0":

@@ -210,6 +210,7 @@ def test_an_unusable_cache_folder_compiles_in_memory_with_one_warning(filled, tm
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_two_processes_compiling_one_kernel_at_once_agree(filled, tmp_path):
     _, expect = filled
     cache = tmp_path / "race"

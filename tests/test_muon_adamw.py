@@ -97,6 +97,7 @@ def test_per_trajectory_hyperparameters_equal_separate_runs():
         np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"setting {c}")
 
 
+@pytest.mark.slow
 def test_pure_python_path_gives_the_same_bits(tmp_path):
     """NUMBA_DISABLE_JIT=1 runs the same kernel source as Python (exact fma fallback): h = 3 and h = 70
     (the dot product's main loop)."""

@@ -159,6 +159,7 @@ def test_offline_parity_every_optimizer(group):
 
 @pytest.mark.parity
 @pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.slow
 def test_live_parity(group):
     pytest.importorskip("torch")
     for case in (c for c in CASES if c["group"] == group and c["n"] == 1 and _core(c)):  # n > 1: below
@@ -175,6 +176,7 @@ def test_live_parity_every_optimizer(group):
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_live_per_trajectory_options_against_torch_one_trajectory_at_a_time():
     """One engine call with a per-trajectory option array against torch, one trajectory at a time
     (the cases of ``scheduled.PER_TRAJECTORY``: StepLR step_size [10, 20, 30], LinearLR total_iters,

@@ -315,6 +315,7 @@ def lr_schedules_run(tmp_path_factory):
     return summary, metrics, arrays, out
 
 
+@pytest.mark.slow
 def test_lr_schedules_theory_table_is_what_the_arrays_say(lr_schedules_run):
     summary, metrics, z, out = lr_schedules_run
     assert summary["figures"] == ["lr_schedules.png", "lr_schedules_warmup.png"]   # quick() checked the files
@@ -347,6 +348,7 @@ def test_lr_schedules_theory_table_is_what_the_arrays_say(lr_schedules_run):
     assert "PASS" in summary["table"] and "FAIL" not in summary["table"]
 
 
+@pytest.mark.slow
 def test_lr_schedules_lessons_hold_on_fresh_minibatches(lr_schedules_run):
     """The tuned runs again, alone: other trajectory numbers, so other minibatch orders."""
     _, metrics, z, _ = lr_schedules_run
@@ -377,6 +379,7 @@ def test_lr_schedules_lessons_hold_on_fresh_minibatches(lr_schedules_run):
     assert failed["cosine"] >= 0.5 and failed["cosine"] - failed["warmup_cosine"] >= 0.4, failed
 
 
+@pytest.mark.slow
 def test_lr_schedules_lr_curves_have_their_shapes(lr_schedules_run):
     """The recorded lr of each tuned schedule against the closed forms of torch's documentation."""
     _, metrics, z, _ = lr_schedules_run
@@ -406,6 +409,7 @@ def test_lr_schedules_lr_curves_have_their_shapes(lr_schedules_run):
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_lr_schedules_lr_curves_are_torchs(lr_schedules_run):
     """Each recorded lr curve equals, bit for bit, what torch's scheduler puts in param_groups[0]["lr"]
     after t scheduler steps (t the recorded step)."""

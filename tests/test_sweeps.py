@@ -52,6 +52,7 @@ def test_joblib_sweep_runs_in_parallel_workers_from_the_kernel_cache(warm_cache,
     assert "every kernel came from the disk cache" in md_text
 
 
+@pytest.mark.slow
 def test_shards_of_a_study_merge_into_the_unsharded_result(warm_cache, tmp_path):
     sharded, whole = tmp_path / "sharded", tmp_path / "whole"
     p = run_cli("-m", "+study.starts=30", "+engine.num_shards=3", "+engine.shard=0,1,2", *SMALL,
@@ -203,6 +204,7 @@ sys.exit(subprocess.run(args, stdout=out, stderr=err).returncode)
 _SACCT = 'print("JobID|State|NodeList")\n'
 
 
+@pytest.mark.slow
 def test_slurm_sweep_through_submitit(warm_cache, tmp_path):
     """hydra/launcher=slurm end to end: the SLURM launcher and submitit as on a cluster, the
     scheduler's three commands stood in for. The file's resources reach sbatch, every job runs in
@@ -233,6 +235,7 @@ def test_slurm_sweep_through_submitit(warm_cache, tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_sweep_on_a_local_instance(warm_cache, tmp_path):
     pytest.importorskip("ray")
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")

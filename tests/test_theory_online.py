@@ -196,6 +196,7 @@ def test_engine_matches_torch_reference():
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_torch_reference_is_current():
     pytest.importorskip("torch")
     live = {**online_reference.adam_runs(), **online_reference.range_run()}

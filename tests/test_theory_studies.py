@@ -184,6 +184,7 @@ def test_engine_matches_torch_reference():
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_torch_reference_is_current():
     pytest.importorskip("torch")
     live = {**theory_reference.cycle_runs(), **theory_reference.edge_runs()}
