@@ -183,18 +183,25 @@ def test_per_trajectory_hyperparameters_equal_separate_runs(name):
 def test_lr_sweep_equals_separate_runs(name):
     # only lr differs between trajectories: the kernels' lr-sweep paths (one schedule for the
     # block, a step size per trajectory) must give the bits of one run per lr
-    n = 300  # two blocks of the CPU engine at D = 2
-    idx = np.arange(n) % 3
-    lrs = np.asarray(TRIPLES[name]["lr"])
-    x0 = np.array([-1.5, 2.0]) + 0.003 * np.arange(n)[:, None]
-    r = optlab.simulate(name, "rosenbrock", x0=x0, steps=40, progress=False, lr=lrs[idx])
+    r, sel, one = _lr_sweep_and_separate_runs(name, np.asarray(TRIPLES[name]["lr"]))
     for c in range(3):
-        sel = np.flatnonzero(idx == c)
-        one = optlab.simulate(name, "rosenbrock", x0=x0[sel], steps=40, progress=False, lr=lrs[c])
-        np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"{name} lr={lrs[c]}")
         for key in r.extra:
-            np.testing.assert_array_equal(r.extra[key][sel], one.extra[key])
+            np.testing.assert_array_equal(r.extra[key][sel[c]], one[c].extra[key])
 
+
+def _lr_sweep_and_separate_runs(name, lrs, **kw):
+    """(the sweep's result, each lr's trajectories, each lr's own run) on 300 trajectories (two
+    blocks of the CPU engine at D = 2), every third with the same lr; x is checked here."""
+    n = 300
+    idx = np.arange(n) % 3
+    x0 = np.array([-1.5, 2.0]) + 0.003 * np.arange(n)[:, None]
+    r = optlab.simulate(name, "rosenbrock", x0=x0, steps=40, progress=False, lr=lrs[idx], **kw)
+    sel = [np.flatnonzero(idx == c) for c in range(3)]
+    one = [optlab.simulate(name, "rosenbrock", x0=x0[sel[c]], steps=40, progress=False, lr=lrs[c], **kw)
+           for c in range(3)]
+    for c in range(3):
+        np.testing.assert_array_equal(r.x[sel[c]], one[c].x, err_msg=f"{name} lr={lrs[c]}")
+    return r, sel, one
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -202,17 +209,10 @@ def test_lr_sweep_equals_separate_runs(name):
 def test_adam_lr_sweep_with_and_without_amsgrad_equals_separate_runs(opts, dtype):
     """Adam's lr-sweep path has a loop for each amsgrad setting (without it, max_exp_avg_sq is
     neither read nor written): both give each trajectory its own run's bits."""
-    n = 300
-    idx = np.arange(n) % 3
-    lrs = np.array([1e-2, 3e-3, 0.3])
-    x0 = np.array([-1.5, 2.0]) + 0.003 * np.arange(n)[:, None]
-    r = optlab.simulate("adam", "rosenbrock", x0=x0, steps=40, progress=False, lr=lrs[idx], dtype=dtype, **opts)
+    r, sel, one = _lr_sweep_and_separate_runs("adam", np.array([1e-2, 3e-3, 0.3]), dtype=dtype, **opts)
     for c in range(3):
-        sel = np.flatnonzero(idx == c)
-        one = optlab.simulate("adam", "rosenbrock", x0=x0[sel], steps=40, progress=False, lr=lrs[c], dtype=dtype,
-                              **opts)
-        np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"lr={lrs[c]}")
-        np.testing.assert_array_equal(r.x_final[sel], one.x_final)
+        np.testing.assert_array_equal(r.x_final[sel[c]], one[c].x_final)
+
 
 # --- semantics -------------------------------------------------------------------------------------
 
