@@ -514,7 +514,8 @@ def test_asgd_eta_from_series_rounds_as_libm_pow():
     # while every |lambd lr t| of a block is at most 2**-8, ASGD's sweep path takes
     # (1 + d) ** -alpha from its binomial series (FMAs only; to d**2 below 1e-5, to d**3 below
     # 1.7e-4); compiled, over 400,000 (lr, lambd, t) with d log-spread from 1e-14 to 1e-5, 1.7e-4
-    # or 2**-8, either sign, it must give torch's float32 eta
+    # or 2**-8, either sign, it must give torch's float32 eta; the block's bound is init's without a
+    # scheduler, and found again each step under one (init's is then stale: zero here)
     from numba import njit
     from optlab.optimizers import asgd
 
@@ -527,7 +528,7 @@ def test_asgd_eta_from_series_rounds_as_libm_pow():
     for alpha in (0.75, 0.5, 0.25, 1.0):
         for rep in range(400):
             t = float(rng.integers(1, 100_000))
-            hp = np.zeros((5, n))
+            hp = np.zeros((asgd.H_SCHEDULE + 1, n))
             hp[asgd.H_LR] = 10.0 ** rng.uniform(-5, 0, n)
             top = (asgd.SERIES_SHORT, asgd.SERIES_MID, asgd.SERIES_MAX)[rep % 3]
             d = 10.0 ** rng.uniform(-14, np.log10(top), n) * rng.choice([-1.0, 1.0], n)
@@ -535,16 +536,22 @@ def test_asgd_eta_from_series_rounds_as_libm_pow():
             hp[asgd.H_T0] = 1e6
             sc = np.zeros((asgd.K_SAME_REST + 1, n))  # every row the kernel's init sets
             sc[asgd.K_SAME_REST] = rep % 3 == 0  # init's flag (t0 is shared either way)
-            sc[asgd.K_LAMBD_LR_MAX] = np.abs(hp[asgd.H_LAMBD] * hp[asgd.H_LR]).max()  # as init sets it
+            if rep % 2:  # no scheduler: the bound init set holds
+                hp[asgd.H_SCHEDULE] = -1.0
+                sc[asgd.K_LAMBD_LR_MAX] = np.abs(hp[asgd.H_LAMBD] * hp[asgd.H_LR]).max()  # as init sets it
+            else:  # a scheduler (flag 0 or 1): init's bound (here 0) is stale, the step finds this one's
+                hp[asgd.H_SCHEDULE] = rep % 4 // 2
             assert etas(sc, hp, t, alpha, n) == 0, (alpha, t)
             want = np.array([np.float32(lr / (1.0 + lam * lr * t) ** alpha)
                              for lr, lam in zip(hp[asgd.H_LR], hp[asgd.H_LAMBD])], dtype=np.float64)
             np.testing.assert_array_equal(sc[asgd.K_ETA], want, err_msg=f"alpha={alpha} t={t}")
             assert np.all(sc[asgd.K_MU] == 1.0)
+    hp[asgd.H_SCHEDULE] = -1.0
     sc[asgd.K_LAMBD_LR_MAX] = 2.0 * asgd.SERIES_MAX / t  # the block's bound too far
     assert etas(sc, hp, t, 0.75, n) == -1
     sc[asgd.K_LAMBD_LR_MAX] = 0.0  # a bound from init that a scheduler's larger lr outgrew
-    hp[asgd.H_LAMBD, 17] = 1e-3 / (hp[asgd.H_LR, 17] * t)  # d = 1e-3: past the short series
+    hp[asgd.H_LAMBD, 17] = 2.0 * asgd.SERIES_MAX / (hp[asgd.H_LR, 17] * t)  # past the series
+    hp[asgd.H_SCHEDULE] = 0.0
     assert etas(sc, hp, t, 0.75, n) == -1
 
 

@@ -50,7 +50,8 @@ def start(x0, hp, i0, n, x, g, f, xa, fa, st, sc, hb, bf, gn, bt, dt, ht):
             g[d, j] = 0.0
     for k in range(hb.shape[0]):
         for j in range(x.shape[1]):
-            hb[k, j] = hp[k, i0 + (j if j < n else 0)] if k < hp.shape[0] else 0.0
+            # the H_SCHEDULE row: -1, no scheduler (schedule_start overwrites it in a scheduled kernel)
+            hb[k, j] = hp[k, i0 + (j if j < n else 0)] if k < hp.shape[0] else -1.0
     for d in range(xa.shape[0]):
         for j in range(xa.shape[1]):
             xa[d, j] = 0.0
@@ -187,7 +188,8 @@ def finish(x, f, gn, bf, bt, dt, ht, sc, fs0, nsx, i0, n,
 # optlab.schedulers, ``row = sidx[trajectory]`` (one row per distinct setting). ReduceLROnPlateau,
 # which follows the loss, runs here instead, as torch's ``step(metrics)`` after each optimizer step.
 # The optimizer sees the schedule only through its hyperparameter rows, and through one more row,
-# ``hb[len(vector)]`` (its ``H_SCHEDULE``): 0 when every trajectory of the block follows the same
+# ``hb[len(vector)]`` (its ``H_SCHEDULE``): -1 in a kernel without a scheduler (:func:`start`: every
+# hyperparameter keeps the value init saw), 0 when every trajectory of the block follows the same
 # schedule row (its shared-hyperparameter paths stay valid), 1 when their lrs may differ, 2 when
 # their momenta or betas may differ from step to step (no path may assume a beta fixed in time).
 

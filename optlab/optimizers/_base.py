@@ -277,11 +277,13 @@ def check_bool(v, *names):
 _ROWS = (("st", "S_", "state"), ("sc", "K_", "scalars"), ("hp", "H_", "vector"))
 
 #: the block's hyperparameter array has one more row than ``vector``, written by the engine's
-#: driver: 0 when the block's trajectories share one lr schedule (or none), 1 when their
-#: learning rates may differ from one another, 2 when their momenta or betas may also change
-#: from step to step (a momentum-cycling scheduler). An optimizer whose ``init`` decides a path
-#: once from the uniformity of lr or betas names it ``H_SCHEDULE = len(vector)`` and reads it
-#: there (Adam, NAdam); the others never need it, since they read lr and momentum every step.
+#: driver: -1 without a scheduler (the hyperparameters init saw hold for the whole run), 0 when
+#: the block's trajectories share one lr schedule, 1 when their learning rates may differ from
+#: one another, 2 when their momenta or betas may also change from step to step (a
+#: momentum-cycling scheduler). An optimizer whose ``init`` decides a path once from the
+#: uniformity of lr or betas, or keeps a bound on the lrs it saw, names it ``H_SCHEDULE =
+#: len(vector)`` and reads it there (Adam, NAdam, ASGD); the others never need it, since they
+#: read lr and momentum every step.
 SCHEDULE_ROW = "H_SCHEDULE"
 
 

@@ -47,7 +47,7 @@ K_MEND = 13
 MAX_RUNS = 8
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
-H_SCHEDULE = 5  # the driver's: 0 one lr schedule (or none), 1 lrs differ, 2 betas change per step
+H_SCHEDULE = 5  # the driver's: -1 none, 0 one lr schedule, 1 lrs differ, 2 betas change per step
 # K_STEP_SIZE is lr / bc1, K_SQRT_BC2 sqrt(bc2) and K_RC2 1 / sqrt(bc2), this step's; K_SAME_ALL: the block shares every
 # hyperparameter (scalars in registers), K_SAME_BETAS: it shares one
 # (beta1, beta2) (set by init).  hs: amsgrad, maximize, decoupled.
@@ -63,7 +63,7 @@ def init(x, st, sc, hp, hs, n):
     vary = hp[H_SCHEDULE, 0]
     same = uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and vary < 2.0
     same_rest = same and uniform(hp, H_EPS, n) and uniform(hp, H_WEIGHT_DECAY, n)
-    same_all = same_rest and uniform(hp, H_LR, n) and vary == 0.0
+    same_all = same_rest and uniform(hp, H_LR, n) and vary <= 0.0
     for j in range(n):
         sc[K_POW1_HI, j] = 1.0  # beta ** 0 as a double-double (engine/powexact)
         sc[K_POW1_LO, j] = 0.0

@@ -36,12 +36,14 @@ from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, requ
 S_AX = 0
 # sc: per-trajectory scalars
 K_ETA, K_MU = 0, 1
-# K_LAMBD_LR_MAX: the largest |lambd * lr| of the block (set by init; the eta series' bound)
+# K_LAMBD_LR_MAX: the largest |lambd * lr| of the block (set by init; the eta series' bound while
+# no scheduler changes the lr)
 K_LAMBD_LR_MAX = 2
 # K_SAME_REST: the block shares one (lambd, alpha, t0) (set by init: no scheduler changes them)
 K_SAME_REST = 3
 # hp: the per-trajectory hyperparameters
 H_LR, H_LAMBD, H_ALPHA, H_T0, H_WEIGHT_DECAY = 0, 1, 2, 3, 4
+H_SCHEDULE = 5  # the driver's: -1 no scheduler (init's K_LAMBD_LR_MAX holds), else the lrs may change
 # K_ETA and K_MU hold float32 values (torch keeps them as float32 tensors).  hs: maximize.
 
 
@@ -145,8 +147,8 @@ def _float32_within(q):
 @jitable(inline="never")
 def _eta_by_series(sc, hp, tf, alpha, n):
     """:func:`_eta_by_roots` where ``d = lambd lr t`` is small (the block's largest
-    ``|lambd lr|``, from init, times t, and every ``|d|``, at most SERIES_MAX; else -1, and
-    the caller computes every eta again): ``(1 + d) ** -alpha`` as its binomial series to the
+    ``|lambd lr|`` times t at most SERIES_MAX; else -1, and the caller computes every eta
+    again): ``(1 + d) ** -alpha`` as its binomial series to the
     sixth power, in FMAs, so no square root and no division (the units that bound this step;
     0.59x of the shared lr on an Intel Xeon with roots). ``d`` is torch's ``b - 1`` exactly
     (``b = 1 + lambd * lr * step`` rounded as torch rounds it; the subtraction is exact near 1),
@@ -154,11 +156,21 @@ def _eta_by_series(sc, hp, tf, alpha, n):
     ``d ** 7 <= 2 ** -56`` and, with the roundings, ``lr (1 + d) ** -alpha`` lies within 5e-16
     (relative) of libm's quotient: the same float32 test with ETA_MARGIN keeps torch's bits.
     Smaller blocks' bounds cut the series sooner (to d ** 2 up to SERIES_SHORT, to d ** 3 up to
-    SERIES_MID: truncations below 1e-15, two FMAs or three fewer a trajectory)."""
-    # |d| <= |lambd lr| t, up to the roundings of torch's b (a few ulp): init's bound picks the
-    # series; each d is checked against it too (a scheduler may raise the lr after init): one
-    # beyond sends the block to the roots
-    bound = sc[K_LAMBD_LR_MAX, 0] * tf * (1.0 + 1e-12)
+    SERIES_MID: truncations below 1e-15, two FMAs or three fewer a trajectory). Returns 1 when
+    a trajectory's float32 rounding is unsure (the caller computes the block's etas with
+    libm's pow), else 0."""
+    # |d| <= |lambd lr| t, up to the roundings of torch's b (relatively a few ulp, and at most
+    # 2**-53 absolutely from the sum with 1: d a hair past a threshold, its truncation error too,
+    # still far inside ETA_MARGIN): the block's largest |lambd lr| picks the series, init's when no
+    # scheduler runs, this step's under one (a scheduler may raise the lr after init). Tested once
+    # for the block, not once a trajectory: a check per d cost the lr sweep 8% (an AMD EPYC)
+    big = sc[K_LAMBD_LR_MAX, 0]
+    if hp[H_SCHEDULE, 0] >= 0.0:
+        big = 0.0
+        for j in range(n):
+            a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
+            big = a if not (a <= big) else big
+    bound = big * tf * (1.0 + 1e-12)
     if not (bound <= SERIES_MAX):  # NaN too
         return -1
     a = -alpha  # binomial coefficients of (1 + d) ** a
@@ -168,39 +180,33 @@ def _eta_by_series(sc, hp, tf, alpha, n):
     c4 = c3 * (a - 3.0) / 4.0
     c5 = c4 * (a - 4.0) / 5.0
     c6 = c5 * (a - 5.0) / 6.0
-    bad = 0
-    far = 0
+    bad = False  # an or, not a count: one vector operation a trajectory, not four
     if bound <= SERIES_SHORT:  # truncation below bound ** 3 <= 1e-15: to d ** 2
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
-            far += not (abs(d) <= SERIES_SHORT)
             q = lr * fma(fma(c2, d, c1), d, 1.0)
             e, unsure = _float32_within(q)
-            bad += unsure
+            bad |= unsure
             sc[K_ETA, j] = e
     elif bound <= SERIES_MID:  # truncation below bound ** 4 <= 1e-15: to d ** 3
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
-            far += not (abs(d) <= SERIES_MID)
             q = lr * fma(fma(fma(c3, d, c2), d, c1), d, 1.0)
             e, unsure = _float32_within(q)
-            bad += unsure
+            bad |= unsure
             sc[K_ETA, j] = e
     else:
         for j in range(n):
             lr = hp[H_LR, j]
             d = (1.0 + hp[H_LAMBD, j] * lr * tf) - 1.0
-            far += not (abs(d) <= SERIES_MAX)
             q = lr * fma(fma(fma(fma(fma(fma(c6, d, c5), d, c4), d, c3), d, c2), d, c1), d, 1.0)
             e, unsure = _float32_within(q)
-            bad += unsure
+            bad |= unsure
             sc[K_ETA, j] = e
-    if far != 0:
-        return -1  # the caller computes every eta again
     _mu(sc, hp, tf, n)
-    return bad
+    return 1 if bad else 0
 
 
 @jitable(inline="never")

@@ -45,7 +45,7 @@ S_EXP_AVG, S_EXP_AVG_SQ = 0, 1
 K_MU_PRODUCT, K_COEF_G, K_COEF_M, K_BC2, K_INV_BC2, K_SAME, K_SAME_REST = 0, 1, 2, 3, 4, 5, 6
 # hp: the per-trajectory hyperparameters
 H_LR, H_BETA1, H_BETA2, H_EPS, H_WEIGHT_DECAY, H_MOMENTUM_DECAY = 0, 1, 2, 3, 4, 5
-H_SCHEDULE = 6  # the driver's: 0 one lr schedule (or none), 1 lrs differ, 2 betas change per step
+H_SCHEDULE = 6  # the driver's: -1 none, 0 one lr schedule, 1 lrs differ, 2 betas change per step
 # K_MU_PRODUCT holds float32 values; K_COEF_G and K_COEF_M are the coefficients of g and m;
 # K_SAME: the block shares one set of hyperparameters (set by init).  hs: maximize, decoupled.
 
@@ -55,12 +55,12 @@ def init(x, st, sc, hp, hs, n):
         for d in range(x.shape[0]):
             for j in range(n):
                 st[k, d, j] = 0.0
-    # hyperparameters are fixed (or one lr schedule for the block, H_SCHEDULE 0), and mu_product
+    # hyperparameters are fixed (H_SCHEDULE -1, or one lr schedule for the block, 0), and mu_product
     # starts at 1 for every trajectory: a block that shares them follows one schedule throughout
     vary = hp[H_SCHEDULE, 0]
     same_rest = (uniform(hp, H_BETA1, n) and uniform(hp, H_BETA2, n) and uniform(hp, H_EPS, n)
                  and uniform(hp, H_WEIGHT_DECAY, n) and uniform(hp, H_MOMENTUM_DECAY, n) and vary < 2.0)
-    same = same_rest and uniform(hp, H_LR, n) and vary == 0.0
+    same = same_rest and uniform(hp, H_LR, n) and vary <= 0.0
     for j in range(n):
         sc[K_MU_PRODUCT, j] = 1.0
         sc[K_SAME, j] = 1.0 if same else 0.0
