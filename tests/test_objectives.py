@@ -491,14 +491,30 @@ def _tables_draw(ctx, n, ns, bits, epoch, cnt, out):
     return ready
 
 
+def _tables_draw4(ctx, n, ns, bits, epoch, cnt, out):
+    """:func:`_tables_draw` four positions a call (``batch_positions_tab4``, the line fit's pass)."""
+    sk = ctx[3:3 + n]
+    si4 = np.zeros((4, n), np.int64)
+    ready, tab = _sampling.perm_tables(ctx, sk, 2, epoch, ns, bits, n)
+    r = 0
+    while ready and r + 4 <= cnt:
+        _sampling.batch_positions_tab4(si4, tab, r, ns, bits, n)
+        for k in range(4):
+            for j in range(n):
+                out[r + k, j] = si4[k, j]
+        r += 4
+    return ready, r
+
+
 def test_permutation_tables_draw_the_feistel_samples():
     """The round tables of an epoch (perm_tables, kept in the block's ctx and rebuilt when its tag
-    names another block or epoch) give permute's samples: compiled and in plain Python, for
-    sizes whose permutation cycle-walks, for every table width (1, 2 and 4 words a round), and
-    past PERM_MAX_BITS (no tables: the keys' path)."""
+    names another block or epoch) give permute's samples: compiled and in plain Python, one
+    position a call and four, for sizes whose permutation cycle-walks, for every table width
+    (1, 2 and 4 words a round), and past PERM_MAX_BITS (no tables: the keys' path)."""
     from numba import njit
     from optlab.engine import ops
     draw = njit(_tables_draw)
+    draw4 = njit(_tables_draw4)
     for ns in (1, 3, 17, 64, 100, 256, 257, 1000, 1024, 1025):
         bits = permutation_bits(ns)
         for n in (4, 37):
@@ -511,11 +527,19 @@ def test_permutation_tables_draw_the_feistel_samples():
                 ready = draw(ctx, n, ns, bits, epoch, ns, out)
                 assert ready == (bits <= _sampling.PERM_MAX_BITS), (ns, n)
                 assert np.array_equal(out, want), (ns, n, traj0, epoch)
+                out[:] = -1
+                ready4, k = draw4(ctx, n, ns, bits, epoch, ns, out)
+                assert ready4 == ready and k == (ns // 4 * 4 if ready else 0), (ns, n)
+                assert np.array_equal(out[:k], want[:k]), ("four a call", ns, n, traj0, epoch)
                 if ns <= 257 and n == 4:
                     out[:] = -1
                     ctx[3:] = 0  # no tables held: plain Python builds its own
                     assert _tables_draw(ctx, n, ns, bits, epoch, ns, out) == ready
                     assert np.array_equal(out, want), ("python", ns, traj0, epoch)
+                    out[:] = -1
+                    ctx[3:] = 0
+                    _, k = _tables_draw4(ctx, n, ns, bits, epoch, ns, out)
+                    assert np.array_equal(out[:k], want[:k]), ("python, four a call", ns, traj0, epoch)
     # a ctx without room for the tables takes the keys' path
     ctx = np.zeros(ops.CTX_HEAD + 6 * 8, np.int64)
     out = np.zeros((256, 8), np.int64)
