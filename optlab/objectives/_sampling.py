@@ -336,12 +336,12 @@ def _nib_jit(tab, row, e, j):
 @jitable(inline="never")
 def _pick4_jit(tab, row, e, j):
     """Entry ``e < 32``: words 0-3 by bits 3 and 4 of ``e``."""
-    m = -((e >> 3) & _iONE)
+    m = -_field(e, 3, _uONE)
     w0 = tab[row, j]
     w2 = tab[row + 2, j]
     a = w0 ^ ((w0 ^ tab[row + 1, j]) & m)
     b = w2 ^ ((w2 ^ tab[row + 3, j]) & m)
-    w = a ^ ((a ^ b) & -((e >> 4) & _iONE))
+    w = a ^ ((a ^ b) & -_field(e, 4, _uONE))
     return _field(w, (e & 7) * 8, _u255)
 
 
