@@ -271,7 +271,6 @@ def perm_tables(ctx, sk, used, epoch, ns, bits, n):
 
 
 _iONE = np.int64(1)
-_i255 = np.int64(255)
 
 
 def _perm_tables_jit(ctx, sk, used, epoch, ns, bits, n):
@@ -312,7 +311,6 @@ def _perm_tables_jit(ctx, sk, used, epoch, ns, bits, n):
     return True, tab
 
 
-_i15 = np.int64(15)
 _u15 = np.uint64(15)
 _u255 = np.uint64(255)
 
