@@ -51,12 +51,10 @@ def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
             st[S_AX, d, j] = 0.0
-    big = 0.0
     for j in range(n):
         sc[K_ETA, j] = float(np.float32(hp[H_LR, j]))
         sc[K_MU, j] = 1.0
-        a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
-        big = a if not (a <= big) else big  # only picks the series: each d is checked again
+    big = _lambd_lr_max(hp, n)  # the eta series' bound for the run (a step finds it again under a scheduler)
     # tested once, not every step: a scheduler changes the lr only
     same = 1.0 if uniform(hp, H_LAMBD, n) and uniform(hp, H_ALPHA, n) and uniform(hp, H_T0, n) else 0.0
     for j in range(n):
@@ -144,6 +142,17 @@ def _float32_within(q):
     return float(e), not (np.float32(q * (1.0 + ETA_MARGIN)) == e)
 
 
+@jitable
+def _lambd_lr_max(hp, n):
+    """The block's largest ``|lambd lr|``: the eta series' bound (init's for a run without a
+    scheduler, each step's under one)."""
+    big = 0.0
+    for j in range(n):
+        a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
+        big = a if not (a <= big) else big
+    return big
+
+
 @jitable(inline="never")
 def _eta_by_series(sc, hp, tf, alpha, n):
     """:func:`_eta_by_roots` where ``d = lambd lr t`` is small (the block's largest
@@ -164,12 +173,7 @@ def _eta_by_series(sc, hp, tf, alpha, n):
     # still far inside ETA_MARGIN): the block's largest |lambd lr| picks the series, init's when no
     # scheduler runs, this step's under one (a scheduler may raise the lr after init). Tested once
     # for the block, not once a trajectory: a check per d cost the lr sweep 8% (an AMD EPYC)
-    big = sc[K_LAMBD_LR_MAX, 0]
-    if hp[H_SCHEDULE, 0] >= 0.0:
-        big = 0.0
-        for j in range(n):
-            a = abs(hp[H_LAMBD, j] * hp[H_LR, j])
-            big = a if not (a <= big) else big
+    big = sc[K_LAMBD_LR_MAX, 0] if hp[H_SCHEDULE, 0] < 0.0 else _lambd_lr_max(hp, n)
     bound = big * tf * (1.0 + 1e-12)
     if not (bound <= SERIES_MAX):  # NaN too
         return -1
