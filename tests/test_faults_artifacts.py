@@ -28,20 +28,31 @@ def _compare(optimizers, steps=30, **plot):
 
 # --- optlab.sweep --------------------------------------------------------------------------------
 
-def test_sweep_extras_follow_their_trajectories_with_a_static_axis():
-    """history_size is a per-call option of L-BFGS: the grid runs as one engine call per value, and the
-    merged extras (func_evals) must land on the same trajectories as x and loss (a per-point reference)."""
-    lrs, sizes = [0.1, 1.0], [2, 5]
-    sw = optlab.sweep("lbfgs", "rosenbrock", grid={"lr": lrs, "history_size": sizes}, x0=X0, steps=5,
-                      progress=False)
-    evals = np.asarray(sw.extra["func_evals"]).reshape(sw.shape)
-    for i, lr in enumerate(lrs):
-        for j, h in enumerate(sizes):
-            ref = optlab.simulate("lbfgs", "rosenbrock", x0=X0, lr=lr, history_size=h, steps=5, progress=False)
-            np.testing.assert_array_equal(evals[i, j], ref.extra["func_evals"])
+def _extras_on_their_trajectories(name, extra, grid, **kw):
+    """A sweep whose second axis is a per-call option runs as one engine call per value; the merged
+    extras must land on the same trajectories as x (each grid point against its own run)."""
+    (k1, v1), (k2, v2) = grid.items()
+    sw = optlab.sweep(name, "rosenbrock", grid=grid, x0=X0, steps=5, progress=False, **kw)
+    got = np.asarray(sw.extra[extra]).reshape(*sw.shape, *np.shape(sw.extra[extra])[1:])
+    for i, a in enumerate(v1):
+        for j, b in enumerate(v2):
+            ref = optlab.simulate(name, "rosenbrock", x0=X0, steps=5, progress=False, **{k1: a, k2: b}, **kw)
+            np.testing.assert_array_equal(got[i, j], ref.extra[extra])
             np.testing.assert_array_equal(sw.grid("x_final")[i, j], ref.x_final)
-    # the reference differs between grid points, so a misplaced extra cannot pass unnoticed
-    assert len({tuple(evals[i, j]) for i in range(2) for j in range(2)}) > 1
+    # how many grid points have extras of their own (a misplaced extra passes unnoticed where they are equal)
+    return len({got[i, j].tobytes() for i in range(len(v1)) for j in range(len(v2))})
+
+
+def test_sweep_extras_follow_their_trajectories_with_a_static_axis():
+    """ASGD's maximize is a per-call option: the averaged point ``ax`` of each grid point is its own."""
+    assert _extras_on_their_trajectories("asgd", "ax", {"lr": [0.001, 0.01], "maximize": [False, True]}, t0=1.0) == 4
+
+
+@pytest.mark.slow
+def test_lbfgs_sweep_extras_follow_their_trajectories_with_a_static_axis():
+    """history_size of L-BFGS (func_evals, the evaluations of each step); slow: it compiles L-BFGS's
+    sweep kernels (about 25 s of the default run with every cache empty)."""
+    assert _extras_on_their_trajectories("lbfgs", "func_evals", {"lr": [0.1, 1.0], "history_size": [2, 5]}) > 1
 
 
 # --- manifests, labels, the report -----------------------------------------------------------------
@@ -66,7 +77,10 @@ def test_runs_whose_labels_collide_keep_their_own_files(tmp_path):
     assert [r.label for r in job.runs] == labels and all(r.loss_final is not None for r in job.runs)
 
 
-@pytest.mark.parametrize("study", ["plateau_cliff", "batch_vs_minibatch"])
+@pytest.mark.parametrize("study", [
+    "plateau_cliff",
+    # slow: its minibatch kernels take about 20 s to compile (tests/test_studies.py runs the study itself)
+    pytest.param("batch_vs_minibatch", marks=pytest.mark.slow)])
 def test_report_of_a_finished_lecture_study_is_ok(tmp_path, study):
     out = tmp_path / study
     run({"study": {"name": study, "quick": True}, "plot": {"dpi": 40}}, out)
@@ -144,6 +158,8 @@ def test_resume_decides_by_the_files_not_the_json(tmp_path):
     (out / ".summary.json.dead.tmp").write_bytes(b"")  # a killed write in a complete job
     assert resumed_summary(cfg, out)["resumed"] is True
     assert not (out / ".summary.json.dead.tmp").exists()
+    # a changed sweep is not mistaken for a complete one: the same folder with another lr runs again
+    assert resumed_summary({**_compare([{"name": "adam", "lr": 0.02}]), "report": {"resume": True}}, out) is None
     npz = next(out.glob("trajectories_*.npz"))
     npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
     assert resumed_summary(cfg, out) is None and not is_complete(out)

@@ -506,18 +506,24 @@ def _tables_draw4(ctx, n, ns, bits, epoch, cnt, out):
     return ready, r
 
 
-def test_permutation_tables_draw_the_feistel_samples():
+@pytest.mark.parametrize("compiled", [
+    pytest.param(False, id="python"),
+    # slow: the two test kernels compile the table helpers in this process (about 25 s); the default
+    # run's engine tests draw through the same helpers, compiled, against numpy's permutation
+    pytest.param(True, id="compiled", marks=pytest.mark.slow)])
+def test_permutation_tables_draw_the_feistel_samples(compiled):
     """The round tables of an epoch (perm_tables, kept in the block's ctx and rebuilt when its tag
     names another block or epoch) give permute's samples: compiled and in plain Python, one
     position a call and four, for sizes whose permutation cycle-walks, for every table width
     (1, 2 and 4 words a round), and past PERM_MAX_BITS (no tables: the keys' path)."""
     from numba import njit
     from optlab.engine import ops
-    draw = njit(_tables_draw)
-    draw4 = njit(_tables_draw4)
-    for ns in (1, 3, 17, 64, 100, 256, 257, 1000, 1024, 1025):
+    draw = njit(_tables_draw) if compiled else _tables_draw
+    draw4 = njit(_tables_draw4) if compiled else _tables_draw4
+    sizes = (1, 3, 17, 64, 100, 256, 257, 1000, 1024, 1025) if compiled else (1, 3, 17, 100, 256, 257, 1025)
+    for ns in sizes:
         bits = permutation_bits(ns)
-        for n in (4, 37):
+        for n in ((4, 37) if compiled else (4,)):
             ctx = np.zeros(ops.ctx_length(2, n), np.int64)
             ctx[0] = 12345
             for traj0, epoch in ((77, 0), (77, 3), (77, 3), (77 + n, 3), (77, 1)):
@@ -528,18 +534,11 @@ def test_permutation_tables_draw_the_feistel_samples():
                 assert ready == (bits <= _sampling.PERM_MAX_BITS), (ns, n)
                 assert np.array_equal(out, want), (ns, n, traj0, epoch)
                 out[:] = -1
+                if not compiled:
+                    ctx[3:] = 0  # no tables held: the four-a-call draw builds its own
                 ready4, k = draw4(ctx, n, ns, bits, epoch, ns, out)
                 assert ready4 == ready and k == (ns // 4 * 4 if ready else 0), (ns, n)
                 assert np.array_equal(out[:k], want[:k]), ("four a call", ns, n, traj0, epoch)
-                if ns <= 257 and n == 4:
-                    out[:] = -1
-                    ctx[3:] = 0  # no tables held: plain Python builds its own
-                    assert _tables_draw(ctx, n, ns, bits, epoch, ns, out) == ready
-                    assert np.array_equal(out, want), ("python", ns, traj0, epoch)
-                    out[:] = -1
-                    ctx[3:] = 0
-                    _, k = _tables_draw4(ctx, n, ns, bits, epoch, ns, out)
-                    assert np.array_equal(out[:k], want[:k]), ("python, four a call", ns, traj0, epoch)
     # a ctx without room for the tables takes the keys' path
     ctx = np.zeros(ops.CTX_HEAD + 6 * 8, np.int64)
     out = np.zeros((256, 8), np.int64)
@@ -727,13 +726,13 @@ _ANY_CTX: dict = {}
 
 
 def _any_ctx(spec):
-    """The spec's ``value_grad_kernel`` compiled as the engine compiles objectives: it takes any ctx
-    (the engine's ``objective_cpu.function`` may be its block kernel, which needs scratch rows)."""
+    """The spec's ``value_grad_kernel`` as L-BFGS and the evaluators compile it (disk-cached, the
+    engine's options): it takes any ctx (the engine's ``objective_cpu.function`` may be its block
+    kernel, which needs scratch rows)."""
     fn = _ANY_CTX.get(spec.name)
     if fn is None:
-        import numba
-        from optlab.engine import jitopts
-        fn = _ANY_CTX[spec.name] = numba.njit(**dict(jitopts.CPU, cache=False))(spec.value_grad_kernel)
+        from optlab.engine import objective_cpu
+        fn = _ANY_CTX[spec.name] = objective_cpu.function(spec, np.float64, fn=spec.value_grad_kernel)
     return fn
 
 
