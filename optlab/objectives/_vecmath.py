@@ -5,8 +5,9 @@ LLVM from vectorising a loop over a block of trajectories (and Numba is not
 built with SVML here). The finite-sum kernels spend most of their time in
 the full-data loss, a loop over samples x trajectories, so the helpers used
 there (``bce_logit_v``, ``tanh_v``, ``sigmoid_v``) use only
-+, *, /, comparisons, one float->int conversion and an integer->float bit
-cast: a loop calling them vectorises (about 3x faster than libm per element
++, *, /, comparisons, a floor and bit casts between a float and an integer
+(no int <-> float conversion, which AVX2 lacks for 64-bit lanes): a loop
+calling them vectorises (about 3x faster than libm per element
 on AVX-512 hardware, 1-3 ulp). In scalar code (a minibatch gradient, where
 every trajectory gathers its own samples) libm is faster -- a degree-13
 polynomial is a long dependency chain -- so ``sigmoid`` and ``bce_logit``
@@ -14,9 +15,9 @@ call ``math.exp``/``math.log1p``.
 
 Method of the vectorisable ones (Horner steps as fused multiply-adds,
 ``optlab.engine.ops.fma``): Cody-Waite range reduction ``t = k ln2 + r``
-(|r| <= ln2/2), a degree-13 Taylor polynomial for exp(-r) - 1, and 2^-k made
-from its bits (``pow2neg``: an LLVM bitcast in compiled code, ``math.ldexp``
-in plain Python -- the same bits). log1p(u) on [0, 1] works on v = 1 + u,
+(|r| <= ln2/2, k an integral float), a degree-13 Taylor polynomial for
+exp(-r) - 1, and 2^-k made from its bits (``pow2neg``: LLVM bitcasts in
+compiled code, ``math.ldexp`` in plain Python -- the same bits). log1p(u) on [0, 1] works on v = 1 + u,
 halved when above sqrt 2, with the atanh series in w = (v - 1)/(v + 1),
 |w| <= 0.172.
 
@@ -33,6 +34,7 @@ same bits.
 """
 import math
 
+import numpy as np
 from numba import types
 from numba.core.extending import intrinsic, overload
 
@@ -50,11 +52,25 @@ _SQRT2M1 = 0.41421356237309503
 _TMAX = 708.0  # exp(-708) > 2^-1022: the last argument handled; beyond, exp(-a) -> 0
 
 
-# --- 2^-k by its bits ----------------------------------------------------------------
+# --- 2^-k by its bits, floor without integers -------------------------------------------
+#
+# No float <-> int64 conversion in the vector loops: AVX2 has none for 64-bit integers (AVX-512DQ
+# does), so LLVM split each into four scalar conversions and moves. k stays a float (floor of
+# t / ln2 + 1/2, llvm.floor: one vector round) and 2^-k comes from the bits of k + 2^52, whose low
+# bits are k. A loop of tanh_v on a 2-core AMD EPYC (Zen 1, AVX2), one thread: 13.7 -> 11.75 ns
+# an element; the MLP's kernel 7% faster; the same bits (docs/DESIGN.md, "The MLP on AVX2").
+
+_TWO52 = 4503599627370496.0  # 2^52: for an integral 0 <= k < 2^52, the bits of k + 2^52 are 0x433 << 52 | k
+
 
 def pow2neg(k):
-    """2^-k for an integer 0 <= k <= 1022."""
+    """2^-k for an integral 0 <= k <= 1022 (an int, or a float holding one)."""
     return math.ldexp(1.0, -int(k))
+
+
+def floor_nonneg(y):
+    """floor(y) as a float, for 0 <= y < 2^52."""
+    return float(math.floor(y))
 
 
 @intrinsic(target="generic")
@@ -70,10 +86,54 @@ def _int_bits_as_float(typingctx, i):
     return types.float64(i), codegen
 
 
+@intrinsic(target="generic")
+def _float_bits_as_uint(typingctx, x):
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        import llvmlite.ir as ir
+        v = context.cast(builder, args[0], sig.args[0], types.float64)
+        return builder.bitcast(v, ir.IntType(64))
+
+    return types.uint64(x), codegen
+
+
+@intrinsic(target="generic")
+def _llvm_floor(typingctx, x):
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        import llvmlite.ir as ir
+        v = context.cast(builder, args[0], sig.args[0], types.float64)
+        fn = builder.module.declare_intrinsic("llvm.floor", [ir.DoubleType()])
+        return builder.call(fn, [v])
+
+    return types.float64(x), codegen
+
+
+_u1023 = np.uint64(1023)
+_u52 = np.uint64(52)
+
+
 @overload(pow2neg, target="generic", inline="always")
 def _pow2neg_jit(k):
+    if isinstance(k, types.Float):
+        def impl_float(k):
+            # bits(k + 2^52) = 0x433 << 52 | k; 1023 minus it, shifted by 52, is (1023 - k) << 52 mod 2^64
+            return _int_bits_as_float((_u1023 - _float_bits_as_uint(k + _TWO52)) << _u52)
+        return impl_float
+
     def impl(k):
         return _int_bits_as_float((1023 - k) << 52)  # exponent field 1023 - k, mantissa 0
+    return impl
+
+
+@overload(floor_nonneg, target="generic", inline="always")
+def _floor_nonneg_jit(y):
+    def impl(y):
+        return _llvm_floor(y)
     return impl
 
 
@@ -81,12 +141,11 @@ def _pow2neg_jit(k):
 
 @jitable(inline="never")
 def _exp_neg_reduced(t):
-    """``(k, q)`` with ``exp(-t) = 2^-k (1 + q)`` for ``0 <= t <= _TMAX``: Cody-Waite ``t = k ln2
+    """``(k, q)`` with ``exp(-t) = 2^-k (1 + q)`` for ``0 <= t <= _TMAX`` (k an integral float): Cody-Waite ``t = k ln2
     + r``, and ``q = exp(-r) - 1`` from the degree-13 Taylor polynomial (Horner in FMAs). Shared
     by the helpers below as a function of its own: LLVM inlines it into their loops and
     vectorises them; Numba's IR inliner is not asked to nest it (compile time)."""
-    k = int(t * _INV_LN2 + 0.5)
-    kf = float(k)
+    kf = floor_nonneg(t * _INV_LN2 + 0.5)  # k, as a float: int() then float() was the same number
     r = (t - kf * _LN2_HI) - kf * _LN2_LO
     s = -r
     q = 1.0 / 6227020800.0
@@ -102,7 +161,7 @@ def _exp_neg_reduced(t):
     q = fma(q, s, 1.0 / 6.0)
     q = fma(q, s, 0.5)
     q = fma(q, s, 1.0)
-    return k, q * s
+    return kf, q * s
 
 @jitable(inline="never")
 def bce_logit_v(z, y):
@@ -141,7 +200,7 @@ def tanh_v(z):
     a = abs(z)
     t = min(_TMAX, 2.0 * a)
     k, q = _exp_neg_reduced(t)
-    k0 = k == 0
+    k0 = k == 0.0
     em1 = k0 * q + (1.0 - k0) * (pow2neg(k) * (1.0 + q) - 1.0)
     th = -em1 / (2.0 + em1)
     return th * ((z >= 0.0) * 2.0 - 1.0) + 0.0 * max(min(z, 1.0), -1.0)
