@@ -17,9 +17,9 @@ Method of the vectorisable ones (Horner steps as fused multiply-adds,
 ``optlab.engine.ops.fma``): Cody-Waite range reduction ``t = k ln2 + r``
 (|r| <= ln2/2, k an integral float), a degree-13 Taylor polynomial for
 exp(-r) - 1, and 2^-k made from its bits (``pow2neg``: LLVM bitcasts in
-compiled code, ``math.ldexp`` in plain Python -- the same bits). log1p(u) on [0, 1] works on v = 1 + u,
-halved when above sqrt 2, with the atanh series in w = (v - 1)/(v + 1),
-|w| <= 0.172.
+compiled code, ``math.ldexp`` in plain Python -- the same bits). log1p(u)
+on [0, 1] works on v = 1 + u, halved when above sqrt 2, with the atanh
+series in w = (v - 1)/(v + 1), |w| <= 0.172.
 
 The helpers share the reduced exponential ``_exp_neg_reduced``, and they
 are functions of their own too (``inline="never"``): compiled once per
@@ -119,14 +119,14 @@ _u52 = np.uint64(52)
 
 @overload(pow2neg, target="generic", inline="always")
 def _pow2neg_jit(k):
-    if isinstance(k, types.Float):
-        def impl_float(k):
-            # bits(k + 2^52) = 0x433 << 52 | k; 1023 minus it, shifted by 52, is (1023 - k) << 52 mod 2^64
-            return _int_bits_as_float((_u1023 - _float_bits_as_uint(k + _TWO52)) << _u52)
-        return impl_float
+    if isinstance(k, types.Integer):
+        def impl_int(k):
+            return _int_bits_as_float((1023 - k) << 52)  # exponent field 1023 - k, mantissa 0
+        return impl_int
 
     def impl(k):
-        return _int_bits_as_float((1023 - k) << 52)  # exponent field 1023 - k, mantissa 0
+        # bits(k + 2^52) = 0x433 << 52 | k; 1023 minus it, shifted by 52, is (1023 - k) << 52 mod 2^64
+        return _int_bits_as_float((_u1023 - _float_bits_as_uint(k + _TWO52)) << _u52)
     return impl
 
 
@@ -141,10 +141,10 @@ def _floor_nonneg_jit(y):
 
 @jitable(inline="never")
 def _exp_neg_reduced(t):
-    """``(k, q)`` with ``exp(-t) = 2^-k (1 + q)`` for ``0 <= t <= _TMAX`` (k an integral float): Cody-Waite ``t = k ln2
-    + r``, and ``q = exp(-r) - 1`` from the degree-13 Taylor polynomial (Horner in FMAs). Shared
-    by the helpers below as a function of its own: LLVM inlines it into their loops and
-    vectorises them; Numba's IR inliner is not asked to nest it (compile time)."""
+    """``(k, q)`` with ``exp(-t) = 2^-k (1 + q)`` for ``0 <= t <= _TMAX``, k an integral float:
+    Cody-Waite ``t = k ln2 + r``, and ``q = exp(-r) - 1`` from the degree-13 Taylor polynomial
+    (Horner in FMAs). Shared by the helpers below as a function of its own: LLVM inlines it into
+    their loops and vectorises them; Numba's IR inliner is not asked to nest it (compile time)."""
     kf = floor_nonneg(t * _INV_LN2 + 0.5)  # k, as a float: int() then float() was the same number
     r = (t - kf * _LN2_HI) - kf * _LN2_LO
     s = -r
