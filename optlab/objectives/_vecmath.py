@@ -164,14 +164,19 @@ def _exp_neg_reduced(t):
     return kf, q * s
 
 @jitable(inline="never")
-def bce_logit_v(z, y):
-    """Binary cross-entropy of the logit z for a label y in [0, 1]:
-    softplus(z) - y z, summed as (max(z, 0) - y z) + log1p(e^-|z|) so that a
-    well-classified sample's tiny loss is not lost to cancellation."""
+def exp_neg_abs_v(z):
+    """exp(-|z|) in [0, 1] (0 beyond _TMAX): the exponential ``sigmoid_v`` and ``bce_logit_v``
+    share. A finite sum that needs both for one logit (the gradient's sigmoid, the loss's
+    softplus) takes it once and calls ``sigmoid_e`` and ``bce_logit_e``: the same bits."""
     a = abs(z)
     t = min(_TMAX, a)
     k, q = _exp_neg_reduced(t)
-    u = pow2neg(k) * (1.0 + q) * (a <= _TMAX)  # exp(-|z|) in [0, 1]
+    return pow2neg(k) * (1.0 + q) * (a <= _TMAX)
+
+
+@jitable(inline="never")
+def bce_logit_e(z, y, u):
+    """``bce_logit_v(z, y)`` given ``u = exp_neg_abs_v(z)``."""
     # log1p(u): v = 1 + u; above sqrt 2 use log v = ln 2 + log(v / 2)
     hi = u > _SQRT2M1
     w = (u - hi * 1.0) / (u + 2.0 + hi * 1.0)
@@ -188,7 +193,15 @@ def bce_logit_v(z, y):
     p = fma(p, w2, 1.0 / 3.0)
     p = fma(p, w2, 1.0)
     lg = 2.0 * w * p + hi * _LN2
-    return (0.5 * (z + a) - y * z) + lg
+    return (0.5 * (z + abs(z)) - y * z) + lg
+
+
+@jitable(inline="never")
+def bce_logit_v(z, y):
+    """Binary cross-entropy of the logit z for a label y in [0, 1]:
+    softplus(z) - y z, summed as (max(z, 0) - y z) + log1p(e^-|z|) so that a
+    well-classified sample's tiny loss is not lost to cancellation."""
+    return bce_logit_e(z, y, exp_neg_abs_v(z))
 
 
 @jitable(inline="never")
@@ -207,16 +220,18 @@ def tanh_v(z):
 
 
 @jitable(inline="never")
-def sigmoid_v(z):
-    """1 / (1 + e^-z), from e = exp(-|z|) in (0, 1]: 1 / (1 + e) for z >= 0,
-    e / (1 + e) below, so that a tiny value keeps its relative accuracy."""
-    a = abs(z)
-    t = min(_TMAX, a)
-    k, q = _exp_neg_reduced(t)
-    e = pow2neg(k) * (1.0 + q) * (a <= _TMAX)  # exp(-|z|)
+def sigmoid_e(z, e):
+    """``sigmoid_v(z)`` given ``e = exp_neg_abs_v(z)``."""
     inv = 1.0 / (1.0 + e)
     neg = z < 0.0
     return (1.0 - neg) * inv + neg * (e * inv) + 0.0 * max(min(z, 1.0), -1.0)
+
+
+@jitable(inline="never")
+def sigmoid_v(z):
+    """1 / (1 + e^-z), from e = exp(-|z|) in (0, 1]: 1 / (1 + e) for z >= 0,
+    e / (1 + e) below, so that a tiny value keeps its relative accuracy."""
+    return sigmoid_e(z, exp_neg_abs_v(z))
 
 
 # --- scalar (libm) -------------------------------------------------------------------

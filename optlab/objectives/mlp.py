@@ -42,7 +42,7 @@ from . import _data
 from ._base import ObjectiveSpec
 from ._data import HEADER
 from ._sampling import batch_keys, batch_positions, batch_span, epoch_key, permute
-from ._vecmath import add_l2, bce_logit_v, nan_out, sigmoid, sigmoid_v, tanh_v
+from ._vecmath import add_l2, bce_logit_e, bce_logit_v, exp_neg_abs_v, nan_out, sigmoid, sigmoid_e, tanh_v
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
 #: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
@@ -189,11 +189,12 @@ def mlp_block(x, g, f, p, n, ctx):
             for j in range(n):
                 oj = o[j]
                 yi = yv[j]
-                res = inv * (sigmoid_v(oj) - yi)
+                ez = exp_neg_abs_v(oj)
+                res = inv * (sigmoid_e(oj, ez) - yi)
                 o[j] = res
                 g[oc, j] += res
                 if own:
-                    f[j] += inv * bce_logit_v(oj, yi)
+                    f[j] += inv * bce_logit_e(oj, yi, ez)
         dz = yv  # the labels are read: the row holds each unit's dz now
         for k in range(h):
             ak = act[k * n:(k + 1) * n]
@@ -272,11 +273,12 @@ def mlp_full_block(x, g, f, p, n, ctx):
             for j in range(n):
                 oj = o[j]
                 yi = yv[j]
-                res = inv * (sigmoid_v(oj) - yi)
+                ez = exp_neg_abs_v(oj)
+                res = inv * (sigmoid_e(oj, ez) - yi)
                 o[j] = res
                 g[oc, j] += res
                 if own:
-                    f[j] += inv * bce_logit_v(oj, yi)
+                    f[j] += inv * bce_logit_e(oj, yi, ez)
         dz = yv  # the labels are read: the row holds each unit's dz now
         for k in range(h):
             ak = act[k * n:(k + 1) * n]
@@ -337,9 +339,10 @@ def mlp(x, g, f, p, n, ctx):
                 if own:
                     f[j] += inv * (e * e)
             else:
-                res = inv * (sigmoid_v(oj) - yi)
+                ez = exp_neg_abs_v(oj)
+                res = inv * (sigmoid_e(oj, ez) - yi)
                 if own:
-                    f[j] += inv * bce_logit_v(oj, yi)
+                    f[j] += inv * bce_logit_e(oj, yi, ez)
             g[oc, j] += res
             for k in range(h):
                 a = tanh_v(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])

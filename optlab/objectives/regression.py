@@ -43,7 +43,7 @@ from ._base import ObjectiveSpec
 from ._data import HEADER
 from ._sampling import (batch_positions, batch_positions_tab, batch_positions_tab4, batch_span, epoch_key,
                         perm_tables, permute)
-from ._vecmath import add_l2, bce_logit_v, nan_out, sigmoid, sigmoid_v
+from ._vecmath import add_l2, bce_logit_e, bce_logit_v, exp_neg_abs_v, nan_out, sigmoid, sigmoid_e
 from ..engine.ops import CTX_HEAD, CTX_SCRATCH, jitable
 
 #: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
@@ -308,11 +308,12 @@ def logistic_regression(x, g, f, p, n, ctx):
             for j in range(n):
                 z = zs[j]
                 yi = p[oy + si[j]]
-                res = inv * (sigmoid_v(z) - yi)
+                ez = exp_neg_abs_v(z)
+                res = inv * (sigmoid_e(z, ez) - yi)
                 zs[j] = res
                 g[d, j] += res
                 if own:
-                    f[j] += inv * bce_logit_v(z, yi)
+                    f[j] += inv * bce_logit_e(z, yi, ez)
             for k in range(d):
                 for j in range(n):
                     g[k, j] += zs[j] * p[oX + si[j] * d + k]
@@ -325,12 +326,13 @@ def logistic_regression(x, g, f, p, n, ctx):
                 for k in range(d):
                     z += p[oX + i * d + k] * x[k, j]
                 yi = p[oy + i]
-                res = inv * (sigmoid_v(z) - yi)
+                ez = exp_neg_abs_v(z)
+                res = inv * (sigmoid_e(z, ez) - yi)
                 for k in range(d):
                     g[k, j] += res * p[oX + i * d + k]
                 g[d, j] += res
                 if own:
-                    f[j] += inv * bce_logit_v(z, yi)
+                    f[j] += inv * bce_logit_e(z, yi, ez)
     add_l2(x, g, f, l2, d + 1, n)
 
 
@@ -365,10 +367,11 @@ def logistic_full_block(x, g, f, p, n, ctx):
         yr = p[oy + r]
         for j in range(n):
             z = zs[j]
-            res = inv * (sigmoid_v(z) - yr)
+            ez = exp_neg_abs_v(z)
+            res = inv * (sigmoid_e(z, ez) - yr)
             zs[j] = res
             g[d, j] += res
-            f[j] += inv * bce_logit_v(z, yr)
+            f[j] += inv * bce_logit_e(z, yr, ez)
         for k in range(d):
             xrk = p[oX + r * d + k]
             for j in range(n):
