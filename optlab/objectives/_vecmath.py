@@ -4,7 +4,7 @@ Why not only ``math.exp``: Numba lowers it to a scalar libm call, which stops
 LLVM from vectorising a loop over a block of trajectories (and Numba is not
 built with SVML here). The finite-sum kernels spend most of their time in
 the full-data loss, a loop over samples x trajectories, so the helpers used
-there (``bce_logit_v``, ``tanh_v``, ``sigmoid_v``) use only
+there (``bce_logit_v``, ``tanh_v``, ``sigmoid_e`` on ``exp_neg_abs_v``) use only
 +, *, /, comparisons, a floor and bit casts between a float and an integer
 (no int <-> float conversion, which AVX2 lacks for 64-bit lanes): a loop
 calling them vectorises (about 3x faster than libm per element
@@ -74,29 +74,20 @@ def floor_nonneg(y):
 
 
 @intrinsic(target="generic")
-def _int_bits_as_float(typingctx, i):
-    if not isinstance(i, types.Integer):
+def _bits(typingctx, x):
+    """The 64 bits of ``x`` read as the other kind: a float's as a uint64, an integer's as a float64."""
+    if isinstance(x, types.Float):
+        src, res = types.float64, types.uint64
+    elif isinstance(x, types.Integer):
+        src, res = types.int64, types.float64
+    else:
         return None
 
     def codegen(context, builder, sig, args):
-        import llvmlite.ir as ir
-        v = context.cast(builder, args[0], sig.args[0], types.int64)
-        return builder.bitcast(v, ir.DoubleType())
+        v = context.cast(builder, args[0], sig.args[0], src)
+        return builder.bitcast(v, context.get_value_type(res))
 
-    return types.float64(i), codegen
-
-
-@intrinsic(target="generic")
-def _float_bits_as_uint(typingctx, x):
-    if not isinstance(x, types.Float):
-        return None
-
-    def codegen(context, builder, sig, args):
-        import llvmlite.ir as ir
-        v = context.cast(builder, args[0], sig.args[0], types.float64)
-        return builder.bitcast(v, ir.IntType(64))
-
-    return types.uint64(x), codegen
+    return res(x), codegen
 
 
 @intrinsic(target="generic")
@@ -119,14 +110,10 @@ _u52 = np.uint64(52)
 
 @overload(pow2neg, target="generic", inline="always")
 def _pow2neg_jit(k):
-    if isinstance(k, types.Integer):
-        def impl_int(k):
-            return _int_bits_as_float((1023 - k) << 52)  # exponent field 1023 - k, mantissa 0
-        return impl_int
-
     def impl(k):
-        # bits(k + 2^52) = 0x433 << 52 | k; 1023 minus it, shifted by 52, is (1023 - k) << 52 mod 2^64
-        return _int_bits_as_float((_u1023 - _float_bits_as_uint(k + _TWO52)) << _u52)
+        # bits(k + 2^52) = 0x433 << 52 | k; 1023 minus it, shifted by 52, is (1023 - k) << 52 mod 2^64:
+        # the exponent field of 2^-k, its mantissa 0
+        return _bits((_u1023 - _bits(k + _TWO52)) << _u52)
     return impl
 
 
@@ -165,9 +152,9 @@ def _exp_neg_reduced(t):
 
 @jitable(inline="never")
 def exp_neg_abs_v(z):
-    """exp(-|z|) in [0, 1] (0 beyond _TMAX): the exponential ``sigmoid_v`` and ``bce_logit_v``
-    share. A finite sum that needs both for one logit (the gradient's sigmoid, the loss's
-    softplus) takes it once and calls ``sigmoid_e`` and ``bce_logit_e``: the same bits."""
+    """exp(-|z|) in [0, 1] (0 beyond _TMAX), the exponential of the sigmoid and of the loss: a
+    finite sum that needs both for one logit (the gradient's sigmoid, the loss's softplus) takes
+    it once and calls ``sigmoid_e`` and ``bce_logit_e``; ``bce_logit_v`` composes the two."""
     a = abs(z)
     t = min(_TMAX, a)
     k, q = _exp_neg_reduced(t)
@@ -221,17 +208,11 @@ def tanh_v(z):
 
 @jitable(inline="never")
 def sigmoid_e(z, e):
-    """``sigmoid_v(z)`` given ``e = exp_neg_abs_v(z)``."""
+    """1 / (1 + e^-z) given ``e = exp_neg_abs_v(z)`` in (0, 1]: 1 / (1 + e) for z >= 0,
+    e / (1 + e) below, so that a tiny value keeps its relative accuracy."""
     inv = 1.0 / (1.0 + e)
     neg = z < 0.0
     return (1.0 - neg) * inv + neg * (e * inv) + 0.0 * max(min(z, 1.0), -1.0)
-
-
-@jitable(inline="never")
-def sigmoid_v(z):
-    """1 / (1 + e^-z), from e = exp(-|z|) in (0, 1]: 1 / (1 + e) for z >= 0,
-    e / (1 + e) below, so that a tiny value keeps its relative accuracy."""
-    return sigmoid_e(z, exp_neg_abs_v(z))
 
 
 # --- scalar (libm) -------------------------------------------------------------------
