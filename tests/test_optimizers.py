@@ -214,6 +214,25 @@ def test_adam_lr_sweep_with_and_without_amsgrad_equals_separate_runs(opts, dtype
         np.testing.assert_array_equal(r.x_final[sel[c]], one[c].x_final)
 
 
+@pytest.mark.parametrize("grid", [False, True], ids=["lr-sweep", "runs"])
+def test_adam_step_sizes_kept_once_the_bias_correction_is_one(grid):
+    """From the step where ``1 - beta1**t`` rounds to 1.0 (t = 32 at beta1 = 0.3), Adam's lr-sweep
+    and few-runs paths keep last step's ``lr / bc1`` instead of dividing again: each trajectory
+    still has its own run's bits, through the first such step and after."""
+    lrs = np.array([1e-2, 3e-3, 0.3])
+    kw = dict(beta1=np.where(np.arange(300) % 2 == 0, 0.3, 0.2)) if grid else dict(beta1=0.3)
+    n, steps = 300, 60
+    idx = np.arange(n) % 3
+    x0 = np.array([-1.5, 2.0]) + 0.003 * np.arange(n)[:, None]
+    r = optlab.simulate("adam", "rosenbrock", x0=x0, steps=steps, progress=False, lr=lrs[idx], **kw)
+    for c in range(3):
+        for b1 in np.unique(kw["beta1"]):
+            sel = np.flatnonzero((idx == c) & (np.broadcast_to(kw["beta1"], n) == b1))
+            one = optlab.simulate("adam", "rosenbrock", x0=x0[sel], steps=steps, progress=False, lr=lrs[c],
+                                  beta1=b1)
+            np.testing.assert_array_equal(r.x[sel], one.x, err_msg=f"lr={lrs[c]} beta1={b1}")
+
+
 # --- semantics -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [n for n in ELEMENTWISE if "maximize" in optlab.optimizers.get(n).defaults])

@@ -288,6 +288,8 @@ SWEEPS = [
     ("adam", {"name": "CosineAnnealingLR", "T_max": 60, "eta_min": 1e-4}, {}),
     ("sgd", {"name": "CyclicLR", "base_lr": 2e-4, "max_lr": 1.5e-3, "step_size_up": 10}, dict(momentum=0.9)),
     ("nadam", {"name": "ExponentialLR", "gamma": 0.97}, {}),
+    # 1 - beta1**t is 1.0 from t = 32: the lrs still change, so Adam must divide again every step
+    ("adam", {"name": "ExponentialLR", "gamma": 0.97}, dict(beta1=0.3)),
     ("sgd", {"name": "ReduceLROnPlateau", "factor": 0.5, "patience": 3, "threshold": 1e-2}, dict(momentum=0.9)),
     # a warm-up raises the lrs 100-fold after init: ASGD's eta series must not keep init's bound
     # on lambd lr (d = lambd lr t reaches 0.06, where that bound's short series is wrong)
