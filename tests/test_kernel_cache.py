@@ -380,6 +380,24 @@ def test_cached_driver_code_is_dropped_when_code_it_calls_changes(tmp_path):
     assert stamp.read_text() != "0000"
 
 
+def test_cached_driver_code_follows_the_compile_options(tmp_path, monkeypatch):
+    """The options a module's functions are compiled with (driver_cpu's, e.g. books' ``_nrt``) are
+    in the guard's digest: the same code under other options drops the cached files."""
+    import numba
+    from optlab.engine import driver
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # what NUMBA_CACHE_DIR sets
+    folder = codegen._numba_cache_dirs(Path(driver.__file__))[0]
+    assert folder.is_relative_to(tmp_path)
+    names = ("books",)
+    codegen.guard_cached_functions(driver, names, "options a")
+    cached = folder / "driver.books-1.py311.nbi"
+    cached.write_text("stand-in")
+    codegen.guard_cached_functions(driver, names, "options a")
+    assert cached.exists()  # same code, same options: kept
+    codegen.guard_cached_functions(driver, names, "options b")
+    assert not cached.exists()
+
+
 # ----------------------------------------------------------------------------- kernel variants
 
 

@@ -418,7 +418,7 @@ def compile_signature(dispatcher, sig):
         return fresh
 
 
-def guard_cached_functions(module, names) -> None:
+def guard_cached_functions(module, names, options: str = "") -> None:
     """Drop Numba's cached code of ``module``'s functions when the code they reach changed.
 
     Numba keys the cache of an ``@njit(cache=True)`` function on its own source
@@ -426,12 +426,14 @@ def guard_cached_functions(module, names) -> None:
     ``perturb`` calls ``rng.normal``), it would load stale machine code. The
     digest of everything the functions reach is kept beside their cache files;
     when it differs, their cache files are removed before anything compiles.
+    ``options``: what else decides their machine code (the caller's compile
+    options), in the digest too.
     """
     from .jitopts import FINGERPRINT
     path = Path(module.__file__)
     src = "".join(f"from {module.__name__} import {name} as _{name}\n" for name in names)
     # the compile options and vector widths too: Numba's cache does not key on them either
-    h = hashlib.sha256((_base_digest() + dependency_digest(src) + FINGERPRINT).encode()).hexdigest()[:16]
+    h = hashlib.sha256((_base_digest() + dependency_digest(src) + FINGERPRINT + options).encode()).hexdigest()[:16]
     for folder in _numba_cache_dirs(path)[:1]:
         stamp = folder / f"{path.stem}.optlab-digest"
         try:
