@@ -381,20 +381,29 @@ def test_cached_driver_code_is_dropped_when_code_it_calls_changes(tmp_path):
 
 
 def test_cached_driver_code_follows_the_compile_options(tmp_path, monkeypatch):
-    """The options a module's functions are compiled with (driver_cpu's, e.g. books' ``_nrt``) are
-    in the guard's digest: the same code under other options drops the cached files."""
+    """The options the driver's functions are compiled with (driver_cpu.py, e.g. books' ``_nrt``)
+    are in the digest of every kernel and of the driver's cached code: other options there drop
+    the cached files."""
     import numba
     from optlab.engine import driver
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # what NUMBA_CACHE_DIR sets
     folder = codegen._numba_cache_dirs(Path(driver.__file__))[0]
     assert folder.is_relative_to(tmp_path)
-    names = ("books",)
-    codegen.guard_cached_functions(driver, names, "options a")
+    monkeypatch.setattr(codegen, "_BASE", [])
+    codegen.guard_cached_functions(driver, ("books",))
+    before = codegen._base_digest()
     cached = folder / "driver.books-1.py311.nbi"
     cached.write_text("stand-in")
-    codegen.guard_cached_functions(driver, names, "options a")
-    assert cached.exists()  # same code, same options: kept
-    codegen.guard_cached_functions(driver, names, "options b")
+    codegen.guard_cached_functions(driver, ("books",))
+    assert cached.exists()  # the same code and options: kept
+    normalized = codegen.normalized_source
+
+    def other_options(text):  # driver_cpu.py as if an option had changed
+        return normalized(text.replace("_nrt=False", "_nrt=True") if "books = njit(" in text else text)
+    monkeypatch.setattr(codegen, "normalized_source", other_options)
+    monkeypatch.setattr(codegen, "_BASE", [])
+    assert codegen._base_digest() != before
+    codegen.guard_cached_functions(driver, ("books",))
     assert not cached.exists()
 
 

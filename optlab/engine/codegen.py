@@ -12,7 +12,8 @@ what the kernel computes and nothing else: the generated source (the
 template filled in; it names no optimizer or objective), the code of every
 kernel function it inlines and, transitively, of every function those call
 (parsed, with docstrings and comments dropped), the kernel layer's helper
-modules (``ops``, ``rng``) likewise, and Numba's and Python's versions. So
+modules (``ops``, ``rng``) likewise, ``driver_cpu`` (the options the driver's
+functions compile with), and Numba's and Python's versions. So
 presets and aliases that run the same code share one compiled kernel, and
 editing a docstring, a validation message or a study never recompiles one,
 while changing one line of a kernel function changes exactly the kernels that
@@ -174,11 +175,13 @@ _BASE: list = []
 
 
 def _base_digest() -> str:
-    """The kernel layer's helper modules: their overloads apply to every kernel."""
+    """The kernel layer's helper modules: their overloads apply to every kernel; and
+    ``driver_cpu``, whose compile options (not only the driver's code) decide the machine code
+    every CPU kernel links (Numba's cache keys a function on its own file only)."""
     if not _BASE:
         h = hashlib.sha256()
         here = Path(__file__).resolve().parent
-        for name in ("ops.py", "rng.py", "cuda_ops.py"):
+        for name in ("ops.py", "rng.py", "cuda_ops.py", "driver_cpu.py"):
             path = here / name
             if path.exists():
                 h.update(name.encode())
@@ -418,7 +421,7 @@ def compile_signature(dispatcher, sig):
         return fresh
 
 
-def guard_cached_functions(module, names, options: str = "") -> None:
+def guard_cached_functions(module, names) -> None:
     """Drop Numba's cached code of ``module``'s functions when the code they reach changed.
 
     Numba keys the cache of an ``@njit(cache=True)`` function on its own source
@@ -426,14 +429,12 @@ def guard_cached_functions(module, names, options: str = "") -> None:
     ``perturb`` calls ``rng.normal``), it would load stale machine code. The
     digest of everything the functions reach is kept beside their cache files;
     when it differs, their cache files are removed before anything compiles.
-    ``options``: what else decides their machine code (the caller's compile
-    options), in the digest too.
     """
     from .jitopts import FINGERPRINT
     path = Path(module.__file__)
     src = "".join(f"from {module.__name__} import {name} as _{name}\n" for name in names)
     # the compile options and vector widths too: Numba's cache does not key on them either
-    h = hashlib.sha256((_base_digest() + dependency_digest(src) + FINGERPRINT + options).encode()).hexdigest()[:16]
+    h = hashlib.sha256((_base_digest() + dependency_digest(src) + FINGERPRINT).encode()).hexdigest()[:16]
     for folder in _numba_cache_dirs(path)[:1]:
         stamp = folder / f"{path.stem}.optlab-digest"
         try:

@@ -8,7 +8,6 @@ in the kernels (Python's model would add a branch per division and keep the
 loops scalar).
 """
 import functools
-from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -17,8 +16,7 @@ from . import codegen, driver, jitopts
 
 _NAMES = ("start", "observe", "books", "record", "perturb", "no_perturb", "finish", "schedule_start", "schedule_load",
           "plateau_start", "plateau_step", "record_lr")
-# their cached code follows rng and ops too, and the options below (this file's code)
-codegen.guard_cached_functions(driver, _NAMES, codegen.normalized_source(Path(__file__).read_text()))
+codegen.guard_cached_functions(driver, _NAMES)  # their cached code follows rng, ops and this file too
 
 _cpu = njit(**jitopts.CPU)  # cached, nogil, numpy error model, noalias arguments
 # called from kernels only: no CPython wrapper to generate (unboxing 15-20 arrays: 0.1 s cold)
