@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import optlab
@@ -103,6 +104,36 @@ def test_presets_and_aliases_share_one_kernel():
     assert "adamw" not in src and "rosenbrock" not in src and tag == "cpu_adam"
     # one kernel per optimizer: the objective is an argument (a compiled first-class function)
     assert codegen.identity(cpu.source(optimizers.get("adam"), objectives.get("beale"), 2)[0]) == ident["adam"]
+
+
+def test_one_kernel_serves_every_block_width_and_each_dtype_has_its_own():
+    """The block width (256 trajectories at D = 2, 64, 32, 16 above) is the workspace's, read by the
+    kernel: one compile serves every dimension; float32 is a signature, and a kernel of its own."""
+    rosen = objectives.get("rosenbrock")
+    for name in ("sgd", "adam", "nadam", "rprop"):
+        spec = optimizers.get(name)
+        by_dim = {codegen.identity(cpu.source(spec, rosen, d)[0]) for d in (2, 3, 10, 33)}
+        assert len(by_dim) == 1, name
+        assert codegen.identity(cpu.source(spec, rosen, 2, dtype="float32")[0]) not in by_dim, name
+    assert {cpu.block_size(d) for d in (2, 3, 10, 33)} == {256, 64, 32, 16}
+    # heavy-ball SGD at D = 2 (blocks of 256) and D = 10 (blocks of 32, 70 trajectories: a short last
+    # block) against the update written out in numpy, through one compiled signature
+    rng = np.random.default_rng(3)
+    for dim in (2, 10):
+        x0 = rng.uniform(-1.0, 1.0, (70, dim))
+        r = optlab.simulate("sgd", "rosenbrock", x0=x0, steps=7, lr=1e-3, momentum=0.5, progress=False)
+        x, buf = x0.T.copy(), None
+        for t in range(7):
+            g = np.empty_like(x)
+            g[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+            g[-1] = 0.0
+            g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+            buf = g.copy() if buf is None else 0.5 * buf + g
+            x = x - 1e-3 * buf
+        np.testing.assert_allclose(r.x_final, x.T, rtol=1e-13, atol=1e-15, err_msg=str(dim))
+    src, tag = cpu.source(optimizers.get("sgd"), rosen, 2)
+    module = codegen._MODULES[f"{tag}_{codegen.identity(src)}"]
+    assert len(module.run.overloads) == 1
 
 
 def test_only_kernel_code_enters_an_identity():

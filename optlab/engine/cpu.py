@@ -51,8 +51,10 @@ def block_size(dim: int, dtype="float64") -> int:
 
 #: the objective and the driver work on a block's first columns in multiples of this (a vector
 #: loop's stride, unrolled): a run of 5 trajectories evaluates 32 columns, not a whole block. The
-#: optimizer's init and step keep the whole block: a compile-time trip count (a runtime one gives
-#: every inlined loop a remainder loop; about +0.7 s on Adam's cold compile)
+#: optimizer's init and step keep the whole block, whose width the kernel takes from its workspace
+#: (``x.shape[1]``, :func:`block_size`): one kernel serves every dimension (a compile-time width
+#: made one kernel per width, 256, 64, 32 and 16, and measured the same speed and compile time;
+#: docs/DESIGN.md, "One kernel for every width")
 BLOCK_STEP = 32
 
 _TEMPLATE = '''{header}"""optlab CPU kernel (generated; do not edit)."""
@@ -64,7 +66,7 @@ from optlab.engine.driver_cpu import start, books, record, finish
 opt_init = njit(inline="always")(_opt_init)
 opt_step = njit(inline="always")(_opt_step)
 
-B = {block}
+DTYPE = "{dtype}"  # the run's (a kernel compiles one signature; the block width B is the workspace's)
 W = {step}
 NEX = {n_extra}
 EX0 = {extra_slot0}
@@ -80,6 +82,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
     # noalias (engine/jitopts.py); obj_fg: the objective, a first-class function (objective_cpu);
     # pert: gradient noise and clipping, likewise (driver_cpu.perturb_function)
     N = x0.shape[0]
+    B = x.shape[1]  # trajectories a block: the workspace's width (cpu.block_size)
     bt = bk[0]
     dt = bk[1]
     ht = bk[2]
@@ -186,8 +189,9 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
     ``track=("preconditioned_sharpness",)``), consecutive rows. ``shared``: every
     trajectory has the same hyperparameters and there is no scheduler; an optimizer
     with a ``step_shared`` (:func:`has_shared_step`) compiles that instead of ``step``
-    (its own kernel, fewer paths to compile). ``dtype``: the run's, for the block width
-    (:func:`block_size`).
+    (its own kernel, fewer paths to compile). ``dtype``: the run's (one kernel a dtype, as a
+    kernel compiles one signature). ``dim`` does not change the source: the block width is
+    the workspace's (:func:`block_size`), read by the kernel.
     """
     if opt_spec.kernel_source is not None:
         if schedule is not None or bounded:
@@ -211,7 +215,6 @@ _SOURCES: dict = {}
 
 
 def _source(opt_spec, obj_spec, dim, schedule, bounded, record_state, shared, dtype) -> tuple[str, str]:
-    block = block_size(dim, dtype)
     k = opt_spec.kernels
     shared = shared and schedule is None and has_shared_step(opt_spec)
     imports = [codegen.import_line(k.init, "_opt_init"),
@@ -236,7 +239,7 @@ def _source(opt_spec, obj_spec, dim, schedule, bounded, record_state, shared, dt
     if bounded:
         imports.append(_BOUND_IMPORT)
     src = _TEMPLATE.format(
-        header=HEADER, block=block, step=BLOCK_STEP, jit=jitopts.decorator_text() + NO_NRT,
+        header=HEADER, dtype=np.dtype(dtype).name, step=BLOCK_STEP, jit=jitopts.decorator_text() + NO_NRT,
         n_extra=len(extra), extra_slot0=extra[0] if extra else 0,
         n_final=len(final), final_slot0=final[0] if final else 0,
         imports="\n".join(imports), look_eval=look_eval, **sched,
