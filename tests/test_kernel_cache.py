@@ -136,6 +136,19 @@ def test_one_kernel_serves_every_block_width_and_each_dtype_has_its_own():
     assert len(module.run.overloads) == 1
 
 
+def test_one_lbfgs_kernel_serves_every_objective():
+    """L-BFGS's kernel takes the objective as an argument too: a new objective compiles only its
+    objective function (which the elementwise kernels share), not another L-BFGS kernel."""
+    lbfgs = optimizers.get("lbfgs")
+    ident = {codegen.identity(cpu.source(lbfgs, objectives.get(o), d)[0])
+             for o, d in (("rosenbrock", 2), ("quadratic", 5), ("mlp", 33), ("linear_regression", 2))}
+    assert len(ident) == 1
+    assert codegen.identity(cpu.source(lbfgs, objectives.get("rosenbrock"), 2, dtype="float32")[0]) not in ident
+    from optlab.engine import warmup
+    labels = [label for _, label, _ in warmup._units(warmup.KernelKey("lbfgs", "himmelblau", 2))]
+    assert labels == ["cpu_lbfgs", "objective himmelblau"]
+
+
 def test_only_kernel_code_enters_an_identity():
     """No spec, validation, registry or study code is part of any CPU kernel's identity."""
     allowed = ("optlab.optimizers.", "optlab.objectives.", "optlab.engine.ops", "optlab.engine.rng",

@@ -199,7 +199,7 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
             what = "a learning-rate scheduler" if schedule is not None else "bounds"
             raise OptlabError(f"Optimizer '{opt_spec.name}' does not run with {what} "
                               "(they apply to the elementwise optimizers)")
-        return opt_spec.kernel_source(obj_spec)
+        return opt_spec.kernel_source(obj_spec, dtype)
     key = (id(opt_spec), id(obj_spec), dim, schedule, bounded, None if record_state is None else tuple(record_state),
            shared, np.dtype(dtype).str, jitopts.decorator_text())
     hit = _SOURCES.get(key)

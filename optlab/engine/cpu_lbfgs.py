@@ -1,4 +1,4 @@
-"""The CPU engine for L-BFGS: one generated kernel per objective.
+"""The CPU engine for L-BFGS: one generated kernel (per dtype) for every objective.
 
 L-BFGS is not elementwise: a torch ``LBFGS.step(closure)`` runs up to
 ``max_iter`` quasi-Newton iterations, each with a dot-product two-loop
@@ -8,8 +8,11 @@ calls the closure several times. So it cannot use the blocked template of
 the same ``run(...)`` signature and outputs (records, divergence step, best
 loss, tolerance step, ``ex_out``), in which
 
-* ``prange`` runs over trajectories, one trajectory per iteration; the
-  objective kernel is called on a (D, 1) block with n = 1;
+* the kernel runs its trajectories one after another (the engine's threads
+  take chunks of them); the objective is the kernel's ``fg`` argument, the
+  elementwise engine's compiled first-class function
+  (:mod:`optlab.engine.objective_cpu`), called on a (D, 1) block with n = 1
+  and a ctx with the engine's scratch rows;
 * one engine step is one ``optimizer.step(closure)`` -- the closure
   evaluation that starts the step is the one that is recorded;
 * the state (direction, step, history of ``history_size`` pairs as a ring
@@ -43,16 +46,15 @@ import math
 import numpy as np
 from numba import njit
 from optlab.engine.rng import normal
-from optlab.engine.ops import fma
+from optlab.engine.ops import fma, CTX_HEAD, CTX_SCRATCH, CTX_PERM
 from optlab.engine.driver_cpu import start, observe, perturb, finish
 from optlab.engine.lbfgs_ops import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
-{imports}
 
-obj_fg = njit(inline="always")(_obj_fg)
+DTYPE = "{dtype}"  # the run's (a kernel compiles one signature)
 
 
 @njit(cache=True, nogil=True)
-def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev):
+def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev, obj_fg):
     """Evaluate f and grad f at x + t*d (fma, as p.add_(d, alpha=t)); grad into gout."""
     D = x.shape[0]
     for k in range(D):
@@ -76,13 +78,13 @@ def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev
 
 @njit(cache=True, nogil=True)
 def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p, ctx,
-                 noise, clip, seed, traj, step, ev0, g0, gp, gn_, bg, gout, out):
+                 noise, clip, seed, traj, step, ev0, g0, gp, gn_, bg, gout, out, obj_fg):
     """torch's ``_strong_wolfe``: the new loss, gradient (into gout), t and evals (into out)."""
     D = x.shape[0]
     d_norm = tabsmax(d, D)
     for k in range(D):
         g0[k] = g[k]
-    f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step, ev0)
+    f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step, ev0, obj_fg)
     ls_evals = 1
     gtd_new = tdot(gn_, d, D)
     t_prev = 0.0
@@ -144,7 +146,7 @@ def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p
             gp[k] = gn_[k]
         gtd_prev = gtd_new
         f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step,
-                        ev0 + ls_evals)
+                        ev0 + ls_evals, obj_fg)
         ls_evals += 1
         gtd_new = tdot(gn_, d, D)
         ls_iter += 1
@@ -197,7 +199,7 @@ def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p
         else:
             insuf_progress = False
         f_new = closure(x, t, d, xb, gb, fb, gn_, p, ctx, noise, clip, seed, traj, step,
-                        ev0 + ls_evals)
+                        ev0 + ls_evals, obj_fg)
         ls_evals += 1
         gtd_new = tdot(gn_, d, D)
         ls_iter += 1
@@ -238,7 +240,7 @@ def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p
 @njit(cache=True, nogil=True)
 def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
                d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip, seed, traj,
-               step, w0, w1, w2, bg, gw, out):
+               step, w0, w1, w2, bg, gw, out, obj_fg):
     """One ``LBFGS.step(closure)`` after its first closure call gave (loss, g) at x.
 
     sv: [t, H_diag, prev_loss]; iv: [n_iter, func_evals, oldest slot, history length].
@@ -319,7 +321,7 @@ def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, u
         if use_ls:
             loss = strong_wolfe(x, t, t_tensor, d, loss, g, gtd, tol_change,
                                 max_eval - current_evals, xb, gb, fb, p, ctx, noise, clip,
-                                seed, traj, step, np.int64(ev), w0, w1, w2, bg, gw, out)
+                                seed, traj, step, np.int64(ev), w0, w1, w2, bg, gw, out, obj_fg)
             t = out[0]
             ls_evals = int(out[1])
             for k in range(D):
@@ -331,7 +333,7 @@ def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, u
                 x[k] = fma(t, d[k], x[k])
             if n_iter != max_iter:
                 loss = closure(x, 0.0, d, xb, gb, fb, g, p, ctx, noise, clip, seed, traj,
-                               step, np.int64(ev))
+                               step, np.int64(ev), obj_fg)
                 opt_cond = tabsmax(g, D) <= tol_grad
                 ls_evals = 1
         ev += ls_evals
@@ -357,8 +359,9 @@ def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, u
 
 @njit(cache=True, nogil=True)
 def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
-               i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out):
-    """All steps of trajectory i, with the engine's book-keeping."""
+               i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, obj_fg):
+    """All steps of trajectory i, with the engine's book-keeping; ``obj_fg`` the objective (the
+    elementwise engine's first-class function, called on a block of one)."""
     D = x0.shape[1]
     max_iter = int(hs[0])
     max_eval = int(hs[1])
@@ -387,7 +390,9 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
     bg = np.zeros((2, D), dtype=np.float64)
     gw = np.zeros(D, dtype=np.float64)
     out = np.zeros(2, dtype=np.float64)
-    ctx = np.zeros(3, dtype=np.int64)
+    # the engine's ctx for a block of one: its scratch rows let a finite sum's block loops run
+    # (ops.CTX_SCRATCH; with n = 1 they draw by key, as a trajectory at a time does)
+    ctx = np.zeros(CTX_HEAD + CTX_SCRATCH + CTX_PERM + D, dtype=np.int64)
     ctx[0] = seed
     ctx[2] = traj
     # the engine's driver rules (optlab.engine.driver) on a block of width 1
@@ -423,7 +428,7 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
             g[k] = gb[k, 0]
         lbfgs_step(x, g, f, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
                    d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip,
-                   seed, traj, np.int64(t), w0, w1, w2, bg, gw, out)
+                   seed, traj, np.int64(t), w0, w1, w2, bg, gw, out, obj_fg)
     finish(xb, fb, gn, bf, bt, dt, ht, st[0], 0, 0, i, 1,
            x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
     ex_out[i, 0] = iv[1]
@@ -433,21 +438,24 @@ def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise,
 def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
         rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
         wx, wg, wf, wxa, wfa, wst, wsc, whb, wbf, wgn, wbk, wctx, fg, pert):
-    # w*, fg, pert: the elementwise engine's block arrays, objective and perturbation, unused
-    # here (one trajectory at a time, with the objective inlined into the line search)
+    # w*, pert: the elementwise engine's block arrays and perturbation, unused here (one trajectory
+    # at a time); fg: the objective, the elementwise engine's first-class function (objective_cpu),
+    # so that one kernel serves every objective
     for i in range(x0.shape[0]):
         trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
                    i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,
-                   ex_out)
+                   ex_out, fg)
 '''
 
 
 HEADER = codegen.register_template("cpu_lbfgs", _TEMPLATE)
 
 
-def source(obj_spec) -> tuple[str, str]:
-    """(generated source, file tag) of L-BFGS's kernel on this objective."""
+def source(obj_spec, dtype="float64") -> tuple[str, str]:
+    """(generated source, file tag) of L-BFGS's kernel: one per dtype, for every objective (the
+    objective is the kernel's ``fg`` argument, as in the elementwise engine's kernels)."""
+    import numpy as np
+
     from . import lbfgs_ops
     codegen.guard_cached_functions(lbfgs_ops, ("tdot", "tabssum", "tabsmax", "cubic_interpolate"))
-    src = _TEMPLATE.format(header=HEADER, imports=codegen.import_line(obj_spec.value_grad_kernel, "_obj_fg"))
-    return src, codegen.safe_tag("cpu_lbfgs", obj_spec.value_grad_kernel.__name__)
+    return _TEMPLATE.format(header=HEADER, dtype=np.dtype(dtype).name), "cpu_lbfgs"

@@ -123,19 +123,17 @@ def effective(key: KernelKey) -> KernelKey:
 
 def _units(key: KernelKey) -> list[tuple[str, str, bool]]:
     """``(unit id, label, cached)`` of what ``key`` compiles: its kernel (per optimizer code,
-    block width and dtype) and, for the elementwise engine, its objective function."""
+    dtype and variant) and its objective function (an argument of every CPU kernel)."""
     from . import codegen, objective_cpu
     key = effective(key)
     opt, obj, _ = _specs(key)
     src, tag = source_of(key)
-    units = [(f"{tag}_{codegen.identity(src)}", tag, codegen.is_cached(tag, src))]
-    if opt.kernel_source is None:
-        # named by the key's mode, cached when what kernel_for takes for that mode is: the
-        # full-batch kernel, or the general one where only that one is compiled
-        fn, p = _objective_fn(obj, key)
-        units.append((f"objective:{fn.__module__}.{fn.__name__}", f"objective {obj.value_grad_kernel.__name__}",
-                      objective_cpu.is_cached(obj, p)))
-    return units
+    # named by the key's mode, cached when what kernel_for takes for that mode is: the
+    # full-batch kernel, or the general one where only that one is compiled
+    fn, p = _objective_fn(obj, key)
+    return [(f"{tag}_{codegen.identity(src)}", tag, codegen.is_cached(tag, src)),
+            (f"objective:{fn.__module__}.{fn.__name__}", f"objective {obj.value_grad_kernel.__name__}",
+             objective_cpu.is_cached(obj, p))]
 
 
 def is_cached(key: KernelKey) -> bool:
@@ -241,14 +239,13 @@ def compile_one(key: KernelKey) -> str:
         x0 = np.repeat(x0, 2, axis=0)
         lr = float(np.ravel(opt.defaults.get("lr", 1e-3))[0])
         kw["lr"] = [lr, lr * 0.5]
-    if opt.kernel_source is None:
-        # the objective's function, what _units checks: the general one (cpu_kernel) serves a
-        # study's runs in every mode (objective_cpu.kernel_for takes it where a full-batch kernel
-        # is not compiled), a full_batch key's the spec's full-batch kernel; compiled first, so the
-        # one-step run below (default options: the full batch) takes it too
-        # (the function itself, even where kernel_for would take a cached general one)
-        from . import objective_cpu
-        objective_cpu.function(obj, key.dtype, fn=_objective_fn(obj, key)[0])
+    # the objective's function, what _units checks: the general one (cpu_kernel) serves a
+    # study's runs in every mode (objective_cpu.kernel_for takes it where a full-batch kernel
+    # is not compiled), a full_batch key's the spec's full-batch kernel; compiled first, so the
+    # one-step run below (default options: the full batch) takes it too
+    # (the function itself, even where kernel_for would take a cached general one)
+    from . import objective_cpu
+    objective_cpu.function(obj, key.dtype, fn=_objective_fn(obj, key)[0])
     simulate(key.optimizer, key.objective, x0=x0, steps=1, dtype=key.dtype, **kw)
     return key.optimizer
 

@@ -88,8 +88,9 @@ class OptimizerSpec:
     record_state: tuple = ()
     # rows of ``scalars`` returned per trajectory after the run (consecutive), e.g. LBFGS "func_evals"
     final_scalars: tuple = ()
-    # callable(obj_spec) -> (source, tag): the generated CPU kernel of an algorithm that
-    # needs a template of its own (L-BFGS); same ``run`` signature as the engine's
+    # callable(obj_spec, dtype) -> (source, tag): the generated CPU kernel of an algorithm that
+    # needs a template of its own (L-BFGS); same ``run`` signature as the engine's, the objective
+    # its ``fg`` argument likewise
     kernel_source: Callable | None = None
     # kernel function lookahead(x, xa, st, sc, hp, hs, t, n): the point xa where the step's
     # gradient is taken, when it is not x (the lecture's Nesterov); records stay those of x

@@ -105,9 +105,9 @@ def _validate(v):
     v["line_search_fn"] = ls
 
 
-def kernel_source(obj_spec):
+def kernel_source(obj_spec, dtype="float64"):
     from ..engine import cpu_lbfgs
-    return cpu_lbfgs.source(obj_spec)
+    return cpu_lbfgs.source(obj_spec, dtype)
 
 
 SPEC = OptimizerSpec(
