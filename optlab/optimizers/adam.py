@@ -97,8 +97,11 @@ def _sizes_stand(b1, bc1, tf, hp):
     scheduler changes the lrs, and ``bc1 = 1 - b1**t`` is 1.0 now and was 1.0 last step
     (``b1**t`` below 2**-54: from step 356 at torch's beta1 = 0.9), so the row holds this
     step's quotients of the same numbers (the lrs themselves). Skips a division a trajectory
-    and step in long sweeps (5-8% of Adam's lr sweep at T = 1,000 on an AMD EPYC)."""
-    return bc1 == 1.0 and hp[H_SCHEDULE, 0] < 0.0 and 1.0 - b1 ** (tf - 1.0) == 1.0
+    and step in long sweeps (5-8% of Adam's lr sweep at T = 1,000 on an AMD EPYC). ``&``, not
+    ``and``: a short-circuit's branches, inlined by Numba at two call sites, made its SSA pass
+    print a NumbaIRAssumptionWarning at the kernel's first compile (numba/numba#9489); the
+    power is one scalar ``pow`` a block and step either way."""
+    return (bc1 == 1.0) & (hp[H_SCHEDULE, 0] < 0.0) & (1.0 - b1 ** (tf - 1.0) == 1.0)
 
 
 @jitable
