@@ -90,3 +90,26 @@ def test_record_rows_must_be_consecutive(tmp_path):
 
 def test_registration_runs_the_check():
     assert optimizers.registry.check is check_layout
+
+
+def test_the_source_scan_is_remembered_per_source(tmp_path, monkeypatch):
+    """The scan of a module's kernels (``_rows_used``) is kept in the user cache by its source: a
+    later process reads it; an edit scans again; a scan that fails, or a damaged file, is not
+    trusted."""
+    import json
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("OPTLAB_CACHE_DIR", str(cache))
+    check_layout(_spec(tmp_path, GOOD))
+    files = sorted((cache / "layout").glob("*.json"))
+    assert len(files) == 1
+    assert json.loads(files[0].read_text()) == ["H_BETA", "H_LR", "K_SCALE", "S_AVG", "S_BUF"]
+    files[0].write_text("{not json")  # damaged: scanned again and rewritten
+    check_layout(_spec(tmp_path, GOOD))
+    assert json.loads(files[0].read_text()) == ["H_BETA", "H_LR", "K_SCALE", "S_AVG", "S_BUF"]
+    bad = GOOD.replace("st[S_AVG, d, j] = st[S_BUF, d, j]", "st[1, d, j] = st[S_BUF, d, j]")
+    for _ in range(2):  # not remembered: it fails every time
+        with pytest.raises(RuntimeError, match="by number"):
+            check_layout(_spec(tmp_path, bad))
+    assert sorted((cache / "layout").glob("*.json")) == files
+    check_layout(_spec(tmp_path, GOOD + "\n\ndef helper(sc):\n    return sc[K_SCALE, 0]\n"))  # an edit: its own scan
+    assert len(list((cache / "layout").glob("*.json"))) == 2

@@ -326,7 +326,7 @@ def check_layout(spec: OptimizerSpec) -> None:
         if extra:
             raise RuntimeError(f"{where}: {extra[0]} names no declared {field_name} row "
                                f"(declared: {', '.join(names) or 'none'})")
-    used = _rows_used(mod, where)
+    used = _rows_used_memo(mod, where)
     if spec.kernel_source is None:
         for array, prefix, field_name in _ROWS:
             for name in getattr(spec, field_name):
@@ -344,10 +344,47 @@ def check_layout(spec: OptimizerSpec) -> None:
             raise RuntimeError(f"{where}: {field_name} rows {', '.join(wanted)} must be consecutive")
 
 
-def _rows_used(mod, where: str) -> set:
+#: bump when _rows_used's rules change: the remembered scans of an older rule are not read
+_ROWS_SCAN_VERSION = 1
+
+
+def _rows_used_memo(mod, where: str) -> set:
+    """:func:`_rows_used`, remembered per module source in the user cache (``layout/``): the scan
+    parses every optimizer module, 0.17 s of each process that loads the optimizers (a CLI call's
+    warm start is about a second), while the sources change only with optlab. A scan that raises
+    is not remembered; an unreadable or unwritable cache is only slower."""
+    import hashlib
+    import json
+    import os
+
+    from ..engine.codegen import user_cache_root
+    try:
+        src = inspect.getsource(mod)
+    except (OSError, TypeError):  # pragma: no cover - a module without source
+        return set()
+    digest = hashlib.sha256(f"{_ROWS_SCAN_VERSION}\n{src}".encode()).hexdigest()[:20]
+    path = user_cache_root() / "layout" / f"{mod.__name__}-{digest}.json"
+    try:
+        got = json.loads(path.read_text())
+        if isinstance(got, list) and all(isinstance(k, str) for k in got):
+            return set(got)
+    except (OSError, ValueError):
+        pass
+    used = _rows_used(mod, where, src)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(sorted(used)))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return used
+
+
+def _rows_used(mod, where: str, src: str | None = None) -> set:
     """Row constants the module's functions index ``st``/``sc``/``hp`` with; bare numbers raise."""
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(mod)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(mod) if src is None else src))
     except (OSError, TypeError):  # pragma: no cover - a module without source
         return set()
     prefixes = {array: prefix for array, prefix, _ in _ROWS}
