@@ -126,7 +126,7 @@ def _units(key: KernelKey) -> list[tuple[str, str, bool]]:
     dtype and variant) and its objective function (an argument of every CPU kernel)."""
     from . import codegen, objective_cpu
     key = effective(key)
-    opt, obj, _ = _specs(key)
+    _, obj, _ = _specs(key)
     src, tag = source_of(key)
     # named by the key's mode, cached when what kernel_for takes for that mode is: the
     # full-batch kernel, or the general one where only that one is compiled
