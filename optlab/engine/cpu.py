@@ -200,12 +200,12 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
             raise OptlabError(f"Optimizer '{opt_spec.name}' does not run with {what} "
                               "(they apply to the elementwise optimizers)")
         return opt_spec.kernel_source(obj_spec, dtype)
-    key = (id(opt_spec), id(obj_spec), dim, schedule, bounded, None if record_state is None else tuple(record_state),
+    key = (id(opt_spec), id(obj_spec), schedule, bounded, None if record_state is None else tuple(record_state),
            shared, np.dtype(dtype).str, jitopts.decorator_text())
     hit = _SOURCES.get(key)
     if hit is not None and hit[0] is opt_spec and hit[1] is obj_spec:
         return hit[2]  # every run asks: formatting the template cost ~10 us
-    made = _source(opt_spec, obj_spec, dim, schedule, bounded, record_state, shared, dtype)
+    made = _source(opt_spec, obj_spec, schedule, bounded, record_state, shared, dtype)
     _SOURCES[key] = (opt_spec, obj_spec, made)
     return made
 
@@ -214,7 +214,7 @@ def source(opt_spec, obj_spec, dim: int = 2, schedule: str | None = None, bounde
 _SOURCES: dict = {}
 
 
-def _source(opt_spec, obj_spec, dim, schedule, bounded, record_state, shared, dtype) -> tuple[str, str]:
+def _source(opt_spec, obj_spec, schedule, bounded, record_state, shared, dtype) -> tuple[str, str]:
     k = opt_spec.kernels
     shared = shared and schedule is None and has_shared_step(opt_spec)
     imports = [codegen.import_line(k.init, "_opt_init"),

@@ -355,9 +355,8 @@ def _rows_used_memo(mod, where: str) -> set:
     is not remembered; an unreadable or unwritable cache is only slower."""
     import hashlib
     import json
-    import os
 
-    from ..engine.codegen import user_cache_root
+    from ..engine.codegen import _write_atomic, user_cache_root
     try:
         src = inspect.getsource(mod)
     except (OSError, TypeError):  # pragma: no cover - a module without source
@@ -370,23 +369,19 @@ def _rows_used_memo(mod, where: str) -> set:
             return set(got)
     except (OSError, ValueError):
         pass
-    used = _rows_used(mod, where, src)
+    used = _rows_used(src, where)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(sorted(used)))
-        os.replace(tmp, path)
+        _write_atomic(path, json.dumps(sorted(used)), replace=True)
     except OSError:
         pass
     return used
 
 
-def _rows_used(mod, where: str, src: str | None = None) -> set:
-    """Row constants the module's functions index ``st``/``sc``/``hp`` with; bare numbers raise."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(mod) if src is None else src))
-    except (OSError, TypeError):  # pragma: no cover - a module without source
-        return set()
+def _rows_used(src: str, where: str) -> set:
+    """Row constants the functions of module source ``src`` index ``st``/``sc``/``hp`` with; bare
+    numbers raise."""
+    tree = ast.parse(textwrap.dedent(src))
     prefixes = {array: prefix for array, prefix, _ in _ROWS}
     used = set()
 
