@@ -268,8 +268,9 @@ def workspace(opt_spec, dim: int, dtype, hp_dtype) -> tuple:
     its scratch rows, ``ops.CTX_SCRATCH``). x, g, f and the state ``st`` are in the run's dtype;
     the per-trajectory scalars ``sc`` are float64 in every run (torch's step sizes and bias
     corrections are Python floats; a kernel rounds to float32 where torch does, NAdam's
-    ``mu_product``, ASGD's ``eta``), as are the hyperparameters."""
-    b = block_size(dim, dtype)
+    ``mu_product``, ASGD's ``eta``), as are the hyperparameters. L-BFGS's kernel
+    (``kernel_source``) runs a trajectory at a time: its blocks are one wide."""
+    b = 1 if opt_spec.kernel_source is not None else block_size(dim, dtype)
     wa = b if opt_spec.lookahead is not None else 1
     z = np.zeros
     return (z((dim, b), dtype), z((dim, b), dtype), z(b, dtype), z((dim, wa), dtype), z(wa, dtype),

@@ -13,6 +13,14 @@ loss, tolerance step, ``ex_out``), in which
   elementwise engine's compiled first-class function
   (:mod:`optlab.engine.objective_cpu`), called on a (D, 1) block with n = 1
   and a ctx with the engine's scratch rows;
+* the engine's block arrays (``cpu.workspace``, one trajectory wide here) are
+  the driver's, and L-BFGS's own state is one float64 allocation per call,
+  zeroed for each trajectory: every array allocated in compiled code costs
+  compile time (25 ``np.zeros`` cost ~2.5 s of the first compile). The
+  trajectory loop is ``run`` itself, not a function it calls: Numba links a
+  callee's optimised code into its caller and LLVM optimises the whole again
+  at each level, so one level less is one pass over the kernel less
+  (docs/DESIGN.md, "L-BFGS's first compile");
 * one engine step is one ``optimizer.step(closure)`` -- the closure
   evaluation that starts the step is the one that is recorded;
 * the state (direction, step, history of ``history_size`` pairs as a ring
@@ -46,14 +54,14 @@ import math
 import numpy as np
 from numba import njit
 from optlab.engine.rng import normal
-from optlab.engine.ops import fma, CTX_HEAD, CTX_SCRATCH, CTX_PERM
+from optlab.engine.ops import fma
 from optlab.engine.driver_cpu import start, observe, perturb, finish
 from optlab.engine.lbfgs_ops import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
 
 DTYPE = "{dtype}"  # the run's (a kernel compiles one signature)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev, obj_fg):
     """Evaluate f and grad f at x + t*d (fma, as p.add_(d, alpha=t)); grad into gout."""
     D = x.shape[0]
@@ -76,7 +84,7 @@ def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev
     return float(fb[0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p, ctx,
                  noise, clip, seed, traj, step, ev0, g0, gp, gn_, bg, gout, out, obj_fg):
     """torch's ``_strong_wolfe``: the new loss, gradient (into gout), t and evals (into out)."""
@@ -237,15 +245,24 @@ def strong_wolfe(x, t, t_tensor, d, f, g, gtd, tol_change, max_ls, xb, gb, fb, p
     return bf0 if low == 0 else bf1
 
 
-@njit(cache=True, nogil=True)
-def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
-               d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip, seed, traj,
-               step, w0, w1, w2, bg, gw, out, obj_fg):
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
+def lbfgs_step(x, g, loss, lr, hs, d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx,
+               noise, clip, seed, traj, step, wk, bg, out, obj_fg):
     """One ``LBFGS.step(closure)`` after its first closure call gave (loss, g) at x.
 
     sv: [t, H_diag, prev_loss]; iv: [n_iter, func_evals, oldest slot, history length].
     """
     D = x.shape[0]
+    max_iter = int(hs[0])
+    max_eval = int(hs[1])
+    tol_grad = float(hs[2])
+    tol_change = float(hs[3])
+    hist = int(hs[4])
+    use_ls = hs[5] != 0.0
+    w0 = wk[0]
+    w1 = wk[1]
+    w2 = wk[2]
+    gw = wk[3]
     current_evals = 1
     iv[1] += 1
     if tabsmax(g, D) <= tol_grad:
@@ -358,93 +375,77 @@ def lbfgs_step(x, g, loss, lr, max_iter, max_eval, tol_grad, tol_change, hist, u
 
 
 @njit(cache=True, nogil=True)
-def trajectory(i, x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
-               i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out, obj_fg):
-    """All steps of trajectory i, with the engine's book-keeping; ``obj_fg`` the objective (the
-    elementwise engine's first-class function, called on a block of one)."""
+def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
+        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
+        xb, gb, fb, xa, fa, st, sc, hb, bf, gn, bk, ctx, fg, pert):
+    """All steps of every trajectory, one after another, with the engine's book-keeping.
+
+    xb .. ctx: the engine's block arrays (cpu.workspace), one trajectory wide for L-BFGS; fg:
+    the objective, the elementwise engine's first-class function (objective_cpu), called on a
+    block of one, so that one kernel serves every objective; pert: unused (the closure perturbs
+    every gradient it takes). L-BFGS's own state is one float64 allocation (and four step
+    counts): each array allocated in compiled code costs compile time."""
     D = x0.shape[1]
-    max_iter = int(hs[0])
-    max_eval = int(hs[1])
-    tol_grad = float(hs[2])
-    tol_change = float(hs[3])
     hist = int(hs[4])
-    use_ls = hs[5] != 0.0
-    traj = np.int64(i_off + i)
-    lr = float(hp[0, i])
-    x = np.empty(D, dtype=np.float64)
-    g = np.zeros(D, dtype=np.float64)
-    d = np.zeros(D, dtype=np.float64)
-    pg = np.zeros(D, dtype=np.float64)
-    dirs = np.zeros((hist, D), dtype=np.float64)
-    stps = np.zeros((hist, D), dtype=np.float64)
-    ro = np.zeros(hist, dtype=np.float64)
-    al = np.zeros(hist, dtype=np.float64)
-    sv = np.zeros(3, dtype=np.float64)
-    iv = np.zeros(4, dtype=np.int64)
-    xb = np.zeros((D, 1), dtype=x0.dtype)
-    gb = np.zeros((D, 1), dtype=x0.dtype)
-    fb = np.zeros(1, dtype=x0.dtype)
-    w0 = np.zeros(D, dtype=np.float64)
-    w1 = np.zeros(D, dtype=np.float64)
-    w2 = np.zeros(D, dtype=np.float64)
-    bg = np.zeros((2, D), dtype=np.float64)
-    gw = np.zeros(D, dtype=np.float64)
-    out = np.zeros(2, dtype=np.float64)
-    # the engine's ctx for a block of one: its scratch rows let a finite sum's block loops run
-    # (ops.CTX_SCRATCH; with n = 1 they draw by key, as a trajectory at a time does)
-    ctx = np.zeros(CTX_HEAD + CTX_SCRATCH + CTX_PERM + D, dtype=np.int64)
-    ctx[0] = seed
-    ctx[2] = traj
-    # the engine's driver rules (optlab.engine.driver) on a block of width 1
-    bf = np.zeros(1)
-    gn = np.zeros(1)
-    bk = np.zeros((3, 1), dtype=np.int64)
+    buf = np.empty(10 * D + 2 * hist * (D + 1) + 5)
+    iv = np.empty(4, dtype=np.int64)  # n_iter, func_evals, oldest slot, history length
+    x = buf[0:D]
+    g = buf[D:2 * D]
+    d = buf[2 * D:3 * D]
+    pg = buf[3 * D:4 * D]
+    wk = buf[4 * D:8 * D].reshape((4, D))
+    bg = buf[8 * D:10 * D].reshape((2, D))
+    o = 10 * D
+    dirs = buf[o:o + hist * D].reshape((hist, D))
+    o += hist * D
+    stps = buf[o:o + hist * D].reshape((hist, D))
+    o += hist * D
+    ro = buf[o:o + hist]
+    al = buf[o + hist:o + 2 * hist]
+    o += 2 * hist
+    sv = buf[o:o + 3]  # t, H_diag, prev_loss
+    out = buf[o + 3:o + 5]
     bt = bk[0]
     dt = bk[1]
     ht = bk[2]
-    hb = np.zeros((hp.shape[0], 1), dtype=hp.dtype)
-    st = np.zeros((1, D, 1), dtype=x0.dtype)
-    sc = np.zeros((1, 1), dtype=np.float64)  # float64 in every run, as the elementwise engine's
-    xa = np.zeros((D, 1), dtype=x0.dtype)  # distinct arrays: the driver's arguments are noalias
-    fa = np.zeros(1, dtype=x0.dtype)
-    start(x0, hp, i, 1, xb, gb, fb, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
-    for k in range(D):
-        x[k] = xb[k, 0]
-    f = 0.0
-    for t in range(steps + 1):
-        ctx[1] = t
-        # the closure call that opens step t + 1 (and the record of step t)
-        for k in range(D):
-            xb[k, 0] = x[k]
-        obj_fg(xb, gb, fb, p, 1, ctx)
-        f = float(fb[0])
-        # steps=t: L-BFGS keeps the gradient norm of every closure call
-        observe(t, t, rec_every, xb, fb, gb, st, 0, 0, f_target, tol, blowup,
-                bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
-        if t == steps:
-            break
-        perturb(gb, noise, clip, seed, traj, t, gb.shape[1])
-        for k in range(D):
-            g[k] = gb[k, 0]
-        lbfgs_step(x, g, f, lr, max_iter, max_eval, tol_grad, tol_change, hist, use_ls,
-                   d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx, noise, clip,
-                   seed, traj, np.int64(t), w0, w1, w2, bg, gw, out, obj_fg)
-    finish(xb, fb, gn, bf, bt, dt, ht, st[0], 0, 0, i, 1,
-           x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
-    ex_out[i, 0] = iv[1]
-
-
-@njit(cache=True, nogil=True)
-def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed, i_off,
-        rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out,
-        wx, wg, wf, wxa, wfa, wst, wsc, whb, wbf, wgn, wbk, wctx, fg, pert):
-    # w*, pert: the elementwise engine's block arrays and perturbation, unused here (one trajectory
-    # at a time); fg: the objective, the elementwise engine's first-class function (objective_cpu),
-    # so that one kernel serves every objective
     for i in range(x0.shape[0]):
-        trajectory(np.int64(i), x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, seed,
-                   i_off, rec_x, rec_f, rec_e, x_out, f_out, gn_out, best_f, best_t, div_t, hit_t,
-                   ex_out, fg)
+        for k in range(buf.shape[0]):
+            buf[k] = 0.0
+        for k in range(4):
+            iv[k] = 0
+        traj = np.int64(i_off + i)
+        lr = float(hp[0, i])
+        # the engine's ctx for a block of one: its scratch rows let a finite sum's block loops run
+        # (ops.CTX_SCRATCH; with n = 1 they draw by key, as a trajectory at a time does)
+        for k in range(ctx.shape[0]):
+            ctx[k] = 0
+        ctx[0] = seed
+        ctx[2] = traj
+        # the engine's driver rules (optlab.engine.driver) on a block of width 1
+        start(x0, hp, i, 1, xb, gb, fb, xa, fa, st, sc, hb, bf, gn, bt, dt, ht)
+        for k in range(D):
+            x[k] = xb[k, 0]
+        f = 0.0
+        for t in range(steps + 1):
+            ctx[1] = t
+            # the closure call that opens step t + 1 (and the record of step t)
+            for k in range(D):
+                xb[k, 0] = x[k]
+            fg(xb, gb, fb, p, 1, ctx)
+            f = float(fb[0])
+            # steps=t: L-BFGS keeps the gradient norm of every closure call
+            observe(t, t, rec_every, xb, fb, gb, st, 0, 0, f_target, tol, blowup,
+                    bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
+            if t == steps:
+                break
+            perturb(gb, noise, clip, seed, traj, t, gb.shape[1])
+            for k in range(D):
+                g[k] = gb[k, 0]
+            lbfgs_step(x, g, f, lr, hs, d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx,
+                       noise, clip, seed, traj, np.int64(t), wk, bg, out, fg)
+        finish(xb, fb, gn, bf, bt, dt, ht, st[0], 0, 0, i, 1,
+               x_out, f_out, gn_out, best_f, best_t, div_t, hit_t, ex_out)
+        ex_out[i, 0] = iv[1]
 '''
 
 

@@ -16,7 +16,7 @@ C1 = 1e-4
 C2 = 0.9
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def tdot(a, b, n):
     """``torch.dot`` of two float64 vectors on CPU: four interleaved partial sums."""
     s0 = 0.0
@@ -39,7 +39,7 @@ def tdot(a, b, n):
     return (s0 + s2) + (s1 + s3)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def tabssum(a, n):
     """``a.abs().sum()`` as torch adds a short vector: four lanes, then in order."""
     s0 = 0.0
@@ -62,7 +62,7 @@ def tabssum(a, n):
     return ((s0 + s1) + s2) + s3
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def tabsmax(a, n):
     """``a.abs().max()`` (NaN propagates, as in torch)."""
     m = abs(a[0])
@@ -72,7 +72,7 @@ def tabsmax(a, n):
     return m
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, no_cpython_wrapper=True)
 def cubic_interpolate(x1, f1, g1, x2, f2, g2, lo, hi, bounded, tx1, tx2, tlo, thi):
     """torch's ``_cubic_interpolate``; returns (t, t_is_tensor).
 
