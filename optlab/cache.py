@@ -3,7 +3,7 @@
 ::
 
     optlab cache          folder, size, kernel count
-    optlab cache clear    remove every cached kernel (and the compiled helpers)
+    optlab cache clear    remove every cached kernel (and the compiled helpers, the layout scans)
     optlab cache prune    remove kernels that no current source produces
 """
 from __future__ import annotations
@@ -30,7 +30,8 @@ def main(argv=None) -> int:
     from .engine import codegen
     if args.action == "clear":
         n = codegen.clear()
-        print(f"removed {n} kernel{'s' if n != 1 else ''} from {codegen.user_cache_root() / 'kernels'}")
+        print(f"removed {n} kernel{'s' if n != 1 else ''} from {codegen.user_cache_root() / 'kernels'} "
+              "(and the compiled helpers and layout scans)")
         return 0
     if args.action == "prune":
         removed = codegen.prune()

@@ -292,8 +292,9 @@ def test_cache_command_shows_prunes_and_clears(filled, tmp_path):
     assert "kernels:  1 (1 compiled)" in cmd()
     subprocess.run([sys.executable, "-c", _RUN], env=env, capture_output=True, timeout=600)  # fills the helpers
     assert "helpers:  " in cmd() and not cmd().count("helpers:  0 ")
+    assert (cache / "layout").is_dir()  # the layout check's scans (optimizers._base.check_layout)
     assert "removed 1 kernel" in cmd("clear")
-    assert not kernels.exists()
+    assert not kernels.exists() and not (cache / "layout").exists()
     assert "helpers:  0 compiled" in cmd()
 
 

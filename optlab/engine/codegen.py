@@ -514,13 +514,16 @@ def info() -> dict:
 
 
 def clear() -> int:
-    """Remove every cached kernel and compiled helper; returns the number of kernel files removed."""
+    """Remove every cached kernel and compiled helper, and the layout check's remembered scans
+    (``layout/``, :func:`optlab.optimizers._base.check_layout`); returns the number of kernel
+    files removed."""
     folder = user_cache_root() / "kernels"
     files = entries(folder)
     for f in [c for p in files for c in compiled_files(p)] + helper_files():
         f.unlink(missing_ok=True)
     if folder.is_dir():
         shutil.rmtree(folder)
+    shutil.rmtree(user_cache_root() / "layout", ignore_errors=True)
     return len(files)
 
 
