@@ -90,7 +90,7 @@ class OptimizerSpec:
     final_scalars: tuple = ()
     # callable(obj_spec, dtype) -> (source, tag): the generated CPU kernel of an algorithm that
     # needs a template of its own (L-BFGS); same ``run`` signature as the engine's, the objective
-    # its ``fg`` argument likewise
+    # its ``fg`` argument likewise, and block arrays one trajectory wide (``cpu.workspace``)
     kernel_source: Callable | None = None
     # kernel function lookahead(x, xa, st, sc, hp, hs, t, n): the point xa where the step's
     # gradient is taken, when it is not x (the lecture's Nesterov); records stay those of x
