@@ -55,7 +55,7 @@ import numpy as np
 from numba import njit
 from optlab.engine.rng import normal
 from optlab.engine.ops import fma
-from optlab.engine.driver_cpu import start, observe, perturb, finish
+from optlab.engine.driver_cpu import start, observe, finish
 from optlab.engine.lbfgs_ops import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
 
 DTYPE = "{dtype}"  # the run's (a kernel compiles one signature)
@@ -382,9 +382,11 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
 
     xb .. ctx: the engine's block arrays (cpu.workspace), one trajectory wide for L-BFGS; fg:
     the objective, the elementwise engine's first-class function (objective_cpu), called on a
-    block of one, so that one kernel serves every objective; pert: unused (the closure perturbs
-    every gradient it takes). L-BFGS's own state is one float64 allocation (and four step
-    counts): each array allocated in compiled code costs compile time."""
+    block of one, so that one kernel serves every objective; pert: the gradient noise and
+    clipping of the step's first gradient, likewise (driver_cpu.perturb_function: nothing to
+    compile in a run without them; the line search's closure perturbs its own gradients).
+    L-BFGS's own state is one float64 allocation (and four step counts): each array allocated
+    in compiled code costs compile time."""
     D = x0.shape[1]
     hist = int(hs[4])
     buf = np.empty(10 * D + 2 * hist * (D + 1) + 5)
@@ -438,7 +440,7 @@ def run(x0, hp, hs, p, steps, rec_every, f_target, tol, blowup, noise, clip, see
                     bf, bt, dt, ht, gn, i, 1, rec_x, rec_f, rec_e)
             if t == steps:
                 break
-            perturb(gb, noise, clip, seed, traj, t, gb.shape[1])
+            pert(gb, noise, clip, seed, traj, t, gb.shape[1])
             for k in range(D):
                 g[k] = gb[k, 0]
             lbfgs_step(x, g, f, lr, hs, d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb, p, ctx,
