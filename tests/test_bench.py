@@ -141,6 +141,20 @@ def test_optimizer_table_rows(monkeypatch, capsys):
     assert "sweep/shared BELOW TARGET: sgd;" in out
 
 
+def test_sweep_lrs_give_every_trajectory_its_own_lr():
+    """The sweep figure's lrs: every trajectory its own value (so the engine takes its
+    per-trajectory path, not the shared one it takes for equal values), over [0.8, 1.25] lr; for
+    L-BFGS within 1e-6 of its lr, whose iterations a step depends on the lr."""
+    from optlab.bench.optimizers import sweep_lrs
+    from optlab.engine.core import one_setting
+    for name, lo, hi in (("adam", 0.8e-3, 1.25e-3), ("lbfgs", 1 - 1e-6, 1 + 1e-6)):
+        lr0 = 1e-3 if name == "adam" else 1.0
+        lrs = sweep_lrs(name, lr0, 2000)
+        assert np.unique(lrs).shape == (2000,)
+        assert not one_setting(lrs.reshape(1, -1))
+        assert lrs.min() == pytest.approx(lo, rel=1e-12) and lrs.max() == pytest.approx(hi, rel=1e-12)
+
+
 # --- --peers ------------------------------------------------------------------------------------
 
 def test_hand_written_kernel_is_the_engine_bit_for_bit():
