@@ -610,7 +610,12 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, device, dtype="float64")
             return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=np.float64),
                         index=np.ascontiguousarray(prog.index, dtype=np.int64), plateau=np.zeros((8, 1)),
                         options={"name": check.name, **check.options})
-    plan = schedulers.plan(scheduler, lr, steps, momentum=mom, momentum_name=mname, n=n)
+    plateau = schedulers.canonical(scheduler.get("name")) == "ReduceLROnPlateau"
+    # ReduceLROnPlateau starts from the optimizer's lr (in the kernel's hyperparameter rows, not a
+    # table): its rows are its option settings alone, not one per lr of a sweep (which cost a
+    # 100,000-trajectory sweep ~5 ms of factorizing and gathering the lrs per run)
+    plan = schedulers.plan(scheduler, np.broadcast_to(lr[:1], lr.shape) if plateau else lr, steps, momentum=mom,
+                           momentum_name=mname, n=n)
     from .cpu import block_size
     width = 1 if device == "cuda" else block_size(dim, dtype)  # the CUDA engine's blocks: one trajectory
     none = np.zeros((1, 1, 1), dtype=np.float64)
@@ -627,7 +632,10 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, device, dtype="float64")
         # the kernel's rows of options: distinct option settings only (an lr sweep with one
         # setting is one row, read once a block, not a row per lr); no lr table: the run starts
         # from the optimizer's lr
-        first, pidx = schedulers._dedupe([np.ascontiguousarray(row[plan.index]).view(np.uint64) for row in popt], n)
+        if popt.shape[1] == 1:  # one setting for all (plan.index all 0)
+            first, pidx = np.zeros(1, dtype=np.int64), plan.index
+        else:
+            first, pidx = schedulers._dedupe([np.ascontiguousarray(row[plan.index]).view(np.uint64) for row in popt], n)
         return dict(kind="plateau", lr=none, momentum=m_tab, index=np.ascontiguousarray(pidx, dtype=np.int64),
                     plateau=np.ascontiguousarray(popt[:, plan.index[first]]),
                     options={"name": plan.name, **plan.options},
