@@ -546,6 +546,16 @@ def _error(opt, scheduler, **kw):
     return msg
 
 
+def test_scheduler_without_a_name_says_so_in_a_run():
+    """A scheduler dict without ``name`` (a typo in its key) gets the planner's message, also in an
+    lr sweep (where the engine looks at the name first, for ReduceLROnPlateau's rows)."""
+    for kw in ({}, dict(lr=[1e-3, 2e-3])):
+        x0 = np.tile(ROSEN, (2, 1)) if kw else ROSEN
+        with pytest.raises(OptlabError) as e:
+            optlab.simulate("adam", "rosenbrock", x0=x0, steps=5, scheduler={"nam": "StepLR"}, progress=False, **kw)
+        assert str(e.value).startswith("scheduler {'nam': 'StepLR'} has no 'name'; one of: LambdaLR"), str(e.value)
+
+
 def test_scheduler_with_muon_adamw_is_one_line():
     with pytest.raises(OptlabError) as e:
         optlab.simulate("muon_adamw", "mlp", x0=np.full(9, 0.1), steps=2, scheduler={"name": "StepLR", "step_size": 2},

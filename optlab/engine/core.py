@@ -610,7 +610,10 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, device, dtype="float64")
             return dict(kind="program", lr=np.ascontiguousarray(prog.ops), momentum=np.zeros((1, 1, 1), dtype=np.float64),
                         index=np.ascontiguousarray(prog.index, dtype=np.int64), plateau=np.zeros((8, 1)),
                         options={"name": check.name, **check.options})
-    plateau = schedulers.canonical(scheduler.get("name")) == "ReduceLROnPlateau"
+    try:
+        plateau = schedulers.canonical(scheduler.get("name")) == "ReduceLROnPlateau"
+    except OptlabError:
+        plateau = False  # plan says what is wrong, in its words
     # ReduceLROnPlateau starts from the optimizer's lr (in the kernel's hyperparameter rows, not a
     # table): its rows are its option settings alone, not one per lr of a sweep (which cost a
     # 100,000-trajectory sweep ~5 ms of factorizing and gathering the lrs per run)
