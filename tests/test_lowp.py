@@ -6,7 +6,8 @@ Newton-Schulz built on them.
   float32 range, exact ties, their neighbours, subnormals, overflow, inf and nan; and against
   torch's ``tensor.to(torch.bfloat16)`` when torch is installed;
 * ``fma_f32`` against exact rational arithmetic on operands built to land on float32 midpoints;
-* ``muon._newton_schulz`` against torch's ``_zeropower_via_newtonschulz`` on 1 x D rows built so
+* ``muon._newton_schulz`` (and, below 16 coordinates, ``muon._newton_schulz_block`` on all the
+  rows of one D at once) against torch's ``_zeropower_via_newtonschulz`` on 1 x D rows built so
   that the float32 summation order and every fma decide the bfloat16 result.
 """
 from __future__ import annotations
@@ -156,16 +157,27 @@ def test_newton_schulz_equals_torchs(coefficients):
     from torch.optim._muon import _zeropower_via_newtonschulz as torch_ns
     rng = np.random.default_rng(3)
     ns = njit(muon._newton_schulz)
+    block = njit(muon._newton_schulz_block)  # the kernel's path below 16 coordinates: a block of rows at once
     a, b, c = coefficients
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         for dim in (1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64):
+            rows, wants = [], []
             for trial in range(60):
                 row = _crafted_row(rng, dim) if trial % 2 else rng.normal(size=dim) * 10.0 ** rng.uniform(-3, 3)
-                want = torch_ns(torch.tensor(row).reshape(1, dim), (a, b, c), 5, 1e-7)
+                want = torch_ns(torch.tensor(row).reshape(1, dim), (a, b, c), 5, 1e-7).double().numpy()[0]
                 g = np.array([[_lowp.bf16(_lowp.f32(v))] for v in row])
                 ns(g, 0, dim, a, b, c, 1e-7, 5)
-                np.testing.assert_array_equal(g[:, 0], want.double().numpy()[0], err_msg=f"D={dim} row={row.tolist()}")
+                np.testing.assert_array_equal(g[:, 0], want, err_msg=f"D={dim} row={row.tolist()}")
+                rows.append(np.array([_lowp.bf16(_lowp.f32(v)) for v in row]))
+                wants.append(want)
+            if dim < muon._LANES:
+                g = np.ascontiguousarray(np.array(rows).T)  # (D, trajectories)
+                sc = np.zeros((len(muon.SPEC.scalars), g.shape[1]))
+                hp = np.zeros((len(muon.SPEC.vector), g.shape[1]))
+                hp[muon.H_NS_A], hp[muon.H_NS_B], hp[muon.H_NS_C], hp[muon.H_EPS] = a, b, c, 1e-7
+                block(g, sc, hp, g.shape[1], dim, 5)
+                np.testing.assert_array_equal(g.T, np.array(wants), err_msg=f"block, D={dim}")
     finally:
         torch.set_num_threads(threads)

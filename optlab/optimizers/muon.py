@@ -82,6 +82,9 @@ from ._lowp import bf16, f32, fma_f32
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
 # st: torch's per-coordinate state
 S_MOMENTUM_BUFFER = 0
+# sc: per-trajectory scratch of the Newton-Schulz iteration below 16 coordinates: the norm, then
+# each iteration's sum of squares and C
+K_NORM, K_CC = 0, 1
 # hp: the per-trajectory hyperparameters
 H_LR, H_WEIGHT_DECAY, H_MOMENTUM, H_NS_A, H_NS_B, H_NS_C, H_EPS = 0, 1, 2, 3, 4, 5, 6
 # hs: nesterov, ns_steps, adjust_lr_fn (0 original, 1 match_rms_adamw).
@@ -108,8 +111,11 @@ def step(x, g, st, sc, hp, hs, t, n):
             b, u = _momentum(st[S_MOMENTUM_BUFFER, d, j], g[d, j], hp[H_MOMENTUM, j], nesterov)
             st[S_MOMENTUM_BUFFER, d, j] = b
             g[d, j] = bf16(f32(u))
-    for j in range(n):
-        _newton_schulz(g, j, dim, hp[H_NS_A, j], hp[H_NS_B, j], hp[H_NS_C, j], hp[H_EPS, j], ns_steps)
+    if dim < _LANES:  # the sums in index order: the iteration a step for the block's trajectories at once
+        _newton_schulz_block(g, sc, hp, n, dim, ns_steps)
+    else:
+        for j in range(n):
+            _newton_schulz(g, j, dim, hp[H_NS_A, j], hp[H_NS_B, j], hp[H_NS_C, j], hp[H_EPS, j], ns_steps)
     for d in range(dim):
         for j in range(n):
             lr = hp[H_LR, j]
@@ -150,6 +156,39 @@ def _newton_schulz(g, j, dim, a, b, c, eps, ns_steps):
         for d in range(dim):
             xd = g[d, j]
             g[d, j] = bf16(fma_f32(fa, xd, f32(cc * xd)))
+
+
+@jitable(inline="never")
+def _newton_schulz_block(g, sc, hp, n, dim, ns_steps):
+    """:func:`_newton_schulz` on every trajectory of the block, for ``dim`` below 16 (where torch
+    sums the squares in index order): each pass a loop over the trajectories, which vectorises
+    (one trajectory at a time, the iteration's scalar chain ran at ~1/6 the speed). The same
+    operations in the same order on each trajectory: the same bits."""
+    for j in range(n):
+        sc[K_NORM, j] = 0.0
+    for d in range(dim):
+        for j in range(n):
+            sc[K_NORM, j] = f32(sc[K_NORM, j] + g[d, j] * g[d, j])
+    for j in range(n):
+        nrm = bf16(f32(math.sqrt(sc[K_NORM, j])))
+        lo = bf16(f32(hp[H_EPS, j]))
+        sc[K_NORM, j] = lo if nrm < lo else nrm  # clamp(min=eps); a nan norm stays nan
+    for d in range(dim):
+        for j in range(n):
+            g[d, j] = bf16(f32(g[d, j] / sc[K_NORM, j]))
+    for _ in range(ns_steps):
+        for j in range(n):
+            sc[K_CC, j] = 0.0
+        for d in range(dim):
+            for j in range(n):
+                sc[K_CC, j] = f32(sc[K_CC, j] + g[d, j] * g[d, j])
+        for j in range(n):
+            s = bf16(sc[K_CC, j])
+            sc[K_CC, j] = bf16(fma_f32(f32(hp[H_NS_B, j]), s, f32(f32(hp[H_NS_C, j]) * f32(s * s))))
+        for d in range(dim):
+            for j in range(n):
+                xd = g[d, j]
+                g[d, j] = bf16(fma_f32(f32(hp[H_NS_A, j]), xd, f32(sc[K_CC, j] * xd)))
 
 
 @jitable(inline="never")
@@ -235,6 +274,7 @@ SPEC = OptimizerSpec(
     vector=("lr", "weight_decay", "momentum", "ns_a", "ns_b", "ns_c", "eps"),
     static=("nesterov", "ns_steps", "adjust_lr_fn"),
     state=("momentum_buffer",),
+    scalars=("norm", "cc"),
     validate=_validate,
     summary="Muon: momentum orthogonalised by a bfloat16 Newton-Schulz iteration; x is one 1 x D "
             "matrix (torch.optim.Muon)",
