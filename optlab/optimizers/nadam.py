@@ -131,11 +131,15 @@ def step(x, g, st, sc, hp, hs, t, n):
         wd = hp[H_WEIGHT_DECAY, 0]
         bc2 = sc[K_BC2, 0]
         rb2 = sc[K_INV_BC2, 0]
-        for j in range(n):
+        den_g = 1.0 - prod
+        den_m = 1.0 - prod_next
+        r_g = 1.0 / den_g
+        r_m = 1.0 / den_m
+        # (K_MU_PRODUCT: the scan above kept the block's in trajectory 0's column, the only one read)
+        for j in range(n):  # the block's two divisors, shared: div_rn (the same quotients, no divider)
             lr = hp[H_LR, j]
-            sc[K_MU_PRODUCT, j] = prod
-            sc[K_COEF_G, j] = (-lr * (1.0 - mu)) / (1.0 - prod)
-            sc[K_COEF_M, j] = (-lr * mu_next) / (1.0 - prod_next)
+            sc[K_COEF_G, j] = div_rn(-lr * (1.0 - mu), den_g, r_g)
+            sc[K_COEF_M, j] = div_rn(-lr * mu_next, den_m, r_m)
         for d in range(x.shape[0]):
             for j in range(n):
                 xi, m, v = _update(x[d, j], g[d, j], st[S_EXP_AVG, d, j], st[S_EXP_AVG_SQ, d, j], hp[H_LR, j],
