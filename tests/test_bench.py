@@ -19,9 +19,12 @@ def test_best_pair_alternates_and_keeps_the_best():
 
 
 @pytest.mark.slow
-def test_core_quick_writes_its_figures(tmp_path):
+def test_core_quick_writes_its_figures(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--section", "core", "--json", str(out)]) == 0
+    # the smoke test's sizes say so before any verdict is printed
+    text = capsys.readouterr().out
+    assert "--quick: smoke-test sizes" in text and text.index("--quick:") < text.index("target >=")
     core = json.loads(out.read_text())["core"]
     assert math.isfinite(core["divider_floor_steps_per_s"]) and core["divider_floor_steps_per_s"] > 0
     for key in ("lr_sweep", "betas_grid", "betas_sweep", "shared", "lr_sweep_f32"):

@@ -310,6 +310,9 @@ def main(argv=None) -> int:
     print(f"optlab bench -- {cpu_model()}, {os.cpu_count()} cores, numba threads={_threads()}; "
           f"vector widths: {widths} (OPTLAB_VECTOR_WIDTH); shared divisors: {ops.DIVISION} "
           f"(OPTLAB_DIVISION, LLVM's CPU {ops.host_cpu() or 'unknown'})")
+    if args.quick:
+        print("--quick: smoke-test sizes, one repeat; fixed costs dominate runs this small, so the figures "
+              "and their target verdicts below do not measure speed (run without --quick for those)")
     if "core" in run:
         results["core"] = bench_core(args.n, args.steps, args.repeat, numpy_steps=min(args.steps, 200),
                                      min_seconds=min_s)
