@@ -413,10 +413,18 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
 
 
 def _first_line(text: str, limit: int = 100) -> str:
+    """The first sentence (up to ". " or "; "), not cut inside parentheses: a citation's
+    abbreviations ("(SIAM J. Optim. 2016, Sec. 4.6)") do not end it."""
     line = " ".join(str(text).split())
-    for end in (". ", "; "):
-        if end in line:
-            line = line.split(end, 1)[0]
+    depth = 0
+    for i, ch in enumerate(line):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch in ".;" and depth == 0 and line[i + 1:i + 2] == " ":
+            line = line[:i]
+            break
     return _clip(line.rstrip("."), limit)
 
 

@@ -246,6 +246,19 @@ def test_help_names_the_app_shows_usage_experiments_and_where_to_read_more():
     assert "Read more: README.md" in text
 
 
+def test_one_line_descriptions_end_at_a_sentence_not_at_an_abbreviation():
+    """The one-line descriptions of ``--help`` and ``optlab list`` end at the first sentence, not
+    at a citation's abbreviations inside parentheses; every experiment's line is more than a
+    citation (tried as a new user would, two read "Reddi, Kale & Kumar (ICLR 2018, Sec")."""
+    assert cli._first_line("Lessard, Recht & Packard (SIAM J. Optim. 2016, Sec. 4.6). On a quadratic") == \
+        "Lessard, Recht & Packard (SIAM J. Optim. 2016, Sec. 4.6)"
+    assert cli._first_line("basins of attraction. A grid") == "basins of attraction"
+    assert cli._first_line("one; two. three") == "one"
+    for name, line in cli.catalogue("experiments"):
+        assert line.count("(") == line.count(")") or line.endswith("..."), (name, line)
+        assert len(line.split()) >= 3, (name, line)
+
+
 # --- 5. fuzz: random bad values and keys through the override parser, the runner and the CLI ---
 
 BAD = {
