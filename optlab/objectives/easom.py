@@ -63,5 +63,5 @@ SPEC = ObjectiveSpec(
     source="Easom 1990; Surjanovic & Bingham (SFU)",
     minima=(((_PI, _PI), -1.0),),
     starts=((-0.5, 6.5), (6.5, 6.5), (2.0, 2.5), (4.5, 1.5), (0.0, 0.0)),
-    notes="usual domain [-100, 100]^2; a flat plateau (gradient ~ 0) around one narrow basin",
+    notes="a flat plateau (gradient ~ 0) around one narrow basin; usual domain [-100, 100]^2",
 )

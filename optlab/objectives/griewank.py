@@ -83,5 +83,5 @@ SPEC = ObjectiveSpec(
     minima=lambda dim, **o: [(np.zeros(dim), 0.0)],
     f_min=0.0,
     starts=((-8.5, 8.0), (7.5, 9.0), (-4.0, -8.5), (9.0, -3.0), (2.5, 1.0)),
-    notes="usual domain [-600, 600]^D (a bowl with tens of thousands of local minima); plotted in [-10, 10]^D",
+    notes="a bowl with tens of thousands of local minima; usual domain [-600, 600]^D, plotted in [-10, 10]^D",
 )

@@ -67,7 +67,7 @@ SPECS = (
         source="textbook; Dauphin et al., NeurIPS 2014",
         minima=(),
         starts=((-1.8, 0.0), (1.8, 1e-3), (-1.5, 0.05), (1.9, -0.2), (0.5, 0.01)),
-        notes="unbounded below; a start on the x-axis converges to the saddle",
+        notes="a saddle at the origin: a start on the x-axis converges to it, any other escapes; unbounded below",
     ),
     ObjectiveSpec(
         name="monkey_saddle",
