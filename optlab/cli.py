@@ -408,13 +408,14 @@ def catalogue(kind: str) -> list[tuple[str, str]]:
         return [(p.stem, experiment_line(p)) for p in sorted((_conf_dir() / "experiment").glob("*.yaml"))]
     if kind == "studies":
         from . import studies
-        return [(n, _first_line(studies.get(n).__doc__ or "")) for n in studies.names()]
+        # a study's first sentence whole: its "; " parts are the contrast it shows
+        return [(n, _first_line(studies.get(n).__doc__ or "", ends=".")) for n in studies.names()]
     raise ValueError(kind)
 
 
-def _first_line(text: str, limit: int = 100) -> str:
-    """The first sentence (up to ". " or "; "), not cut inside parentheses: a citation's
-    abbreviations ("(SIAM J. Optim. 2016, Sec. 4.6)") do not end it."""
+def _first_line(text: str, limit: int = 100, ends: str = ".;") -> str:
+    """The first sentence (up to ". " or "; ", the characters of ``ends``), not cut inside
+    parentheses: a citation's abbreviations ("(SIAM J. Optim. 2016, Sec. 4.6)") do not end it."""
     line = " ".join(str(text).split())
     depth = 0
     for i, ch in enumerate(line):
@@ -422,7 +423,7 @@ def _first_line(text: str, limit: int = 100) -> str:
             depth += 1
         elif ch == ")":
             depth = max(0, depth - 1)
-        elif ch in ".;" and depth == 0 and line[i + 1:i + 2] == " ":
+        elif ch in ends and depth == 0 and line[i + 1:i + 2] == " ":
             line = line[:i]
             break
     return _clip(line.rstrip("."), limit)

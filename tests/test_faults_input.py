@@ -254,6 +254,8 @@ def test_one_line_descriptions_end_at_a_sentence_not_at_an_abbreviation():
         "Lessard, Recht & Packard (SIAM J. Optim. 2016, Sec. 4.6)"
     assert cli._first_line("basins of attraction. A grid") == "basins of attraction"
     assert cli._first_line("one; two. three") == "one"
+    assert cli._first_line("one; two. three", ends=".") == "one; two"  # a study's line: the sentence whole
+    assert dict(cli.catalogue("studies"))["saddle_escape"].endswith("escape")
     for name, line in cli.catalogue("experiments"):
         assert line.count("(") == line.count(")") or line.endswith("..."), (name, line)
         assert len(line.split()) >= 3, (name, line)
