@@ -20,6 +20,10 @@ def test_single_run_writes_all_artifacts(tmp_path):
     # the printed table is this run's: its label and median final loss, then where it is
     row = next(line for line in p.stdout.splitlines() if line.startswith(run["label"]))
     assert f"{run['final_loss_median']:.3e}" in row, p.stdout
+    # the header says which statistic each loss is, and names the still-running count (not "run" twice)
+    head = next(line for line in p.stdout.splitlines() if line.startswith("run "))
+    assert head.split()[1:] == ["final,", "med", "best,", "min", "conv", "div", "running", "steps→tol"], head
+    assert row.split()[-4:-1] == [str(run["outcomes"][k]) for k in ("converged", "diverged", "running")], row
     assert f"results: {out}" in p.stdout
     assert len(run["trajectories"]) == 5  # default: a handful of starts across the domain
     npz = list(out.glob("trajectories_*.npz"))

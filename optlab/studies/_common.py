@@ -159,7 +159,11 @@ def run_summary(label, res) -> dict:
 
 
 def format_table(rows) -> str:
-    head = f"{'run':<34} {'final loss':>11} {'best loss':>11} {'conv':>5} {'div':>5} {'run':>5} {'steps→tol':>9}"
+    """One line per run: the median final loss over its trajectories, the lowest loss any reached,
+    how many converged, diverged or are still running, and the median steps to the tolerance (as
+    the report's table)."""
+    head = (f"{'run':<34} {'final, med':>11} {'best, min':>11} {'conv':>5} {'div':>5} {'running':>7} "
+            f"{'steps→tol':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         oc = r["outcomes"]
@@ -167,7 +171,7 @@ def format_table(rows) -> str:
         bl = "—" if r["best_loss_min"] is None else f"{r['best_loss_min']:.3e}"
         st = "—" if r["steps_to_tol_median"] is None else f"{r['steps_to_tol_median']:.0f}"
         lines.append(f"{r['label'][:34]:<34} {fl:>11} {bl:>11} {oc['converged']:>5} {oc['diverged']:>5} "
-                     f"{oc['running']:>5} {st:>9}")
+                     f"{oc['running']:>7} {st:>9}")
     return "\n".join(lines)
 
 
