@@ -632,15 +632,11 @@ def schedule_plan(opt, scheduler, hvals, steps, n, dim, device, dtype="float64")
     if plan.plateau is not None:
         popt = np.ascontiguousarray(np.stack([np.asarray(plan.plateau[k], dtype=np.float64) for k in (
             "mode_max", "rel", "factor", "patience", "threshold", "cooldown", "min_lr", "eps")]))
-        # the kernel's rows of options: distinct option settings only (an lr sweep with one
-        # setting is one row, read once a block, not a row per lr); no lr table: the run starts
-        # from the optimizer's lr
-        if popt.shape[1] == 1:  # one setting for all (plan.index all 0)
-            first, pidx = np.zeros(1, dtype=np.int64), plan.index
-        else:
-            first, pidx = schedulers._dedupe([np.ascontiguousarray(row[plan.index]).view(np.uint64) for row in popt], n)
-        return dict(kind="plateau", lr=none, momentum=m_tab, index=np.ascontiguousarray(pidx, dtype=np.int64),
-                    plateau=np.ascontiguousarray(popt[:, plan.index[first]]),
+        # the kernel's rows of options: the plan's rows, its distinct option settings (planned
+        # with one lr, above: an lr sweep with one setting is one row, read once a block); no lr
+        # table: the run starts from the optimizer's lr
+        return dict(kind="plateau", lr=none, momentum=m_tab, index=np.ascontiguousarray(plan.index, dtype=np.int64),
+                    plateau=popt,
                     options={"name": plan.name, **plan.options},
                     reorder=lambda order: dict(momentum=tables(plan.index[order])[1]))
     lr_tab, m_tab = tables(plan.index)
