@@ -165,6 +165,18 @@ def test_lbfgs_reaches_the_minimum_and_counts_evaluations():
     assert list(r.outcome) == ["converged", "converged"]
 
 
+def test_lbfgs_float32_keeps_its_parameters_in_float32():
+    """torch's float32 L-BFGS converges here; with the parameters kept in float64 between the
+    float32 evaluations it stalled at loss 1.34 (the line search saw float32 losses of points
+    it did not hold)."""
+    x0 = [[-1.5, 2.0], [0.5, -0.5], [2.0, 2.0]]
+    r = optlab.simulate("lbfgs", "rosenbrock", x0=x0, steps=20, dtype="float32", progress=False)
+    assert list(r.outcome) == ["converged"] * 3 and (r.loss[:, -1] < 1e-8).all()
+    one = {dt: optlab.simulate("lbfgs", "rosenbrock", x0=x0[:1], steps=1, max_iter=10, dtype=dt,
+                               progress=False).x_final[0] for dt in ("float32", "float64")}
+    np.testing.assert_allclose(one["float32"], one["float64"], atol=2e-5)  # torch32: 5e-6; was 1.3e-4
+
+
 # --- per-trajectory hyperparameters ------------------------------------------------------------
 
 # three settings per optimizer; trajectory i uses setting i % 3, so neighbours in a block differ

@@ -26,7 +26,11 @@ loss, tolerance step, ``ex_out``), in which
 * the state (direction, step, history of ``history_size`` pairs as a ring
   buffer, ``H_diag``, previous gradient and loss, ``n_iter``, ``func_evals``)
   persists across steps, as torch keeps it in ``optimizer.state``;
-* ``ex_out[i, 0]`` is torch's ``state["func_evals"]`` after the last step.
+* ``ex_out[i, 0]`` is torch's ``state["func_evals"]`` after the last step;
+* in a float32 run the parameters are rounded to float32 at each update (torch keeps them
+  in float32: kept in float64 between float32 evaluations, the line search compared the
+  float32 losses of points it did not hold, and Rosenbrock stalled at 1.34); the direction,
+  the history and the line search compute in float64.
 
 Bit-level details follow torch 2.13's ``torch/optim/lbfgs.py``:
 ``p.add_(d, alpha=t)`` is ``fma(t, d, p)``, ``q.add_(y, alpha=-a)`` is
@@ -343,11 +347,13 @@ def lbfgs_step(x, g, loss, lr, hs, d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb
             ls_evals = int(out[1])
             for k in range(D):
                 g[k] = gw[k]
-                x[k] = fma(t, d[k], x[k])
+                xb[k, 0] = fma(t, d[k], x[k])  # the parameters are stored in the run's dtype
+                x[k] = xb[k, 0]
             opt_cond = tabsmax(g, D) <= tol_grad
         else:
             for k in range(D):
-                x[k] = fma(t, d[k], x[k])
+                xb[k, 0] = fma(t, d[k], x[k])
+                x[k] = xb[k, 0]
             if n_iter != max_iter:
                 loss = closure(x, 0.0, d, xb, gb, fb, g, p, ctx, noise, clip, seed, traj,
                                step, np.int64(ev), obj_fg)
