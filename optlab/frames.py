@@ -38,7 +38,7 @@ def _never_as_nan(a) -> np.ndarray:
 def axis_values(values) -> np.ndarray:
     """A grid axis as a 1-D coordinate: numbers stay numbers; tuple values (``betas``) become labels."""
     vals = list(values)
-    if all(np.ndim(v) == 0 for v in vals):
+    if all(np.ndim(v) == 0 for v in vals) and not any(v is None for v in vals):
         return np.asarray(vals)
     return np.asarray([", ".join(f"{e:g}" if isinstance(e, float) else str(e) for e in np.ravel(v))
                        for v in vals])
@@ -111,8 +111,10 @@ def sweep_to_xarray(sw):
     return xr.Dataset(data, coords=coords, attrs=_attrs(res))
 
 
-def result_to_pandas(res, start=None):
-    """See :meth:`optlab.Result.to_pandas`; ``start``: the start index of each trajectory (a sweep's)."""
+def result_to_pandas(res, start=None, axes=None):
+    """See :meth:`optlab.Result.to_pandas`; ``start``: the start index of each trajectory (a sweep's);
+    ``axes``: a sweep's grid axes (name -> the value of each trajectory, as given), columns in
+    place of the hyperparameters of the same name."""
     pd = require("pandas", "Result.to_pandas()")
     n = res.n_traj
     cols = {"trajectory": np.arange(n)}
@@ -122,6 +124,8 @@ def result_to_pandas(res, start=None):
         v = np.asarray(v)
         if v.ndim == 1:
             cols[k] = np.broadcast_to(v, (n,)).copy()
+    for k, v in (axes or {}).items():
+        cols[k] = v
     if start is not None:
         cols["start"] = np.asarray(start)
     for d in range(res.dim):
@@ -143,6 +147,6 @@ def result_to_pandas(res, start=None):
     df.loc[res.diverged_step < 0, "diverged_step"] = pd.NA
     df.attrs.update(_attrs(res))
     for k, v in res.hyper.items():
-        if np.ndim(v) == 0:
+        if np.ndim(v) == 0 and k not in (axes or {}):
             df.attrs[k] = v.item() if isinstance(v, np.generic) else v
     return df

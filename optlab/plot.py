@@ -35,6 +35,9 @@ HEATMAP_VALUES = {"steps_to_tol": ("tol_step", "steps to tolerance"),
 
 def _runs(res, label=None) -> list:
     """A Result, a Sweep, a list of them or a dict label -> Result as the studies' (label, Result) list."""
+    if isinstance(res, (dict, list, tuple)) and not res:
+        raise OptlabError(f"Nothing to draw: an empty {type(res).__name__} (give a Result or Sweep, "
+                          "a list of them or a dict label -> Result)")
     if isinstance(res, dict):
         return [(str(k), v.result if isinstance(v, Sweep) else v) for k, v in res.items()]
     if isinstance(res, (list, tuple)):

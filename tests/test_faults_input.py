@@ -105,6 +105,9 @@ def test_seed_handling_does_not_depend_on_call_order():
     ({"lr": [0.1], "momentum": [0.0, float("nan")]}, "nan"),
     ({"lrr": [0.1]}, "Unknown hyperparameter 'lrr'"),
     ({"lr": []}, "grid['lr'] is empty"),
+    ({"lr": [None, 0.1]}, "grid['lr']: Invalid lr: None"),  # numpy reads None as NaN
+    ({"momentum": [0.5, -0.9], "nesterov": [False, True]}, "grid['momentum']: Invalid momentum value: -0.9"),
+    ({"momentum": [0.0, 0.9], "nesterov": [False, True]}, "Nesterov momentum requires a momentum"),
 ])
 def test_sweep_grids_are_checked_before_any_run(grid, expect):
     with pytest.raises(OptlabError) as err:
@@ -467,3 +470,48 @@ def test_a_lecture_studys_own_values_are_checked_before_any_compile(capsys, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and expect in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_grid_valid_only_with_another_axis_runs():
+    """nesterov=True needs a momentum: each value was checked with the fixed keywords alone."""
+    sw = optlab.sweep("sgd", "quadratic", grid={"momentum": [0.5, 0.9], "nesterov": [False, True]},
+                      x0=[1.0, 1.0], steps=3, lr=0.1)
+    assert sw.shape == (2, 2, 1) and sw.grid("nesterov").ravel().tolist() == [False, True, False, True]
+
+
+@pytest.mark.parametrize("call,expect", [
+    (lambda: optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], stpes=5), "did you mean 'steps'?"),
+    (lambda: optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], record_evry=2), "did you mean 'record_every'?"),
+    (lambda: optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], lrr=0.1), "did you mean 'lr'?"),
+    (lambda: optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], lr=None), "Invalid lr: None"),
+    (lambda: optlab.sweep("adam", "quadratic", grid={"betas": [(0.9, 0.99)], "beta1": [0.5]}, x0=[1.0, 1.0]),
+     "grid['betas'] and 'beta1' both given"),
+    (lambda: optlab.sweep("adam", "quadratic", grid={"betas": [(0.9, 0.99)]}, beta2=0.5, x0=[1.0, 1.0]),
+     "grid['betas'] and 'beta2' both given"),
+    (lambda: optlab.sweep("sgd", "quadratic", grid={"scheduler.step_size": [2, 5]}, x0=[1.0, 1.0],
+                          scheduler={"name": "StepLR", "step_size": 3}), "'scheduler.step_size' is both in grid"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], scheduler={"name": "StepLR", "step_size": 2,
+                                                                           "gamma": float("nan")}),
+     "StepLR: gamma=nan is not allowed (must be a finite number)"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[[1.0, 1.0]] * 2, scheduler={"name": "ExponentialLR",
+                                                                               "gamma": [0.5, np.inf]}),
+     "ExponentialLR: gamma=inf is not allowed"),
+    (lambda: optlab.objectives.get("himmelblau").value("ab"), "Invalid point 'ab' for objective 'himmelblau'"),
+    (lambda: optlab.objectives.get("himmelblau").value([1.0, 2.0, 3.0]), "got points of dimension 3"),
+    (lambda: __import__("optlab.plot").plot.paths([]), "Nothing to draw: an empty list"),
+])
+def test_api_input_gets_one_line_that_names_it(call, expect):
+    """Tried as a new user would: each of these ran with a value dropped or read as NaN, or failed
+    deep inside numpy (an IndexError, a ValueError), or named the wrong thing."""
+    with pytest.raises(OptlabError) as err:
+        call()
+    assert expect in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_a_one_element_list_and_the_dtype_type_are_one_value():
+    one = optlab.simulate("sgd", "quadratic", x0=[[1.0, 1.0], [2.0, 0.0]], steps=3, lr=[0.1])
+    assert one.hyper["lr"].tolist() == [0.1, 0.1]
+    both = optlab.simulate("sgd", "quadratic", x0=[[1.0, 1.0], [2.0, 0.0]], steps=3, lr=0.1, dtype=np.float32)
+    assert both.x.dtype == np.float32 and both.options["dtype"] == "float32"
+    part = optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], steps=3, betas=(0.8, 0.9), beta2=0.5)
+    assert (part.hyper["beta1"].tolist(), part.hyper["beta2"].tolist()) == ([0.8], [0.5])  # the part overrides

@@ -140,3 +140,37 @@ def test_to_xarray_carries_the_schedule_and_the_curvature():
     assert ds.lr_schedule.sel(lr=0.5, start=0).values[:, :4].tolist() == [[0.5, 0.5, 0.25, 0.25], [0.5] * 4]
     np.testing.assert_array_equal(ds.sharpness.values.reshape(4, -1), sw.result.sharpness)
     np.testing.assert_array_equal(ds.lr_schedule.values.reshape(4, -1), sw.result.lr)
+
+
+def test_to_pandas_and_grid_name_every_axis_as_given():
+    """A swept scheduler option is a column and a grid() field; a None on a grid axis stays None
+    (it was a column of 0/1 codes); grid() takes the frames' names (final_loss, steps_to_tol)."""
+    pytest.importorskip("pandas")
+    sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.5], "scheduler.step_size": [2, 5]},
+                      x0=[1.0, 1.0], steps=10, scheduler={"name": "StepLR", "gamma": 0.5})
+    df = sw.to_pandas()
+    assert df["scheduler.step_size"].tolist() == [2, 5, 2, 5] and df["lr"].tolist() == [0.1, 0.1, 0.5, 0.5]
+    assert sw.grid("scheduler.step_size").ravel().tolist() == [2, 5, 2, 5]
+    np.testing.assert_array_equal(sw.grid("final_loss"), sw.grid("loss_final"))
+    np.testing.assert_array_equal(sw.grid("steps_to_tol"), sw.grid("tol_step"))
+    with pytest.raises(OptlabError, match="did you mean 'final_loss'"):
+        sw.grid("final_los")
+    lb = optlab.sweep("lbfgs", "rosenbrock", grid={"line_search_fn": [None, "strong_wolfe"]},
+                      x0=[-1.2, 1.0], steps=2)
+    assert lb.axis_values("line_search_fn").tolist() == [None, "strong_wolfe"]
+    assert pytest.importorskip("pandas").isna(lb.to_pandas()["line_search_fn"][0])
+    assert lb.to_pandas()["line_search_fn"][1] == "strong_wolfe"
+
+
+def test_a_loaded_result_gives_the_same_metrics(tmp_path):
+    """A per-call flag comes back from .npz as a 0-d array: metrics() failed on it."""
+    r = optlab.simulate("sgd", "quadratic", x0=[[1.0, 1.0], [0.5, 2.0]], steps=5, lr=0.1, nesterov=True,
+                        momentum=0.9)
+    r.save_npz(tmp_path / "r.npz")
+    back = optlab.Result.load_npz(tmp_path / "r.npz")
+    assert back.metrics() == r.metrics() and back.hyper["nesterov"] is True
+
+
+def test_the_summary_counts_the_steps_run_not_the_last_record():
+    r = optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=10, record_every=3, lr=0.1)
+    assert "1 trajectory x 10 steps" in repr(r) and "<td style=\"text-align:left\">10</td>" in r._repr_html_()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import os
 import time
 
@@ -103,6 +104,8 @@ def check_options(steps=100, record_every=1, seed=0, dtype="float64", device="cp
         clip_grad_norm=_check_float("clip_grad_norm", 0.0 if clip_grad_norm is None else clip_grad_norm,
                                     lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0 (0 = off)"),
     )
+    if isinstance(dtype, type) and dtype in (np.float64, np.float32, float):  # np.float32: the type itself
+        dtype = np.dtype(dtype).name
     if dtype not in ("float64", "float32"):
         raise OptlabError(f"Invalid dtype: {dtype!r} (must be 'float64' or 'float32')")
     if device not in ("cpu", "cuda"):
@@ -259,8 +262,8 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     steps : int
         Optimizer steps per trajectory.
     record_every : int
-        Record x and the loss every k-th step (the first and last always... when
-        k divides steps); records have ``steps // k + 1`` rows.
+        Record x and the loss every k-th step: steps 0, k, 2k, ... (the last step
+        too when k divides steps); records have ``steps // k + 1`` rows.
     seed : int
         Key of the counter-based generator (gradient noise, minibatches).
     dtype : "float64" or "float32"
@@ -295,7 +298,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         :mod:`optlab.engine.track`.
     **hyper
         Optimizer hyperparameters with torch.optim's names; each a scalar or
-        one value per trajectory.
+        one value per trajectory. A pair's parts are names too (``beta1``,
+        ``beta2`` of ``betas``); given with the pair, a part overrides its
+        element, as ``+optimizer.beta2=0.99`` does on the command line.
     """
     t_start = time.perf_counter()
     opt = _optimizers.get(optimizer)
@@ -304,11 +309,12 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     checked = check_options(steps=steps, record_every=record_every, seed=seed, dtype=dtype, device=device,
                             tol=tol, blowup=blowup, grad_noise=grad_noise, clip_grad_norm=clip_grad_norm,
                             max_memory_gb=max_memory_gb, progress=progress)
-    steps, record_every, seed = checked["steps"], checked["record_every"], checked["seed"]
+    steps, record_every, seed, dtype = checked["steps"], checked["record_every"], checked["seed"], checked["dtype"]
     tol, blowup, grad_noise, clip = checked["tol"], checked["blowup"], checked["grad_noise"], checked["clip_grad_norm"]
     max_memory_gb, progress = checked["max_memory_gb"], checked["progress"]
     if objective_options is not None and not isinstance(objective_options, dict):
         raise OptlabError(f"Invalid objective_options: {objective_options!r} (must be a dict of option -> value)")
+    opt.check_names(hyper, also=_SIMULATE_OPTIONS)
     n_h = _n_per_traj(hyper)
     n_s = _n_scheduler(scheduler)
     if n_s > 1 and n_h > 1 and n_s != n_h:
@@ -458,6 +464,11 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
                      f_target=f_min, objective_options=options, **run_options),
         extra=extra, timing=timing, lr=None if sched is None else out["sched"][5], **tracked,
     )
+
+
+# simulate's own keywords: a misspelt one is named in the hyperparameters' message (did you mean)
+_SIMULATE_OPTIONS = tuple(k for k in inspect.signature(simulate).parameters
+                          if k not in ("optimizer", "objective", "hyper"))
 
 
 def one_setting(hp) -> bool:

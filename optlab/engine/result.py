@@ -127,7 +127,7 @@ class Result:
     def load_npz(cls, path) -> "Result":
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            hyper = {k[6:]: z[k] for k in z.files if k.startswith("hyper_")}
+            hyper = {k[6:]: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files if k.startswith("hyper_")}
             extra = {k[6:]: z[k] for k in z.files if k.startswith("extra_")}
             return cls(optimizer=meta["optimizer"], objective=meta["objective"],
                        x=z["x"], loss=z["loss"], steps=z["steps"], x_final=z["x_final"],
@@ -162,10 +162,15 @@ class Result:
         from ..frames import result_to_pandas
         return result_to_pandas(self)
 
+    @property
+    def n_steps(self) -> int:
+        """Steps the run took (the last record's step when ``record_every`` does not divide it)."""
+        return int(self.options.get("steps", self.steps[-1]))
+
     def _html_rows(self) -> list:
         counts = ", ".join(f"{k} {v}" for k, v in self.outcome_counts().items())
         return [("optimizer", self.optimizer), ("objective", f"{self.objective} (dim {self.dim})"),
-                ("trajectories", self.n_traj), ("steps", int(self.steps[-1])), ("outcomes", counts)]
+                ("trajectories", self.n_traj), ("steps", self.n_steps), ("outcomes", counts)]
 
     def _repr_html_(self) -> str:
         """A small table for Jupyter: optimizer, objective, trajectories, steps, outcome counts."""
@@ -173,8 +178,9 @@ class Result:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.outcome_counts().items())
-        return (f"Result({self.optimizer} on {self.objective}: {self.n_traj} trajectories x "
-                f"{int(self.steps[-1])} steps, dim={self.dim}; {counts})")
+        return (f"Result({self.optimizer} on {self.objective}: {self.n_traj} "
+                f"trajector{'y' if self.n_traj == 1 else 'ies'} x {self.n_steps} "
+                f"step{'' if self.n_steps == 1 else 's'}, dim={self.dim}; {counts})")
 
 
 def html_table(title: str, rows) -> str:
@@ -190,7 +196,9 @@ def _plain(v):
     if isinstance(v, float) and not np.isfinite(v):
         return None if np.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, np.ndarray):
-        return [_plain(e) for e in v.tolist()]
+        v = v.tolist()  # a 0-d array (a flag loaded from .npz) gives its value
+    if isinstance(v, (list, tuple)):
+        return [_plain(e) for e in v]
     return v
 
 

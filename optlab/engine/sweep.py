@@ -41,10 +41,15 @@ class Sweep:
         (and with -1, not NaN, for "never" in ``tol_step`` and ``diverged_step``).
         It needs no extra, so the studies and the engine's tests use it.
         """
+        from ..frames import FIELD_NAMES
+        name = {v: k for k, v in FIELD_NAMES.items()}.get(name, name)  # the frames' names too
         fields = _GRID_FIELDS + tuple(self.result.hyper)
+        if name in self.coords and name not in self.result.hyper:  # an axis (scheduler.<option>, start)
+            return self.axis_values(name).reshape(self.shape)
         if name not in fields:
             from ..errors import unknown_name
-            raise unknown_name("field", name, fields)
+            raise unknown_name("field", name, set(fields) | set(FIELD_NAMES.values())
+                               | {k for k in self.coords if k != "start"})
         if name == "outcome":
             arr = self.result.outcome
         elif name in self.result.hyper:
@@ -52,6 +57,23 @@ class Sweep:
         else:
             arr = getattr(self.result, name)
         return np.asarray(arr).reshape(self.shape + np.shape(arr)[1:])
+
+    def axis_values(self, name: str) -> np.ndarray:
+        """The value of grid axis ``name`` for each trajectory, in trajectory order (as given:
+        ``None`` stays ``None``; a pair such as ``betas`` gives one tuple a trajectory)."""
+        if name not in self.coords:
+            raise OptlabError(f"Unknown grid axis '{name}'. Axes: {', '.join(self.coords)}")
+        axis = list(self.coords).index(name)
+        vals = list(self.coords[name])
+        shape = [1] * len(self.shape)
+        shape[axis] = -1
+        pos = np.broadcast_to(np.arange(len(vals)).reshape(shape), self.shape).ravel()
+        if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+               for v in vals):
+            return np.asarray(vals)[pos]
+        out = np.empty(len(vals), dtype=object)
+        out[:] = [tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in vals]
+        return out[pos]
 
     def index(self, **where) -> np.ndarray:
         """Flat trajectory indices where each named axis equals the given value.
@@ -131,8 +153,12 @@ class Sweep:
         3  0.5      1   2.0  converged            11
         """
         from ..frames import result_to_pandas
+        from ..optimizers._base import PAIRS
         start = np.broadcast_to(np.asarray(self.coords["start"]), self.shape).ravel()
-        return result_to_pandas(self.result, start=start)
+        # each axis as given (a swept scheduler option is no hyperparameter; line_search_fn's None
+        # is no number); a pair's parts (beta1, beta2) are columns already
+        axes = {k: self.axis_values(k) for k in self.coords if k != "start" and k not in PAIRS}
+        return result_to_pandas(self.result, start=start, axes=axes)
 
     def _repr_html_(self) -> str:
         """A small table for Jupyter: the result's summary and the grid axes."""
@@ -207,6 +233,14 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     for k in kw:
         if k in axes:
             raise OptlabError(f"'{k}' is both in grid and a keyword argument")
+    for pair, members in PAIRS.items():  # a part would override the pair's axis, and its labels lie
+        part = next((m for m in members if m in axes or m in kw), None)
+        if pair in axes and part is not None:
+            raise OptlabError(f"grid['{pair}'] and {part!r} both given: sweep the pair {pair} or its parts "
+                              f"({', '.join(members)}), not both")
+    for k in sched_axes:
+        if k[len(SCHED_PREFIX):] in kw["scheduler"]:
+            raise OptlabError(f"'{k}' is both in grid and in scheduler={kw['scheduler']!r}")
 
     # every value of every axis checked (with the fixed keywords) before anything runs
     fixed_hyper = {k: v for k, v in kw.items() if k not in _ENGINE_KW}
@@ -219,7 +253,8 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
                 _, _, checked = opt.resolve(1, {**fixed_hyper, name: v})
                 check_finite_hyper(opt, checked)
             except OptlabError as exc:
-                raise OptlabError(f"grid['{name}']: {exc}") from None
+                if not _valid_with_other_axes(opt, fixed_hyper, axes, sched_axes, name, v):
+                    raise OptlabError(f"grid['{name}']: {exc}") from None
             except (TypeError, ValueError):
                 raise OptlabError(f"Invalid grid['{name}'] value {v!r} (must be a number)") from None
 
@@ -243,6 +278,22 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
         order.extend(sel)
     res = parts[0] if len(parts) == 1 else concat(parts, order)
     return Sweep(result=res, coords=coords, shape=shape)
+
+
+def _valid_with_other_axes(opt, fixed, axes, sched_axes, name, v, limit=10_000) -> bool:
+    """True when ``name = v``, refused with the fixed keywords alone, is valid with some values of
+    the other axes (``nesterov=True`` needs a momentum: ``{"momentum": [0.5, 0.9], "nesterov":
+    [False, True]}`` is a valid grid). The run then checks every call it makes, as torch would
+    (a combination torch refuses, momentum 0 with nesterov, still gets torch's message)."""
+    others = [k for k in axes if k != name and k not in sched_axes]
+    for combo in itertools.islice(itertools.product(*[axes[k] for k in others]), limit):
+        try:
+            _, _, checked = opt.resolve(1, {**fixed, **dict(zip(others, combo)), name: v})
+            check_finite_hyper(opt, checked)
+        except (OptlabError, TypeError, ValueError):
+            continue
+        return True
+    return False
 
 
 def concat(parts, order) -> Result:

@@ -103,10 +103,10 @@ class ObjectiveSpec:
         return self.engine_kernel if self.engine_kernel is not None else self.value_grad_kernel
 
     # --- shape ---------------------------------------------------------------
-    def check_dim(self, dim: int) -> int:
+    def check_dim(self, dim: int, what: str = "x0") -> int:
         dim = int(dim)
         if self.dim is not None and dim != self.dim:
-            raise OptlabError(f"Objective '{self.name}' is {self.dim}-dimensional; got x0 of dimension {dim}")
+            raise OptlabError(f"Objective '{self.name}' is {self.dim}-dimensional; got {what} of dimension {dim}")
         if self.dim is None and dim < self.min_dim:
             raise OptlabError(f"Objective '{self.name}' needs dimension >= {self.min_dim}; got {dim}")
         return dim
@@ -180,10 +180,17 @@ class ObjectiveSpec:
     # --- evaluation from Python ------------------------------------------------
     def _eval(self, X, options):
         from ..engine.compiled import evaluator
-        X = np.asarray(X, dtype=np.float64)
+        given = X
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise OptlabError(f"Invalid point {given!r} for objective '{self.name}' (must be numbers, "
+                              "shape (..., D))") from None
+        if X.ndim == 0:
+            raise OptlabError(f"Invalid point {given!r} for objective '{self.name}' (must have shape (..., D))")
         single = X.ndim == 1
         pts = np.atleast_2d(X)
-        dim = self.check_dim(pts.shape[-1])
+        dim = self.check_dim(pts.shape[-1], what="points")
         lead = pts.shape[:-1]
         xt = np.ascontiguousarray(pts.reshape(-1, dim).T)
         p = self.make_params(dim, **options)

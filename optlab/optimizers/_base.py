@@ -130,6 +130,29 @@ class OptimizerSpec:
     def doc(self) -> str:
         return self.kernels.__doc__ or ""
 
+    def allowed_names(self) -> set:
+        """Every keyword this optimizer takes: torch's names and the parts of its pairs."""
+        allowed = set(self.defaults)
+        for pair, parts in PAIRS.items():
+            if pair in self.defaults:
+                allowed.update(parts)
+        return allowed
+
+    def check_names(self, params, also=()) -> None:
+        """One line for a keyword this optimizer does not take, with the nearest name among its
+        own and ``also`` (the caller's other keywords: a misspelt ``steps`` reaches here). A part
+        given with its pair (``betas`` and ``beta2``) is allowed: the part overrides that element,
+        as ``+optimizer.beta2=0.99`` overrides the config's ``betas`` on the command line."""
+        import difflib
+        allowed = self.allowed_names()
+        for key in params:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), sorted(allowed | set(also)), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else "."
+                raise OptlabError(
+                    f"Unknown hyperparameter '{key}' for optimizer '{self.name}'{hint} "
+                    f"Allowed: {', '.join(sorted(allowed))}")
+
     def resolve(self, n: int, params: dict, dtype=np.float64):
         """Per-trajectory ``hp`` (H, n), per-call ``hs`` and the plain values.
 
@@ -139,15 +162,7 @@ class OptimizerSpec:
         run's ``dtype`` (torch keeps hyperparameters as Python floats for float32 parameters
         too); ``dtype`` fills the dtype-dependent defaults (Adafactor's ``eps1=None``).
         """
-        allowed = set(self.defaults)
-        for pair, parts in PAIRS.items():
-            if pair in self.defaults:
-                allowed.update(parts)
-        for key in params:
-            if key not in allowed:
-                raise OptlabError(
-                    f"Unknown hyperparameter '{key}' for optimizer '{self.name}'. "
-                    f"Allowed: {', '.join(sorted(allowed))}")
+        self.check_names(params)
         for key, v in params.items():
             default = self.defaults.get(key, self.defaults.get(_PAIR_OF.get(key), 0.0))
             if not isinstance(default, (bool, np.bool_)) and default is not None and has_bool(v):
@@ -188,11 +203,14 @@ class OptimizerSpec:
 
 def _per_traj(key, value, n):
     try:
+        if not (isinstance(value, np.ndarray) and value.dtype != object) and \
+                any(v is None for v in np.asarray(value, dtype=object).reshape(-1)):
+            raise TypeError("None is not a number")  # numpy would read it as NaN
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise OptlabError(f"Invalid {key}: {value!r} (must be a number or one number per trajectory)") from None
-    if arr.ndim == 0:
-        return np.full(n, float(arr))
+    if arr.ndim == 0 or arr.size == 1 and arr.ndim == 1:  # [0.1]: one value for all
+        return np.full(n, float(arr.reshape(-1)[0]))
     if arr.ndim > 1:
         raise OptlabError(f"Invalid {key}: values of shape {arr.shape} (must be a number or a flat list, "
                           "one number per trajectory)")

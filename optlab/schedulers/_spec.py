@@ -9,6 +9,7 @@ in torch's order and with torch's messages, on the values of one setting.
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 import struct
 from dataclasses import dataclass, field
@@ -190,6 +191,15 @@ def parse(spec, n: int, where: str = "scheduler") -> Node:
 
 
 def _numeric(name, opt, v, n, nullable):
+    out = _numeric_value(name, opt, v, n, nullable)
+    items = [] if out is None else (out if isinstance(out, PerTrajectory) else [out])
+    for x in items:
+        if isinstance(x, float) and not math.isfinite(x):  # torch takes it; the lr would be NaN or inf
+            raise OptlabError(f"{name}: {opt}={x} is not allowed (must be a finite number)")
+    return out
+
+
+def _numeric_value(name, opt, v, n, nullable):
     if v is None and nullable:
         return None
     if isinstance(v, np.ndarray) and v.ndim == 0:
