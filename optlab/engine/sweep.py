@@ -198,6 +198,12 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
     scheduler option (warm-up length, decay rate), one value per trajectory
     of the same call.
 
+    Gradient noise and minibatches are drawn by (seed, trajectory, step): the
+    trajectories of one call are numbered in grid order, so cells that differ
+    only in a per-call option draw the same noise (common random numbers: the
+    option is the only difference), cells of per-trajectory axes draw their
+    own, and adding an axis renumbers them. Pass ``seed=`` to draw afresh.
+
     >>> sw = sweep("sgd", "quadratic", grid={"lr": [0.1, 1.0], "momentum": [0.0, 0.9]},
     ...            x0=[1.0, 1.0], steps=50)
     >>> sw.grid("loss_final").shape
