@@ -106,6 +106,18 @@ def default_out() -> Path:
     return Path("outputs") / "check" / time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and its parents up to the first that holds anything (a study stopped
+    before it wrote a file)."""
+    try:
+        for sub in sorted(folder.rglob("*"), reverse=True):
+            if sub.is_dir():
+                sub.rmdir()
+        folder.rmdir()
+    except OSError:
+        pass
+
+
 def main(argv=None) -> int:
     """``optlab check [STUDY ...] [--out DIR]``."""
     p = argument_parser(prog="optlab check",
@@ -132,6 +144,11 @@ def main(argv=None) -> int:
     for name in names:
         try:
             claims = run_study(name, out / name)
+        except KeyboardInterrupt:
+            _remove_empty(out / name)
+            print(f"optlab check: interrupted (Ctrl-C) in {name}; {held} of {total} claims held before it; "
+                  f"results and reports in {out}", file=sys.stderr)
+            return 130
         except OptlabError as exc:
             print(f"FAIL  {name}  -  the study stopped: {exc}", flush=True)
             failing.append(f"{name} (error)")

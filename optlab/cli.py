@@ -128,7 +128,7 @@ def _interrupted() -> int:
         where = "" if cur.get("job") is None else (
             f" after job {cur['job']}" if is_complete(cur["run_dir"], verify=False) else f" in job {cur['job']}")
         msg = (f"sweep interrupted (Ctrl-C){where}; {done}results{report} in {folder}; "
-               "to resume, run the same command with report.resume=true")
+               f"to resume, run it again with report.resume=true into that folder (hydra.sweep.dir={folder})")
     else:
         from . import manifest
         what = "partial results" if manifest.read(folder) is not None else "no results yet; the config"
@@ -153,7 +153,7 @@ def _report_quietly(folder: Path, settings: dict):
         return None
 
 
-_GROUPS = ("optimizer", "objective", "engine", "plot", "experiment")
+_GROUPS = ("optimizer", "objective", "scheduler", "engine", "plot", "experiment")
 _SKIP_SWEEP = ("range(", "choice(", "interval(", "glob(", "sort(", "shuffle(", "tag(", "${")
 
 
@@ -184,6 +184,7 @@ def _precheck(args) -> None:
                     raise unknown_name(key if key != "experiment" else "experiment", choice, available)
             chosen[key] = [c.strip() for c in value.split(",")]
     from . import optimizers
+    from .optimizers._base import PAIRS
     names = chosen.get("optimizer", ["adam"] if "experiment" not in chosen else [])
     for arg in args:
         if "=" not in arg or arg.startswith(("+", "~", "-")):
@@ -198,6 +199,11 @@ def _precheck(args) -> None:
             except OptlabError:
                 continue
             allowed = set(spec.defaults) | {"name", "label"}
+            pair = next((p for p, parts in PAIRS.items() if hp in parts and p in spec.defaults), None)
+            if hp not in allowed and pair is not None:  # a part of a pair: the config holds the pair
+                raise OptlabError(f"optimizer.{hp} is not in {spec.name}'s config, which sets {pair} "
+                                  f"({', '.join(PAIRS[pair])}): set optimizer.{pair}=[...], or add the part "
+                                  f"with +optimizer.{hp}=...")
             if hp not in allowed:
                 raise OptlabError(f"Unknown hyperparameter '{hp}' for optimizer '{spec.name}'. "
                                   f"Allowed: {', '.join(sorted(allowed - {'name', 'label'}))}")
@@ -352,6 +358,20 @@ def _hydra_main(argv=None):
 def main(argv=None) -> int:
     """Entry point of ``python -m optlab`` and the ``optlab`` script."""
     args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # a sub-command's, or the checks' before any run: one line, no traceback
+        if args and args[0] in _SUBCOMMANDS:
+            _error_line(f"{args[0]} interrupted (Ctrl-C)")
+        else:
+            _error_line("interrupted (Ctrl-C) before a run started; nothing was written")
+        return 130
+
+
+_SUBCOMMANDS = ("bench", "cache", "report", "list", "check")
+
+
+def _main(args) -> int:
     if args and args[0] == "bench":
         from .bench import main as bench_main
         return bench_main(args[1:])
@@ -376,14 +396,55 @@ def main(argv=None) -> int:
     except OptlabError as exc:
         _error(str(exc))
         return 2
+    claimed = _claim_output_dir(args)
     try:
-        _hydra_main(args)
+        _hydra_main(args + ([f"{claimed[0]}={claimed[1]}"] if claimed else []))
     except KeyboardInterrupt:
         return _interrupted()
+    finally:
+        if claimed:
+            _remove_if_empty(Path(claimed[1]))
     if _FAILED:
         _error(f"{len(_FAILED)} job(s) failed; see error.json in: " + ", ".join(str(d) for d, _ in _FAILED))
         return 1
     return 0
+
+
+# conf/config.yaml's hydra.run.dir and hydra.sweep.dir (tests/test_cli.py checks they agree)
+RUN_DIRS = {"hydra.run.dir": "outputs/runs", "hydra.sweep.dir": "outputs/multiruns"}
+STAMP = "%Y-%m-%d_%H-%M-%S"
+
+
+def _claim_output_dir(args, stamp=None):
+    """``(key, folder)``: a new timestamped run (or sweep) folder, created here, when the command
+    line names none; None otherwise (``hydra.run.dir=...`` given, ``--help`` ...).
+
+    Hydra's ``${now:...}`` gives two runs started in the same second one folder, and the second
+    overwrote the first's config and results. ``os.mkdir`` is atomic: the first process to create
+    ``<stamp>`` has it, the next gets ``<stamp>_2``, and so on."""
+    import os
+    if any(a.startswith("-") and a not in _COMPOSE_FLAGS for a in args):
+        return None
+    key = "hydra.sweep.dir" if any(a in _COMPOSE_FLAGS for a in args) else "hydra.run.dir"
+    if any(a.lstrip("+~").split("=", 1)[0] == key for a in args):
+        return None
+    base = Path(RUN_DIRS[key]) / (stamp or time.strftime(STAMP))
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        folder = base if k == 1 else base.with_name(f"{base.name}_{k}")
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            continue
+        return key, folder.as_posix()
+    return None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # only an empty folder: a run that wrote nothing (Ctrl-C at its start)
+    except OSError:
+        pass
 
 
 LIST_KINDS = ("optimizers", "objectives", "schedulers", "experiments", "studies")

@@ -13,7 +13,8 @@ class OptlabError(ValueError):
 
 
 # the kinds ``optlab list`` lists in full
-LISTED = {"optimizer": "optimizers", "objective": "objectives", "experiment": "experiments", "study": "studies"}
+LISTED = {"optimizer": "optimizers", "objective": "objectives", "scheduler": "schedulers", "experiment": "experiments",
+          "study": "studies"}
 MAX_LIST_CHARS = 120
 
 

@@ -96,3 +96,27 @@ def test_bad_input_is_one_clean_line(tmp_path, args, message):
     assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
     assert len([ln for ln in p.stderr.splitlines() if ln.strip()]) == 1, p.stderr
     assert not out.exists()  # nothing written half-way
+
+
+def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch, capsys):
+    """Hydra's ${now:...} gave two runs started in one second the same folder: the second overwrote
+    the first's config and metrics. The CLI now creates the folder itself (os.mkdir is atomic)."""
+    import yaml
+
+    from optlab import cli
+    monkeypatch.chdir(tmp_path)
+    hydra = yaml.safe_load((cli._conf_dir() / "config.yaml").read_text())["hydra"]
+    for key, base in cli.RUN_DIRS.items():  # the folders the config names
+        assert hydra[key.split(".")[1]]["dir"] == f"{base}/${{now:{cli.STAMP}}}"
+    stamp = "2026-12-05_10-00-00"
+    monkeypatch.setattr(cli.time, "strftime", lambda fmt, *a: stamp)
+    for opt in ("sgd", "adam"):
+        assert cli.main([f"optimizer={opt}", "engine.steps=3", "report.enabled=false"]) == 0
+    runs = tmp_path / "outputs" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == [stamp, stamp + "_2"]
+    assert [yaml.safe_load((runs / n / "config.yaml").read_text())["optimizer"]["name"]
+            for n in (stamp, stamp + "_2")] == ["sgd", "adam"]
+    assert cli._claim_output_dir(["hydra.run.dir=elsewhere"]) is None and cli._claim_output_dir(["--help"]) is None
+    key, folder = cli._claim_output_dir(["-m", "optimizer.lr=0.1,0.2"])
+    assert key == "hydra.sweep.dir" and folder == f"outputs/multiruns/{stamp}"
+    assert cli.main(["optimizer.lr=-1"]) == 2 and len(list(runs.iterdir())) == 2  # refused: no folder

@@ -61,6 +61,13 @@ def _refused(capsys, tmp_path, *args, expect=None):
     (["report.job_figures=-1"], "Invalid report.job_figures: -1"),
     (["report.enabled=3"], "Invalid report.enabled: 3"),
     (["objective=sphere", "objective.dim=3", "plot.animate=true"], "plot.animate draws the paths on the plane"),
+    # torch's "StepLR.__init__() missing 1 required positional argument" named no key to set
+    (["scheduler=step_lr"], "Scheduler step_lr requires scheduler.step_size: add scheduler.step_size=..."),
+    (["scheduler=sequential_lr", "scheduler.milestones=[5]"], "requires scheduler.schedulers"),
+    (["scheduler=one_cycle_lr", "scheduler.max_lr=0.01"], "add scheduler.total_steps=..."),
+    (["scheduler=step_ln"], "Unknown scheduler 'step_ln'; did you mean 'step_lr'?"),
+    (["optimizer.beta1=0.8"], "optimizer.beta1 is not in adam's config, which sets betas (beta1, beta2): "
+                              "set optimizer.betas=[...], or add the part with +optimizer.beta1=..."),
 ])
 def test_bad_value_is_one_line_and_writes_nothing(capsys, tmp_path, args, expect):
     _refused(capsys, tmp_path, *args, expect=expect)
@@ -515,3 +522,52 @@ def test_a_one_element_list_and_the_dtype_type_are_one_value():
     assert both.x.dtype == np.float32 and both.options["dtype"] == "float32"
     part = optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], steps=3, betas=(0.8, 0.9), beta2=0.5)
     assert (part.hyper["beta1"].tolist(), part.hyper["beta2"].tolist()) == ([0.8], [0.5])  # the part overrides
+
+
+def test_a_part_of_a_pair_is_in_the_run_label():
+    """+optimizer.beta1=0.8 ran with beta1 = 0.8 under the label 'adam (lr=0.001)'."""
+    from optlab.studies._common import optimizer_setup
+    assert optimizer_setup({"name": "adam", "beta1": 0.8})[2] == "adam (lr=0.001, betas=(0.8, 0.999))"
+    assert optimizer_setup({"name": "adam", "beta1": 0.8, "betas": [0.5, 0.9]})[2] == "adam (lr=0.001, betas=(0.8, 0.9))"
+    assert optimizer_setup({"name": "adam", "maximize": True})[2] == "adam (lr=0.001, maximize=True)"
+    assert optimizer_setup({"name": "sgd", "lr": [0.1, 0.01, 0.001, 0.1, 0.1]})[2] == "sgd (lr=0.001..0.1 (5))"
+
+
+@pytest.mark.parametrize("args,expect", [(["check", "heavy_ball_cycle"], "optlab: check interrupted (Ctrl-C)"),
+                                         (["engine.steps=3"], "before a run started; nothing was written")])
+def test_ctrl_c_outside_a_run_is_one_line(capsys, monkeypatch, tmp_path, args, expect):
+    """Ctrl-C in optlab check, or while the command line is checked, printed a 40-90 line traceback."""
+    from optlab import check
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(check, "main", interrupt)
+    monkeypatch.setattr(cli, "_compose_check", interrupt)
+    assert cli.main(args) == 130
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err == [err[0]] and expect in err[0], err
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_ctrl_c_in_optlab_check_names_the_study_and_leaves_no_empty_folder(capsys, monkeypatch, tmp_path):
+    from optlab import check
+
+    def interrupt(name, folder):
+        folder.mkdir(parents=True)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(check, "run_study", interrupt)
+    assert check.main(["heavy_ball_cycle", "--out", str(tmp_path / "chk")]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted (Ctrl-C) in heavy_ball_cycle" in err[0]
+    assert not (tmp_path / "chk" / "heavy_ball_cycle").exists()
+
+
+def test_a_scheduler_value_torch_would_take_but_no_run_can_use_is_one_line(capsys, tmp_path):
+    """gamma=nan: torch takes it and the lr is NaN from step 2. Refused when the run plans its
+    schedule (the folder Hydra made is removed again)."""
+    with pytest.raises(SystemExit) as exc:
+        _cli(capsys, tmp_path, "scheduler=exponential_lr", "scheduler.gamma=nan")
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert exc.value.code == 2 and err == ["optlab: error: ExponentialLR: gamma=nan is not allowed (must be a finite number)"]
+    assert not (tmp_path / "run").exists()

@@ -33,7 +33,17 @@ def scheduler_kwargs(cfg: dict):
             raise OptlabError(f"scheduler.{extra[0]} is set but no scheduler is chosen; pick one: scheduler=<name> "
                               "(python -m optlab list schedulers)")
         return None
-    return {k: v for k, v in sec.items() if v is not None}
+    out = {k: v for k, v in sec.items() if v is not None}
+    from .. import schedulers
+    need = [k for k in schedulers.required(name) if k not in out]  # torch's message names no key to set
+    if need:
+        raise OptlabError(f"Scheduler {name} requires scheduler.{need[0]}: add scheduler.{need[0]}=..."
+                          + (f" (and {', '.join('scheduler.' + k for k in need[1:])})" if need[1:] else ""))
+    if schedulers.canonical(name) == "OneCycleLR" and "total_steps" not in out and not (
+            "epochs" in out and "steps_per_epoch" in out):
+        raise OptlabError("Scheduler one_cycle_lr needs its length: add scheduler.total_steps=... (at least "
+                          "engine.steps), or scheduler.epochs=... and scheduler.steps_per_epoch=...")
+    return out
 
 
 def engine_kwargs(cfg: dict) -> dict:
@@ -117,8 +127,12 @@ def optimizer_setup(sec: dict):
     if label is None:
         base = optimizers.get(spec.preset_of) if spec.preset_of else spec
         given = {**spec.defaults, **hyper}
+        from ..optimizers._base import PAIRS
+        for pair, parts in PAIRS.items():  # +optimizer.beta1=0.8 overrides its element of betas
+            if pair in given and any(part in hyper for part in parts):
+                given[pair] = tuple(hyper.get(part, given[pair][i]) for i, part in enumerate(parts))
         diff = [f"{k}={_fmt(v)}" for k, v in given.items()
-                if k in base.defaults and _differs(v, base.defaults[k]) and k not in ("maximize", "nesterov")]
+                if k in base.defaults and _differs(v, base.defaults[k]) and k != "nesterov"]
         lr = hyper.get("lr", spec.defaults.get("lr"))
         parts = [f"lr={_fmt(lr)}"] + [d for d in diff if not d.startswith("lr=")]
         label = f"{spec.name} ({', '.join(parts[:3])})"
@@ -138,6 +152,8 @@ def _fmt(v):
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, (tuple, list)):
+        if len(v) > 4 and all(isinstance(e, (int, float)) for e in v):  # one per start: the range
+            return f"{_fmt(min(v))}..{_fmt(max(v))} ({len(v)})"
         return "(" + ", ".join(_fmt(e) for e in v) + ")"
     return str(v)
 
