@@ -105,7 +105,7 @@ def _note_current(cfg, run_dir: Path, multirun: bool) -> None:
     hc = HydraConfig.get()
     _CURRENT.update(run_dir=run_dir, multirun=multirun,
                     sweep_dir=Path(str(hc.sweep.dir)).resolve() if multirun else None,
-                    job=hc.job.num if multirun else None, report=_report_settings(cfg))
+                    job=hc.job.num if multirun else None, report=_report_settings(cfg), started=time.time())
 
 
 def _interrupted() -> int:
@@ -120,6 +120,10 @@ def _interrupted() -> int:
         _error_line("interrupted (Ctrl-C) before a run started; nothing was written")
         return 130
     folder = cur["sweep_dir"] if cur["multirun"] else cur["run_dir"]
+    if not cur["multirun"] and _earlier_run_kept(folder, cur.get("started", 0.0)):
+        _error_line(f"run interrupted (Ctrl-C) before it wrote anything; the earlier run's results and "
+                    f"report in {folder} are kept")
+        return 130
     res = _report_quietly(folder, cur.get("report") or {})
     report = f" and report ({res['html'].name})" if res else ""
     if cur["multirun"]:
@@ -135,6 +139,17 @@ def _interrupted() -> int:
         msg = f"run interrupted (Ctrl-C); {what}{report} in {folder}; run the same command again to redo it"
     _error_line(msg)
     return 130
+
+
+def _earlier_run_kept(folder, started: float) -> bool:
+    """True when ``folder`` holds an earlier run's manifest that this run has not touched (a run
+    into a used folder removes the earlier files at its first write): its report stays as it is."""
+    from . import manifest
+    path = Path(folder) / manifest.MANIFEST
+    try:
+        return manifest.read(folder) is not None and path.stat().st_mtime < started
+    except OSError:
+        return False
 
 
 def _error_line(msg: str) -> None:

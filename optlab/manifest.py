@@ -48,9 +48,10 @@ def _key(folder) -> str:
 class Recorder:
     """The files one run writes into ``folder``, recorded as they are written."""
 
-    def __init__(self, folder, study: str):
+    def __init__(self, folder, study: str, overrides=None):
         self.folder = Path(folder)
         self.study = study
+        self.overrides = None if overrides is None else [str(o) for o in overrides]
         self.files: dict = {}      # name -> entry
         self.runs: list = []       # {label, file, kind[, keys]}
         self._claimed: set = set()  # lower-cased names handed out by run_file
@@ -105,6 +106,8 @@ class Recorder:
     def _write(self, complete: bool) -> Path:
         doc = {"manifest": VERSION, "study": self.study, "complete": complete,
                "runs": self.runs, "files": list(self.files.values())}
+        if self.overrides is not None:  # the command of these files (.hydra/ is the latest attempt's)
+            doc["overrides"] = self.overrides
         return write_json_atomic(self.folder / MANIFEST, doc)
 
     # --- a re-used folder ----------------------------------------------------------------------

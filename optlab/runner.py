@@ -62,7 +62,7 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dic
     t0 = time.perf_counter()
     existed = out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    rec = _recorder(out_dir, study.study_name)
+    rec = _recorder(out_dir, study.study_name, overrides if config_yaml is not None else None)
     try:
         with manifest.recording(rec):
             summary = study(cfg, out_dir)
@@ -81,11 +81,12 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dic
     return summary
 
 
-def _recorder(out_dir: Path, study: str) -> manifest.Recorder:
+def _recorder(out_dir: Path, study: str, overrides=None) -> manifest.Recorder:
     """The run's manifest recorder; the folder is cleared of temporary files of killed writes, and the
-    files of an earlier run in it are removed once this run writes its first file."""
+    files of an earlier run in it are removed once this run writes its first file. ``overrides``:
+    the command line's (the CLI's runs), kept in the manifest with the files they made."""
     remove_stale_temp_files(out_dir)
-    rec = manifest.Recorder(out_dir, study)
+    rec = manifest.Recorder(out_dir, study, overrides=overrides)
     rec.remember_previous()
     return rec
 

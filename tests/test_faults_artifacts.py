@@ -351,3 +351,26 @@ def test_a_report_that_cannot_be_written_is_one_line(tmp_path, capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and err[0].startswith(f"optlab: error: cannot write the report of {out}"), err
     assert (out / "metrics.json").exists() and manifest.read(out) is not None
+
+
+def test_ctrl_c_before_a_rerun_writes_keeps_the_earlier_run_and_its_command(tmp_path, monkeypatch, capsys):
+    """A finished run's folder, run into again and interrupted before the new run wrote a file: the
+    old results stayed, but Hydra's .hydra/ and the rebuilt report named the new command."""
+    from optlab import cli, runner
+    from optlab.report import build_report
+    out = tmp_path / "q"
+    assert cli.main(["optimizer=sgd", "engine.steps=3", f"hydra.run.dir={out}"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner, "run", interrupt)
+    capsys.readouterr()
+    assert cli.main(["optimizer=sgd", "engine.steps=7", f"hydra.run.dir={out}"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "before it wrote anything; the earlier run's results and report" in err[0], err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert "engine.steps=7" in (out / ".hydra" / "overrides.yaml").read_text()  # Hydra's, as it is
+    build_report(out)
+    md = (out / "report.md").read_text()
+    assert "engine.steps=3" in md and "engine.steps=7" not in md

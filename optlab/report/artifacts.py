@@ -259,8 +259,12 @@ def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
             break
     info, _ = read_json(folder / "job.json")
     job.info = info if isinstance(info, dict) else None
-    job.shard = _shard_of(job)
     job.manifest = manifest.read(folder)
+    if job.manifest is not None and isinstance(job.manifest.get("overrides"), list):
+        # the command that made these files: .hydra/ is rewritten by a later attempt in this folder
+        # even when it is interrupted before it writes anything
+        job.overrides = [str(o) for o in job.manifest["overrides"]]
+    job.shard = _shard_of(job)
     if job.manifest is not None:  # the run's own figures, not those an earlier run left
         listed = {str(f.get("name")) for f in job.manifest["files"] if isinstance(f, dict)
                   and f.get("kind") == "figure"}
@@ -549,6 +553,10 @@ def expand_sweep(hydra_cfg: dict):
         return None
 
 
+# the folder the CLI picks when the command names none (optlab.cli._claim_output_dir): not typed
+_CLAIMED_DIR = re.compile(r"hydra\.(run|sweep)\.dir=outputs/(runs|multiruns)/\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d(_\d+)?$")
+
+
 def command_line(root: Path, kind: str, jobs: list[Job]) -> str:
     """The command that made the folder, rebuilt from Hydra's saved overrides."""
     import shlex
@@ -561,10 +569,12 @@ def command_line(root: Path, kind: str, jobs: list[Job]) -> str:
         hydra = (cfg or {}).get("hydra") or {}
         flag = []
     ov = hydra.get("overrides") or {}
-    h = [o for o in (ov.get("hydra") or []) if not str(o).startswith("hydra.mode=")]
+    h = [o for o in (ov.get("hydra") or []) if not str(o).startswith("hydra.mode=")
+         and not _CLAIMED_DIR.match(str(o))]
     t = list(ov.get("task") or [])
-    if not (h or t or cfg):
-        t = jobs[0].overrides if jobs else []
+    if not (h or t or cfg) or (kind != "multirun" and jobs and jobs[0].manifest is not None
+                               and isinstance(jobs[0].manifest.get("overrides"), list)):
+        t = jobs[0].overrides if jobs else []  # the manifest's: the command of the files shown
     return " ".join(["python -m optlab", *flag, *(shlex.quote(str(a)) for a in [*h, *t])])
 
 
