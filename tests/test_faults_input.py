@@ -66,6 +66,9 @@ def _refused(capsys, tmp_path, *args, expect=None):
     (["scheduler=sequential_lr", "scheduler.milestones=[5]"], "requires scheduler.schedulers"),
     (["scheduler=one_cycle_lr", "scheduler.max_lr=0.01"], "add scheduler.total_steps=..."),
     (["scheduler=step_ln"], "Unknown scheduler 'step_ln'; did you mean 'step_lr'?"),
+    # the dimension's messages named an x0 the user never gave
+    (["objective=beale", "+objective.dim=3"], "Invalid objective.dim: 3 (objective 'beale' is 2-dimensional)"),
+    (["+experiment=quickstart", "objective=mlp"], "or objective.x0=null for the objective's default starts"),
     (["optimizer.beta1=0.8"], "optimizer.beta1 is not in adam's config, which sets betas (beta1, beta2): "
                               "set optimizer.betas=[...], or add the part with +optimizer.beta1=..."),
 ])

@@ -72,9 +72,17 @@ def objective_setup(cfg: dict, need_2d: bool = False, study: str = ""):
         dim = x0.shape[1] if x0 is not None else spec.default_dim()
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise OptlabError(f"Invalid objective.dim: {dim!r} (must be an integer >= 1)")
-    spec.check_dim(dim)
+    if sec.get("dim") is not None:
+        try:
+            spec.check_dim(dim)
+        except OptlabError:  # said of the key that set it (not of an x0 the user never gave)
+            need = f"is {spec.dim}-dimensional" if spec.dim is not None else f"needs dimension >= {spec.min_dim}"
+            raise OptlabError(f"Invalid objective.dim: {dim} (objective '{spec.name}' {need})") from None
+    else:
+        spec.check_dim(dim, what="objective.x0")
     if x0 is not None and x0.shape[1] != dim:
-        raise OptlabError(f"Invalid objective.x0: points of dimension {x0.shape[1]}, but objective.dim is {dim}")
+        raise OptlabError(f"Invalid objective.x0: points of dimension {x0.shape[1]}, but objective.dim is {dim} "
+                          f"(give {dim}-D points, or objective.x0=null for the objective's default starts)")
     if need_2d and dim != 2:
         raise OptlabError(f"Study '{study}' draws 2-D landscapes; objective '{spec.name}' has dimension {dim}. "
                           "Use a 2-D objective (e.g. objective=rosenbrock objective.dim=2, himmelblau, beale)")
