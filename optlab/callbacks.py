@@ -33,6 +33,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from .engine.result import write_json_atomic
+from .errors import say
 
 
 def _setting(config, key: str, default):
@@ -216,8 +217,8 @@ def _write_report(config, folder: Path) -> None:
               f"rebuild it with: optlab report {folder}", file=sys.stderr)
         return
     if res["kind"] == "multirun":
-        print(f"sweep: {counts_line(res)}")
-    print(f"report: {res['html']} ({time.perf_counter() - t0:.1f} s)")
+        say(f"sweep: {counts_line(res)}")
+    say(f"report: {res['html']} ({time.perf_counter() - t0:.1f} s)")
 
 
 def register_failures(sweep_dir: Path, since: float) -> list:
@@ -359,5 +360,5 @@ def resumed_summary(cfg, run_dir) -> dict | None:
     summary["resumed"] = True
     from .engine.result import remove_stale_temp_files
     remove_stale_temp_files(run_dir)
-    print(f"skipped (report.resume=true, results complete): {run_dir}")
+    say(f"skipped (report.resume=true, results complete): {run_dir}")
     return summary

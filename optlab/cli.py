@@ -80,11 +80,12 @@ def task(cfg) -> dict | None:
         write_failure(run_dir, exc)
         _FAILED.append((run_dir, repr(exc)))
         return None
+    from .errors import say
     header = f"[job {HydraConfig.get().job.num}] " if multirun else ""
-    print(f"{header}{summary.get('title', summary.get('study', ''))} -- {time.perf_counter() - t0:.2f} s")
+    say(f"{header}{summary.get('title', summary.get('study', ''))} -- {time.perf_counter() - t0:.2f} s")
     if summary.get("table"):
-        print(summary["table"])
-    print(f"results: {run_dir}")
+        say(summary["table"])
+    say(f"results: {run_dir}")
     return summary
 
 
@@ -387,6 +388,10 @@ _SUBCOMMANDS = ("bench", "cache", "report", "list", "check")
 
 
 def _main(args) -> int:
+    if args in (["--version"], ["-V"]):  # Hydra's --version names Hydra's
+        from . import __version__
+        print(f"optlab {__version__}")
+        return 0
     if args and args[0] == "bench":
         from .bench import main as bench_main
         return bench_main(args[1:])
@@ -524,7 +529,7 @@ def experiment_line(path: Path) -> str:
 
 def list_main(argv) -> int:
     """``optlab list [optimizers|objectives|schedulers|experiments|studies]``: one line each."""
-    kinds = list(argv) or ["optimizers", "objectives", "experiments"]
+    kinds = list(argv) or list(LIST_KINDS)
     for kind in kinds:
         if kind not in LIST_KINDS:
             from .errors import unknown_name

@@ -57,3 +57,20 @@ def argument_parser(**kw):
             raise SystemExit(2)
 
     return _OneLine(**kw)
+
+
+def say(*args, **kw) -> None:
+    """``print`` for the command line's results: when the reader has gone (``optlab ... | head -1``)
+    the rest of the output goes to /dev/null instead of ending the run with a BrokenPipeError
+    (Python's recipe: https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    import os
+    import sys
+    try:
+        print(*args, **kw)
+        (kw.get("file") or sys.stdout).flush()
+    except BrokenPipeError:
+        stream = kw.get("file") or sys.stdout
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass

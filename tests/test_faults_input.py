@@ -239,6 +239,7 @@ def test_optlab_list(capsys):
     names = {ln.split()[0] for ln in out.splitlines() if ln.startswith("  ")}
     assert set(optlab.optimizers.names()) <= names and set(optlab.objectives.names()) <= names
     assert {p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")} <= names
+    assert [ln[:-1] for ln in out.splitlines() if ln.endswith(":")] == list(cli.LIST_KINDS)  # every kind
     assert all(len(ln) <= 130 for ln in out.splitlines())
     assert cli.main(["list", "experimnts"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -574,3 +575,15 @@ def test_a_scheduler_value_torch_would_take_but_no_run_can_use_is_one_line(capsy
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert exc.value.code == 2 and err == ["optlab: error: ExponentialLR: gamma=nan is not allowed (must be a finite number)"]
     assert not (tmp_path / "run").exists()
+
+
+def test_version_is_optlabs(capsys):
+    assert cli.main(["--version"]) == 0 and capsys.readouterr().out == f"optlab {optlab.__version__}\n"
+
+
+def test_a_reader_that_stops_early_gets_no_broken_pipe_warning(tmp_path):
+    """``optlab ... | head -1`` printed Hydra's 'Callback ReportCallback.on_run_end raised BrokenPipeError'."""
+    p = subprocess.run(f"{sys.executable} -m optlab optimizer=sgd engine.steps=3 hydra.run.dir={tmp_path / 'r'} | head -1",
+                       shell=True, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.stdout.count("\n") == 1 and "BrokenPipe" not in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert (tmp_path / "r" / "report.html").is_file()
