@@ -275,6 +275,21 @@ def _one_line_hydra(exc: Exception, args) -> str:
                 parser.parse_overrides([arg])
             except Exception:  # noqa: BLE001 - the one that does not parse
                 return f"Invalid override {_clip(arg)!r}: {_clip(msg.splitlines()[0])} (Hydra's override grammar: optlab --hydra-help)"
+    cause = exc.__cause__
+    if msg.startswith("Error merging override") and type(cause).__name__ == "ConfigIndexError":
+        m = re.search(r"full_key: (\S+)\[(\d+)\]", str(cause))
+        if m:  # study.optimizers.5.lr= on a list of 3: which indices there are
+            from hydra import compose, initialize_config_dir
+            from omegaconf import OmegaConf
+            try:
+                with initialize_config_dir(config_dir=str(_conf_dir()), version_base="1.3", job_name="optlab"):
+                    base = compose(config_name="config", overrides=[a for a in args if not a.startswith("-")
+                                                                    and m.group(1) not in a])
+                size = len(OmegaConf.select(base, m.group(1)))
+            except Exception:  # noqa: BLE001 - the message without the size
+                size = None
+            have = f"has {size} entries (0 to {size - 1})" if size else "has no such entry"
+            return f"Invalid override {msg.split('override ', 1)[1]!r}: {m.group(1)} {have}"
     if msg.startswith("Ambiguous value for argument"):
         return msg.splitlines()[0] + ": use key=[v1,v2] for a list, or -m to sweep over the values"
     lines = [ln.strip() for ln in msg.splitlines() if ln.strip()

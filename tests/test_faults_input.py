@@ -66,6 +66,8 @@ def _refused(capsys, tmp_path, *args, expect=None):
     (["scheduler=sequential_lr", "scheduler.milestones=[5]"], "requires scheduler.schedulers"),
     (["scheduler=one_cycle_lr", "scheduler.max_lr=0.01"], "add scheduler.total_steps=..."),
     (["scheduler=step_ln"], "Unknown scheduler 'step_ln'; did you mean 'step_lr'?"),
+    (["+experiment=quickstart", "study.optimizers.5.lr=0.002"],  # was 'Error merging override ...'
+     "Invalid override 'study.optimizers.5.lr=0.002': study.optimizers has 3 entries (0 to 2)"),
     # the dimension's messages named an x0 the user never gave
     (["objective=beale", "+objective.dim=3"], "Invalid objective.dim: 3 (objective 'beale' is 2-dimensional)"),
     (["+experiment=quickstart", "objective=mlp"], "or objective.x0=null for the objective's default starts"),
