@@ -589,3 +589,10 @@ def test_a_reader_that_stops_early_gets_no_broken_pipe_warning(tmp_path):
                        shell=True, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.stdout.count("\n") == 1 and "BrokenPipe" not in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert (tmp_path / "r" / "report.html").is_file()
+
+
+def test_report_refuses_a_negative_job_figures_count(capsys, tmp_path):
+    """report.job_figures=-1 on a run is refused; optlab report --job-figures -1 ran."""
+    assert cli.main(["report", str(tmp_path), "--job-figures", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Invalid --job-figures: -1 (must be an integer >= 0)" in err[0]

@@ -240,6 +240,8 @@ def main(argv=None) -> int:
     p.add_argument("--job-figures", type=int, default=50, metavar="N",
                    help="embed the figures of at most N jobs in the HTML, link the rest (default 50)")
     args = p.parse_args(argv)
+    if args.job_figures < 0:  # report.job_figures=-1 on a run is refused in the same words
+        p.error(f"Invalid --job-figures: {args.job_figures} (must be an integer >= 0)")
     status = 0
     for folder in args.folders:
         try:
