@@ -593,6 +593,8 @@ def test_a_reader_that_stops_early_gets_no_broken_pipe_warning(tmp_path):
 
 def test_report_refuses_a_negative_job_figures_count(capsys, tmp_path):
     """report.job_figures=-1 on a run is refused; optlab report --job-figures -1 ran."""
-    assert cli.main(["report", str(tmp_path), "--job-figures", "-1"]) == 2
+    with pytest.raises(SystemExit) as exc:  # argparse's usage errors exit (status 2), in one line
+        cli.main(["report", str(tmp_path), "--job-figures", "-1"])
+    assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Invalid --job-figures: -1 (must be an integer >= 0)" in err[0]
