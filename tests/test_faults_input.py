@@ -68,6 +68,9 @@ def _refused(capsys, tmp_path, *args, expect=None):
     (["scheduler=step_ln"], "Unknown scheduler 'step_ln'; did you mean 'step_lr'?"),
     (["+experiment=quickstart", "study.optimizers.5.lr=0.002"],  # was 'Error merging override ...'
      "Invalid override 'study.optimizers.5.lr=0.002': study.optimizers has 3 entries (0 to 2)"),
+    # the explorer's own lr grid, when every optimizer has its own: ran with it silently unused
+    (["+experiment=explorer", "study.lr=[-1,0.1]"], "Invalid study.lr: [-1, 0.1]"),
+    (["+experiment=explorer", "study.lr=[0.001,0.1,5]"], "study.lr=[0.001, 0.1, 5] is not used: every optimizer"),
     # the dimension's messages named an x0 the user never gave
     (["objective=beale", "+objective.dim=3"], "Invalid objective.dim: 3 (objective 'beale' is 2-dimensional)"),
     (["+experiment=quickstart", "objective=mlp"], "or objective.x0=null for the objective's default starts"),

@@ -107,6 +107,8 @@ class Plan:
             raise OptlabError(f"Invalid study.optimizers: {entries!r} (must be a list like [sgd, {{name: adam, "
                               "lr: [0.001, 0.3, 10]}}])")
         self.opts = []
+        _grid("lr", p["lr"], True)  # checked even where every optimizer has its own (see below)
+        _grid("momentum", p["momentum"], False)
         for raw in entries:
             ent = {"name": raw} if isinstance(raw, str) else raw
             if not isinstance(ent, dict) or "name" not in ent:
@@ -131,6 +133,11 @@ class Plan:
                     except OptlabError as exc:
                         raise OptlabError(f"study.optimizers[{opt.name}]: {exc}") from None
             self.opts.append(dict(name=opt.name, knob=knob, lr=lrs, knob_values=kv))
+        for key in ("lr", "momentum"):  # a value set for nobody: said, not silently dropped
+            own = [e for e in entries if isinstance(e, dict) and key in e]
+            if len(own) == len(entries) and list(as_float_list(key, p[key])) != list(DEFAULTS[key]):
+                raise OptlabError(f"study.{key}={p[key]!r} is not used: every optimizer of study.optimizers has "
+                                  f"its own {key} grid (set it there, e.g. study.optimizers.0.{key}=[...])")
 
     @property
     def starts(self) -> np.ndarray:
