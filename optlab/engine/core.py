@@ -272,7 +272,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         gap to the known minimum value, is <= tol; ``tol_step`` is the first
         step meeting the gap (or gradient) criterion.
     blowup : float
-        |loss| above this (or a non-finite loss) counts as divergence.
+        |loss| above this (or a non-finite loss) counts as divergence, from
+        step 0 (a start whose loss is above it has diverged at step 0); the
+        trajectory steps on, its records NaN from then (see :class:`Result`).
     grad_noise : float
         Std of additive Gaussian gradient noise (a stochastic-gradient stand-in).
     clip_grad_norm : float

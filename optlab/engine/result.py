@@ -27,6 +27,12 @@ class Result:
     ``blowup``, at step ``diverged_step[i]``), "converged" (the final gradient
     norm, or the final gap to the known minimum value, is at most ``tol``) or
     "running" (neither, when the steps ran out).
+
+    A diverged trajectory is not stopped: it steps on (as a torch loop would),
+    and ``x_final`` / ``loss_final`` are where it went -- inf or NaN after a
+    real divergence, but finite when a ``blowup`` set below the losses it
+    meets (below the start's loss: diverged at step 0) is crossed and left
+    again. Its records stop at the crossing either way.
     """
 
     optimizer: str
