@@ -247,8 +247,8 @@ def _search(opt, e, sched, lrs, x0, steps, every, eng, options, hyper):
     """One engine call: every lr of the grid x every start under ``sched``."""
     fixed = dict(hyper)
     kw = {}
-    if sched.spec is not None:
-        kw["scheduler"] = sched.spec
+    if sched.spec is not None:  # without the option the grid sweeps (max_lr: a placeholder here)
+        kw["scheduler"] = {k: v for k, v in sched.spec.items() if f"scheduler.{k}" != sched.peak}
     if sched.peak != "lr":
         fixed["lr"] = float(lrs[0])  # OneCycleLR sets the lr itself (max_lr / div_factor, then its cycle)
     return sweep(opt, e.name, grid={sched.peak: lrs}, x0=x0, steps=steps, record_every=every, tol=0.0,
