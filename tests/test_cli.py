@@ -98,9 +98,11 @@ def test_bad_input_is_one_clean_line(tmp_path, args, message):
     assert not out.exists()  # nothing written half-way
 
 
-def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch, capsys):
+def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch):
     """Hydra's ${now:...} gave two runs started in one second the same folder: the second overwrote
-    the first's config and metrics. The CLI now creates the folder itself (os.mkdir is atomic)."""
+    the first's config and metrics. The CLI now creates the folder itself (os.mkdir is atomic) and
+    hands it to Hydra. (Hydra is not run here: an in-process Hydra run after JAX was imported in the
+    same pytest process closed pytest's captured stderr.)"""
     import yaml
 
     from optlab import cli
@@ -110,13 +112,25 @@ def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch, caps
         assert hydra[key.split(".")[1]]["dir"] == f"{base}/${{now:{cli.STAMP}}}"
     stamp = "2026-12-05_10-00-00"
     monkeypatch.setattr(cli.time, "strftime", lambda fmt, *a: stamp)
+    got = []
+
+    def hydra_main(args):  # a run that writes its config into the folder it was given
+        got.append(args)
+        (tmp_path / args[-1].split("=", 1)[1] / "config.yaml").write_text(args[0])
+    monkeypatch.setattr(cli, "_hydra_main", hydra_main)
     for opt in ("sgd", "adam"):
-        assert cli.main([f"optimizer={opt}", "engine.steps=3", "report.enabled=false"]) == 0
+        assert cli.main([f"optimizer={opt}", "engine.steps=3"]) == 0
     runs = tmp_path / "outputs" / "runs"
-    assert sorted(p.name for p in runs.iterdir()) == [stamp, stamp + "_2"]
-    assert [yaml.safe_load((runs / n / "config.yaml").read_text())["optimizer"]["name"]
-            for n in (stamp, stamp + "_2")] == ["sgd", "adam"]
+    assert got == [["optimizer=sgd", "engine.steps=3", f"hydra.run.dir=outputs/runs/{stamp}"],
+                   ["optimizer=adam", "engine.steps=3", f"hydra.run.dir=outputs/runs/{stamp}_2"]]
+    assert [(runs / n / "config.yaml").read_text() for n in (stamp, stamp + "_2")] == ["optimizer=sgd", "optimizer=adam"]
+    monkeypatch.setattr(cli, "_hydra_main", lambda args: got.append(args))
+    assert cli.main(["optimizer=sgd"]) == 0 and not (runs / f"{stamp}_3").exists()  # wrote nothing: removed
     assert cli._claim_output_dir(["hydra.run.dir=elsewhere"]) is None and cli._claim_output_dir(["--help"]) is None
+    keep = [cli._claim_output_dir(["optimizer=sgd"]) for _ in range(3)]
+    assert [f for _, f in keep] == [f"outputs/runs/{stamp}_{k}" for k in (3, 4, 5)]
+    assert all((tmp_path / f).is_dir() for _, f in keep)
     key, folder = cli._claim_output_dir(["-m", "optimizer.lr=0.1,0.2"])
     assert key == "hydra.sweep.dir" and folder == f"outputs/multiruns/{stamp}"
-    assert cli.main(["optimizer.lr=-1"]) == 2 and len(list(runs.iterdir())) == 2  # refused: no folder
+    assert cli.main(["optimizer.lr=-1"]) == 2 and len(got) == 3  # refused before a folder is claimed
+    assert sorted(p.name for p in runs.iterdir()) == [stamp] + [f"{stamp}_{k}" for k in (2, 3, 4, 5)]
