@@ -440,7 +440,8 @@ def _stats_from_arrays(run: RunData) -> None:
     if run.best_loss is not None and np.isfinite(run.best_loss).any():
         run.best_loss_min = float(np.nanmin(np.where(np.isfinite(run.best_loss), run.best_loss, np.nan)))
     if run.tol_step is not None:
-        hit = run.tol_step[run.tol_step >= 0]
+        ends = (run.outcome == "converged") if run.outcome is not None else True
+        hit = run.tol_step[(run.tol_step >= 0) & ends]
         run.steps_to_tol_median = float(np.median(hit)) if hit.size else None
     if run.outcome is not None:
         run.outcomes = {k: int(np.sum(run.outcome == k)) for k in ("converged", "diverged", "running")}

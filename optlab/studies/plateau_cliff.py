@@ -35,6 +35,7 @@ from ..plots import save
 from ..plots.cliffs import cliff_figure
 from ..manifest import add_runs, unique_name
 from . import register
+from ._common import settled_step
 from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, positive_int, require_2d,
                        save_arrays, sgd_like, study_params)
@@ -110,7 +111,7 @@ def run(cfg: dict, out_dir) -> dict:
         with np.errstate(invalid="ignore"):
             max_step = np.nanmax(np.where(np.isfinite(step_len), step_len, np.nan), axis=1)
         jumped = max_step > jump
-        tts = res.tol_step
+        tts = settled_step(res, f_min, tol)  # reached, and stayed (records every step)
         runs.append(dict(label=label, method=method, style=style, steps=res.steps, x=res.x[0],
                          loss=res.loss[0] - f_min, step_len=step_len[0], radius=np.linalg.norm(res.x[0], axis=1),
                          tol_step=int(tts[0])))
