@@ -42,8 +42,10 @@ def _one_line(err):
 def test_paths_draws_the_engine_trajectories(res):
     assert res.diverged_step[1] >= 0 and res.diverged_step[0] < 0
     ax = P.paths(res)
-    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1]
-    assert len(lines) == res.n_traj
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1 and ln.get_gid() != "halo"]
+    halos = [ln for ln in ax.get_lines() if ln.get_gid() == "halo"]
+    assert len(lines) == len(halos) == res.n_traj
+    assert max(h.get_zorder() for h in halos) < min(ln.get_zorder() for ln in lines)  # under every run's line
     for i, ln in enumerate(lines):
         ok = np.isfinite(res.x[i]).all(axis=1)
         np.testing.assert_array_equal(ln.get_xdata(), res.x[i, ok, 0])

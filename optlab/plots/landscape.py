@@ -82,7 +82,7 @@ def draw_paths(ax, x, label, color, max_paths=50, order=0):
         # a light halo under every run's lines (a blue path on the dark valley floor of a log-scaled
         # landscape was invisible), below all of them, so that no run's halo hides another's line
         ax.plot(path[:, 0], path[:, 1], "-", color="white", lw=lw + 2.0, alpha=0.7, zorder=1.5,
-                solid_capstyle="round")
+                solid_capstyle="round", gid="halo")
         ax.plot(path[:, 0], path[:, 1], LINESTYLES[order % len(LINESTYLES)], color=color, lw=lw, alpha=0.95,
                 zorder=2 + order, label=label if i == 0 else None, solid_capstyle="round")
         ax.plot(path[0, 0], path[0, 1], "o", color=color, ms=5, mec="k", mew=0.6, zorder=6)
