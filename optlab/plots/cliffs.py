@@ -22,7 +22,12 @@ def cliff_figure(spec, options, runs, jump, title):
     (f - f*), ``step_len`` (steps,), ``radius`` (records,) and ``tol_step``."""
     fig, axes = figure(2, 2, figsize=(12.5, 10.2))
     ax_c, ax_l, ax_s, ax_r = axes[0, 0], axes[0, 1], axes[1, 0], axes[1, 1]
-    box = spec.bounds(2)
+    box = np.array(spec.bounds(2), dtype=float)
+    # the window holds every path (GD's throw from (2.2, 0) lands at x = 4.4, past the objective's box)
+    pts = np.concatenate([r["x"][np.isfinite(r["x"]).all(axis=1)] for r in runs] + [box.T])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = np.where(np.any([lo < box[:, 0], hi > box[:, 1]], axis=0), 0.04 * (hi - lo), 0.0)
+    box = np.stack([np.minimum(box[:, 0], lo - pad), np.maximum(box[:, 1], hi + pad)], axis=1)
     xs = np.linspace(box[0, 0], box[0, 1], 300)
     ys = np.linspace(box[1, 0], box[1, 1], 300)
     G = np.linalg.norm(spec.grad(np.stack(np.meshgrid(xs, ys), axis=-1), **options), axis=-1)
