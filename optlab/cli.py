@@ -539,7 +539,9 @@ def experiment_line(path: Path) -> str:
     head = f"{path.stem}:"
     if text.lower().startswith(head.lower()):
         text = text[len(head):].strip()
-    return _first_line(text)
+    # the first sentence whole: its "; " parts are the contrast it shows ("GD on the stable manifold
+    # stays; perturbation, noise, momentum and Adam escape"), as for the studies
+    return _first_line(text, ends=".")
 
 
 def list_main(argv) -> int:
