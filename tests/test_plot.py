@@ -171,3 +171,17 @@ def test_a_notebook_keeps_its_backend(env, want):
                          env={**base, **env}, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == want
+
+
+def test_loss_draws_a_gap_of_zero_at_the_floor_of_a_log_scale():
+    """Runs that reach the minimum exactly (a gap of 0) were drawn on a symlog scale whose linear part
+    put everything below 1e-6 at 0 (the race's Beale plot): a log scale with a floor instead."""
+    from optlab.plots.curves import GAP_FLOOR
+    r = optlab.simulate("gd", "quadratic", x0=[[1.0, 1.0], [0.5, -0.2]], steps=5, lr=1.0,
+                        objective_options={"cond": 1.0})                # A = I, lr = 1: x = 0 at step 1
+    gap = r.loss - 0.0
+    assert (gap[:, -1] == 0.0).all() and (gap[:, 0] > 1e-3).all()
+    ax = P.loss(r)
+    assert ax.get_yscale() == "log" and f"below {GAP_FLOOR:g} drawn at {GAP_FLOOR:g}" in ax.get_ylabel()
+    for i, ln in enumerate(ln for ln in ax.get_lines() if len(ln.get_xdata()) > 1):
+        np.testing.assert_array_equal(ln.get_ydata(), np.maximum(gap[i], GAP_FLOOR))
