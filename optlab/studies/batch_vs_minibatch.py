@@ -99,7 +99,7 @@ def run(cfg: dict, out_dir) -> dict:
         res = simulate(opt, e.name, x0=x0, steps=steps, record_every=1, tol=0.0,
                        objective_options={**e.options, "batch_size": m}, **hyper, **eng)
         label = "full batch (GD)" if m in (0, n) else ("SGD, batch 1" if m == 1 else f"minibatch {m}")
-        method = "gd" if m in (0, n) else "sgd"
+        method = "gd" if m in (0, n) else ("sgd" if m == 1 else "minibatch")  # the colour's key: three colours
         style = "solid" if m in (0, n, 1) else "dashed"
         gap = res.loss[0] - f_ls
         evals = res.steps * per_step

@@ -96,9 +96,11 @@ def run(cfg: dict, out_dir) -> dict:
     gd, gd_h = sgd_like("gd", momentum=0.0)
     plan = [(f"GD lr={lr:g}", "gd", "solid", gd, dict(gd_h, lr=lr), 0.0)]
     styles = ["dashed", "dashdot", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1))]
+    # the second field keys the colour: each GD variant its own (they were four blues told apart by dashes)
     for i, c in enumerate(clips):
-        plan.append((f"GD lr={lr:g} + clip_grad_norm={c:g}", "gd", styles[i % len(styles)], gd, dict(gd_h, lr=lr), c))
-    plan += [(f"GD lr={small:g} (smaller)", "gd", "dotted", gd, dict(gd_h, lr=small), 0.0),
+        plan.append((f"GD lr={lr:g} + clip_grad_norm={c:g}", f"clip_{c:g}", styles[i % len(styles)], gd,
+                     dict(gd_h, lr=lr), c))
+    plan += [(f"GD lr={small:g} (smaller)", "gd-small", "dotted", gd, dict(gd_h, lr=small), 0.0),
              (f"Adam lr={adam_lr:g}", "adam", "solid", "adam", dict(lr=adam_lr), 0.0),
              (f"RMSprop lr={rms_lr:g}", "rmsprop", "solid", "rmsprop", dict(lr=rms_lr), 0.0)]
 
