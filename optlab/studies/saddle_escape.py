@@ -223,6 +223,12 @@ def run(cfg: dict, out_dir) -> dict:
         claims += escape_claims(e.label, lam, lr, beta, r0, delta, steps, runs,
                                 constant_hessian(e, [x_s, x_m, x_m + r0 * v_u]), float(np.linalg.norm(x_s)))
         how = "exact (invariant line)" if exact else f"bisection, bracket {width:.1e}"
+        gd_m = runs.get("gd_manifold")
+        if not exact and gd_m is not None and gd_m["escape_step"] is not None:
+            # said in the figure, not only on the page: the start is a double off the manifold, and
+            # the error grows by |1 - lr λ-| a step along the escape direction
+            how += (f"\nGD gets within {gd_m['closest']:.0e}, then its rounding off the manifold grows: "
+                    f"out at step {gd_m['escape_step']}")
         panels.append(dict(entry=e, x_s=x_s, v_s=v_s, v_u=v_u, r0=r0, runs=[runs[k] for k in IN_FIGURE],
                            hyper=f"GD and momentum lr={lr:g}, Adam lr={adam_lr:g}",
                            title=f"{e.label}: saddle ({x_s[0] + 0.0:.4g}, {x_s[1] + 0.0:.4g}), "
