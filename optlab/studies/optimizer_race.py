@@ -64,6 +64,9 @@ DEFAULTS = dict(
     lbfgs_max_iter=1,
     animate=["rosenbrock"],  # objectives that get an animated GIF
     frames=48,
+    # the optimizers drawn together in the overlays (contour, loss curves, GIF): the course's; every
+    # racer has its own panel in race_<objective>_panels.png. null: all of them (19 lines)
+    overlay=["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "lbfgs"],
 )
 QUICK = dict(include=["sgd", "adam", "rmsprop"], steps=300, n_lr=9, n_starts=3, frames=12,
              objectives=[{"name": "rosenbrock", "x0": [-1.5, 2.0]}], animate=["rosenbrock"])
@@ -126,6 +129,13 @@ def run(cfg: dict, out_dir) -> dict:
     floor = float(p["floor"])
     animate = set(p["animate"] or ())
     frames = positive_int("frames", p["frames"], minimum=2)
+    overlay = p["overlay"]
+    if overlay is not None:
+        if isinstance(overlay, str) or not isinstance(overlay, (list, tuple)):
+            raise OptlabError(f"Invalid study.overlay: {overlay!r} (must be a list of optimizer names, or null for all)")
+        for n in overlay:
+            optimizers.get(str(n))  # an unknown name: one line with the list
+    over = [n for n in names if overlay is None or n in overlay] or names  # none raced: draw them all
     eng = engine_options(cfg)
     fmt, dpi = plot_options(cfg)
     rng = np.random.default_rng(eng.get("seed", 0))
@@ -167,19 +177,24 @@ def run(cfg: dict, out_dir) -> dict:
         t1 = time.perf_counter()
         timing["engine_s"] += t1 - t0
         title = f"{e.label}: {len(names)} optimizers, tuned lr each, {e_steps} steps from ({race_x0[0, 0]:g}, {race_x0[0, 1]:g})"
-        fig = contour_figure(e.spec, runs, title, bounds=box, options=e.options, max_paths=1)
+        shown = [run for run, n in zip(runs, names) if n in over]
+        o_title = (title if len(shown) == len(runs) else
+                   f"{e.label}: {len(shown)} of {len(names)} optimizers (study.overlay; all in the panels), tuned lr "
+                   f"each, {e_steps} steps from ({race_x0[0, 0]:g}, {race_x0[0, 1]:g})")
+        fig = contour_figure(e.spec, shown, o_title, bounds=box, options=e.options, max_paths=1)
         figures.append(save(fig, out_dir / f"race_{e.slug}_contour", fmt, dpi).name)
         notes = [("diverged" if r["race_diverged"] else f"f−f* = {r['race_final_gap']:.2g}"
                   + ("" if r["race_steps_to_tol"] is None else f", tol at step {r['race_steps_to_tol']}"))
                  for r in obj_rows]
         fig = contour_panels(e.spec, runs, title + " (□ end, ★ minimum)", bounds=box, options=e.options, notes=notes)
         figures.append(save(fig, out_dir / f"race_{e.slug}_panels", fmt, dpi).name)
-        fig = loss_figure(runs, f"{e.label}: f − f* vs step, each optimizer at its tuned lr", f_min=f_min,
+        part = "" if len(shown) == len(runs) else f" ({len(shown)} of {len(names)}: study.overlay)"
+        fig = loss_figure(shown, f"{e.label}: f − f* vs step, each optimizer at its tuned lr{part}", f_min=f_min,
                           max_paths=1)
         _legend_below(fig)
         figures.append(save(fig, out_dir / f"race_{e.slug}_loss", fmt, dpi).name)
         if e.name in animate:
-            gif = animate_paths(e.spec, runs, f"{e.label}: the race (tuned lr each)", out_dir / f"race_{e.slug}",
+            gif = animate_paths(e.spec, shown, f"{e.label}: the race (tuned lr each{part})", out_dir / f"race_{e.slug}",
                                 bounds=box, options=e.options, frames=frames, dpi=min(dpi, 90))
             figures.append(gif.name)
         timing["figures_s"] += time.perf_counter() - t1
