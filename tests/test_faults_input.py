@@ -71,6 +71,8 @@ def _refused(capsys, tmp_path, *args, expect=None):
     # the explorer's own lr grid, when every optimizer has its own: ran with it silently unused
     (["+experiment=explorer", "study.lr=[-1,0.1]"], "Invalid study.lr: [-1, 0.1]"),
     (["+experiment=explorer", "study.lr=[0.001,0.1,5]"], "study.lr=[0.001, 0.1, 5] is not used: every optimizer"),
+    (["+experiment=optimizer_race", "study.overlay=foo"], "Invalid study.overlay: 'foo'"),
+    (["+experiment=optimizer_race", "study.overlay=[adamm]"], "Unknown optimizer 'adamm'"),
     # the dimension's messages named an x0 the user never gave
     (["objective=beale", "+objective.dim=3"], "Invalid objective.dim: 3 (objective 'beale' is 2-dimensional)"),
     (["+experiment=quickstart", "objective=mlp"], "or objective.x0=null for the objective's default starts"),
