@@ -9,6 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# absl's log handler (optax imports absl.logging; the bench's peer tests import optax) keeps the
+# sys.stderr of the test that created it, and closes that stream when logging shuts its handlers
+# down unless it is the *current* sys.stderr. An in-process Hydra run later in the same worker
+# (the CLI tests) reconfigures logging, which shuts every handler down: absl then closed pytest's
+# captured stderr and the rest of the worker's tests failed ("I/O operation on closed file").
+# Pointed at the process's own stderr, absl never closes it.
+try:
+    from absl import logging as _absl_logging
+    _absl_logging.get_absl_handler().python_handler.setStream(sys.__stderr__)
+except ImportError:  # no bench extra
+    pass
+
 
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (pyproject's addopts): the whole suite in one worker per physical core, where

@@ -215,3 +215,20 @@ def test_no_theory_section_without_a_theory_table(tmp_path):
     (folder / "metrics.json").write_text('{"study": "single"}')
     res = build_report(folder, figures=False)
     assert "## Theory" not in res["md_text"] and "<h2>Theory</h2>" not in res["html_text"]
+
+
+def test_the_report_shows_the_config_keys_the_study_reads(tmp_path):
+    """A lecture study run from the default config listed optimizer adam, lr 0.001, objective
+    rosenbrock and engine.steps in its report, none of which it reads; config.yaml keeps them all."""
+    import yaml
+
+    from optlab import cli
+    out = tmp_path / "run"
+    assert cli.main(["+experiment=heavy_ball_cycle", "study.quick=true", f"hydra.run.dir={out}"]) == 0
+    md_text = (out / "report.md").read_text()
+    shown = yaml.safe_load(md_text.split("## Config", 1)[1].split("```yaml", 1)[1].split("```", 1)[0])
+    assert "optimizer" not in shown and "objective" not in shown and "steps" not in shown.get("engine", {})
+    assert shown["study"]["name"] == "heavy_ball_cycle" and "report" in shown
+    assert "# not read by study 'heavy_ball_cycle', left out here (config.yaml has them): optimizer" in md_text
+    full = yaml.safe_load((out / "config.yaml").read_text())
+    assert full["optimizer"]["name"] == "adam" and "steps" in full["engine"]

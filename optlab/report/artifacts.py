@@ -579,6 +579,37 @@ def command_line(root: Path, kind: str, jobs: list[Job]) -> str:
     return " ".join(["python -m optlab", *flag, *(shlex.quote(str(a)) for a in [*h, *t])])
 
 
+def _read_keys_only(job: Job) -> str:
+    """A run's config as the report shows it: the sections and keys its study reads (a lecture study
+    run from the default config listed optimizer adam, lr 0.001, objective rosenbrock, steps 500, none
+    of which it uses); the run's config.yaml keeps them all."""
+    import yaml
+    text = job.config_text
+    name = (job.manifest or {}).get("study")
+    try:
+        from .. import studies
+        reads = getattr(studies.get(str(name)), "reads", None) if name else None
+        cfg = yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - an unknown study, an unreadable config: shown whole
+        return text
+    if not reads or not isinstance(cfg, dict):
+        return text
+    out, left = {}, []
+    for key, value in cfg.items():
+        keep = reads.get(key, "*" if key in ("study", "report") or not isinstance(value, dict) else ())
+        if keep == "*":
+            out[key] = value
+        elif keep and isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if k in keep or k == "name"}
+            left += [f"{key}.{k}" for k in value if k not in out[key]]
+        else:
+            left.append(key)
+    if not left:
+        return text
+    return (yaml.safe_dump(out, sort_keys=False, default_flow_style=False, width=100)
+            + f"# not read by study '{name}', left out here (config.yaml has them): {', '.join(left)}\n")
+
+
 def base_config_text(root: Path, kind: str, jobs: list[Job], max_lines: int = 400) -> str | None:
     """The config shown in the header: the run's, or the multirun's without its ``hydra`` section."""
     text = None
@@ -589,7 +620,8 @@ def base_config_text(root: Path, kind: str, jobs: list[Job], max_lines: int = 40
             cfg.pop("hydra", None)
             text = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=100)
     if text is None:
-        text = next((j.config_text for j in jobs if j.config_text), None)
+        job = next((j for j in jobs if j.config_text), None)
+        text = None if job is None else _read_keys_only(job)
     if text is None:
         return None
     lines = text.splitlines()
