@@ -232,3 +232,18 @@ def test_the_report_shows_the_config_keys_the_study_reads(tmp_path):
     assert "# not read by study 'heavy_ball_cycle', left out here (config.yaml has them): optimizer" in md_text
     full = yaml.safe_load((out / "config.yaml").read_text())
     assert full["optimizer"]["name"] == "adam" and "steps" in full["engine"]
+
+
+def test_report_settings_are_not_swept_keys(tmp_path):
+    """After a resume, the resumed jobs carry report.resume=true and the others not: it was taken as a
+    swept key, splitting each series in two and a sharded job's shards into two rows."""
+    from optlab.report.artifacts import Job
+    from optlab.report.model import make_entries, swept_keys
+    jobs = [Job(folder=tmp_path / str(i), name=str(i), num=i, status="ok",
+                overrides=[f"optimizer.lr={lr}", "+engine.num_shards=2", f"+engine.shard={s}"]
+                + (["report.resume=true"] if i >= 2 else []), shard=(s, 2))
+            for i, (lr, s) in enumerate([(0.1, 0), (0.1, 1), (0.2, 0), (0.2, 1)])]
+    jobs[1].overrides.append("report.progress=false")
+    entries = make_entries(jobs)
+    assert len(entries) == 2 and all(len(e.jobs) == 2 for e in entries)
+    assert swept_keys(entries) == ["optimizer.lr"]

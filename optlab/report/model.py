@@ -53,7 +53,9 @@ def _override_dict(job: Job) -> dict:
     out = {}
     for o in job.overrides:
         key, value = parse_override(o)
-        if key in IGNORED_KEYS or key.startswith("hydra."):
+        # report.* (report.resume on the resumed jobs only, report.progress ...) changes no result:
+        # taken as swept, it split a resumed sweep's series and its sharded jobs in two
+        if key in IGNORED_KEYS or key.startswith(("hydra.", "report.")):
             continue
         out[key] = value
     return out
