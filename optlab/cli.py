@@ -142,6 +142,33 @@ def _interrupted() -> int:
     return 130
 
 
+def _launcher_failed(exc: Exception) -> int:
+    """A sweep's launcher failed outside the jobs (no srun, no Ray cluster, joblib n_jobs=0, a
+    worker process killed): one line instead of the launcher's traceback. Before any job started,
+    status 2 and the sweep folder removed if it holds only Hydra's multirun.yaml; after, the report
+    of what finished and the resume hint, as after Ctrl-C, status 1."""
+    from .callbacks import stop_progress
+    stop_progress()
+    cur = dict(_CURRENT)
+    what = f"{type(exc).__name__}: {_clip(' '.join(str(exc).split()), 200)}"
+    folder = cur.get("sweep_dir")
+    started = folder is not None and Path(folder).is_dir() and any(
+        p.is_dir() and not p.name.startswith(".") for p in Path(folder).iterdir())
+    if not started:
+        if folder is not None and Path(folder).is_dir() and \
+                {p.name for p in Path(folder).iterdir()} <= {"multirun.yaml"}:
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)
+        _error(f"the sweep's launcher failed before any job started: {what}")
+        return 2
+    res = _report_quietly(folder, cur.get("report") or {})
+    report = f" and report ({res['html'].name})" if res else ""
+    done = f"{res['counts'].get('ok', 0)} of {res['jobs']} jobs finished; " if res else ""
+    _error(f"the sweep stopped ({what}); {done}results{report} in {folder}; to resume, run it again with "
+           f"report.resume=true into that folder (hydra.sweep.dir={folder})")
+    return 1
+
+
 def _earlier_run_kept(folder, started: float) -> bool:
     """True when ``folder`` holds an earlier run's manifest that this run has not touched (a run
     into a used folder removes the earlier files at its first write): its report stays as it is."""
@@ -377,8 +404,21 @@ def _register_resolvers() -> None:
 
 
 def _hydra_main(argv=None):
-    import hydra
+    import os
 
+    import hydra
+    # Hydra prints an exception that escapes the app (a launcher's: no srun, a killed joblib worker)
+    # as a traceback and exits 1; with HYDRA_FULL_ERROR it raises, and main says it in one line
+    had = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        _run_hydra(hydra, argv)
+    finally:
+        if had is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+def _run_hydra(hydra, argv):
     _register_resolvers()
     decorated = hydra.main(config_path="conf", config_name="config", version_base="1.3")(task)
     if argv is not None:
@@ -436,6 +476,10 @@ def _main(args) -> int:
         _hydra_main(args + ([f"{claimed[0]}={claimed[1]}"] if claimed else []))
     except KeyboardInterrupt:
         return _interrupted()
+    except Exception as exc:  # noqa: BLE001 - a launcher's, outside any job of this process
+        if _CURRENT.get("run_dir") is not None:
+            raise  # a job of this process failed: a bug, keep its traceback
+        return _launcher_failed(exc)
     finally:
         if claimed:
             _remove_if_empty(Path(claimed[1]))

@@ -244,3 +244,15 @@ def test_ray_sweep_on_a_local_instance(warm_cache, tmp_path):
     assert [jobs[n].status for n in sorted(jobs)] == ["ok", "failed", "ok", "failed"]
     assert all(jobs[n].info["launcher"] == "RayLauncher" for n in jobs)
     assert "4 jobs: 2 ok, 2 failed" in (folder / "report.md").read_text()
+
+
+def test_a_launcher_that_fails_before_any_job_is_one_line(tmp_path):
+    """joblib's n_jobs=0 (as srun missing for SLURM, no Ray cluster) printed a 31-line traceback,
+    exited 1 and left a folder holding only multirun.yaml."""
+    folder = tmp_path / "m"
+    p = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "optimizer.lr=0.1,0.2",
+                "engine.steps=3", f"hydra.sweep.dir={folder}")
+    err = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2 and err == ["optlab: error: the sweep's launcher failed before any job started: "
+                                         "ValueError: n_jobs == 0 in Parallel has no meaning"], p.stderr[-2000:]
+    assert not folder.exists()
