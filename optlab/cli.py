@@ -286,6 +286,10 @@ def _one_line_hydra(exc: Exception, args) -> str:
         from .checks import PLOT_KEYS, REPORT_KEYS, engine_keys
         from .errors import unknown_name
         known = {"engine": engine_keys(), "plot": PLOT_KEYS, "report": REPORT_KEYS}.get(sec)
+        if known is not None and key.count(".") == 1 and key.split(".")[1] in known:
+            # a key the section takes but the config does not set (engine.num_shards): its did-you-mean
+            # named itself
+            return f"Key '{key}' is not in the config: add it with +{key}=..."
         if known is not None and key.count(".") == 1:
             return str(unknown_name("key", key, [f"{sec}.{k}" for k in known]))
         return f"Unknown key '{key}' (not in the config; a new key is added with +{key}=...)"

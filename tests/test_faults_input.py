@@ -148,6 +148,7 @@ def test_sweep_grids_are_checked_before_any_run(grid, expect):
     (["+plot.fomat=svg"], "Unknown key 'plot.fomat'; did you mean 'plot.format'?"),
     (["+engine.stepz=5"], "Unknown key 'engine.stepz'; did you mean 'engine.steps'?"),
     (["engine.stepz=5"], "Unknown key 'engine.stepz'; did you mean 'engine.steps'?"),
+    (["engine.num_shards=2"], "Key 'engine.num_shards' is not in the config: add it with +engine.num_shards=..."),
     (["+report.enable=false"], "Unknown key 'report.enable'; did you mean 'report.enabled'?"),
     (["+study.strats=10"], "Unknown key 'study.strats'"),
     (["+colour=red"], "Unknown config key 'colour'"),
