@@ -247,3 +247,15 @@ def test_report_settings_are_not_swept_keys(tmp_path):
     entries = make_entries(jobs)
     assert len(entries) == 2 and all(len(e.jobs) == 2 for e in entries)
     assert swept_keys(entries) == ["optimizer.lr"]
+
+
+def test_a_failed_rerun_of_a_job_shows_its_own_command_and_no_old_numbers(tmp_path):
+    """A sweep rerun into its folder with a bad value: the failed job's row showed the earlier
+    attempt's lr and loss beside the new error."""
+    folder = tmp_path / "m"
+    assert run_cli("-m", "optimizer.lr=0.001,0.01", "engine.steps=3", f"hydra.sweep.dir={folder}").returncode == 0
+    p = run_cli("-m", "optimizer.lr=0.001,-0.01", "engine.steps=3", f"hydra.sweep.dir={folder}")
+    assert p.returncode == 1
+    row = next(line for line in (folder / "report.md").read_text().splitlines() if line.startswith("| 1 |"))
+    assert "optimizer.lr=-0.01" in row and "Invalid learning rate: -0.01" in row
+    assert "lr=0.01" not in row.replace("lr=-0.01", "") and "e+" not in row and "e-" not in row, row

@@ -294,9 +294,14 @@ def load_job(folder: Path, name: str | None = None, curves: bool = True) -> Job:
         job.status = "failed"
         job.error = error if isinstance(error, dict) else {"error": e_problem or "error.json unreadable",
                                                           "type": "unknown"}
+        # the numbers and the manifest's command in a failed job's folder are an earlier attempt's (a
+        # sweep rerun into its folder with a bad value showed the old lr and loss beside the new
+        # error): the row shows the failed attempt's command (Hydra's) and no numbers
+        job.overrides = [str(o) for o in overrides] if isinstance(overrides, list) else []
+        job.summary, metrics = None, None
     else:
         job.problems += [p for p in (s_problem, m_problem) if p]
-    job.runs = _load_runs(job, metrics if isinstance(metrics, dict) else None, curves)
+    job.runs = [] if failed else _load_runs(job, metrics if isinstance(metrics, dict) else None, curves)
     job.theory, job.theory_problem = read_theory(metrics, job.summary)
     if job.manifest is not None and not failed:
         run_files = {str(r.get("file")) for r in job.manifest.get("runs", []) if isinstance(r, dict)
