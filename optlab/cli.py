@@ -476,6 +476,10 @@ def _main(args) -> int:
         _error(str(exc))
         return 2
     claimed = _claim_output_dir(args)
+    if claimed and claimed[0] == "hydra.sweep.dir" and any(
+            a.lstrip("+").lower() in ("report.resume=true", "report.resume=yes") for a in args):
+        _error_line(f"note: report.resume=true without hydra.sweep.dir: the new folder {claimed[1]} has nothing "
+                    "to resume (give the interrupted sweep's folder: hydra.sweep.dir=...)")
     try:
         _hydra_main(args + ([f"{claimed[0]}={claimed[1]}"] if claimed else []))
     except KeyboardInterrupt:

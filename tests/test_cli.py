@@ -98,7 +98,7 @@ def test_bad_input_is_one_clean_line(tmp_path, args, message):
     assert not out.exists()  # nothing written half-way
 
 
-def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch):
+def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch, capsys):
     """Hydra's ${now:...} gave two runs started in one second the same folder: the second overwrote
     the first's config and metrics. The CLI now creates the folder itself (os.mkdir is atomic) and
     hands it to Hydra. (Hydra is not run here: an in-process Hydra run after JAX was imported in the
@@ -133,4 +133,7 @@ def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch):
     key, folder = cli._claim_output_dir(["-m", "optimizer.lr=0.1,0.2"])
     assert key == "hydra.sweep.dir" and folder == f"outputs/multiruns/{stamp}"
     assert cli.main(["optimizer.lr=-1"]) == 2 and len(got) == 3  # refused before a folder is claimed
+    # report.resume=true with no folder to resume: said, not silently a new sweep
+    assert cli.main(["-m", "optimizer.lr=0.1,0.2", "report.resume=true"]) == 0
+    assert "report.resume=true without hydra.sweep.dir" in capsys.readouterr().err
     assert sorted(p.name for p in runs.iterdir()) == [stamp] + [f"{stamp}_{k}" for k in (2, 3, 4, 5)]
