@@ -160,6 +160,8 @@ def test_to_pandas_and_grid_name_every_axis_as_given():
     assert lb.axis_values("line_search_fn").tolist() == [None, "strong_wolfe"]
     assert pytest.importorskip("pandas").isna(lb.to_pandas()["line_search_fn"][0])
     assert lb.to_pandas()["line_search_fn"][1] == "strong_wolfe"
+    flags = optlab.sweep("adam", "quadratic", grid={"amsgrad": [False, True]}, x0=[1.0, 1.0], steps=2).to_pandas()
+    assert flags["amsgrad"].dtype == bool and flags["amsgrad"].tolist() == [False, True]  # a flag stays a flag
 
 
 def test_a_loaded_result_gives_the_same_metrics(tmp_path):

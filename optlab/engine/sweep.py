@@ -69,8 +69,8 @@ class Sweep:
         shape[axis] = -1
         pos = np.broadcast_to(np.arange(len(vals)).reshape(shape), self.shape).ravel()
         if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-               for v in vals):
-            return np.asarray(vals)[pos]
+               for v in vals) or all(isinstance(v, (bool, np.bool_)) for v in vals):
+            return np.asarray(vals)[pos]  # numbers, or flags (a bool column, as the result's own)
         out = np.empty(len(vals), dtype=object)
         out[:] = [tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in vals]
         return out[pos]
