@@ -142,6 +142,30 @@ def _interrupted() -> int:
     return 130
 
 
+_SIGINT = {"seen": False}
+
+
+def _note_sigint(signum, frame):
+    """Python's own Ctrl-C (a KeyboardInterrupt), noted: Hydra can turn the KeyboardInterrupt into
+    another exception (a ConfigCompositionException when it arrives while a job's config is
+    composed), which then still counts as Ctrl-C."""
+    _SIGINT["seen"] = True
+    raise KeyboardInterrupt
+
+
+def _interrupt_inside(exc: BaseException) -> bool:
+    """True after Ctrl-C, or when a KeyboardInterrupt is in ``exc``'s chain of causes."""
+    if _SIGINT["seen"]:
+        return True
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _launcher_failed(exc: Exception) -> int:
     """A sweep's launcher failed outside the jobs (no srun, no Ray cluster, joblib n_jobs=0, a
     worker process killed): one line instead of the launcher's traceback. Before any job started,
@@ -475,6 +499,13 @@ def _main(args) -> int:
     except OptlabError as exc:
         _error(str(exc))
         return 2
+    import signal
+    import threading
+    _SIGINT["seen"] = False
+    noting = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if noting:
+        signal.signal(signal.SIGINT, _note_sigint)
     claimed = _claim_output_dir(args)
     if claimed and claimed[0] == "hydra.sweep.dir" and any(
             a.lstrip("+").lower() in ("report.resume=true", "report.resume=yes") for a in args):
@@ -485,12 +516,16 @@ def _main(args) -> int:
     except KeyboardInterrupt:
         return _interrupted()
     except Exception as exc:  # noqa: BLE001 - a launcher's, outside any job of this process
+        if _interrupt_inside(exc):  # Ctrl-C while Hydra composed the next job: its exception wraps it
+            return _interrupted()
         if _CURRENT.get("run_dir") is not None:
             raise  # a job of this process failed: a bug, keep its traceback
         return _launcher_failed(exc)
     finally:
         if claimed:
             _remove_if_empty(Path(claimed[1]))
+        if noting and signal.getsignal(signal.SIGINT) is _note_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     if _FAILED:
         _error(f"{len(_FAILED)} job(s) failed; see error.json in: " + ", ".join(str(d) for d, _ in _FAILED))
         return 1

@@ -374,3 +374,30 @@ def test_ctrl_c_before_a_rerun_writes_keeps_the_earlier_run_and_its_command(tmp_
     build_report(out)
     md = (out / "report.md").read_text()
     assert "engine.steps=3" in md and "engine.steps=7" not in md
+
+
+def test_ctrl_c_that_hydra_wraps_in_another_exception_is_still_ctrl_c(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while Hydra composed the next job's config reached the CLI as a ConfigCompositionException
+    (a slow CI run): it ended with a traceback and status 1, not the one line and 130."""
+    import signal
+
+    from hydra.errors import ConfigCompositionException
+
+    from optlab import cli
+
+    def hydra_main(args):
+        cli._CURRENT.update(multirun=True, sweep_dir=tmp_path / "m", run_dir=tmp_path / "m" / "0", job=0,
+                            report={"enabled": False})
+        try:
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # what Ctrl-C calls
+        except KeyboardInterrupt as exc:
+            raise ConfigCompositionException("Error merging override") from Exception(str(exc))
+    monkeypatch.setattr(cli, "_hydra_main", hydra_main)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (xdist ignores it)
+    try:
+        assert cli.main(["-m", "optimizer.lr=0.1,0.2", f"hydra.sweep.dir={tmp_path / 'm'}"]) == 130
+        assert signal.getsignal(signal.SIGINT) is not cli._note_sigint  # not left behind
+    finally:
+        signal.signal(signal.SIGINT, before)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "sweep interrupted (Ctrl-C)" in err[0], err
