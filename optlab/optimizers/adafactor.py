@@ -65,7 +65,7 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import fma, jitable, lerp, uniform
+from ..engine.ops import fma, jitable, lerp, libm_half, uniform
 from ..errors import OptlabError
 from ._base import OptimizerSpec, check_bool, require
 
@@ -126,9 +126,7 @@ def _column_sumsq(a, sc, n):
 def step(x, g, st, sc, hp, hs, t, n):
     foreach = hs[0] != 0.0
     maximize = hs[1] != 0.0
-    # 0.5, but not a constant to the compiler: LLVM rewrites pow(x, 0.5) as sqrt(x), and torch's
-    # `t ** 0.5` is libm's pow, which is not always the correctly rounded root (hs[1] is 0 or 1)
-    half = 0.5 + 0.0 * hs[1]
+    half = libm_half(hs[1])  # torch's `t ** 0.5` and `numel ** 0.5`: libm's pow
     tf = float(t)
     root_size = float(x.shape[0]) ** half  # torch: param.numel() ** 0.5
     inv_root_t = 1.0 / tf ** half  # torch: 1 / (step ** 0.5)

@@ -26,7 +26,7 @@ import math
 import sys
 
 from ..engine.ops import jitable, uniform
-from ..engine.ops import div_rn, fma, like, opaque_one, single
+from ..engine.ops import div_rn, fma, libm_half, like, single
 from ..engine.powexact import EXACT_FAST, pow_dd_round, pow_dd_step
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
@@ -111,11 +111,7 @@ def _step_same_all(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
-    # torch's bias_correction2 ** 0.5 is libm's pow, not always the correctly rounded root (they differ
-    # at t = 1270, 2582, 3069 for beta2 = 0.999, and at every t where 1 - beta2**t is 1 - 2**-53):
-    # 0.5, but not a constant to LLVM, which would rewrite pow(x, 0.5) as sqrt(x). From a loaded
-    # flag: 0.5 + 0.0 * float(t) folded inside the kernel (a converted integer is never NaN or inf)
-    half = 0.5 * opaque_one(hs[0])
+    half = libm_half(hs[0])  # torch's bias_correction2 ** 0.5: libm's pow
     lr = hp[H_LR, 0]
     b1 = hp[H_BETA1, 0]
     b2 = hp[H_BETA2, 0]
@@ -151,7 +147,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[1] != 0.0
     decoupled = hs[2] != 0.0
     tf = float(t)
-    half = 0.5 * opaque_one(hs[0])  # 0.5 for libm's pow (see _step_same_all)
+    half = libm_half(hs[0])
     if sc[K_SAME_REST, 0] != 0.0:  # an lr sweep: only lr differs, one step size per trajectory
         b1 = hp[H_BETA1, 0]
         b2 = hp[H_BETA2, 0]
@@ -323,7 +319,7 @@ def _bias_corrections(sc, hp, tf, n):
     for j in range(n):
         sc[K_MEND, k] = j
         k += (sc[K_STEP_SIZE, j] != sc[K_STEP_SIZE, j]) | (sc[K_SQRT_BC2, j] != sc[K_SQRT_BC2, j])
-    half = 0.5 * opaque_one(hp[H_EPS, 0])  # not a constant to LLVM (it would make pow(x, 0.5) a sqrt)
+    half = libm_half(hp[H_EPS, 0])
     for q in range(k):  # a loop over the list: LLVM calls pow for these only
         j = int(sc[K_MEND, q])
         if sc[K_STEP_SIZE, j] != sc[K_STEP_SIZE, j]:

@@ -94,7 +94,7 @@ import sys
 
 import numpy as np
 
-from ..engine.ops import fma, jitable, opaque_one
+from ..engine.ops import fma, jitable, libm_half
 from ._base import OptimizerSpec, require
 from ._lowp import bf16, f32, fma_f32
 from .adam import _update as _adam_update
@@ -149,8 +149,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     tf = float(t)
     for j in range(n):
         sc[K_STEP_SIZE, j] = hp[H_ADAMW_LR, j] / (1.0 - hp[H_ADAMW_BETA1, j] ** tf)
-        # torch's ** 0.5: libm's pow (0.5 from a loaded flag: 0.5 + 0.0 * tf folds, and pow(x, 0.5) becomes sqrt)
-        sc[K_SQRT_BC2, j] = (1.0 - hp[H_ADAMW_BETA2, j] ** tf) ** (0.5 * opaque_one(hs[0]))
+        sc[K_SQRT_BC2, j] = (1.0 - hp[H_ADAMW_BETA2, j] ** tf) ** libm_half(hs[0])  # torch's ** 0.5
     for d in range(nw, dim):
         for j in range(n):
             # in float64, as Muon's matrix (a float32 run rounds what it stores; adam._update would

@@ -32,7 +32,7 @@ Adaptive Learning Rate and Beyond", ICLR 2020.
 import math
 import sys
 
-from ..engine.ops import div_rn, fma, lerp, like, opaque_one, single, uniform
+from ..engine.ops import div_rn, fma, lerp, libm_half, like, single, uniform
 from ._moments import adam_moments
 from ._base import OptimizerSpec, check_betas, check_bool, check_eps, check_lr, check_weight_decay
 
@@ -57,7 +57,7 @@ def step(x, g, st, sc, hp, hs, t, n):
     maximize = hs[0] != 0.0
     decoupled = hs[1] != 0.0
     tf = float(t)
-    half = 0.5 * opaque_one(hs[0])  # torch's ** 0.5 is libm's pow; a constant 0.5 would let LLVM make it a sqrt
+    half = libm_half(hs[0])  # torch's ** 0.5: libm's pow
     pb1 = -1.0
     pb2 = -1.0
     bc1 = 1.0

@@ -559,8 +559,25 @@ def expand_sweep(hydra_cfg: dict):
         return None
 
 
-# the folder the CLI picks when the command names none (optlab.cli._claim_output_dir): not typed
-_CLAIMED_DIR = re.compile(r"hydra\.(run|sweep)\.dir=outputs/(runs|multiruns)/\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d(_\d+)?$")
+def _claimed_dir(override: str) -> bool:
+    """True for the run folder the CLI picks when the command names none
+    (``optlab.cli._claim_output_dir``: ``<base>/<stamp>`` or ``<base>/<stamp>_<k>``): not typed, so
+    not part of the command shown."""
+    import time
+
+    from ..cli import RUN_DIRS, STAMP
+    key, _, value = override.partition("=")
+    base = RUN_DIRS.get(key)
+    if base is None or not value.startswith(base + "/"):
+        return False
+    name = value[len(base) + 1:]
+    head, _, k = name.rpartition("_")
+    stamp = head if k.isdigit() and head.count("_") == STAMP.count("_") else name
+    try:
+        time.strptime(stamp, STAMP)
+    except ValueError:
+        return False
+    return True
 
 
 def command_line(root: Path, kind: str, jobs: list[Job]) -> str:
@@ -576,7 +593,7 @@ def command_line(root: Path, kind: str, jobs: list[Job]) -> str:
         flag = []
     ov = hydra.get("overrides") or {}
     h = [o for o in (ov.get("hydra") or []) if not str(o).startswith("hydra.mode=")
-         and not _CLAIMED_DIR.match(str(o))]
+         and not _claimed_dir(str(o))]
     t = list(ov.get("task") or [])
     if not (h or t or cfg) or (kind != "multirun" and jobs and jobs[0].manifest is not None
                                and isinstance(jobs[0].manifest.get("overrides"), list)):
