@@ -377,6 +377,29 @@ def _check_output_dir(overrides, key: str) -> None:
             raise OptlabError(f"Invalid {key}: {value!r}: {str(probe)!r} cannot be written")
 
 
+def _check_sweep_dir_unused(overrides, resume: bool) -> None:
+    """A multirun into a folder that holds an earlier sweep is refused unless it resumes that sweep:
+    Hydra numbers the new jobs from 0 and overwrote the earlier jobs' results, and the report mixed
+    the two sweeps' jobs."""
+    from .errors import OptlabError
+    from .report.artifacts import _is_job_folder
+    if resume:
+        return
+    for arg in overrides:
+        k, _, value = arg.partition("=")
+        if k.lstrip("+~") != "hydra.sweep.dir" or not value or "${" in value:
+            continue
+        folder = Path(value).expanduser()
+        if not folder.is_dir():
+            return
+        jobs = [p for p in folder.iterdir() if _is_job_folder(p)]
+        if jobs or (folder / "multirun.yaml").is_file():
+            raise OptlabError(
+                f"hydra.sweep.dir={value!r} holds an earlier sweep ({len(jobs)} job folder(s)) that a new sweep "
+                "would overwrite: give a new folder, remove that one, or add report.resume=true to finish "
+                "that sweep (jobs whose config changed run again)")
+
+
 def _compose_check(args) -> None:
     """Compose the config as Hydra will and check it in full, before any folder exists.
 
@@ -416,6 +439,7 @@ def _compose_check(args) -> None:
         from .runner import prepare
         prepare(plain, overrides)
         return
+    _check_sweep_dir_unused(overrides, bool((plain.get("report") or {}).get("resume")))
     swept = {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
     if not swept & {"experiment", "study", "study.name"}:  # every job runs the same study: check its keys
         from . import checks, studies

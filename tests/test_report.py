@@ -250,12 +250,35 @@ def test_report_settings_are_not_swept_keys(tmp_path):
 
 
 def test_a_failed_rerun_of_a_job_shows_its_own_command_and_no_old_numbers(tmp_path):
-    """A sweep rerun into its folder with a bad value: the failed job's row showed the earlier
+    """A sweep resumed in its folder with a bad value: the failed job's row showed the earlier
     attempt's lr and loss beside the new error."""
     folder = tmp_path / "m"
     assert run_cli("-m", "optimizer.lr=0.001,0.01", "engine.steps=3", f"hydra.sweep.dir={folder}").returncode == 0
-    p = run_cli("-m", "optimizer.lr=0.001,-0.01", "engine.steps=3", f"hydra.sweep.dir={folder}")
+    p = run_cli("-m", "optimizer.lr=0.001,-0.01", "engine.steps=3", f"hydra.sweep.dir={folder}", "report.resume=true")
     assert p.returncode == 1
     row = next(line for line in (folder / "report.md").read_text().splitlines() if line.startswith("| 1 |"))
     assert "optimizer.lr=-0.01" in row and "Invalid learning rate: -0.01" in row
     assert "lr=0.01" not in row.replace("lr=-0.01", "") and "e+" not in row and "e-" not in row, row
+
+
+def test_a_second_sweep_into_a_used_folder_is_refused_and_a_shorter_resumed_one_leaves_the_rest_out(tmp_path):
+    """Hydra numbers a new sweep's jobs from 0: a second sweep in the same folder overwrote the first's
+    jobs 0 and 1 and its report showed four jobs, two of them the earlier sweep's."""
+    folder = tmp_path / "m"
+    first = ("-m", "optimizer.lr=0.001,0.01,0.1", "engine.steps=3", "plot.contour=false", f"hydra.sweep.dir={folder}")
+    assert run_cli(*first).returncode == 0
+    written = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    second = ("-m", "optimizer=sgd", "optimizer.lr=0.5,0.6", "engine.steps=3", "plot.contour=false",
+              f"hydra.sweep.dir={folder}")
+    p = run_cli(*second)
+    err = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2 and len(err) == 1 and "holds an earlier sweep (3 job folder(s))" in err[0], p.stderr
+    assert "report.resume=true" in err[0] and "Traceback" not in p.stdout + p.stderr
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == written  # nothing touched
+    p = run_cli(*second, "report.resume=true")  # asked for: jobs 0 and 1 changed and run again
+    assert p.returncode == 0, p.stderr
+    assert "2 job(s): 2 ok" in p.stdout
+    md = (folder / "report.md").read_text()
+    assert "2 jobs: 2 ok (job folder(s) 2 belong to an earlier sweep in this folder and are left out)" in md
+    assert [j.name for j in find_jobs(folder)[1]] == ["0", "1"]
+    assert "adam" not in "".join(ln for ln in md.splitlines() if ln.startswith("| "))

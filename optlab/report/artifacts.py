@@ -501,12 +501,22 @@ def is_complete(folder, verify: bool = True) -> bool:
     return True
 
 
-def find_jobs(root: Path, curves: bool = True) -> tuple[str, list[Job]]:
-    """("run" or "multirun", jobs) for a folder; ("", []) when it holds neither."""
+def find_jobs(root: Path, curves: bool = True, earlier: list | None = None) -> tuple[str, list[Job]]:
+    """("run" or "multirun", jobs) for a folder; ("", []) when it holds neither.
+
+    A multirun's job folders numbered past the jobs of its multirun.yaml belong to an earlier,
+    longer sweep in the same folder (resumed with a changed sweep): they are left out, and their
+    names appended to ``earlier`` when given."""
     root = Path(root)
     if (root / "multirun.yaml").is_file() or not _is_job_folder(root):
         subs = [p for p in root.iterdir() if _is_job_folder(p)] if root.is_dir() else []
         if subs or (root / "multirun.yaml").is_file():
+            expected = _expected_jobs(root)
+            if expected is not None:
+                old = [p for p in subs if p.name.isdigit() and int(p.name) >= len(expected)]
+                if earlier is not None:
+                    earlier.extend(sorted((p.name for p in old), key=int))
+                subs = [p for p in subs if p not in old]
             subs.sort(key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name))
             jobs = [load_job(p, p.name, curves) for p in subs]
             jobs += _not_started(root, jobs)
@@ -516,12 +526,15 @@ def find_jobs(root: Path, curves: bool = True) -> tuple[str, list[Job]]:
     return "run", [load_job(root, ".", curves)]
 
 
+def _expected_jobs(root: Path):
+    """The job overrides of the sweep in ``root/multirun.yaml``, in job order; None when unknown."""
+    cfg = read_yaml(root / "multirun.yaml")
+    return expand_sweep(cfg.get("hydra") or {}) if isinstance(cfg, dict) else None
+
+
 def _not_started(root: Path, jobs: list[Job]) -> list[Job]:
     """Jobs of the sweep in multirun.yaml with no folder (an interrupted multirun)."""
-    cfg = read_yaml(root / "multirun.yaml")
-    if not isinstance(cfg, dict):
-        return []
-    expected = expand_sweep(cfg.get("hydra") or {})
+    expected = _expected_jobs(root)
     if expected is None:
         return []
     have = {j.num for j in jobs if j.num is not None}

@@ -190,7 +190,8 @@ def build_report(folder, *, figures: bool = True, job_figures: int = 50, write: 
     root = Path(folder)
     if not root.is_dir():
         raise OptlabError(f"No such folder: {root}")
-    kind, jobs = find_jobs(root, curves=figures)
+    earlier: list[str] = []
+    kind, jobs = find_jobs(root, curves=figures, earlier=earlier)
     if not kind:
         raise OptlabError(f"No optlab run or multirun in {root} (no summary.json, metrics.json, .hydra/ "
                           "or multirun.yaml)")
@@ -203,7 +204,7 @@ def build_report(folder, *, figures: bool = True, job_figures: int = 50, write: 
         root=root, kind=kind, jobs=jobs, entries=entries, swept=swept, figures=figs, order=order,
         counts=counts, command=command_line(root, kind, jobs), config=base_config_text(root, kind, jobs),
         load_line=load_summary_line(entries, order), job_figures=job_figures,
-        written=time.strftime("%Y-%m-%d %H:%M:%S"))
+        written=time.strftime("%Y-%m-%d %H:%M:%S"), earlier=earlier)
     html_text = render.html_report(ctx)
     md_text = render.markdown_report(ctx)
     paths = {"html": root / "report.html", "md": root / "report.md"}

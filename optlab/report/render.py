@@ -11,7 +11,7 @@ import base64
 import html
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
@@ -58,6 +58,7 @@ class Context:
     load_line: str | None
     job_figures: int
     written: str
+    earlier: list = field(default_factory=list)  # job folders of an earlier, longer sweep: left out
 
 
 def esc(value) -> str:
@@ -360,7 +361,11 @@ def _counts_text(ctx: Context) -> str:
     c = ctx.counts
     total = sum(c.values())
     parts = [f"{v} {k}" for k, v in c.items() if v]
-    return f"{total} job{'s' if total != 1 else ''}: " + (", ".join(parts) if parts else "none")
+    text = f"{total} job{'s' if total != 1 else ''}: " + (", ".join(parts) if parts else "none")
+    if ctx.earlier:
+        text += (f" (job folder(s) {', '.join(ctx.earlier)} belong to an earlier sweep in this folder "
+                 "and are left out)")
+    return text
 
 
 def _rel(root: Path, path: Path) -> str:
