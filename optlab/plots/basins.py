@@ -99,8 +99,8 @@ def basin_figure(spec, options, box, panels, minima, title, global_index=(), max
     for ax, pn in zip(axes[0], panels):
         basin_panel(ax, spec, options, box, pn["labels"], minima, global_index, max_legend, lines)
         share = pn["shares"].get("global", 0.0)
-        ax.set_title(f"{pn['label']}\n{100 * share:.1f}% of starts reach a global minimum", fontsize=9,
-                     color=color_for(pn["method"]))
+        # black: the optimizers' colours are the basins' colours here, and would name a basin
+        ax.set_title(f"{pn['label']}\n{100 * share:.1f}% of starts reach a global minimum", fontsize=9)
     handles = basin_handles(minima, global_index, max_legend)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.1 if len(handles) > 6 else 0.07, 1, 1))
