@@ -275,6 +275,55 @@ def test_pure_python_path_gives_the_same_bits(tmp_path):
         np.testing.assert_array_equal(np.array(py[name]), r.x, err_msg=name)
 
 
+_PY_F32 = [  # (optimizer, objective, keywords): float32, noise, clipping, a diverging run
+    ("adam", "rosenbrock", dict(lr=[0.01, 0.03, 0.1])),
+    ("adadelta", "beale", dict(lr=1.0, clip_grad_norm=2.0)),
+    ("nesterov_lookahead", "himmelblau", dict(lr=0.01, grad_noise=0.5)),
+    ("adafactor", "rosenbrock", dict(lr=0.01)),
+    ("rmsprop", "rastrigin", dict(lr=0.01, clip_grad_norm=1.0, grad_noise=0.1)),
+    ("lbfgs", "rastrigin", dict(clip_grad_norm=1.0, grad_noise=0.1)),  # diverges: x reaches inf
+    ("sgd", "rastrigin", dict(lr=10.0, steps=300)),  # diverges: cos(inf)
+]
+
+
+def test_pure_python_float32_gives_the_compiled_bits(tmp_path):
+    """NUMBA_DISABLE_JIT=1 (and so the CUDA simulator, which runs the same plain Python) took a
+    float32 run's roots, fma results and noise as Python floats, which numpy (NEP 50) then met in
+    float32 arithmetic where compiled code computes in float64 or takes a float32 root: Adam,
+    AdamW, Adadelta, Adafactor, Nesterov's look-ahead and every run with noise or clipping left the
+    compiled trajectory; and a run reaching inf on Rastrigin ended with Python's "math domain
+    error" (libm gives NaN). Now the same bits, NaN included."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    code = (
+        "import pickle, sys, numpy as np, optlab, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        f"_PY_F32 = {_PY_F32!r}\n"
+        "out = []\n"
+        "for name, obj, kw in _PY_F32:\n"
+        "    kw = {'steps': 40, **kw}\n"
+        "    x0 = np.random.default_rng(1).uniform(-2.0, 2.0, (3, 5 if obj == 'rastrigin' else 2))\n"
+        "    r = optlab.simulate(name, obj, x0=x0, dtype='float32', seed=3, record_every=1, **kw)\n"
+        "    out.append((r.x, r.loss, r.grad_norm_final))\n"
+        "pickle.dump(out, open(sys.argv[1], 'wb'))\n")
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "OPTLAB_CACHE_DIR": str(tmp_path / "c")}
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "py.pkl")], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    py = pickle.loads((tmp_path / "py.pkl").read_bytes())
+    for (name, obj, kw), got in zip(_PY_F32, py):
+        kw = {"steps": 40, **kw}
+        x0 = np.random.default_rng(1).uniform(-2.0, 2.0, (3, 5 if obj == "rastrigin" else 2))
+        r = optlab.simulate(name, obj, x0=x0, dtype="float32", seed=3, record_every=1, **kw)
+        for what, a, b in zip(("x", "loss", "grad_norm_final"), (r.x, r.loss, r.grad_norm_final), got):
+            assert a.dtype == b.dtype == (np.float64 if what == "grad_norm_final" else np.float32), (name, what)
+            bits = np.int64 if a.dtype == np.float64 else np.int32
+            np.testing.assert_array_equal(a.view(bits), b.view(bits), err_msg=f"{name} on {obj}: {what}")
+    assert not np.isfinite(py[-1][0][:, -1]).all() and not np.isfinite(py[-2][0][:, -1]).all()  # they diverged
+
+
 def test_bounds_clamp_after_every_step_as_torch_clamp():
     """bounds=(lo, hi): x.clamp_(lo, hi) after each step (the start is not clamped), against the
     naive loop with np.clip after its step; momentum keeps its own buffer, as in torch."""

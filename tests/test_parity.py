@@ -188,3 +188,47 @@ def test_long_runs_take_torchs_pow_for_the_root_of_the_bias_correction(name, kw,
             p.grad = torch.tensor(obj.grad(p.detach().numpy()), dtype=torch.float64)
             opt.step()
         np.testing.assert_array_equal(res.x_final[i], p.detach().numpy())
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dim", [1, 2, 3, 5, 8, 12, 13, 33])
+def test_clip_grad_norm_is_torchs_bit_for_bit(dtype, dim):
+    """``clip_grad_norm`` against ``torch.nn.utils.clip_grad_norm_`` then ``SGD.step``. The factor was
+    ``clip / (norm + 1e-6)`` with the squares summed in float64 in coordinate order, where torch
+    takes ``reciprocal(norm + 1e-6) * clip`` in the tensor's type with its CPU norm's lanes and
+    fused tail (driver.clip_coef): one clipped step in 5-60 left torch's by an ulp or more.
+
+    (a) one step from 1,000 starts of scales 1e-3 to 1e3 on the sphere (gradient 2x, exact), and
+    two starts whose float32 squares overflow (torch's factor is then 0: the point stays; the CUDA
+    simulator moved it); (b) 40 steps of 3 trajectories on Rosenbrock, every step."""
+    torch = pytest.importorskip("torch")
+    tdt = getattr(torch, dtype)
+    rng = np.random.default_rng(dim)
+    x0 = (rng.standard_normal((1000, dim)) * 10.0 ** rng.uniform(-3, 3, (1000, 1))).astype(dtype)
+    x0[:2] = 3e19 if dtype == "float32" else x0[:2]
+    one = optlab.simulate("sgd", "sphere", x0=x0, steps=1, lr=0.5, clip_grad_norm=0.7, blowup=np.inf, dtype=dtype)
+    want = np.empty_like(x0)
+    for i in range(len(x0)):
+        p = torch.tensor(x0[i], requires_grad=True)
+        p.grad = torch.from_numpy(2 * x0[i])
+        torch.nn.utils.clip_grad_norm_([p], 0.7)
+        torch.optim.SGD([p], lr=0.5).step()
+        want[i] = p.detach().numpy()
+    np.testing.assert_array_equal(one.x_final, want)
+    if dtype == "float32":
+        assert (one.x_final[:2] == x0[:2]).all()
+    name = "sphere" if dim == 1 else "rosenbrock"
+    obj = optlab.objectives.get(name)
+    x0 = rng.uniform(-2.0, 2.0, (3, dim)).astype(dtype)
+    res = optlab.simulate("sgd", name, x0=x0, steps=40, lr=1e-3, clip_grad_norm=0.5, blowup=np.inf,
+                          dtype=dtype, record_every=1)
+    for i in range(3):
+        p = torch.tensor(x0[i], dtype=tdt, requires_grad=True)
+        opt = torch.optim.SGD([p], lr=1e-3)
+        for t in range(40):
+            g = obj.grad(p.detach().numpy().astype(np.float64)).astype(dtype)  # the engine's: float64, rounded once
+            p.grad = torch.from_numpy(g)
+            torch.nn.utils.clip_grad_norm_([p], 0.5)
+            opt.step()
+            np.testing.assert_array_equal(res.x[i, t + 1], p.detach().numpy(), err_msg=f"trajectory {i}, step {t + 1}")

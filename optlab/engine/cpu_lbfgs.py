@@ -59,6 +59,7 @@ import numpy as np
 from numba import njit
 from optlab.engine.rng import normal
 from optlab.engine.ops import fma
+from optlab.engine.driver import clip_coef
 from optlab.engine.driver_cpu import start, observe, finish
 from optlab.engine.lbfgs_ops import tdot, tabssum, tabsmax, cubic_interpolate, C1, C2
 
@@ -77,12 +78,9 @@ def closure(x, t, d, xb, gb, fb, gout, p, ctx, noise, clip, seed, traj, step, ev
     if noise > 0.0:
         for k in range(D):
             gout[k] += noise * normal(seed, traj, step, ev * D + k)
-    if clip > 0.0:
-        s2 = 0.0
-        for k in range(D):
-            s2 += float(gout[k]) * float(gout[k])
-        c = clip / (math.sqrt(s2) + 1e-6)
-        if c < 1.0:
+    if clip > 0.0:  # torch.nn.utils.clip_grad_norm_, as the other kernels (driver.clip_coef)
+        c = clip_coef(gout.reshape((D, 1)), 0, clip)
+        if not (c >= 1.0):
             for k in range(D):
                 gout[k] = gout[k] * c
     return float(fb[0])

@@ -107,11 +107,15 @@ def fma(a, b, c):
         r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
         if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
             return _fraction_to_f32(r)  # the CUDA simulator's float32 runs: one rounding, to float32
+        # np.float64, not float: compiled, a mixed fma is a float64 and takes a float32 operand
+        # met next into float64 arithmetic; a Python float would take numpy's float32 (NEP 50)
         try:
-            return float(r)
+            return np.float64(float(r))
         except OverflowError:
-            return math.inf if r > 0 else -math.inf
-    return a * b + c
+            return np.float64(math.inf if r > 0 else -math.inf)
+    if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
+        return a * b + c
+    return np.float64(a) * np.float64(b) + np.float64(c)
 
 
 def _fraction_to_f32(r):
@@ -323,3 +327,72 @@ def _single_jit(ref):
     if _is_f32(ref):
         return lambda ref: True
     return lambda ref: False
+
+
+# --- libm, IEEE 754 in plain Python too -------------------------------------------------------
+# Compiled (CPU, CUDA), ``cos`` is ``math.cos`` (libm). As plain Python (``NUMBA_DISABLE_JIT=1``,
+# the CUDA simulator), Python's ``math`` raises where libm returns inf or NaN (``math.cos(inf)``,
+# ``math.exp(1000)``), which ended a diverging run there with "math domain error"; these return
+# numpy's inf or NaN instead, and a float64 (a float32 for a float32) as compiled code does.
+
+def _ieee(fn, npfn, v):
+    try:
+        r = fn(v)
+    except (ValueError, OverflowError):
+        with np.errstate(all="ignore"):
+            r = npfn(np.float64(v))
+    return np.float32(r) if isinstance(v, np.float32) else np.float64(r)
+
+
+def cos(v):
+    return _ieee(math.cos, np.cos, v)
+
+
+def sin(v):
+    return _ieee(math.sin, np.sin, v)
+
+
+def exp(v):
+    return _ieee(math.exp, np.exp, v)
+
+
+def log(v):
+    return _ieee(math.log, np.log, v)
+
+
+def log1p(v):
+    return _ieee(math.log1p, np.log1p, v)
+
+
+def tanh(v):
+    return _ieee(math.tanh, np.tanh, v)
+
+
+@overload(cos, target="generic", inline="always")
+def _cos_jit(v):
+    return lambda v: math.cos(v)
+
+
+@overload(sin, target="generic", inline="always")
+def _sin_jit(v):
+    return lambda v: math.sin(v)
+
+
+@overload(exp, target="generic", inline="always")
+def _exp_jit(v):
+    return lambda v: math.exp(v)
+
+
+@overload(log, target="generic", inline="always")
+def _log_jit(v):
+    return lambda v: math.log(v)
+
+
+@overload(log1p, target="generic", inline="always")
+def _log1p_jit(v):
+    return lambda v: math.log1p(v)
+
+
+@overload(tanh, target="generic", inline="always")
+def _tanh_jit(v):
+    return lambda v: math.tanh(v)

@@ -38,6 +38,7 @@ import numpy as np
 from numba import types
 from numba.core.extending import intrinsic, overload
 
+import optlab.engine.ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from optlab.engine.ops import fma, jitable
 
 #: loops over data samples: float64 code at the data width (512 bits where the CPU has AVX-512;
@@ -220,13 +221,13 @@ def sigmoid_e(z, e):
 @jitable
 def sigmoid(z):
     """1 / (1 + e^-z); exp overflows to inf for z < -709, giving 0."""
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + libm.exp(-z))
 
 
 @jitable
 def bce_logit(z, y):
     """``bce_logit_v`` through libm, for scalar code."""
-    return (max(z, 0.0) - y * z) + math.log1p(math.exp(-abs(z)))
+    return (max(z, 0.0) - y * z) + libm.log1p(libm.exp(-abs(z)))
 
 
 @jitable

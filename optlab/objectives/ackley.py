@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 _A = 20.0
@@ -39,17 +40,17 @@ def ackley(x, g, f, p, n, ctx):
         for d in range(D):
             v = np.float64(x[d, j])
             s2 += v * v
-            cs += math.cos(_C * v)
+            cs += libm.cos(_C * v)
         r = math.sqrt(s2 * inv_d)
-        e1 = math.exp(-_B * r)
-        e2 = math.exp(cs * inv_d)
+        e1 = libm.exp(-_B * r)
+        e2 = libm.exp(cs * inv_d)
         f[j] = _A * (1.0 - e1) + (math.e - e2)  # = 0 exactly at the origin
         # cone term: a b E1 / (D r) * x_i, with 0 at r = 0 (subgradient)
         k1 = _A * _B * e1 * inv_d / (r + (r == 0.0)) * (r > 0.0)
         k2 = e2 * _C * inv_d
         for d in range(D):
             v = np.float64(x[d, j])
-            g[d, j] = k1 * v + k2 * math.sin(_C * v)
+            g[d, j] = k1 * v + k2 * libm.sin(_C * v)
 
 
 def ackley_hess(x, h, p, n):
@@ -61,10 +62,10 @@ def ackley_hess(x, h, p, n):
         for d in range(D):
             v = np.float64(x[d, j])
             s2 += v * v
-            cs += math.cos(_C * v)
+            cs += libm.cos(_C * v)
         r = math.sqrt(s2 * inv_d)
-        e1 = math.exp(-_B * r)
-        e2 = math.exp(cs * inv_d)
+        e1 = libm.exp(-_B * r)
+        e2 = libm.exp(cs * inv_d)
         pos = r > 0.0
         rs = r + (r == 0.0)
         # cone term -a exp(-b r): u' = a b E1, u'' = -a b^2 E1; r_i = x_i/(D r),
@@ -74,12 +75,12 @@ def ackley_hess(x, h, p, n):
                  - _A * _B * e1 * inv_d * inv_d / (rs * rs * rs)) * pos
         for a in range(D):
             va = np.float64(x[a, j])
-            sa = math.sin(_C * va)
+            sa = libm.sin(_C * va)
             for b in range(D):
                 vb = np.float64(x[b, j])
-                val = c_out * va * vb - e2 * _C * _C * inv_d * inv_d * sa * math.sin(_C * vb)
+                val = c_out * va * vb - e2 * _C * _C * inv_d * inv_d * sa * libm.sin(_C * vb)
                 if a == b:
-                    val += c_diag + e2 * _C * _C * inv_d * math.cos(_C * va)
+                    val += c_diag + e2 * _C * _C * inv_d * libm.cos(_C * va)
                 h[a, b, j] = val
 
 

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 _PI = math.pi
@@ -27,12 +28,12 @@ def easom(x, g, f, p, n, ctx):
         b = np.float64(x[1, j])
         u = a - _PI
         v = b - _PI
-        e = math.exp(-u * u - v * v)
-        ca = math.cos(a)
-        cb = math.cos(b)
+        e = libm.exp(-u * u - v * v)
+        ca = libm.cos(a)
+        cb = libm.cos(b)
         f[j] = -ca * cb * e
-        g[0, j] = cb * e * (math.sin(a) + 2.0 * u * ca)
-        g[1, j] = ca * e * (math.sin(b) + 2.0 * v * cb)
+        g[0, j] = cb * e * (libm.sin(a) + 2.0 * u * ca)
+        g[1, j] = ca * e * (libm.sin(b) + 2.0 * v * cb)
 
 
 def easom_hess(x, h, p, n):
@@ -41,11 +42,11 @@ def easom_hess(x, h, p, n):
         b = np.float64(x[1, j])
         u = a - _PI
         v = b - _PI
-        e = math.exp(-u * u - v * v)
-        ca = math.cos(a)
-        cb = math.cos(b)
-        sa = math.sin(a)
-        sb = math.sin(b)
+        e = libm.exp(-u * u - v * v)
+        ca = libm.cos(a)
+        cb = libm.cos(b)
+        sa = libm.sin(a)
+        sb = libm.sin(b)
         h[0, 0, j] = cb * e * ((3.0 - 4.0 * u * u) * ca - 4.0 * u * sa)
         hxy = -e * (sa + 2.0 * u * ca) * (sb + 2.0 * v * cb)
         h[0, 1, j] = hxy

@@ -25,6 +25,7 @@ import numpy as np
 
 from optlab.engine.ops import jitable
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 
@@ -36,8 +37,8 @@ def sin_sqrt_abs(w):
     nz = s > 0.0
     ss = s + (s == 0.0)
     sg = (w > 0.0) * 1.0 - (w < 0.0) * 1.0  # sign, sign(0) = 0
-    sn = math.sin(s)
-    cs = math.cos(s)
+    sn = libm.sin(s)
+    cs = libm.cos(s)
     d1 = sg * cs / (2.0 * ss)
     d2 = (-sn / (4.0 * ss * ss) - cs / (4.0 * ss * ss * ss)) * nz
     return sn, d1, d2

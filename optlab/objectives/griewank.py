@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 
@@ -27,7 +28,7 @@ def griewank(x, g, f, p, n, ctx):
         si = math.sqrt(i + 1.0)
         for j in range(n):
             g[i, j] = f[j]
-            f[j] *= math.cos(np.float64(x[i, j]) / si)
+            f[j] *= libm.cos(np.float64(x[i, j]) / si)
     # pass 2 (i descending): g[i] *= prod_{k>i} c_k
     for j in range(n):
         f[j] = 1.0
@@ -35,7 +36,7 @@ def griewank(x, g, f, p, n, ctx):
         si = math.sqrt(i + 1.0)
         for j in range(n):
             g[i, j] *= f[j]
-            f[j] *= math.cos(np.float64(x[i, j]) / si)
+            f[j] *= libm.cos(np.float64(x[i, j]) / si)
     # f = 1 + sum x^2/4000 - prod; g = x/2000 + sin(x_i/si)/si * prod_{k!=i}
     for j in range(n):
         f[j] = 1.0 - f[j]
@@ -44,7 +45,7 @@ def griewank(x, g, f, p, n, ctx):
         for j in range(n):
             v = np.float64(x[i, j])
             f[j] += v * v / 4000.0
-            g[i, j] = v / 2000.0 + math.sin(v / si) / si * g[i, j]
+            g[i, j] = v / 2000.0 + libm.sin(v / si) / si * g[i, j]
 
 
 def griewank_hess(x, h, p, n):
@@ -58,7 +59,7 @@ def griewank_hess(x, h, p, n):
                 if l != a and l != b:
                     sl = math.sqrt(l + 1.0)
                     for j in range(n):
-                        h[a, b, j] *= math.cos(np.float64(x[l, j]) / sl)
+                        h[a, b, j] *= libm.cos(np.float64(x[l, j]) / sl)
     for a in range(D):
         sa = math.sqrt(a + 1.0)
         for b in range(D):
@@ -67,9 +68,9 @@ def griewank_hess(x, h, p, n):
                 va = np.float64(x[a, j]) / sa
                 vb = np.float64(x[b, j]) / sb
                 if a == b:
-                    h[a, a, j] = 1.0 / 2000.0 + math.cos(va) / (a + 1.0) * h[a, a, j]
+                    h[a, a, j] = 1.0 / 2000.0 + libm.cos(va) / (a + 1.0) * h[a, a, j]
                 else:
-                    h[a, b, j] = -math.sin(va) * math.sin(vb) / (sa * sb) * h[a, b, j]
+                    h[a, b, j] = -libm.sin(va) * libm.sin(vb) / (sa * sb) * h[a, b, j]
 
 
 SPEC = ObjectiveSpec(

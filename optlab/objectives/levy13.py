@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 _PI = math.pi
@@ -24,34 +25,34 @@ def levy13(x, g, f, p, n, ctx):
     for j in range(n):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
-        s3x = math.sin(3.0 * _PI * a)
-        s3y = math.sin(3.0 * _PI * b)
-        s2y = math.sin(2.0 * _PI * b)
+        s3x = libm.sin(3.0 * _PI * a)
+        s3y = libm.sin(3.0 * _PI * b)
+        s2y = libm.sin(2.0 * _PI * b)
         u = a - 1.0
         v = b - 1.0
         wy = 1.0 + s3y * s3y
         zy = 1.0 + s2y * s2y
         f[j] = s3x * s3x + u * u * wy + v * v * zy
-        g[0, j] = 3.0 * _PI * math.sin(6.0 * _PI * a) + 2.0 * u * wy
-        g[1, j] = (u * u * 3.0 * _PI * math.sin(6.0 * _PI * b) + 2.0 * v * zy
-                   + v * v * 2.0 * _PI * math.sin(4.0 * _PI * b))
+        g[0, j] = 3.0 * _PI * libm.sin(6.0 * _PI * a) + 2.0 * u * wy
+        g[1, j] = (u * u * 3.0 * _PI * libm.sin(6.0 * _PI * b) + 2.0 * v * zy
+                   + v * v * 2.0 * _PI * libm.sin(4.0 * _PI * b))
 
 
 def levy13_hess(x, h, p, n):
     for j in range(n):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
-        s3y = math.sin(3.0 * _PI * b)
-        s2y = math.sin(2.0 * _PI * b)
+        s3y = libm.sin(3.0 * _PI * b)
+        s2y = libm.sin(2.0 * _PI * b)
         u = a - 1.0
         v = b - 1.0
-        h[0, 0, j] = 18.0 * _PI * _PI * math.cos(6.0 * _PI * a) + 2.0 * (1.0 + s3y * s3y)
-        hxy = 6.0 * _PI * u * math.sin(6.0 * _PI * b)
+        h[0, 0, j] = 18.0 * _PI * _PI * libm.cos(6.0 * _PI * a) + 2.0 * (1.0 + s3y * s3y)
+        hxy = 6.0 * _PI * u * libm.sin(6.0 * _PI * b)
         h[0, 1, j] = hxy
         h[1, 0, j] = hxy
-        h[1, 1, j] = (18.0 * _PI * _PI * u * u * math.cos(6.0 * _PI * b) + 2.0 * (1.0 + s2y * s2y)
-                      + 8.0 * _PI * v * math.sin(4.0 * _PI * b)
-                      + 8.0 * _PI * _PI * v * v * math.cos(4.0 * _PI * b))
+        h[1, 1, j] = (18.0 * _PI * _PI * u * u * libm.cos(6.0 * _PI * b) + 2.0 * (1.0 + s2y * s2y)
+                      + 8.0 * _PI * v * libm.sin(4.0 * _PI * b)
+                      + 8.0 * _PI * _PI * v * v * libm.cos(4.0 * _PI * b))
 
 
 SPEC = ObjectiveSpec(

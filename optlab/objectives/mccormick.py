@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 
@@ -21,15 +22,15 @@ def mccormick(x, g, f, p, n, ctx):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
         d = a - b
-        c = math.cos(a + b)
-        f[j] = math.sin(a + b) + d * d - 1.5 * a + 2.5 * b + 1.0
+        c = libm.cos(a + b)
+        f[j] = libm.sin(a + b) + d * d - 1.5 * a + 2.5 * b + 1.0
         g[0, j] = c + 2.0 * d - 1.5
         g[1, j] = c - 2.0 * d + 2.5
 
 
 def mccormick_hess(x, h, p, n):
     for j in range(n):
-        s = math.sin(np.float64(x[0, j]) + np.float64(x[1, j]))
+        s = libm.sin(np.float64(x[0, j]) + np.float64(x[1, j]))
         h[0, 0, j] = 2.0 - s
         h[0, 1, j] = -2.0 - s
         h[1, 0, j] = -2.0 - s

@@ -37,6 +37,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ..errors import OptlabError
 from . import _data
 from ._base import ObjectiveSpec
@@ -379,7 +380,7 @@ def mlp_hess(x, hh, p, n):
             x1 = p[oX + 2 * i + 1]
             o = x[oc, j]
             for k in range(h):
-                a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                a = libm.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
                 o += x[ov + k, j] * a
                 d1 = 1.0 - a * a
                 vk = x[ov + k, j]
@@ -399,7 +400,7 @@ def mlp_hess(x, hh, p, n):
                 for b in range(D):
                     hh[a, b, j] += w * do[a] * do[b]
             for k in range(h):
-                a = math.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
+                a = libm.tanh(x[2 * k, j] * x0 + x[2 * k + 1, j] * x1 + x[ob + k, j])
                 d1 = 1.0 - a * a
                 d2 = -2.0 * a * d1
                 vk = x[ov + k, j]

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 EPS = 0.02
@@ -49,7 +50,7 @@ def plateau_cliff(x, g, f, p, n, ctx):
     for j in range(n):
         s = f[j]
         z = STEEP * (s - RADIUS * RADIUS) / (2.0 * RADIUS)
-        e = math.exp(-abs(z))
+        e = libm.exp(-abs(z))
         sg = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
         sp = e / ((1.0 + e) * (1.0 + e))  # sigma'(z) = sigma (1 - sigma), overflow-free
         f[j] = 0.5 * EPS * s + HEIGHT * sg
@@ -68,7 +69,7 @@ def plateau_cliff_hess(x, h, p, n):
             v = np.float64(x[d, j])
             s += v * v
         z = STEEP * (s - RADIUS * RADIUS) / (2.0 * RADIUS)
-        e = math.exp(-abs(z))
+        e = libm.exp(-abs(z))
         sg = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
         sp = e / ((1.0 + e) * (1.0 + e))
         spp = sp * (1.0 - 2.0 * sg)

@@ -27,7 +27,7 @@ def quadratic(x, g, f, p, n, ctx):
                 g[a, j] += aab * x[b, j]
     for a in range(D):
         for j in range(n):
-            f[j] += 0.5 * x[a, j] * g[a, j]
+            f[j] += np.float64(0.5) * x[a, j] * g[a, j]  # a float64 0.5 as plain Python too (NEP 50)
 
 
 def quadratic_hess(x, h, p, n):

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 _TWO_PI = 2.0 * math.pi
@@ -26,8 +27,8 @@ def rastrigin(x, g, f, p, n, ctx):
     for d in range(D):
         for j in range(n):
             v = np.float64(x[d, j])
-            f[j] += v * v - 10.0 * math.cos(_TWO_PI * v)
-            g[d, j] = 2.0 * v + 10.0 * _TWO_PI * math.sin(_TWO_PI * v)
+            f[j] += v * v - 10.0 * libm.cos(_TWO_PI * v)
+            g[d, j] = 2.0 * v + 10.0 * _TWO_PI * libm.sin(_TWO_PI * v)
 
 
 def rastrigin_hess(x, h, p, n):
@@ -38,7 +39,7 @@ def rastrigin_hess(x, h, p, n):
                 h[a, b, j] = 0.0
     for a in range(D):
         for j in range(n):
-            h[a, a, j] = 2.0 + 10.0 * _TWO_PI * _TWO_PI * math.cos(_TWO_PI * np.float64(x[a, j]))
+            h[a, a, j] = 2.0 + 10.0 * _TWO_PI * _TWO_PI * libm.cos(_TWO_PI * np.float64(x[a, j]))
 
 
 SPEC = ObjectiveSpec(

@@ -41,6 +41,7 @@ import numpy as np
 
 from optlab.engine.ops import jitable
 
+from ..engine import ops as libm  # libm functions, IEEE 754 (inf, NaN) as plain Python too
 from ._base import ObjectiveSpec
 
 _INV_PI = 1.0 / math.pi
@@ -68,7 +69,7 @@ def abs_wave(a, b, f1, d1, f2, d2, c0):
     qxy = -k3 * a * b
     P = f1 * f2
     s = (P > 0.0) * 1.0 - (P < 0.0) * 1.0
-    E = math.exp(q)
+    E = libm.exp(q)
     A = abs(P) * E
     Px = d1 * f2
     Py = f1 * d2
@@ -85,7 +86,7 @@ def cross_in_tray(x, g, f, p, n, ctx):
     for j in range(n):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
-        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.sin(b), math.cos(b), 100.0)
+        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, libm.sin(a), libm.cos(a), libm.sin(b), libm.cos(b), 100.0)
         T = A + 1.0
         f[j] = -1e-4 * T ** 0.1
         k = -1e-5 * T ** -0.9
@@ -97,7 +98,7 @@ def cross_in_tray_hess(x, h, p, n):
     for j in range(n):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
-        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.sin(b), math.cos(b), 100.0)
+        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, libm.sin(a), libm.cos(a), libm.sin(b), libm.cos(b), 100.0)
         T = A + 1.0
         k1 = -1e-5 * T ** -0.9
         k2 = 0.9e-5 * T ** -1.9
@@ -111,7 +112,7 @@ def holder_table(x, g, f, p, n, ctx):
     for j in range(n):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
-        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.cos(b), -math.sin(b), 1.0)
+        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, libm.sin(a), libm.cos(a), libm.cos(b), -libm.sin(b), 1.0)
         f[j] = -A
         g[0, j] = -Ax
         g[1, j] = -Ay
@@ -121,7 +122,7 @@ def holder_table_hess(x, h, p, n):
     for j in range(n):
         a = np.float64(x[0, j])
         b = np.float64(x[1, j])
-        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, math.sin(a), math.cos(a), math.cos(b), -math.sin(b), 1.0)
+        A, Ax, Ay, Axx, Axy, Ayy = abs_wave(a, b, libm.sin(a), libm.cos(a), libm.cos(b), -libm.sin(b), 1.0)
         h[0, 0, j] = -Axx
         h[0, 1, j] = -Axy
         h[1, 0, j] = -Axy

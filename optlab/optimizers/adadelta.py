@@ -58,7 +58,8 @@ def step(x, g, st, sc, hp, hs, t, n):
             gi = fma(like(wd, xi), xi, gi) if wd != 0.0 else gi
             v = fma(w * gi, gi, st[S_SQUARE_AVG, d, j] * r)
             st[S_SQUARE_AVG, d, j] = v
-            delta = math.sqrt(st[S_ACC_DELTA, d, j] + e) / math.sqrt(v + e) * gi
+            u = st[S_ACC_DELTA, d, j] + e
+            delta = like(math.sqrt(u), u) / like(math.sqrt(v + e), u) * gi  # float32 roots of float32s
             st[S_ACC_DELTA, d, j] = fma(w * delta, delta, st[S_ACC_DELTA, d, j] * r)
             x[d, j] = fma(like(-lr, xi), delta, xi)
 

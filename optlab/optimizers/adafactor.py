@@ -154,7 +154,8 @@ def step(x, g, st, sc, hp, hs, t, n):
             st[S_VARIANCE, d, j] = v
             fl = sc[K_FLOOR, j]
             vc = v if (v > fl) | (v != v) else fl  # clamp_min: NaN stays NaN
-            g[d, j] = (1.0 / math.sqrt(vc)) * gi  # rsqrt_ is 1 / sqrt, then mul_(grad)
+            # rsqrt_ is 1 / sqrt, then mul_(grad); a float64 (np.float64 as plain Python, as compiled)
+            g[d, j] = np.float64(1.0 / math.sqrt(vc)) * gi
     _column_sumsq(g, sc, n)
     for j in range(n):
         q = math.sqrt(sc[K_NORM0, j]) / (root_size * hp[H_D, j])  # update.norm(2) / (numel ** 0.5 * d)

@@ -84,7 +84,7 @@ def _update(xi, gi, m0, v0, vm0, lr, b1, b2, eps, wd, ss, c2, rc2, maximize, dec
     xi, gi, m, v = adam_moments(xi, gi, m0, v0, lr, b1, b2, wd, maximize, decoupled)
     vm = v if (v > vm0 or v != v) else vm0
     vd = vm if amsgrad else v
-    r = math.sqrt(vd)
+    r = like(math.sqrt(vd), vd)  # a float32's root is a float32 (compiled; as Python: ops.like)
     # torch: (sqrt(v) / sqrt(bc2)) + eps
     q = like(div_rn(r, c2, rc2), r) if rc2 > 0.0 and not single(r) else r / like(c2, r)
     denom = q + like(eps, r)
