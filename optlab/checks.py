@@ -82,7 +82,10 @@ def check_engine(eng: dict, values: bool = True) -> None:
     from .engine.core import check_options
     _keys("engine", eng, engine_keys())
     if values:
-        check_options(**{k: v for k, v in eng.items() if k in engine_keys() and k not in ("shard", "num_shards")})
+        c = check_options(**{k: v for k, v in eng.items() if k in engine_keys() and k not in ("shard", "num_shards")})
+        if "record_every" in eng and "steps" in eng and c["record_every"] > c["steps"]:
+            raise OptlabError(f"Invalid engine.record_every: {c['record_every']} (must be at most engine.steps="
+                              f"{c['steps']}: only the start would be recorded)")
 
 
 @lru_cache(maxsize=None)

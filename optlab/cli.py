@@ -377,27 +377,42 @@ def _check_output_dir(overrides, key: str) -> None:
             raise OptlabError(f"Invalid {key}: {value!r}: {str(probe)!r} cannot be written")
 
 
-def _check_sweep_dir_unused(overrides, resume: bool) -> None:
-    """A multirun into a folder that holds an earlier sweep is refused unless it resumes that sweep:
-    Hydra numbers the new jobs from 0 and overwrote the earlier jobs' results, and the report mixed
-    the two sweeps' jobs."""
+def _check_folder_unused(overrides, multirun: bool, resume: bool) -> None:
+    """The folder given on the command line holds nothing the run would overwrite or mix with.
+
+    A multirun into a folder holding an earlier sweep is refused unless it resumes that sweep
+    (Hydra numbers the new jobs from 0: they overwrote the earlier jobs' results, and the report
+    mixed the two sweeps' jobs); a multirun into a run's folder, and a run into a sweep's, are
+    refused (the report showed only one of the two); a ``hydra.sweep.subdir`` must give each job
+    a folder of its own (``same`` had every job overwrite the one before, and exit 0)."""
     from .errors import OptlabError
     from .report.artifacts import _is_job_folder
-    if resume:
-        return
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     for arg in overrides:
         k, _, value = arg.partition("=")
-        if k.lstrip("+~") != "hydra.sweep.dir" or not value or "${" in value:
+        k = k.lstrip("+~")
+        if multirun and k == "hydra.sweep.subdir" and not any(
+                f"${{hydra.job.{v}}}" in value.replace(" ", "") for v in ("num", "override_dirname", "id")):
+            raise OptlabError(f"Invalid hydra.sweep.subdir: {value!r} (must give each job a folder of its own: "
+                              "include ${hydra.job.num} or ${hydra.job.override_dirname})")
+        if k != key or not value or "${" in value:
             continue
         folder = Path(value).expanduser()
         if not folder.is_dir():
-            return
+            continue
         jobs = [p for p in folder.iterdir() if _is_job_folder(p)]
-        if jobs or (folder / "multirun.yaml").is_file():
+        sweep = bool(jobs) or (folder / "multirun.yaml").is_file()
+        if multirun and _is_job_folder(folder) and not (folder / "multirun.yaml").is_file():
+            raise OptlabError(f"hydra.sweep.dir={value!r} holds a run; a sweep there would mix with it: give a "
+                              "new folder, or remove that one")
+        if multirun and sweep and not resume:
             raise OptlabError(
                 f"hydra.sweep.dir={value!r} holds an earlier sweep ({len(jobs)} job folder(s)) that a new sweep "
                 "would overwrite: give a new folder, remove that one, or add report.resume=true to finish "
                 "that sweep (jobs whose config changed run again)")
+        if not multirun and sweep:
+            raise OptlabError(f"hydra.run.dir={value!r} holds a sweep ({len(jobs)} job folder(s)); a run there "
+                              "would mix with it: give a new folder, or remove that one")
 
 
 def _compose_check(args) -> None:
@@ -435,11 +450,11 @@ def _compose_check(args) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - Hydra's and OmegaConf's errors, said in one line
         raise OptlabError(_one_line_hydra(exc, overrides)) from None
+    _check_folder_unused(overrides, multirun, bool((plain.get("report") or {}).get("resume")))
     if not multirun:
         from .runner import prepare
         prepare(plain, overrides)
         return
-    _check_sweep_dir_unused(overrides, bool((plain.get("report") or {}).get("resume")))
     swept = {o.key_or_group.lstrip("+~") for o in parsed if o.is_sweep_override()}
     if not swept & {"experiment", "study", "study.name"}:  # every job runs the same study: check its keys
         from . import checks, studies

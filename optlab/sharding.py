@@ -7,8 +7,10 @@ hold is run as ``K`` jobs, each with ``engine.shard=k`` (0 <= k < K) and
     python -m optlab -m +study.starts=1000000 +engine.num_shards=4 +engine.shard=0,1,2,3
 
 Job ``k`` runs the contiguous slice ``[k N // K, (k + 1) N // K)`` of the
-``N`` start points (``np.array_split`` bounds), and the report merges the
-jobs that differ only in ``engine.shard`` back into one row.
+``N`` trajectories (the start points, and the values of a hyperparameter
+given one per trajectory; not ``np.array_split``'s bounds, which put the
+longer slices first), and the report merges the jobs that differ only in
+``engine.shard`` back into one row.
 
 Randomness: the engine keys its counter-based generator by (seed,
 trajectory index *within the call*, step, k). A shard's trajectory 0 would

@@ -604,3 +604,51 @@ def test_report_refuses_a_negative_job_figures_count(capsys, tmp_path):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Invalid --job-figures: -1 (must be an integer >= 0)" in err[0]
+
+
+@pytest.mark.parametrize("args, expect", [
+    # a study knob's kind comes from its default: these went on to a traceback (or quick='false' ran quick)
+    (["+experiment=adam_betas", "study.quick=true", "study.tol=abc"], "Invalid study.tol: 'abc' (must be a number)"),
+    (["+experiment=momentum", "study.quick='false'"], "Invalid study.quick: 'false' (must be true or false)"),
+    (["+experiment=momentum", "study.quick=2"], "Invalid study.quick: 2"),
+    (["+experiment=batch_vs_minibatch", "study.quick=true", "study.batch_sizes=[]"], "Invalid study.batch_sizes: []"),
+    (["+experiment=batch_vs_minibatch", "study.quick=true", "study.x0=[]"], "Invalid study.x0: []"),
+    (["+experiment=convergence_rates", "study.quick=true", "study.angle=nan"], "Invalid study.angle: nan"),
+    (["+experiment=local_minima", "study.quick=true", "study.methods=[]"], "Invalid study.methods: []"),
+    (["+experiment=momentum", "study.quick=true", "study.tol=0"], "Invalid study.tol: 0 (must be > 0)"),
+    (["+experiment=optimizer_race", "study.quick=true", "study.include=5"], "Invalid study.include: 5"),
+    (["+experiment=optimizer_race", "study.quick=true", "study.floor=abc"], "Invalid study.floor: 'abc'"),
+    # a misspelt exclude was dropped silently (a misspelt include got a did-you-mean)
+    (["+experiment=optimizer_race", "study.quick=true", "study.exclude=[nesterov_lookahed]"],
+     "did you mean 'nesterov_lookahead'"),
+    (["engine.steps=10", "engine.record_every=20"], "Invalid engine.record_every: 20 (must be at most engine.steps=10"),
+    (["-m", "optimizer.lr=0.01,0.02", "hydra.sweep.subdir=same"], "Invalid hydra.sweep.subdir: 'same'"),
+])
+def test_study_knobs_of_the_wrong_kind_and_values_that_would_run_wrong_are_one_line(capsys, tmp_path, args, expect):
+    _refused(capsys, tmp_path, *args, expect=expect)
+
+
+def test_a_run_into_a_sweeps_folder_and_a_sweep_into_a_runs_are_refused(capsys, tmp_path):
+    """A run into a sweep's folder wrote its files beside the jobs, and the report went on showing the
+    sweep alone; a sweep into a run's folder replaced the run's report. Both exited 0."""
+    sweep, run = tmp_path / "S", tmp_path / "R"
+    assert cli.main(["-m", "engine.steps=3", "optimizer.lr=0.01,0.02", "plot.contour=false",
+                     f"hydra.sweep.dir={sweep}"]) == 0
+    assert cli.main(["engine.steps=3", "plot.contour=false", f"hydra.run.dir={run}"]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for d in (sweep, run) for p in d.rglob("*") if p.is_file()}
+    for args, expect in ((["engine.steps=3", f"hydra.run.dir={sweep}"], "holds a sweep (2 job folder(s))"),
+                         (["-m", "engine.steps=3", "optimizer.lr=0.1,0.2", f"hydra.sweep.dir={run}"], "holds a run")):
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expect in err[0], err
+    assert {p: p.read_bytes() for d in (sweep, run) for p in d.rglob("*") if p.is_file()} == before
+    assert cli.main(["engine.steps=3", "plot.contour=false", f"hydra.run.dir={run}"]) == 0  # a run redone in its own folder
+
+
+@pytest.mark.parametrize("milestones", [[float("nan")], [2, float("inf")]])
+def test_a_milestone_never_reached_is_refused(milestones):
+    """NaN and inf milestones ran (no step equals them) where every other scheduler number refuses them."""
+    with pytest.raises(OptlabError, match="milestones must be step numbers"):
+        optlab.simulate("sgd", "sphere", x0=[[1.0, 1.0]], steps=3, scheduler={"name": "multi_step_lr",
+                                                                                 "milestones": milestones})

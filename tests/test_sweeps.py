@@ -256,3 +256,21 @@ def test_a_launcher_that_fails_before_any_job_is_one_line(tmp_path):
     assert p.returncode == 2 and err == ["optlab: error: the sweep's launcher failed before any job started: "
                                          "ValueError: n_jobs == 0 in Parallel has no meaning"], p.stderr[-2000:]
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("x0", ["[[-1,1],[0,0],[0.5,0.5],[1.2,1.2],[-0.5,1],[0.3,-0.3]]", "[[-1,1]]"])
+def test_shards_split_per_trajectory_hyperparameters_too(tmp_path, x0):
+    """Six lrs, one per start (or six lrs from one start): the shards sliced the starts but not the
+    lrs ("6 values per hyperparameter for 3 start points"), or counted one trajectory for one start."""
+    import glob
+    lrs = "optimizer.lr=[0.0001,0.0002,0.0003,0.0004,0.0005,0.0006]"
+    whole, sharded = tmp_path / "w", tmp_path / "s"
+    args = ("optimizer=sgd", lrs, f"objective.x0={x0}", "engine.steps=20", "plot.contour=false")
+    assert run_cli(*args, f"hydra.run.dir={whole}").returncode == 0
+    p = run_cli("-m", *args, "+engine.num_shards=4", "+engine.shard=0,1,2,3", f"hydra.sweep.dir={sharded}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    load = lambda d: np.load(glob.glob(str(d / "trajectories_*.npz"))[0])  # noqa: E731
+    parts = [load(sharded / str(k)) for k in range(4)]
+    assert [len(q["x"]) for q in parts] == [1, 2, 1, 2]  # [k N // K, (k+1) N // K)
+    for key in ("x", "loss", "hyper_lr"):
+        np.testing.assert_array_equal(np.concatenate([q[key] for q in parts]), load(whole)[key])

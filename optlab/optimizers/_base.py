@@ -176,9 +176,15 @@ class OptimizerSpec:
                 if pair_arr.ndim == 0 or pair_arr.shape[-1] != len(parts):
                     what = "a pair of numbers" if len(parts) == 2 else f"{len(parts)} numbers"
                     raise OptlabError(f"Invalid {key}: {pair!r} (must be {what})")
-                for i, part in enumerate(parts):
-                    v = params.get(part, np.asarray(pair, dtype=float)[..., i])
-                    values[part] = v
+                try:
+                    split = [np.asarray(pair, dtype=float)[..., i] for i in range(len(parts))]
+                except (ValueError, TypeError):  # ragged: (beta1 per trajectory, beta2 shared), part by part
+                    if not (isinstance(pair, (tuple, list)) and len(pair) == len(parts)):
+                        raise OptlabError(f"Invalid {key}: {pair!r} (must be {len(parts)} numbers, one such "
+                                          "tuple per trajectory, or one number or array per part)") from None
+                    split = list(pair)
+                for part, v in zip(parts, split):
+                    values[part] = params.get(part, v)
                 continue
             values[key] = params.get(key, default)
         out = {}

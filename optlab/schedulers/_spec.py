@@ -248,7 +248,7 @@ def _milestone_list(name, v):
     out = []
     for m in (v.tolist() if isinstance(v, np.ndarray) else v):
         p = _py_number(m)
-        if p is None:
+        if p is None or (isinstance(p, float) and not math.isfinite(p)):  # NaN, inf: a milestone never reached
             raise OptlabError(f"{name}: milestones must be step numbers, got {m!r}")
         out.append(p)
     return out

@@ -31,6 +31,8 @@ def study_params(cfg: dict, study: str, defaults: dict, quick: dict | None = Non
     for key in given:
         if key not in allowed:
             raise OptlabError(f"Unknown key 'study.{key}' for study '{study}'. Allowed: {', '.join(sorted(allowed))}")
+    for key, value in given.items():
+        _check_kind(study, key, value, False if key == "quick" else defaults.get(key))
     params = dict(defaults)
     is_quick = bool(given.get("quick", False))
     if is_quick and quick:
@@ -39,6 +41,29 @@ def study_params(cfg: dict, study: str, defaults: dict, quick: dict | None = Non
                    if k != "quick" and not (is_quick and quick and k in quick and _plain(v) == _plain(defaults.get(k)))})
     params["quick"] = is_quick
     return params
+
+
+def _check_kind(study: str, key: str, value, default) -> None:
+    """The kind of value a knob takes, from its default: true/false for a boolean, a finite number
+    for a number (a list where the study takes one), a non-empty list for a non-empty list, and a
+    positive tolerance. Text for a number, 'false' for quick, [] for batch sizes or NaN for an angle
+    went on to a traceback, or (quick='false') turned quick mode on."""
+    import math
+    if value is None:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise OptlabError(f"Invalid study.{key}: {value!r} (must be true or false)")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, (bool, str, dict)):
+            raise OptlabError(f"Invalid study.{key}: {value!r} (must be a number)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptlabError(f"Invalid study.{key}: {value!r} (must be a finite number)")
+        if key == "tol" and isinstance(value, (int, float)) and not value > 0:
+            raise OptlabError(f"Invalid study.{key}: {value!r} (must be > 0)")
+    elif isinstance(default, (list, tuple)) and default:
+        if isinstance(value, (list, tuple)) and not value:
+            raise OptlabError(f"Invalid study.{key}: [] (must not be empty; study '{study}' default: {_plain(default)})")
 
 
 def _plain(v):

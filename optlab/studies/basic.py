@@ -1,6 +1,7 @@
 """The basic studies: one optimizer ("single") and several side by side ("compare")."""
 from __future__ import annotations
 
+import numpy as np
 
 from .. import simulate
 from ..engine.core import _n_per_traj
@@ -9,7 +10,7 @@ from ..engine.core import default_starts
 from ..plots import save
 from ..plots.curves import loss_figure
 from ..plots.landscape import contour_figure
-from ..sharding import SHARD_KEYS, apply_shard, kernel_timing
+from ..sharding import SHARD_KEYS, Shard, apply_shard, kernel_timing
 from . import register
 from .. import manifest
 from ._common import (ENGINE_KEYS, engine_kwargs, format_table, objective_setup, optimizer_setup, run_summary,
@@ -29,13 +30,31 @@ def _setup(cfg, optimizer_sections, study):
     if (cfg.get("plot") or {}).get("animate") and dim != 2:
         raise OptlabError(f"plot.animate draws the paths on the plane; objective '{spec.name}' has dimension {dim}. "
                           "Use a 2-D objective or plot.animate=false")
-    x0 = shard.starts(cfg, spec, dim, x0, default_starts)  # objective.x0, study.starts or defaults
+    x0 = Shard(base_seed=shard.base_seed).starts(cfg, spec, dim, x0, default_starts)  # all of them
     for opt, hyper, label in setups:
         n_h = _n_per_traj(hyper)
         if n_h > 1 and len(x0) not in (1, n_h):
             raise OptlabError(f"{label}: {n_h} values per hyperparameter for {len(x0)} start points; give one "
                               "value, one per start, or a single start (objective.x0=[x, y]); sweeps: -m")
+    if shard.count > 1:  # this job's slice of the trajectories: the starts and the per-trajectory values
+        n_h = [_n_per_traj(hyper) for _, hyper, _ in setups]
+        if len(x0) > 1 or max(n_h) == 1:
+            x0 = shard.select(x0)  # one start with per-trajectory values stays: each shard runs it
+        setups = [(opt, _slice_hyper(hyper, *shard.bounds(n)), label) if n > 1 else (opt, hyper, label)
+                  for (opt, hyper, label), n in zip(setups, n_h)]
     return cfg, spec, dim, options, eng, setups, x0
+
+
+def _slice_hyper(hyper: dict, a: int, b: int) -> dict:
+    """Trajectories ``a .. b`` of the per-trajectory hyperparameters (a value per trajectory, or a
+    tuple per trajectory for betas and the like); scalars as they are."""
+    from ..optimizers._base import PAIRS
+    out = {}
+    for key, v in hyper.items():
+        arr = np.asarray(v, dtype=object)
+        many = arr.ndim >= 2 if key in PAIRS else (arr.ndim >= 1 and arr.size > 1)
+        out[key] = list(v)[a:b] if many else v
+    return out
 
 
 def _check(cfg, sections, study):

@@ -73,10 +73,13 @@ QUICK = dict(include=["sgd", "adam", "rmsprop"], steps=300, n_lr=9, n_starts=3, 
 
 
 def racers(include, exclude):
+    for key, value in (("include", include), ("exclude", exclude)):
+        if value is not None and (not isinstance(value, (list, tuple)) or not all(isinstance(n, str) for n in value)):
+            raise OptlabError(f"Invalid study.{key}: {value!r} (must be a list of optimizer names)")
     names = ([n for n in optimizers.names() if not optimizers.get(n).objectives] if include is None
              else list(include))
-    for n in names:
-        optimizers.get(n)  # unknown names fail here, with the list
+    for n in [*names, *(exclude or ())]:
+        optimizers.get(n)  # unknown names fail here, with the list (a misspelt exclude was ignored)
     excl = set(exclude or ())
     return [n for n in names if n not in excl]
 
