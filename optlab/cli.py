@@ -166,7 +166,7 @@ def _interrupt_inside(exc: BaseException) -> bool:
     return False
 
 
-def _launcher_failed(exc: Exception) -> int:
+def _launcher_failed(exc: Exception, multirun: bool = True) -> int:
     """A sweep's launcher failed outside the jobs (no srun, no Ray cluster, joblib n_jobs=0, a
     worker process killed): one line instead of the launcher's traceback. Before any job started,
     status 2 and the sweep folder removed if it holds only Hydra's multirun.yaml; after, the report
@@ -183,7 +183,8 @@ def _launcher_failed(exc: Exception) -> int:
                 {p.name for p in Path(folder).iterdir()} <= {"multirun.yaml"}:
             import shutil
             shutil.rmtree(folder, ignore_errors=True)
-        _error(f"the sweep's launcher failed before any job started: {what}")
+        _error(f"the sweep's launcher failed before any job started: {what}" if multirun else
+               f"Hydra stopped before the run started: {what}")
         return 2
     res = _report_quietly(folder, cur.get("report") or {})
     report = f" and report ({res['html'].name})" if res else ""
@@ -364,6 +365,8 @@ def _check_output_dir(overrides, key: str) -> None:
     from .errors import OptlabError
     for arg in overrides:
         k, _, value = arg.partition("=")
+        if k.lstrip("+~") == key and "=" in arg and not value.strip():  # Hydra took '' as the current folder
+            raise OptlabError(f"Invalid {key}: '' (must name a folder, new or existing)")
         if k.lstrip("+~") != key or not value or "${" in value:
             continue
         path = Path(value).expanduser()
@@ -559,7 +562,7 @@ def _main(args) -> int:
             return _interrupted()
         if _CURRENT.get("run_dir") is not None:
             raise  # a job of this process failed: a bug, keep its traceback
-        return _launcher_failed(exc)
+        return _launcher_failed(exc, multirun=any(a in _COMPOSE_FLAGS for a in args))
     finally:
         if claimed:
             _remove_if_empty(Path(claimed[1]))

@@ -652,3 +652,18 @@ def test_a_milestone_never_reached_is_refused(milestones):
     with pytest.raises(OptlabError, match="milestones must be step numbers"):
         optlab.simulate("sgd", "sphere", x0=[[1.0, 1.0]], steps=3, scheduler={"name": "multi_step_lr",
                                                                                  "milestones": milestones})
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["optimizer=lbfgs", "optimizer.line_search_fn=true"], "Invalid line_search_fn: True (must be null or 'strong_wolfe')"),
+    (["optimizer=adafactor", "optimizer.eps1=true"], "Invalid eps1 for optimizer 'adafactor': True"),  # ran as eps1=1
+    (["hydra.run.dir="], "Invalid hydra.run.dir: '' (must name a folder"),  # wrote the run into the current folder
+    (["-cn", "nonexistent"], "optlab: error: Hydra stopped before the run started: MissingConfigException"),
+])
+def test_values_that_ran_as_something_else_are_one_line(capsys, tmp_path, args, expect):
+    _refused(capsys, tmp_path, *args, expect=expect)
+
+
+def test_a_bad_compile_workers_variable_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTLAB_COMPILE_WORKERS", "abc")  # was ignored silently
+    _refused(capsys, tmp_path, "engine.steps=3", expect="OPTLAB_COMPILE_WORKERS='abc' is not a whole number >= 1")

@@ -91,8 +91,10 @@ def check_options(steps=100, record_every=1, seed=0, dtype="float64", device="cp
     ``engine`` section before anything runs or is written.
     """
     from .jitopts import WIDTH_ERROR
+    from .warmup import workers_env
     if WIDTH_ERROR:
         raise OptlabError(WIDTH_ERROR)
+    workers_env()  # a bad OPTLAB_COMPILE_WORKERS: one line, before anything runs
     out = dict(
         steps=_check_positive_int("steps", steps),
         record_every=_check_positive_int("record_every", record_every),

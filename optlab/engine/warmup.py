@@ -176,13 +176,23 @@ def default_workers() -> int:
     process (which also shares Numba's start-up and the helpers compiled on the way), so there
     it compiles in process; on a 2-core AMD EPYC (one thread a core) two processes are faster
     (docs/DESIGN.md, "Compile workers and test workers")."""
+    return workers_env() or physical_cores()
+
+
+def workers_env() -> int | None:
+    """``$OPTLAB_COMPILE_WORKERS`` as a number, None when unset; a bad value raises (it was ignored
+    silently, where a bad OPTLAB_DIVISION or OPTLAB_VECTOR_WIDTH is one line)."""
     env = os.environ.get("OPTLAB_COMPILE_WORKERS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            pass
-    return physical_cores()
+    if not env or not env.strip():
+        return None
+    try:
+        n = int(env)
+    except ValueError:
+        n = 0
+    if n < 1:
+        from ..errors import OptlabError
+        raise OptlabError(f"OPTLAB_COMPILE_WORKERS={env!r} is not a whole number >= 1 (unset: one per physical core)")
+    return n
 
 
 @contextlib.contextmanager
@@ -207,8 +217,12 @@ def announce(tags: list[str]) -> None:
         return  # already said for the whole batch
     from . import codegen
     what = tags[0] if len(tags) == 1 else f"{len(tags)} kernels ({', '.join(tags[:3])}{', ...' if len(tags) > 3 else ''})"
+    where = codegen.cache_dir()
+    if codegen._FALLBACK and codegen._FALLBACK[0][1] == where:  # the cache folder is not usable: not kept
+        print(f"optlab: compiling {what} (into {where}, for this process only)", file=sys.stderr, flush=True)
+        return
     print(f"optlab: compiling {what}; this happens once, later runs load "
-          f"{'it' if len(tags) == 1 else 'them'} from {codegen.cache_dir()}", file=sys.stderr, flush=True)
+          f"{'it' if len(tags) == 1 else 'them'} from {where}", file=sys.stderr, flush=True)
 
 
 #: schedulers that give each kernel variant (:func:`schedule_kind`), tried in order

@@ -165,7 +165,9 @@ class OptimizerSpec:
         self.check_names(params)
         for key, v in params.items():
             default = self.defaults.get(key, self.defaults.get(_PAIR_OF.get(key), 0.0))
-            if not isinstance(default, (bool, np.bool_)) and default is not None and has_bool(v):
+            if default is None and key in self.static:
+                continue  # an option of its own kind (line_search_fn): the optimizer checks it
+            if not isinstance(default, (bool, np.bool_)) and has_bool(v):  # eps1=true ran as eps1=1
                 raise OptlabError(f"Invalid {key} for optimizer '{self.name}': {v!r} (must be a number, not true/false)")
         values = {}
         for key, default in self.defaults.items():

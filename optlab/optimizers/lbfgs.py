@@ -94,6 +94,8 @@ def _validate(v):
         except (TypeError, ValueError):
             raise OptlabError(f"Invalid {key} value: {v[key]!r} (must be a number)") from None
     ls = v["line_search_fn"]
+    if isinstance(ls, (bool, np.bool_)):  # true ran as strong_wolfe
+        raise OptlabError(f"Invalid line_search_fn: {ls!r} (must be null or 'strong_wolfe')")
     if ls in (0, 1) and not isinstance(ls, str):
         ls = int(ls)
     elif ls is None:
