@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import OptlabError, short_list
 
-TOP_KEYS = ("study", "optimizer", "objective", "engine", "plot", "experiment", "report", "title",
+TOP_KEYS = ("study", "optimizer", "objective", "engine", "plot", "report", "title",
             "description", "scheduler")
 PLOT_KEYS = ("format", "dpi", "contour", "loss", "animate", "max_paths")
 REPORT_KEYS = ("enabled", "figures", "job_figures", "progress", "resume")

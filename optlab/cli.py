@@ -244,6 +244,11 @@ def _precheck(args) -> None:
             continue
         key, value = arg.split("=", 1)
         key = key.lstrip("+~")
+        group = key[:-len(".name")] if key.endswith(".name") else None
+        if group in ("optimizer", "objective", "scheduler") and not any(f"{group}=" in a for a in args):
+            # the section keeps the default's other keys: "Unknown hyperparameter 'betas' for 'sgd'"
+            raise OptlabError(f"{key}={value} renames the default {group} but keeps its settings; choose the "
+                              f"{group} with {group}={value}")
         if key in _GROUPS and not any(t in value for t in _SKIP_SWEEP):
             available = sorted(p.stem for p in (_conf_dir() / key).glob("*.yaml"))
             for choice in value.split(","):
@@ -549,10 +554,12 @@ def _main(args) -> int:
     if noting:
         signal.signal(signal.SIGINT, _note_sigint)
     claimed = _claim_output_dir(args)
-    if claimed and claimed[0] == "hydra.sweep.dir" and any(
-            a.lstrip("+").lower() in ("report.resume=true", "report.resume=yes") for a in args):
+    resume = any(a.lstrip("+").lower() in ("report.resume=true", "report.resume=yes") for a in args)
+    if claimed and claimed[0] == "hydra.sweep.dir" and resume:
         _error_line(f"note: report.resume=true without hydra.sweep.dir: the new folder {claimed[1]} has nothing "
                     "to resume (give the interrupted sweep's folder: hydra.sweep.dir=...)")
+    elif resume and not any(a in _COMPOSE_FLAGS for a in args):
+        _error_line("note: report.resume=true resumes a sweep (-m); a single run runs in full")
     try:
         _hydra_main(args + ([f"{claimed[0]}={claimed[1]}"] if claimed else []))
     except KeyboardInterrupt:

@@ -667,3 +667,19 @@ def test_values_that_ran_as_something_else_are_one_line(capsys, tmp_path, args, 
 def test_a_bad_compile_workers_variable_is_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("OPTLAB_COMPILE_WORKERS", "abc")  # was ignored silently
     _refused(capsys, tmp_path, "engine.steps=3", expect="OPTLAB_COMPILE_WORKERS='abc' is not a whole number >= 1")
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["optimizer.name=sgd"], "optimizer.name=sgd renames the default optimizer but keeps its settings; choose the "
+                             "optimizer with optimizer=sgd"),  # was "Unknown hyperparameter 'betas' for 'sgd'"
+    (["+experiment.foo=1"], "Unknown config key 'experiment'"),  # was ignored
+    (["+experiment=optimizer_race", "study.quick=true", "study.animate=[rosenbrok]"],
+     "Invalid study.animate: 'rosenbrok' is not one of the race's objectives"),  # no GIF, no word
+])
+def test_keys_that_did_nothing_or_named_the_wrong_thing_are_one_line(capsys, tmp_path, args, expect):
+    _refused(capsys, tmp_path, *args, expect=expect)
+
+
+def test_resume_on_a_single_run_says_it_runs_in_full(capsys, tmp_path):
+    assert cli.main(["engine.steps=3", "plot.contour=false", "report.resume=true", f"hydra.run.dir={tmp_path / 'r'}"]) == 0
+    assert "note: report.resume=true resumes a sweep (-m); a single run runs in full" in capsys.readouterr().err

@@ -130,7 +130,14 @@ def run(cfg: dict, out_dir) -> dict:
         raise OptlabError(f"Invalid study.decades: {p['decades']!r} (must be [lo, hi] with lo < hi)")
     n_starts = positive_int("n_starts", p["n_starts"])
     floor = float(p["floor"])
-    animate = set(p["animate"] or ())
+    animate = p["animate"] or []
+    if isinstance(animate, str) or not isinstance(animate, (list, tuple)):
+        raise OptlabError(f"Invalid study.animate: {animate!r} (must be a list of the race's objectives)")
+    for a in animate:  # a misspelt name drew no GIF and said nothing
+        if a not in {e.name for e in entries}:
+            raise OptlabError(f"Invalid study.animate: {a!r} is not one of the race's objectives "
+                              f"({', '.join(e.name for e in entries)})")
+    animate = set(animate)
     frames = positive_int("frames", p["frames"], minimum=2)
     overlay = p["overlay"]
     if overlay is not None:
