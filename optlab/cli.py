@@ -61,7 +61,14 @@ def task(cfg) -> dict | None:
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
         overrides = list(HydraConfig.get().overrides.task)
-        summary = run(plain, run_dir, config_yaml=OmegaConf.to_yaml(cfg, resolve=True), overrides=overrides)
+        import warnings
+        with warnings.catch_warnings():
+            # matplotlib's layout and log-scale notes on extreme data (a loss near 1e308, a study knob at
+            # 0) reached the terminal as two lines of source; the figures are drawn all the same
+            warnings.filterwarnings("ignore", module=r"matplotlib\b")
+            warnings.filterwarnings("ignore", message=r"Tight layout not applied|Data has no positive values",
+                                    category=UserWarning)
+            summary = run(plain, run_dir, config_yaml=OmegaConf.to_yaml(cfg, resolve=True), overrides=overrides)
     except OptlabError as exc:
         _error(str(exc))
         if multirun:

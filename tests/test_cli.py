@@ -137,3 +137,25 @@ def test_two_runs_in_the_same_second_get_two_folders(tmp_path, monkeypatch, caps
     assert cli.main(["-m", "optimizer.lr=0.1,0.2", "report.resume=true"]) == 0
     assert "report.resume=true without hydra.sweep.dir" in capsys.readouterr().err
     assert sorted(p.name for p in runs.iterdir()) == [stamp] + [f"{stamp}_{k}" for k in (2, 3, 4, 5)]
+
+
+def test_matplotlibs_notes_on_extreme_data_stay_off_the_terminal(tmp_path):
+    """An lr growing to 1e300 gave a loss near 1e308, and matplotlib's log scale printed
+    'RuntimeWarning: overflow encountered in exp' and its source line under the table."""
+    p = run_cli("engine.steps=5", "optimizer=sgd", "scheduler=exponential_lr", "scheduler.gamma=1e300",
+                f"hydra.run.dir={tmp_path / 'r'}")
+    assert p.returncode == 0, p.stderr
+    assert "Warning" not in p.stderr and "Warning" not in p.stdout, p.stderr
+    assert (tmp_path / "r" / "loss.png").is_file()
+
+
+def test_the_explorer_page_takes_a_loss_beyond_float32_as_inf_quietly():
+    import base64
+    import warnings
+
+    from optlab.plots.explorer import b64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text = b64(np.array([1.0, 1e300, -1e300, np.nan]), "float32")
+    back = np.frombuffer(base64.b64decode(text), dtype="<f4")
+    assert back[0] == 1.0 and back[1] == np.inf and back[2] == -np.inf and np.isnan(back[3])

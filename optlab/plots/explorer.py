@@ -29,8 +29,11 @@ PER_TRAJ = 3 * 4         # final loss (float32), diverged step and steps to tole
 
 
 def b64(arr, dtype) -> str:
-    """Little-endian bytes of ``arr`` as ``dtype``, base64 (what the page decodes into a typed array)."""
-    return base64.b64encode(np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode()
+    """Little-endian bytes of ``arr`` as ``dtype``, base64 (what the page decodes into a typed array).
+    A value beyond float32's range (a diverging run's loss) becomes inf there, without numpy's warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        data = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("<"))
+    return base64.b64encode(data.tobytes()).decode()
 
 
 def estimate_bytes(cells: list[int], n_start: int, n_rec: int, grid: int) -> int:
