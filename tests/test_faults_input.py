@@ -683,3 +683,17 @@ def test_keys_that_did_nothing_or_named_the_wrong_thing_are_one_line(capsys, tmp
 def test_resume_on_a_single_run_says_it_runs_in_full(capsys, tmp_path):
     assert cli.main(["engine.steps=3", "plot.contour=false", "report.resume=true", f"hydra.run.dir={tmp_path / 'r'}"]) == 0
     assert "note: report.resume=true resumes a sweep (-m); a single run runs in full" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["plot.dpi=5"], "Invalid plot.dpi: 5 (must be an integer from 10 to 1200) (in every job of the sweep; nothing was run)"),
+    (["+optimizer.foo=1"], "Unknown hyperparameter 'foo' for optimizer 'adam'"),
+])
+def test_a_sweep_in_which_no_job_can_run_is_one_line_and_writes_nothing(capsys, tmp_path, args, expect):
+    """A bad value that is not swept wrote a folder of failed jobs, one error line each."""
+    _refused(capsys, tmp_path, "-m", "engine.steps=3", "optimizer.lr=0.01,0.02", *args, expect=expect)
+
+
+def test_a_sweep_in_which_some_job_runs_reports_the_others(capsys, tmp_path):
+    status, err, out = _cli(capsys, tmp_path, "-m", "engine.steps=3", "plot.contour=false", "optimizer.lr=-0.01,0.02")
+    assert status == 1 and (out / "1" / "metrics.json").is_file() and (out / "0" / "error.json").is_file()
