@@ -324,12 +324,13 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     if n_s > 1 and n_h > 1 and n_s != n_h:
         raise OptlabError(f"The scheduler has {n_s} values per trajectory but the hyperparameters have {n_h}; "
                           "give one value or one per trajectory (use optlab.sweep for grids)")
+    which = "the scheduler's options have" if n_s > n_h else "hyperparameters have"
     n_h = max(n_h, n_s)
     pts = _as_x0(obj, x0, n_h)
     if pts.shape[0] == 1 and n_h > 1:
         pts = np.repeat(pts, n_h, axis=0)
     elif n_h > 1 and pts.shape[0] != n_h:
-        raise OptlabError(f"x0 has {pts.shape[0]} points but hyperparameters have {n_h} values; "
+        raise OptlabError(f"x0 has {pts.shape[0]} points but {which} {n_h} values; "
                           "give one start, or one start per value (use optlab.sweep for grids)")
     n, dim = pts.shape
     options = dict(objective_options or {})
