@@ -252,7 +252,8 @@ def _precheck(args) -> None:
         key, value = arg.split("=", 1)
         key = key.lstrip("+~")
         group = key[:-len(".name")] if key.endswith(".name") else None
-        if group in ("optimizer", "objective", "scheduler") and not any(f"{group}=" in a for a in args):
+        if group in ("optimizer", "objective", "scheduler") and not any(
+                a.lstrip("+~").split("=", 1)[0] == group for a in args) and _unquoted(value) != _default_choice(group):
             # the section keeps the default's other keys: "Unknown hyperparameter 'betas' for 'sgd'"
             raise OptlabError(f"{key}={value} renames the default {group} but keeps its settings; choose the "
                               f"{group} with {group}={value}")
@@ -287,6 +288,12 @@ def _precheck(args) -> None:
             if hp not in allowed:
                 raise OptlabError(f"Unknown hyperparameter '{hp}' for optimizer '{spec.name}'. "
                                   f"Allowed: {', '.join(sorted(allowed - {'name', 'label'}))}")
+
+
+def _default_choice(group: str):
+    """The name the base config gives ``group`` (``optimizer``: adam)."""
+    from .checks import base_config
+    return (base_config().get(group) or {}).get("name")
 
 
 _COMPOSE_FLAGS = ("-m", "--multirun")
@@ -377,8 +384,9 @@ def _check_output_dir(overrides, key: str) -> None:
     from .errors import OptlabError
     for arg in overrides:
         k, _, value = arg.partition("=")
-        if k.lstrip("+~") == key and "=" in arg and not value.strip():  # Hydra took '' as the current folder
+        if k.lstrip("+~") == key and "=" in arg and not _unquoted(value):  # Hydra took '' as the current folder
             raise OptlabError(f"Invalid {key}: '' (must name a folder, new or existing)")
+        value = _unquoted(value)
         if k.lstrip("+~") != key or not value or "${" in value:
             continue
         path = Path(value).expanduser()
@@ -392,40 +400,58 @@ def _check_output_dir(overrides, key: str) -> None:
             raise OptlabError(f"Invalid {key}: {value!r}: {str(probe)!r} cannot be written")
 
 
-def _check_folder_unused(overrides, multirun: bool, resume: bool) -> None:
+def _unquoted(value: str) -> str:
+    """An override's value as Hydra reads it: ``'sw4'`` and ``"sw4"`` are ``sw4``."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _holds_sweep(folder: Path) -> list | None:
+    """The job folders of a sweep in ``folder`` (numbered, as Hydra's basic sweeper makes them), or
+    None when it holds no sweep (a project's ``conf/config.yaml`` is no job)."""
+    from .report.artifacts import _is_job_folder
+    jobs = [p for p in folder.iterdir() if p.name.isdigit() and _is_job_folder(p)]
+    return jobs if jobs or (folder / "multirun.yaml").is_file() else None
+
+
+def _holds_run(folder: Path) -> bool:
+    return (folder / ".hydra").is_dir() and any((folder / n).is_file() for n in ("manifest.json", "metrics.json",
+                                                                                   "error.json"))
+
+
+def _check_folder_unused(overrides, multirun: bool, resume: bool, n_jobs: int = 1) -> None:
     """The folder given on the command line holds nothing the run would overwrite or mix with.
 
     A multirun into a folder holding an earlier sweep is refused unless it resumes that sweep
     (Hydra numbers the new jobs from 0: they overwrote the earlier jobs' results, and the report
     mixed the two sweeps' jobs); a multirun into a run's folder, and a run into a sweep's, are
-    refused (the report showed only one of the two); a ``hydra.sweep.subdir`` must give each job
-    a folder of its own (``same`` had every job overwrite the one before, and exit 0)."""
+    refused (the report showed only one of the two); a constant ``hydra.sweep.subdir`` in a sweep
+    of several jobs is refused (``same`` had every job overwrite the one before, and exit 0)."""
     from .errors import OptlabError
-    from .report.artifacts import _is_job_folder
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     for arg in overrides:
         k, _, value = arg.partition("=")
-        k = k.lstrip("+~")
-        if multirun and k == "hydra.sweep.subdir" and not any(
-                f"${{hydra.job.{v}}}" in value.replace(" ", "") for v in ("num", "override_dirname", "id")):
-            raise OptlabError(f"Invalid hydra.sweep.subdir: {value!r} (must give each job a folder of its own: "
-                              "include ${hydra.job.num} or ${hydra.job.override_dirname})")
+        k, value = k.lstrip("+~"), _unquoted(value)
+        if multirun and n_jobs > 1 and k == "hydra.sweep.subdir" and "${" not in value:
+            raise OptlabError(f"Invalid hydra.sweep.subdir: {value!r} (the {n_jobs} jobs would share one folder: "
+                              "give each its own, e.g. ${hydra.job.num} or ${hydra.job.override_dirname})")
         if k != key or not value or "${" in value:
             continue
         folder = Path(value).expanduser()
         if not folder.is_dir():
             continue
-        jobs = [p for p in folder.iterdir() if _is_job_folder(p)]
-        sweep = bool(jobs) or (folder / "multirun.yaml").is_file()
-        if multirun and _is_job_folder(folder) and not (folder / "multirun.yaml").is_file():
+        jobs = _holds_sweep(folder)
+        if multirun and jobs is None and _holds_run(folder):
             raise OptlabError(f"hydra.sweep.dir={value!r} holds a run; a sweep there would mix with it: give a "
                               "new folder, or remove that one")
-        if multirun and sweep and not resume:
+        if multirun and jobs is not None and not resume:
             raise OptlabError(
                 f"hydra.sweep.dir={value!r} holds an earlier sweep ({len(jobs)} job folder(s)) that a new sweep "
                 "would overwrite: give a new folder, remove that one, or add report.resume=true to finish "
                 "that sweep (jobs whose config changed run again)")
-        if not multirun and sweep:
+        if not multirun and jobs is not None:
             raise OptlabError(f"hydra.run.dir={value!r} holds a sweep ({len(jobs)} job folder(s)); a run there "
                               "would mix with it: give a new folder, or remove that one")
 
@@ -465,7 +491,8 @@ def _compose_check(args) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - Hydra's and OmegaConf's errors, said in one line
         raise OptlabError(_one_line_hydra(exc, overrides)) from None
-    _check_folder_unused(overrides, multirun, bool((plain.get("report") or {}).get("resume")))
+    _check_folder_unused(overrides, multirun, bool((plain.get("report") or {}).get("resume")),
+                         sum(len(b) for b in batches) if multirun else 1)
     if not multirun:
         from .runner import prepare
         prepare(plain, overrides)

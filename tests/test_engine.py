@@ -391,11 +391,12 @@ def test_the_run_memos_follow_a_new_dispatcher_and_a_new_spec(monkeypatch):
     assert cpu.source(other, obj, 2)[0] == cpu.source(ada, obj, 2)[0] != src
 
 
-def test_betas_given_part_by_part():
-    """``betas=(beta1 per trajectory, beta2 shared)`` raised numpy's "inhomogeneous shape" error."""
+def test_betas_with_an_array_inside_is_one_line():
+    """``betas=(an array of beta1, beta2)`` raised numpy's "inhomogeneous shape" error: one line that
+    points to the parts (``beta1=[...]``, as the engine takes a part per trajectory)."""
     x0 = [[1.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
-    parts = simulate("adam", "rosenbrock", x0=x0, steps=5, betas=(np.array([0.8, 0.85, 0.9]), 0.999))
+    with pytest.raises(OptlabError, match=r"Invalid betas: .* to give a part per trajectory: beta1=\.\.\., beta2="):
+        simulate("adam", "rosenbrock", x0=x0, steps=2, betas=(np.array([0.8, 0.85, 0.9]), 0.999))
+    parts = simulate("adam", "rosenbrock", x0=x0, steps=5, beta1=[0.8, 0.85, 0.9], beta2=0.999)
     pairs = simulate("adam", "rosenbrock", x0=x0, steps=5, betas=[(0.8, 0.999), (0.85, 0.999), (0.9, 0.999)])
     np.testing.assert_array_equal(parts.x, pairs.x)
-    with pytest.raises(OptlabError, match="Invalid beta2: 3 values for 2 trajectories"):
-        simulate("adam", "rosenbrock", x0=x0[:2], steps=2, betas=(np.array([0.8, 0.9]), np.array([0.9, 0.99, 0.999])))

@@ -697,3 +697,49 @@ def test_a_sweep_in_which_no_job_can_run_is_one_line_and_writes_nothing(capsys, 
 def test_a_sweep_in_which_some_job_runs_reports_the_others(capsys, tmp_path):
     status, err, out = _cli(capsys, tmp_path, "-m", "engine.steps=3", "plot.contour=false", "optimizer.lr=-0.01,0.02")
     assert status == 1 and (out / "1" / "metrics.json").is_file() and (out / "0" / "error.json").is_file()
+
+
+def test_the_folder_checks_read_values_as_hydra_does(capsys, tmp_path):
+    """Review of the folder checks: a quoted folder skipped them (the second sweep overwrote the
+    first, exit 0); a project folder with conf/config.yaml counted as a sweep; an interpolated
+    subdir and a one-job constant subdir were refused; optimizer.name=adam (the default) too."""
+    sweep = tmp_path / "sw"
+    assert cli.main(["-m", "engine.steps=3", "optimizer.lr=0.01,0.02", "plot.contour=false",
+                     f"hydra.sweep.dir={sweep}"]) == 0
+    capsys.readouterr()
+    assert cli.main(["-m", "engine.steps=3", "optimizer.lr=0.5,0.6", f"hydra.sweep.dir='{sweep}'"]) == 2
+    assert "holds an earlier sweep (2 job folder(s))" in capsys.readouterr().err
+    assert cli.main(["engine.steps=3", "hydra.run.dir=''"]) == 2
+    assert "Invalid hydra.run.dir: ''" in capsys.readouterr().err
+    project = tmp_path / "proj"
+    (project / "conf").mkdir(parents=True)
+    (project / "conf" / "config.yaml").write_text("a: 1\n")
+    assert cli.main(["engine.steps=3", "plot.contour=false", f"hydra.run.dir={project}"]) == 0
+    sub = tmp_path / "sub"
+    assert cli.main(["-m", "engine.steps=3", "optimizer.lr=0.01,0.02", "plot.contour=false",
+                     "hydra.sweep.subdir=j${hydra:job.num}", f"hydra.sweep.dir={sub}"]) == 0
+    assert (sub / "j0" / "metrics.json").is_file() and (sub / "j1" / "metrics.json").is_file()
+    assert cli.main(["-m", "engine.steps=3", "optimizer.lr=0.01", "plot.contour=false", "hydra.sweep.subdir=one",
+                     f"hydra.sweep.dir={tmp_path / 'one'}"]) == 0
+    assert cli.main(["engine.steps=3", "plot.contour=false", "optimizer.name=adam",
+                     f"hydra.run.dir={tmp_path / 'a'}"]) == 0
+
+
+@pytest.mark.parametrize("args, expect", [
+    # one start: sgd's four lrs are split, adam's one trajectory cannot be (it ran in every shard)
+    (["study.name=compare", "+study.optimizers=[{name:sgd,lr:[0.0001,0.0002,0.0003,0.0004]},{name:adam,lr:0.01}]",
+      "objective.x0=[[-1,1]]"], "Invalid engine.num_shards: 2 (the study has only 1 trajectories"),
+    (["optimizer=sgd", "scheduler=step_lr", "scheduler.step_size=2", "scheduler.gamma=[0.1,0.2,0.3,0.4]",
+      "objective.x0=[[-1,1],[0,0],[0.5,0.5],[1.2,1.2]]"], "not a scheduler's per-trajectory options"),
+])
+def test_shards_refuse_what_they_cannot_split(capsys, tmp_path, args, expect):
+    _refused(capsys, tmp_path, "-m", "engine.steps=3", *args, "+engine.num_shards=2", "+engine.shard=0,1",
+             expect=expect)
+
+
+def test_an_empty_list_that_means_something_stays_allowed():
+    from optlab.studies import optimizer_race
+    from optlab.studies._lecture import study_params
+    p = study_params({"study": {"animate": [], "overlay": [], "exclude": []}}, "optimizer_race",
+                     optimizer_race.DEFAULTS, optimizer_race.QUICK)
+    assert p["animate"] == [] and p["overlay"] == [] and p["exclude"] == []

@@ -143,3 +143,18 @@ def test_fma_python_float32_rounds_once_to_float32():
             r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
             for other in (np.nextafter(got, f32(-np.inf)), np.nextafter(got, f32(np.inf))):
                 assert abs(Fraction(float(other)) - r) >= abs(Fraction(float(got)) - r)
+
+
+@pytest.mark.parametrize("a, b, c", [(1e308, 10.0, -np.inf), (-0.0, 1.0, -0.0), (0.0, -1.0, -0.0), (-0.0, -1.0, -0.0),
+                                     (1.0, 1.0, -1.0), (-1e-200, 1e-200, -0.0), (np.inf, 0.0, 1.0), (2.0, 3.0, np.inf)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_plain_python_fma_keeps_the_sign_of_zero_and_an_infinite_addend(a, b, c, dtype):
+    """As plain Python, fma(-0, 1, -0) was +0 (a Fraction has no sign) and fma(1e308, 10, -inf) NaN
+    (a*b rounded to inf first); compiled, -0 and -inf."""
+    import numba
+    jit = numba.njit(lambda a, b, c: ops.fma(a, b, c))
+    with np.errstate(all="ignore"):
+        args = [dtype(v) for v in (a, b, c)]
+    want, got = jit(*args), ops.fma(*args)
+    assert type(got) is dtype or isinstance(got, dtype)
+    assert (np.isnan(want) and np.isnan(got)) or (want == got and np.signbit(want) == np.signbit(got)), (want, got)

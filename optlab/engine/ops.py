@@ -105,6 +105,10 @@ def fma(a, b, c):
     if math.isfinite(a) and math.isfinite(b) and math.isfinite(c):
         # float(): numpy float32 scalars are not Rational; overflow rounds to inf as in IEEE
         r = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+        if r == 0:  # a Fraction has no sign: IEEE's zero is -0 only for (-0) + (-0) (an exact a*b of -0 and c -0)
+            ab, cz = math.copysign(1.0, float(a)) * math.copysign(1.0, float(b)), math.copysign(1.0, float(c))
+            zero = -0.0 if (float(a) * float(b) == 0.0 and float(c) == 0.0 and ab < 0 and cz < 0) else 0.0
+            return np.float32(zero) if all(isinstance(v, np.float32) for v in (a, b, c)) else np.float64(zero)
         if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
             return _fraction_to_f32(r)  # the CUDA simulator's float32 runs: one rounding, to float32
         # np.float64, not float: compiled, a mixed fma is a float64 and takes a float32 operand
@@ -113,9 +117,12 @@ def fma(a, b, c):
             return np.float64(float(r))
         except OverflowError:
             return np.float64(math.inf if r > 0 else -math.inf)
-    if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
-        return a * b + c
-    return np.float64(a) * np.float64(b) + np.float64(c)
+    if math.isinf(c) and math.isfinite(a) and math.isfinite(b):
+        return c  # a*b is finite when exact: the sum is c (rounding a*b first made inf - inf = NaN)
+    with np.errstate(all="ignore"):
+        if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
+            return a * b + c
+        return np.float64(a) * np.float64(b) + np.float64(c)
 
 
 def _fraction_to_f32(r):

@@ -180,11 +180,10 @@ class OptimizerSpec:
                     raise OptlabError(f"Invalid {key}: {pair!r} (must be {what})")
                 try:
                     split = [np.asarray(pair, dtype=float)[..., i] for i in range(len(parts))]
-                except (ValueError, TypeError):  # ragged: (beta1 per trajectory, beta2 shared), part by part
-                    if not (isinstance(pair, (tuple, list)) and len(pair) == len(parts)):
-                        raise OptlabError(f"Invalid {key}: {pair!r} (must be {len(parts)} numbers, one such "
-                                          "tuple per trajectory, or one number or array per part)") from None
-                    split = list(pair)
+                except (ValueError, TypeError):  # ragged, e.g. (an array of beta1, one beta2): numpy's error
+                    names = ", ".join(f"{p}=..." for p in parts)
+                    raise OptlabError(f"Invalid {key}: {_short_repr(pair)} (must be {len(parts)} numbers, or one "
+                                      f"such tuple per trajectory; to give a part per trajectory: {names})") from None
                 for part, v in zip(parts, split):
                     values[part] = params.get(part, v)
                 continue
@@ -429,3 +428,8 @@ def _rows_used(src: str, where: str) -> set:
                 and node.args[0].id in prefixes:  # helpers taking (array, row, ...), e.g. uniform(hp, H_LR, n)
             row_index(node.args[0].id, node.args[1])
     return used
+
+
+def _short_repr(value, limit: int = 80) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -43,6 +43,10 @@ def study_params(cfg: dict, study: str, defaults: dict, quick: dict | None = Non
     return params
 
 
+#: knobs whose empty list means something (the race: no GIF; overlays of every racer)
+EMPTY_OK = ("animate", "overlay", "exclude")
+
+
 def _check_kind(study: str, key: str, value, default) -> None:
     """The kind of value a knob takes, from its default: true/false for a boolean, a finite number
     for a number (a list where the study takes one), a non-empty list for a non-empty list, and a
@@ -61,7 +65,7 @@ def _check_kind(study: str, key: str, value, default) -> None:
             raise OptlabError(f"Invalid study.{key}: {value!r} (must be a finite number)")
         if key == "tol" and isinstance(value, (int, float)) and not value > 0:
             raise OptlabError(f"Invalid study.{key}: {value!r} (must be > 0)")
-    elif isinstance(default, (list, tuple)) and default:
+    elif isinstance(default, (list, tuple)) and default and key not in EMPTY_OK:
         if isinstance(value, (list, tuple)) and not value:
             raise OptlabError(f"Invalid study.{key}: [] (must not be empty; study '{study}' default: {_plain(default)})")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import simulate
-from ..engine.core import _n_per_traj
+from ..engine.core import _n_per_traj, _n_scheduler
 from ..errors import OptlabError
 from ..engine.core import default_starts
 from ..plots import save
@@ -37,10 +37,16 @@ def _setup(cfg, optimizer_sections, study):
             raise OptlabError(f"{label}: {n_h} values per hyperparameter for {len(x0)} start points; give one "
                               "value, one per start, or a single start (objective.x0=[x, y]); sweeps: -m")
     if shard.count > 1:  # this job's slice of the trajectories: the starts and the per-trajectory values
-        n_h = [_n_per_traj(hyper) for _, hyper, _ in setups]
-        if len(x0) > 1 or max(n_h) == 1:
+        if _n_scheduler(eng.get("scheduler")) > 1:
+            raise OptlabError("engine.num_shards splits the starts and the hyperparameters given per trajectory, "
+                              "not a scheduler's per-trajectory options: give the scheduler one value each, "
+                              "or run it unsharded")
+        n_h = [max(len(x0), _n_per_traj(hyper)) for _, hyper, _ in setups]
+        for n in n_h:
+            shard.bounds(n)  # every run of the study has a slice (one start, one value: one trajectory, no shards)
+        if len(x0) > 1:
             x0 = shard.select(x0)  # one start with per-trajectory values stays: each shard runs it
-        setups = [(opt, _slice_hyper(hyper, *shard.bounds(n)), label) if n > 1 else (opt, hyper, label)
+        setups = [(opt, _slice_hyper(hyper, *shard.bounds(n)), label) if _n_per_traj(hyper) > 1 else (opt, hyper, label)
                   for (opt, hyper, label), n in zip(setups, n_h)]
     return cfg, spec, dim, options, eng, setups, x0
 
