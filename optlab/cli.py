@@ -302,8 +302,8 @@ _INFO_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc
 
 def _check_flags(args) -> None:
     """An unknown flag (``--bogus``) in one line: Hydra's parser printed its usage block first."""
-    if not any(a.startswith("-") for a in args) or any(a in _INFO_FLAGS for a in args):
-        return
+    if not any(a.startswith("-") for a in args) or any(a in _INFO_FLAGS and a not in ("-i", "--info") for a in args):
+        return  # --info is parsed: a bad choice printed Hydra's usage block
     from hydra._internal.utils import get_args_parser
 
     from .errors import OptlabError
@@ -589,7 +589,10 @@ _SUBCOMMANDS = ("bench", "cache", "report", "list", "check")
 
 
 def _main(args) -> int:
-    if args in (["--version"], ["-V"]):  # Hydra's --version names Hydra's
+    if args and args[0] in ("--version", "-V"):  # Hydra's --version names Hydra's
+        if len(args) > 1:
+            _error(f"{args[0]} takes no other arguments, got {' '.join(args[1:])!r}")
+            return 2
         from . import __version__
         print(f"optlab {__version__}")
         return 0

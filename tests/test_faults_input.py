@@ -743,3 +743,15 @@ def test_an_empty_list_that_means_something_stays_allowed():
     p = study_params({"study": {"animate": [], "overlay": [], "exclude": []}}, "optimizer_race",
                      optimizer_race.DEFAULTS, optimizer_race.QUICK)
     assert p["animate"] == [] and p["overlay"] == [] and p["exclude"] == []
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--info", "foo"], "optlab: error: argument --info/-i: invalid choice: 'foo'"),  # was Hydra's usage block
+    (["--version", "extra"], "optlab: error: --version takes no other arguments, got 'extra'"),  # was Hydra's version
+])
+def test_bad_flag_arguments_are_one_line(capsys, args, expect):
+    assert cli.main(args) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expect), err
+    assert "Hydra" not in out
