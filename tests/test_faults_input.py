@@ -755,3 +755,16 @@ def test_bad_flag_arguments_are_one_line(capsys, args, expect):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expect), err
     assert "Hydra" not in out
+
+
+@pytest.mark.parametrize("args, expect", [
+    # each ran bit for bit as without it
+    (["objective=online_linear", "objective.stochastic=false", "objective.probability=0.5"],
+     "objective.probability=0.5 has no effect on 'online_linear' here (it applies with stochastic=true)"),
+    (["objective=online_linear", "objective.stochastic=true", "objective.period=50"],
+     "objective.period=50 has no effect on 'online_linear' here (it applies with stochastic=false)"),
+    (["objective=quadratic", "objective.dim=1", "objective.cond=1000"], "objective.cond=1000 has no effect"),
+    (["objective=quadratic", "objective.seed=3"], "objective.seed=3 has no effect on 'quadratic' here (the seed"),
+])
+def test_an_objective_option_that_changes_nothing_is_refused(capsys, tmp_path, args, expect):
+    _refused(capsys, tmp_path, "engine.steps=3", *args, expect=expect)

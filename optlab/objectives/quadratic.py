@@ -68,6 +68,9 @@ SPEC = ObjectiveSpec(
     minima=lambda dim, **o: [(np.zeros(dim), 0.0)],
     params=lambda dim, **o: quadratic_matrix(dim, **o).ravel(),
     options=dict(cond=10.0, lmax=1.0, angle=0.0, seed=0),
+    # dim 1: A = [lmax]; dim 2: Q rotates by angle (no seed); N-D: seed draws Q only when angle != 0
+    inert=lambda o, dim: (["cond", "angle", "seed"] if dim == 1 else ["seed"] if dim == 2
+                          else [] if o.get("angle") else ["seed"]),
     starts=((-1.8, 1.5), (1.5, 1.8), (1.9, -0.4)),
     notes="ill-conditioned when cond is large: GD zig-zags across the valley",
 )
