@@ -502,20 +502,21 @@ def _compose_check(args) -> None:
         from . import checks, studies
         name = (plain.get("study") or {}).get("name", "single")
         checks.check_config(plain, studies.get(name if isinstance(name, str) else "single"), first, values=False)
-    _check_some_job_runs([job for batch in batches for job in batch])
+    _check_some_job_runs([job for batch in batches for job in batch], plain)
 
 
 #: a sweep of at most this many jobs is checked job by job before it starts (:func:`_check_some_job_runs`)
 CHECK_JOBS = 16
 
 
-def _check_some_job_runs(jobs) -> None:
+def _check_some_job_runs(jobs, first_plain: dict) -> None:
     """A sweep in which no job can run is refused before any folder exists, with the first job's
     one line: a bad value that is not swept (plot.dpi=5, +optimizer.foo=1) wrote a folder of
     failed jobs, one error line each, where the same value in a single run is one line and
     nothing written. The jobs are checked as a single run is (:func:`optlab.runner.prepare`),
     stopping at the first that passes; a sweep with more than :data:`CHECK_JOBS` jobs, or one
-    where some job passes, runs, its failing jobs reported."""
+    where some job passes, runs, its failing jobs reported. ``first_plain``: the first job's config,
+    composed already."""
     if not jobs or len(jobs) > CHECK_JOBS:
         return
     from hydra import compose, initialize_config_dir
@@ -525,11 +526,12 @@ def _check_some_job_runs(jobs) -> None:
     from .runner import prepare
     errors = []
     with initialize_config_dir(config_dir=str(_conf_dir()), version_base="1.3", job_name="optlab"):
-        for job in jobs:
+        for k, job in enumerate(jobs):
             overrides = [o for o in job if not o.lstrip("+~").startswith("hydra.")]
             try:
-                prepare(OmegaConf.to_container(compose(config_name="config", overrides=overrides), resolve=True),
-                        overrides)
+                plain = first_plain if k == 0 else OmegaConf.to_container(
+                    compose(config_name="config", overrides=overrides), resolve=True)
+                prepare(plain, overrides)
                 return
             except OptlabError as exc:
                 errors.append(str(exc))

@@ -351,55 +351,16 @@ def _ieee(fn, npfn, v):
     return np.float32(r) if isinstance(v, np.float32) else np.float64(r)
 
 
-def cos(v):
-    return _ieee(math.cos, np.cos, v)
+def _libm_function(name: str):
+    """``name`` (cos, sin, ...): ``math.<name>`` compiled (an inlined overload), :func:`_ieee` as Python."""
+    fn, npfn = getattr(math, name), getattr(np, name)
+
+    def f(v):
+        return _ieee(fn, npfn, v)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``math.{name}``; as plain Python, numpy's inf or NaN where Python's math raises."
+    overload(f, target="generic", inline="always")(lambda v: (lambda v: fn(v)))
+    return f
 
 
-def sin(v):
-    return _ieee(math.sin, np.sin, v)
-
-
-def exp(v):
-    return _ieee(math.exp, np.exp, v)
-
-
-def log(v):
-    return _ieee(math.log, np.log, v)
-
-
-def log1p(v):
-    return _ieee(math.log1p, np.log1p, v)
-
-
-def tanh(v):
-    return _ieee(math.tanh, np.tanh, v)
-
-
-@overload(cos, target="generic", inline="always")
-def _cos_jit(v):
-    return lambda v: math.cos(v)
-
-
-@overload(sin, target="generic", inline="always")
-def _sin_jit(v):
-    return lambda v: math.sin(v)
-
-
-@overload(exp, target="generic", inline="always")
-def _exp_jit(v):
-    return lambda v: math.exp(v)
-
-
-@overload(log, target="generic", inline="always")
-def _log_jit(v):
-    return lambda v: math.log(v)
-
-
-@overload(log1p, target="generic", inline="always")
-def _log1p_jit(v):
-    return lambda v: math.log1p(v)
-
-
-@overload(tanh, target="generic", inline="always")
-def _tanh_jit(v):
-    return lambda v: math.tanh(v)
+cos, sin, exp, log, log1p, tanh = map(_libm_function, ("cos", "sin", "exp", "log", "log1p", "tanh"))

@@ -96,8 +96,8 @@ class ObjectiveSpec:
     # the engine's function for a full-batch run (batch size 0), when the spec has one: the same
     # operations as engine_kernel's full batch, without the minibatch sampling compiled
     full_batch_kernel: Callable | None = None
-    # (options, dim) -> the options that have no effect there (online_linear's probability without
-    # stochastic=true): the config's objective section refuses a non-default value of one
+    # (options, dim) -> {option: why} for the options that have no effect there (online_linear's
+    # probability without stochastic=true): the config's objective section refuses a non-default value
     inert: Callable | None = None
 
     @property

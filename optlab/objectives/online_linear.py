@@ -134,6 +134,7 @@ SPEC = ObjectiveSpec(
     f_min=None,
     params=online_params,
     options=dict(C=1010.0, D=10.0, period=101, stochastic=False, probability=0.01),
-    inert=lambda o, dim: ["period"] if o.get("stochastic") else ["probability"],
+    inert=lambda o, dim: ({"period": "it applies with stochastic=false"} if o.get("stochastic")
+                          else {"probability": "it applies with stochastic=true"}),
     notes="online (step-dependent) linear losses on [-1, 1]; run with bounds=(-1, 1); Adam ends at +1, AMSGrad at -1",
 )

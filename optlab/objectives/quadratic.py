@@ -57,6 +57,15 @@ def quadratic_matrix(dim, cond=10.0, lmax=1.0, angle=0.0, seed=0):
     return 0.5 * (a + a.T)
 
 
+def _inert(options, dim):
+    """The options without effect: dim 1 has A = [lmax]; seed draws Q only in N-D with angle != 0."""
+    if dim == 1:
+        return dict.fromkeys(("cond", "angle", "seed"), "dimension 1")
+    if dim > 2 and options.get("angle"):
+        return {}
+    return {"seed": "the seed draws the rotation in 3 or more dimensions, with angle != 0"}
+
+
 SPEC = ObjectiveSpec(
     name="quadratic",
     value_grad_kernel=quadratic,
@@ -68,9 +77,7 @@ SPEC = ObjectiveSpec(
     minima=lambda dim, **o: [(np.zeros(dim), 0.0)],
     params=lambda dim, **o: quadratic_matrix(dim, **o).ravel(),
     options=dict(cond=10.0, lmax=1.0, angle=0.0, seed=0),
-    # dim 1: A = [lmax]; dim 2: Q rotates by angle (no seed); N-D: seed draws Q only when angle != 0
-    inert=lambda o, dim: (["cond", "angle", "seed"] if dim == 1 else ["seed"] if dim == 2
-                          else [] if o.get("angle") else ["seed"]),
+    inert=_inert,
     starts=((-1.8, 1.5), (1.5, 1.8), (1.9, -0.4)),
     notes="ill-conditioned when cond is large: GD zig-zags across the valley",
 )

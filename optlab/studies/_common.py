@@ -89,19 +89,11 @@ def objective_setup(cfg: dict, need_2d: bool = False, study: str = ""):
     spec.make_params(dim, **options)  # validates options early
     if spec.inert is not None:  # a value that changes nothing (it ran, bit for bit as without it)
         merged = {**spec.options, **options}
-        for key in spec.inert(merged, dim):
+        for key, why in spec.inert(merged, dim).items():
             if key in options and options[key] != spec.options.get(key):
                 raise OptlabError(f"objective.{key}={options[key]!r} has no effect on '{spec.name}' here "
-                                  f"({_inert_why(spec.name, key, merged, dim)}); leave it out")
+                                  f"({why}); leave it out")
     return spec, dim, options, x0
-
-
-def _inert_why(name, key, options, dim) -> str:
-    if name == "online_linear":
-        return "it applies with stochastic=true" if key == "probability" else "it applies with stochastic=false"
-    if name == "quadratic" and key == "seed" and dim > 1:
-        return "the seed draws the rotation in 3 or more dimensions, with angle != 0"
-    return f"dimension {dim}"
 
 
 def as_points(name: str, x0) -> np.ndarray:

@@ -41,13 +41,12 @@ def _setup(cfg, optimizer_sections, study):
             raise OptlabError("engine.num_shards splits the starts and the hyperparameters given per trajectory, "
                               "not a scheduler's per-trajectory options: give the scheduler one value each, "
                               "or run it unsharded")
-        n_h = [max(len(x0), _n_per_traj(hyper)) for _, hyper, _ in setups]
-        for n in n_h:
-            shard.bounds(n)  # every run of the study has a slice (one start, one value: one trajectory, no shards)
+        n_h = [_n_per_traj(hyper) for _, hyper, _ in setups]
+        bounds = [shard.bounds(max(len(x0), n)) for n in n_h]  # every run has a slice: one trajectory has none
         if len(x0) > 1:
             x0 = shard.select(x0)  # one start with per-trajectory values stays: each shard runs it
-        setups = [(opt, _slice_hyper(hyper, *shard.bounds(n)), label) if _n_per_traj(hyper) > 1 else (opt, hyper, label)
-                  for (opt, hyper, label), n in zip(setups, n_h)]
+        setups = [(opt, _slice_hyper(hyper, *ab), label) if n > 1 else (opt, hyper, label)
+                  for (opt, hyper, label), n, ab in zip(setups, n_h, bounds)]
     return cfg, spec, dim, options, eng, setups, x0
 
 
