@@ -618,6 +618,9 @@ def test_report_refuses_a_negative_job_figures_count(capsys, tmp_path):
     (["+experiment=momentum", "study.quick=true", "study.tol=0"], "Invalid study.tol: 0 (must be > 0)"),
     (["+experiment=optimizer_race", "study.quick=true", "study.include=5"], "Invalid study.include: 5"),
     (["+experiment=optimizer_race", "study.quick=true", "study.floor=abc"], "Invalid study.floor: 'abc'"),
+    # was checked only when L-BFGS raced (the quick race has none): 0 passed unremarked
+    (["+experiment=optimizer_race", "study.quick=true", "study.lbfgs_max_iter=0"],
+     "Invalid study.lbfgs_max_iter: 0 (must be an integer >= 1)"),
     # a misspelt exclude was dropped silently (a misspelt include got a did-you-mean)
     (["+experiment=optimizer_race", "study.quick=true", "study.exclude=[nesterov_lookahed]"],
      "did you mean 'nesterov_lookahead'"),

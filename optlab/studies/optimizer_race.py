@@ -124,6 +124,7 @@ def run(cfg: dict, out_dir) -> dict:
     if not names:
         raise OptlabError("study.include/exclude leave no optimizer to race")
     steps = positive_int("steps", p["steps"])
+    positive_int("lbfgs_max_iter", p["lbfgs_max_iter"])  # checked when L-BFGS is not racing too
     n_lr = positive_int("n_lr", p["n_lr"], minimum=2)
     decades = as_float_list("decades", p["decades"])
     if len(decades) != 2 or not decades[0] < decades[1]:
