@@ -502,22 +502,29 @@ def _compose_check(args) -> None:
         from . import checks, studies
         name = (plain.get("study") or {}).get("name", "single")
         checks.check_config(plain, studies.get(name if isinstance(name, str) else "single"), first, values=False)
-    _check_some_job_runs([job for batch in batches for job in batch], plain)
+    _check_some_job_runs([job for batch in batches for job in batch], plain, parsed)
 
 
 #: a sweep of at most this many jobs is checked job by job before it starts (:func:`_check_some_job_runs`)
 CHECK_JOBS = 16
 
 
-def _check_some_job_runs(jobs, first_plain: dict) -> None:
+def _check_some_job_runs(jobs, first_plain: dict, parsed=()) -> None:
     """A sweep in which no job can run is refused before any folder exists, with the first job's
     one line: a bad value that is not swept (plot.dpi=5, +optimizer.foo=1) wrote a folder of
     failed jobs, one error line each, where the same value in a single run is one line and
     nothing written. The jobs are checked as a single run is (:func:`optlab.runner.prepare`),
-    stopping at the first that passes; a sweep with more than :data:`CHECK_JOBS` jobs, or one
-    where some job passes, runs, its failing jobs reported. ``first_plain``: the first job's config,
-    composed already."""
-    if not jobs or len(jobs) > CHECK_JOBS:
+    stopping at the first that passes; a sweep where some job passes runs, its failing jobs
+    reported. ``first_plain``: the first job's config, composed already; ``parsed``: the sweep's
+    parsed overrides.
+
+    A sweep of more than :data:`CHECK_JOBS` jobs is judged by its first job alone: refused when
+    that job's error names neither a swept key nor a swept value (then it is not the sweep's
+    doing, and every job would fail the same way); otherwise it runs, as before."""
+    if not jobs:
+        return
+    if len(jobs) > CHECK_JOBS:
+        _check_first_job(jobs[0], first_plain, parsed)
         return
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
@@ -541,6 +548,32 @@ def _check_some_job_runs(jobs, first_plain: dict) -> None:
     where = "in every job of the sweep" if all(e == first for e in errors) else \
         f"job 0; each of the sweep's {len(errors)} jobs fails"
     raise OptlabError(f"{first} ({where}; nothing was run)")
+
+
+def _check_first_job(job, plain: dict, parsed) -> None:
+    from .errors import OptlabError
+    from .runner import prepare
+    try:
+        prepare(plain, [o for o in job if not o.lstrip("+~").startswith("hydra.")])
+        return
+    except OptlabError as exc:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - not a value this check knows: the job reports it
+        return
+    words = set()
+    for o in parsed:
+        if not o.is_sweep_override():
+            continue
+        key = o.key_or_group.lstrip("+~")
+        words.update((key, key.rsplit(".", 1)[-1]))
+        try:
+            words.update(str(v) for v in o.sweep_string_iterator())
+        except Exception:  # noqa: BLE001 - a range or an interval: its values are not listed
+            return
+    import re
+    if any(w and re.search(rf"(?<![\w.]){re.escape(w)}(?![\w])", message) for w in words):
+        return
+    raise OptlabError(f"{message} (in every job of the sweep; nothing was run)")
 
 
 def _register_resolvers() -> None:

@@ -697,6 +697,28 @@ def test_a_sweep_in_which_no_job_can_run_is_one_line_and_writes_nothing(capsys, 
     _refused(capsys, tmp_path, "-m", "engine.steps=3", "optimizer.lr=0.01,0.02", *args, expect=expect)
 
 
+def test_a_large_sweep_is_judged_by_its_first_job(capsys, tmp_path):
+    """More than CHECK_JOBS jobs are not composed one by one: the first job's error is every
+    job's when it names nothing that is swept (plot.dpi=5 wrote 19 failed job folders)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    lrs = ",".join(f"0.{k:03d}" for k in range(1, cli.CHECK_JOBS + 3))
+    _refused(capsys, tmp_path, "-m", "engine.steps=3", f"optimizer.lr={lrs}", "plot.dpi=5",
+             expect="Invalid plot.dpi: 5 (must be an integer from 10 to 1200) (in every job of the sweep; nothing was run)")
+    # an error that names a swept key or value may be that job's alone: the sweep runs
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    def check(swept, job):
+        with initialize_config_dir(config_dir=str(cli._conf_dir()), version_base="1.3", job_name="t"):
+            plain = OmegaConf.to_container(compose(config_name="config", overrides=job), resolve=True)
+        cli._check_first_job(job, plain, OverridesParser.create().parse_overrides([swept]))
+
+    check("optimizer.lr=-1,0.1", ["optimizer.lr=-1"])
+    check("optimizer.momentum=-1,0.9", ["optimizer=momentum", "optimizer.momentum=-1"])
+    with pytest.raises(OptlabError, match=r"Invalid plot.dpi: 5 .*\(in every job of the sweep; nothing was run\)"):
+        check("optimizer.lr=0.1,0.2", ["optimizer.lr=0.1", "plot.dpi=5"])
+
+
 def test_a_sweep_in_which_some_job_runs_reports_the_others(capsys, tmp_path):
     status, err, out = _cli(capsys, tmp_path, "-m", "engine.steps=3", "plot.contour=false", "optimizer.lr=-0.01,0.02")
     assert status == 1 and (out / "1" / "metrics.json").is_file() and (out / "0" / "error.json").is_file()
