@@ -31,7 +31,22 @@ def prepare(cfg: dict, overrides=()) -> tuple:
         own(cfg)  # the study's own checks: objectives, optimizers, study.* keys
     if getattr(study, "check", None) is None:
         _dry_run(study, cfg)
+    _check_contour(study, cfg, overrides)
     return study, cfg
+
+
+def _check_contour(study, cfg: dict, overrides) -> None:
+    """``plot.contour=true`` named on a study that draws ``cfg``'s objective, when that objective is
+    not 2-D: one line (the default, true, means "where there is a plane", and is not refused)."""
+    if "contour" not in ((getattr(study, "reads", None) or {}).get("plot") or ()):
+        return
+    if (cfg.get("plot") or {}).get("contour") is not True or "plot.contour" not in checks.user_keys(cfg, overrides):
+        return
+    from .studies._common import objective_setup
+    spec, dim, _, _ = objective_setup(cfg)
+    if dim != 2:
+        raise OptlabError(f"plot.contour draws the objective's plane; objective '{spec.name}' has dimension {dim}. "
+                          "Use a 2-D objective or plot.contour=false")
 
 
 def _dry_run(study, cfg: dict) -> None:

@@ -678,6 +678,8 @@ def test_a_bad_compile_workers_variable_is_one_line(capsys, tmp_path, monkeypatc
     (["+experiment.foo=1"], "Unknown config key 'experiment'"),  # was ignored
     (["+experiment=optimizer_race", "study.quick=true", "study.animate=[rosenbrok]"],
      "Invalid study.animate: 'rosenbrok' is not one of the race's objectives"),  # no GIF, no word
+    (["objective=sphere", "objective.dim=3", "plot.contour=true"],
+     "plot.contour draws the objective's plane; objective 'sphere' has dimension 3"),  # no contour, no word
 ])
 def test_keys_that_did_nothing_or_named_the_wrong_thing_are_one_line(capsys, tmp_path, args, expect):
     _refused(capsys, tmp_path, *args, expect=expect)
