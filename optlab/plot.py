@@ -154,8 +154,8 @@ def heatmap(sw, x="lr", y="momentum", value="steps_to_tol", ax=None, *, where=No
     """A value over two grid axes of a sweep: log color scale, cells where the run diverged dark gray,
     cells where the value is missing ("not reached") light gray.
 
-    ``value``: ``steps_to_tol`` (the step where f - f* first fell to the
-    tolerance), ``final_loss``, ``best_loss`` (both as f - f* when the
+    ``value``: ``steps_to_tol`` (the step from which f - f* stayed within the
+    tolerance), ``final_loss, ``best_loss`` (both as f - f* when the
     minimum is known) or ``final_grad_norm``. Axes other than ``x`` and
     ``y`` are fixed by ``where`` ({axis: value}) or must have one value;
     ``start`` picks the start point. An axis spanning a factor of 20 or

@@ -30,11 +30,13 @@ def naive_run(step_fn, x0, steps, record_every=1, blowup=1e10, f_target=0.0, tol
         g = rosen_grad(x)
         if div < 0:
             if not abs(f) <= blowup:
-                div = t
+                div, hit = t, -1
             else:
                 if f < best:
                     best, best_t = f, t
-                if hit < 0 and f - f_target <= tol:
+                if not f - f_target <= tol:  # the step from which the run stays within tol
+                    hit = -1
+                elif hit < 0:
                     hit = t
         if t % record_every == 0:
             dead = 0 <= div < t
@@ -106,6 +108,14 @@ def test_divergence_step_and_nan_records():
     assert list(res.outcome) == ["diverged", "diverged"]
 
 
+def settled(inside) -> int:
+    """The step from which ``inside`` holds to the end, -1 when its last entry is False."""
+    if not inside[-1]:
+        return -1
+    out = np.flatnonzero(~inside)
+    return int(out[-1]) + 1 if out.size else 0
+
+
 def test_tol_step_best_and_outcome():
     res = optlab.simulate("adam", "rosenbrock", x0=[-1.5, 2.0], steps=3000, lr=0.02, tol=1e-8)
     want = naive_run(adam_step(0.02), [-1.5, 2.0], 3000, tol=1e-8)
@@ -127,19 +137,21 @@ def test_books_of_a_block_that_mixes_events_match_the_recorded_losses():
     rs.shuffle(lr)
     res = optlab.simulate("adam", "rosenbrock", x0=x0, steps=400, lr=lr, tol=1e-4, blowup=1e4, progress=False)
     f = res.loss  # (n, steps + 1), NaN after a divergence
-    kinds = set()
+    kinds, left = set(), 0
     for i in range(n):
         bad = ~(np.abs(f[i]) <= 1e4)
         div = int(np.argmax(bad)) if bad.any() else -1
         hit = f[i] <= 1e-4  # Rosenbrock's minimum is 0
         if div >= 0:
             hit[div:] = False
-        tol = int(np.argmax(hit)) if hit.any() else -1
+        tol = settled(hit)
         assert res.diverged_step[i] == div and res.tol_step[i] == tol, i
         if div < 0:  # (the records stop at a divergence; the books go on)
             assert res.best_step[i] == int(np.argmin(f[i])) and res.best_loss[i] == f[i].min(), i
         kinds.add((div >= 0, tol >= 0))
+        left += bool(hit.any()) and tol != int(np.argmax(hit))  # touched the tolerance, then left it
     assert kinds >= {(True, False), (False, True), (False, False)}
+    assert left > 0
 
 
 def test_the_gradient_norm_books_of_an_objective_without_a_minimum():
@@ -159,7 +171,7 @@ def test_the_gradient_norm_books_of_an_objective_without_a_minimum():
         ok = gn <= 1e-6
         if div >= 0:
             ok[div:] = False
-        assert res.diverged_step[i] == div and res.tol_step[i] == (int(np.argmax(ok)) if ok.any() else -1), i
+        assert res.diverged_step[i] == div and res.tol_step[i] == settled(ok), i
         if div < 0:
             assert res.grad_norm_final[i] == gn[-1], i  # the same sums, bit for bit
         hit += ok.any()

@@ -51,6 +51,20 @@ def test_each_study_is_found_in_its_own_module():
 
 # --- the claims ---------------------------------------------------------------
 
+def test_lr_divergence_edge_is_above_the_largest_converging_lr():
+    """A ragged zone (a failure, then convergence again) does not set the edge: heavy-ball on
+    Rosenbrock failed at one lr 26% below its bound and converged at 34 of the next 35."""
+    from optlab.studies.lr_divergence import measure_edge
+    lrs = np.geomspace(1.0, 2.0, 11)
+    conv = np.array([1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0], dtype=bool)
+    steps = np.array([90, 50, 40, -1, 60, 70, -1, 80, -1, -1, -1])
+    edge, last, nxt, first_fail = measure_edge(lrs, conv, steps)
+    assert (last, nxt, first_fail) == (lrs[7], lrs[8], lrs[3])
+    assert edge == pytest.approx(np.sqrt(lrs[7] * lrs[8]))
+    assert measure_edge(lrs, np.zeros(11, bool), steps) is None
+    assert measure_edge(lrs, np.ones(11, bool), steps) is None  # converges up to the grid's end
+
+
 def test_lr_divergence_measured_edge_matches_2_over_L(tmp_path):
     summary, metrics, _ = quick("lr_divergence", tmp_path)
     rows = {r["objective"]: r for r in metrics["objectives"]}

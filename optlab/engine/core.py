@@ -271,8 +271,10 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     dtype : "float64" or "float32"
     tol : float
         A trajectory "converged" when its final gradient norm, or its final
-        gap to the known minimum value, is <= tol; ``tol_step`` is the first
-        step meeting the gap (or gradient) criterion.
+        gap to the known minimum value, is <= tol; ``tol_step`` is the step
+        from which the run met the gap (or gradient) criterion to the end, -1
+        when it ended outside (a run that reaches the tolerance and leaves it
+        again has not reached it).
     blowup : float
         |loss| above this (or a non-finite loss) counts as divergence, from
         step 0 (a start whose loss is above it has diverged at step 0); the

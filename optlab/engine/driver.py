@@ -91,8 +91,10 @@ def books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w):
     * the gradient norm ``gn`` (summed in coordinate order): every step when
       the minimum value is unknown (``f_target`` NaN), else at the last step;
     * the books: best loss and its step, the divergence step (first
-      ``|f| > blowup`` or non-finite ``f``), the first step within the
-      tolerance (``f - f_target <= tol``, or ``gn <= tol``)."""
+      ``|f| > blowup`` or non-finite ``f``), the step from which the run
+      stayed within the tolerance (``f - f_target <= tol``, or ``gn <= tol``;
+      -1 while it is outside), so a run that touches the tolerance and leaves
+      again has not reached it."""
     use_f = f_target == f_target
     if not use_f or t == steps:
         for d in range(g.shape[0]):  # trajectories innermost: a vector loop, the sums in coordinate order
@@ -120,8 +122,12 @@ def books(t, steps, f, g, f_target, tol, blowup, bf, bt, dt, ht, gn, w):
         dt[j] = dj
         crit = (fj - f_target) if use_f else gn[j]
         hj = ht[j]
-        nh = (hj < 0) & (dj < 0) & (crit <= tol)
-        ht[j] = t if nh else hj ^ z
+        inside = (dj < 0) & (crit <= tol)  # NaN: outside
+        # the step the run entered the tolerance for the last time: -1 again on every step
+        # outside it, so at the end it is the step from which the run stayed inside
+        nh = (hj < 0) & inside
+        hj = t if nh else hj ^ z
+        ht[j] = hj if inside else -1 - z
 
 
 @jitable(inline="never")

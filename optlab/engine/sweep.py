@@ -78,7 +78,9 @@ class Sweep:
     def index(self, **where) -> np.ndarray:
         """Flat trajectory indices where each named axis equals the given value.
 
-        Floats are matched with ``np.isclose``. This selects by value by hand;
+        Floats are matched to a relative 1e-9 (``np.geomspace``'s roundings;
+        numpy's default ``isclose`` took every value below 1e-8 for any other,
+        so ``eps=1e-12`` selected 1e-10 and 1e-8 too). This selects by value by hand;
         with the ``frames`` extra, ``sw.to_xarray().sel(momentum=0.9)`` does
         the same on labelled arrays (``method="nearest"`` for inexact values).
         """
@@ -92,7 +94,8 @@ class Sweep:
             vals = np.asarray(values)
             want = where[name]
             try:
-                hit = np.array([np.all(np.isclose(v, want)) if vals.dtype.kind == "f" else np.all(v == want)
+                hit = np.array([np.all(np.isclose(v, want, rtol=1e-9, atol=0.0)) if vals.dtype.kind == "f"
+                                else np.all(v == want)
                                 for v in vals], dtype=bool)
             except (TypeError, ValueError):  # a value numpy cannot compare with the axis ('a' for lr)
                 hit = np.zeros(len(vals), dtype=bool)

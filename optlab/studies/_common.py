@@ -172,27 +172,11 @@ def _fmt(v):
     return str(v)
 
 
-def settled_step(res, f_min, tol) -> np.ndarray:
-    """Per trajectory, the first recorded step from which ``f - f_min <= tol`` at every later record
-    (-1 when the last record is above it): the step a run reached the tolerance and stayed.
-    ``tol_step`` is the first touch, which a run can leave again (Adam on plateau_cliff touched
-    1e-6 at step 55 and spent the next 2,600 steps near 1e-4)."""
-    gap = np.asarray(res.loss, dtype=float) - f_min
-    inside = gap <= tol                                         # NaN (after a divergence): outside
-    out = np.full(gap.shape[0], -1, dtype=np.int64)
-    last_out = np.where(~inside, np.arange(gap.shape[1]), -1).max(axis=1)  # the last record outside
-    ok = inside[:, -1]
-    first = np.minimum(last_out + 1, gap.shape[1] - 1)
-    out[ok] = np.asarray(res.steps)[first[ok]]
-    return out
-
-
 def run_summary(label, res) -> dict:
     """One row of the printed table / metrics.json."""
     finite = res.loss_final[np.isfinite(res.loss_final)]
-    # the first step within tol of the trajectories that end converged: one that touches the tolerance
-    # and leaves again (Adam on plateau_cliff at step 55, back at 1e-4 for the next 2,600) has not
-    # reached it in any sense a table should count
+    # the step from which a trajectory stayed within tol, of those that end converged (a run
+    # converged by its gradient norm while its gap is above tol has no tol_step)
     tol_steps = res.tol_step[(res.tol_step >= 0) & (res.outcome == "converged")]
     return {
         "label": label,

@@ -102,14 +102,10 @@ def kernels(cfg: dict) -> list:
             for e in entries for n in racers(p["include"], p["exclude"])]
 
 
-def _settled(res, f_min, e):
+def _settled(res):
     """The race's steps to the tolerance: the step its trajectory reached it and stayed
-    (:func:`optlab.studies._common.settled_step`; NAdam on Beale touched 1e-6 at step 40 and ended
-    1.3 above the minimum), or the first touch of a converged run where the minimum is unknown."""
-    from ._common import settled_step
-    if f_min is None:
-        return int(res.tol_step[0]) if res.tol_step[0] >= 0 and res.outcome[0] == "converged" else None
-    t = int(settled_step(res, f_min, float(res.options["tol"]))[0])
+    (``tol_step``; NAdam on Beale touched 1e-6 at step 40 and ended 1.3 above the minimum)."""
+    t = int(res.tol_step[0])
     return t if t >= 0 else None
 
 
@@ -179,7 +175,7 @@ def run(cfg: dict, out_dir) -> dict:
             gap = float(res.loss_final[0] - (f_min or 0.0))
             obj_rows.append(dict(optimizer=name, hyper=hyper, tuned_lr=search.best_lr, default_lr=search.default_lr,
                                  tuned_score=_plain(search.best_score), default_score=_plain(search.default_score),
-                                 race_final_gap=_plain(gap), race_steps_to_tol=_settled(res, f_min, e),
+                                 race_final_gap=_plain(gap), race_steps_to_tol=_settled(res),
                                  race_diverged=bool(res.diverged_step[0] >= 0),
                                  func_evals=_plain(res.extra["func_evals"][0]) if "func_evals" in res.extra else None,
                                  search=search.as_dict()))

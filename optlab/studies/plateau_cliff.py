@@ -35,7 +35,6 @@ from ..plots import save
 from ..plots.cliffs import cliff_figure
 from ..manifest import add_runs, unique_name
 from . import register
-from ._common import settled_step
 from ._lecture import planned_kernels
 from ._lecture import (finish, as_float_list, engine_options, objective_entries, plot_options, positive_int, require_2d,
                        save_arrays, sgd_like, study_params)
@@ -113,7 +112,7 @@ def run(cfg: dict, out_dir) -> dict:
         with np.errstate(invalid="ignore"):
             max_step = np.nanmax(np.where(np.isfinite(step_len), step_len, np.nan), axis=1)
         jumped = max_step > jump
-        tts = settled_step(res, f_min, tol)  # reached, and stayed (records every step)
+        tts = res.tol_step  # reached, and stayed
         runs.append(dict(label=label, method=method, style=style, steps=res.steps, x=res.x[0],
                          loss=res.loss[0] - f_min, step_len=step_len[0], radius=np.linalg.norm(res.x[0], axis=1),
                          tol_step=int(tts[0])))
