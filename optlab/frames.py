@@ -44,18 +44,79 @@ def axis_values(values) -> np.ndarray:
                        for v in vals])
 
 
-def _attrs(res) -> dict:
-    """Optimizer, objective and the scalar engine options (what netCDF attributes can hold)."""
+def _attr(v):
+    """``v`` as a netCDF attribute can hold it (None when it cannot): numbers, text, a 1-D list of
+    numbers; true/false as 1/0, None as "None"."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if v is None:
+        return "None"
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, float, str)):
+        return v
+    if isinstance(v, (list, tuple, np.ndarray)):
+        a = np.asarray(v, dtype=object).ravel()
+        if a.size and all(isinstance(e, (int, float, np.integer, np.floating)) and not isinstance(e, bool)
+                          for e in a):
+            return [e.item() if isinstance(e, np.generic) else e for e in a]
+    return None
+
+
+def _one_value(v):
+    """The single value of a hyperparameter (a scalar, or a per-trajectory array whose entries are
+    all the same), else ``_MANY``."""
+    if np.ndim(v) == 0:
+        return v
+    a = np.asarray(v, dtype=object).ravel()
+    return a[0] if a.size and all(e == a[0] for e in a[1:]) else _MANY
+
+
+_MANY = object()
+
+
+def _attrs(res, skip=()) -> dict:
+    """What was run, as attributes a netCDF file can hold: optimizer, objective, the engine options,
+    the objective's options, the scheduler (as JSON text), bounds, track, and every hyperparameter
+    with one value for all trajectories (not in ``skip``: the grid axes)."""
+    import json
     attrs = {"optimizer": res.optimizer, "objective": res.objective}
     for k, v in res.options.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, (bool, int, float, str)):
-            attrs[k] = int(v) if isinstance(v, bool) else v
+        if k in ("objective_options", "scheduler", "bounds", "track"):
+            continue
+        v = _attr(v)
+        if v is not None:
+            attrs[k] = v
     for k, v in (res.options.get("objective_options") or {}).items():
-        if isinstance(v, (bool, int, float, str)):
-            attrs[f"objective_{k}"] = int(v) if isinstance(v, bool) else v
+        v = _attr(v)
+        if v is not None:
+            attrs[f"objective_{k}"] = v
+    if res.options.get("scheduler"):
+        attrs["scheduler"] = json.dumps(res.options["scheduler"], default=str)
+    if res.options.get("bounds") is not None:
+        attrs["bounds"] = _attr(res.options["bounds"]) or str(res.options["bounds"])
+    if res.options.get("track"):
+        attrs["track"] = ", ".join(map(str, res.options["track"]))
+    for k, v in res.user_hyper().items():
+        if k in skip:
+            continue
+        one = _one_value(v)
+        if one is not _MANY:
+            attrs[k] = _attr(one)
     return attrs
+
+
+def _scheduler_columns(res) -> dict:
+    """The scheduler options given one value per trajectory: ``{"scheduler.<option>": (n,)}`` (a
+    child's as ``scheduler.schedulers.<k>.<option>``; milestones per trajectory as text)."""
+    spec = res.options.get("scheduler")
+    if not spec:
+        return {}
+    from .schedulers import per_trajectory_options
+    try:
+        return per_trajectory_options(spec, res.n_traj)
+    except OptlabError:  # a scheduler loaded from a file (a callable's name): nothing to split
+        return {}
 
 
 def sweep_to_xarray(sw):
@@ -101,14 +162,18 @@ def sweep_to_xarray(sw):
         else:
             dims = traj + tuple(f"{name}_{k}" for k in range(a.ndim - 1))
         data[name] = (dims, per_traj(a))
-    # hyperparameters that differ per trajectory but are no grid axis (beta1 of a betas axis, ...)
-    for name, a in res.hyper.items():
+    # hyperparameters that differ per trajectory but are no grid axis (beta1 of a betas axis, ...);
+    # the others are attributes
+    hyper = res.user_hyper()
+    for name, a in hyper.items():
         if name in coords or np.ndim(a) != 1 or len(a) != res.n_traj:
             continue
-        a = np.asarray(a)
-        if np.unique(a).size > 1:
-            coords[name] = (traj, per_traj(a))
-    return xr.Dataset(data, coords=coords, attrs=_attrs(res))
+        if _one_value(a) is _MANY:
+            coords[name] = (traj, per_traj(np.asarray(a)))
+    for name, a in _scheduler_columns(res).items():
+        if name not in coords:
+            coords[name] = (traj, per_traj(np.asarray(a)))
+    return xr.Dataset(data, coords=coords, attrs=_attrs(res, skip=set(coords)))
 
 
 def result_to_pandas(res, start=None, axes=None):
@@ -118,7 +183,8 @@ def result_to_pandas(res, start=None, axes=None):
     pd = require("pandas", "Result.to_pandas()")
     n = res.n_traj
     cols = {"trajectory": np.arange(n)}
-    for k, v in res.hyper.items():
+    hyper = res.user_hyper()
+    for k, v in hyper.items():
         if np.ndim(v) == 0:
             continue                             # per-call options (nesterov, amsgrad ...): in df.attrs
         v = np.asarray(v)
@@ -126,6 +192,8 @@ def result_to_pandas(res, start=None, axes=None):
             cols[k] = np.broadcast_to(v, (n,)).copy()
     for k, v in (axes or {}).items():
         cols[k] = v
+    for k, v in _scheduler_columns(res).items():
+        cols.setdefault(k, np.asarray(v))
     if start is not None:
         cols["start"] = np.asarray(start)
     for d in range(res.dim):
@@ -145,8 +213,8 @@ def result_to_pandas(res, start=None, axes=None):
     df = pd.DataFrame(cols)
     df.loc[res.tol_step < 0, "steps_to_tol"] = pd.NA
     df.loc[res.diverged_step < 0, "diverged_step"] = pd.NA
-    df.attrs.update(_attrs(res))
-    for k, v in res.hyper.items():
+    df.attrs.update(_attrs(res, skip=set(cols)))
+    for k, v in hyper.items():
         if np.ndim(v) == 0 and k not in (axes or {}):
-            df.attrs[k] = v.item() if isinstance(v, np.generic) else v
+            df.attrs[k] = v.item() if isinstance(v, np.generic) else v  # None stays None here
     return df

@@ -16,9 +16,11 @@ Randomness: the engine keys its counter-based generator by (seed,
 trajectory index *within the call*, step, k). A shard's trajectory 0 would
 therefore draw the same gradient noise as shard 0's trajectory 0. To keep
 shards statistically independent, shard ``k`` of ``K > 1`` runs with the
-derived seed :func:`shard_seed` (recorded in its npz). Noise-free runs do
-not use the generator, so their shards reproduce the unsharded run bit for
-bit; stochastic ones are independent draws, not the unsharded draws.
+derived seed :func:`shard_seed` (recorded in its npz). Runs without gradient
+noise on a full-batch objective do not use the generator, so their shards
+reproduce the unsharded run bit for bit; stochastic ones (gradient noise, or
+a finite sum with ``batch_size``: its minibatches are drawn from the same
+generator) are independent draws, not the unsharded draws.
 
 ``study.starts: N`` (single and compare studies) asks for ``N`` start points
 drawn uniformly from the inner 80 % of the objective's domain (the box the

@@ -117,7 +117,7 @@ def test_seed_handling_does_not_depend_on_call_order():
 @pytest.mark.parametrize("grid,expect", [
     ({"lr": 0.1}, "Invalid grid['lr']: 0.1 (must be a list of values"),
     ({"lr": "0.1"}, "Invalid grid['lr']: '0.1'"),
-    ({"lr": ["a", "b"]}, "grid['lr']: Invalid lr: 'a'"),
+    ({"lr": ["a", "b"]}, "grid['lr']: Invalid lr for optimizer 'sgd': 'a' (must be a number, not text)"),
     ({"lr": [0.1, float("inf")]}, "grid['lr']: Invalid lr for optimizer 'sgd': inf (must be a finite number)"),
     ({"lr": [0.1], "momentum": [0.0, float("nan")]}, "nan"),
     ({"lrr": [0.1]}, "Unknown hyperparameter 'lrr'"),

@@ -184,6 +184,8 @@ def _as_x0(obj, x0, n_hyper):
             pts = pts[None, :]
         if pts.ndim != 2 or pts.shape[1] == 0:
             raise OptlabError(f"Invalid x0 of shape {pts.shape} (must be one point (dim,) or points (n, dim))")
+        if pts.shape[0] == 0:  # went on to a ZeroDivisionError after the kernel's compile
+            raise OptlabError(f"Invalid x0 of shape {pts.shape}: no start point (give at least one)")
     obj.check_dim(pts.shape[1])
     if not np.isfinite(pts).all():
         raise OptlabError("Invalid x0: contains NaN or inf")
@@ -332,7 +334,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     if pts.shape[0] == 1 and n_h > 1:
         pts = np.repeat(pts, n_h, axis=0)
     elif n_h > 1 and pts.shape[0] != n_h:
-        raise OptlabError(f"x0 has {pts.shape[0]} points but {which} {n_h} values; "
+        starts = f"x0 has {pts.shape[0]} points" if x0 is not None else \
+            f"no x0 was given, and '{obj.name}' has {pts.shape[0]} default starts,"
+        raise OptlabError(f"{starts} but {which} {n_h} values; "
                           "give one start, or one start per value (use optlab.sweep for grids)")
     n, dim = pts.shape
     options = dict(objective_options or {})
@@ -415,7 +419,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         src, tag = cpu.source(opt, obj, dim, None if sched is None else sched["kind"], bounded=box is not None,
                               record_state=rec_state, shared=shared, dtype=np_dtype)
         if not numba.config.DISABLE_JIT:
-            missing = [] if codegen.is_cached(tag, src) else [tag]
+            missing = [] if codegen.is_cached(tag, src) else [tag + warmup.variant(key)]
             missing += [] if objective_cpu.is_cached(obj, p) else [f"objective {obj.value_grad_kernel.__name__}"]
             if missing:
                 warmup.announce(missing)

@@ -88,15 +88,32 @@ class Result:
         vals, counts = np.unique(self.outcome.astype(str), return_counts=True)
         return {k: int(counts[list(vals).index(k)]) if k in vals else 0 for k in OUTCOMES}
 
+    def user_hyper(self) -> dict:
+        """``hyper`` in the user's values: an option the kernel holds as a code (L-BFGS's
+        ``line_search_fn`` 0 / 1, Muon's ``adjust_lr_fn``) as the value it stands for
+        (None / ``"strong_wolfe"``), per trajectory where a sweep varied it."""
+        from ..optimizers import get
+        try:
+            spec = get(self.optimizer)
+        except Exception:  # noqa: BLE001 - a result loaded from a file of an optimizer not here
+            return dict(self.hyper)
+        out = {}
+        for k, v in self.hyper.items():
+            if k in spec.labels:
+                v = spec.label(k, v) if np.ndim(v) == 0 else [spec.label(k, e) for e in np.asarray(v)]
+            out[k] = v
+        return out
+
     def metrics(self) -> list[dict]:
         """Per-trajectory summary, JSON-ready."""
         rows = []
         oc = self.outcome
+        hyper = self.user_hyper()
         for i in range(self.n_traj):
             rows.append({
                 "trajectory": i,
                 "x0": [float(v) for v in self.x0[i]],
-                **{k: _plain(v[i] if np.ndim(v) else v) for k, v in self.hyper.items()},
+                **{k: _plain(v[i] if np.ndim(v) else v) for k, v in hyper.items()},
                 "final_loss": _plain(self.loss_final[i]),
                 "best_loss": _plain(self.best_loss[i]),
                 "best_step": int(self.best_step[i]),
@@ -108,8 +125,9 @@ class Result:
             })
         return rows
 
-    def save_npz(self, path) -> Path:
-        """Write the arrays atomically (temporary file, then rename)."""
+    def save_npz(self, path, *, more=None) -> Path:
+        """Write the arrays atomically (temporary file, then rename); ``more``: further named arrays
+        (a sweep's grid)."""
         arrays = dict(x=self.x, loss=self.loss, steps=self.steps, x_final=self.x_final,
                       loss_final=self.loss_final, grad_norm_final=self.grad_norm_final,
                       best_loss=self.best_loss, best_step=self.best_step,
@@ -123,6 +141,7 @@ class Result:
         meta = dict(optimizer=self.optimizer, objective=self.objective,
                     options={k: _plain(v) for k, v in self.options.items()})
         arrays["meta"] = np.array(json.dumps(meta))
+        arrays.update(more or {})
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -132,6 +151,10 @@ class Result:
     @classmethod
     def load_npz(cls, path) -> "Result":
         with np.load(path, allow_pickle=False) as z:
+            if "meta" not in z.files:  # a study's arrays (lr_divergence.npz ...): numpy's KeyError
+                from ..errors import OptlabError
+                raise OptlabError(f"{path} is not a run written by save_npz (no 'meta'); its arrays: "
+                                  f"{', '.join(z.files[:8])}{' ...' if len(z.files) > 8 else ''} (np.load reads it)")
             meta = json.loads(str(z["meta"]))
             hyper = {k[6:]: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files if k.startswith("hyper_")}
             extra = {k[6:]: z[k] for k in z.files if k.startswith("extra_")}

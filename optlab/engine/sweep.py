@@ -131,12 +131,12 @@ class Sweep:
 
         >>> import optlab
         >>> sw = optlab.sweep("sgd", "quadratic", grid={"lr": [0.1, 0.5], "momentum": [0.0, 0.9]},
-        ...                   x0=[1.0, 1.0], steps=100, record_every=50)
+        ...                   x0=[1.0, 1.0], steps=150, record_every=50)
         >>> ds = sw.to_xarray()
         >>> ds.loss.dims, ds.step.values.tolist()
-        (('lr', 'momentum', 'start', 'step'), [0, 50, 100])
-        >>> ds.steps_to_tol.sel(start=0).values.tolist()      # NaN: not within 100 steps
-        [[nan, 93.0], [nan, 78.0]]
+        (('lr', 'momentum', 'start', 'step'), [0, 50, 100, 150])
+        >>> ds.steps_to_tol.sel(start=0).values.tolist()      # from then on within tol; NaN: not by step 150
+        [[nan, 120.0], [106.0, 124.0]]
         >>> bool((ds.final_loss.sel(momentum=0.9).values.ravel() == sw.loss_final[sw.index(momentum=0.9)]).all())
         True
         """
@@ -172,6 +172,33 @@ class Sweep:
             shown = ", ".join(_short(v) for v in vals[:4]) + (f", ... {_short(vals[-1])}" if len(vals) > 4 else "")
             rows.append((f"axis {name}", f"{len(vals)}: {shown}"))
         return html_table("Sweep", rows)
+
+    def save_npz(self, path):
+        """Write the result and the grid (axis names, values, shape) atomically; read it back with
+        :meth:`Sweep.load_npz`. (``Result.save_npz``, which this call used to reach, kept no grid.)"""
+        import json
+
+        from .result import _plain
+        grid = {"axes": [[k, _plain(list(v))] for k, v in self.coords.items() if k != "start"],
+                "shape": list(self.shape)}
+        return self.result.save_npz(path, more={"sweep": np.array(json.dumps(grid))})
+
+    @classmethod
+    def load_npz(cls, path) -> "Sweep":
+        """A sweep written by :meth:`save_npz`."""
+        import json
+
+        from ..optimizers._base import PAIRS
+        res = Result.load_npz(path)
+        with np.load(path, allow_pickle=False) as z:
+            if "sweep" not in z.files:
+                raise OptlabError(f"{path} holds a run, not a sweep (no grid): read it with Result.load_npz")
+            grid = json.loads(str(z["sweep"]))
+        shape = tuple(grid["shape"])
+        coords = {k: ([tuple(e) if isinstance(e, list) else e for e in v] if k in PAIRS else _column(v))
+                  for k, v in grid["axes"]}
+        coords["start"] = np.arange(shape[-1])
+        return cls(result=res, coords=coords, shape=shape)
 
     def __getattr__(self, name):  # delegate x, loss, outcome ... to the result
         if name in ("result", "coords", "shape"):
@@ -224,14 +251,14 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
         if not isinstance(name, str):
             raise OptlabError(f"Invalid grid key {name!r} (must be a hyperparameter name)")
         if isinstance(values, (str, bytes, dict)) or not isinstance(values, (list, tuple, np.ndarray, range)) \
-                or np.ndim(values) == 0:
+                or (isinstance(values, np.ndarray) and values.ndim == 0):  # (np.ndim of a ragged list raised)
             raise OptlabError(f"Invalid grid['{name}']: {values!r} (must be a list of values, e.g. [0.01, 0.1])")
         vals = list(values)
         if not vals:
             raise OptlabError(f"grid['{name}'] is empty")
         axes[name] = vals
     from ..optimizers._base import PAIRS
-    coords = {**{k: (np.asarray(v) if k not in PAIRS else v) for k, v in axes.items()},
+    coords = {**{k: (_column(v) if k not in PAIRS else v) for k, v in axes.items()},
               "start": np.arange(len(starts))}
     shape = tuple(len(v) for v in axes.values()) + (len(starts),)
     static = [k for k in axes if k in opt.static]
@@ -253,6 +280,11 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
 
     # every value of every axis checked (with the fixed keywords) before anything runs
     fixed_hyper = {k: v for k, v in kw.items() if k not in _ENGINE_KW}
+    from .core import _n_per_traj
+    for k, v in fixed_hyper.items():
+        if _n_per_traj({k: v}) > 1:  # was "2 values for 1 trajectories"
+            raise OptlabError(f"Invalid {k}={v!r}: a keyword of sweep() is one value for every cell; "
+                              f"sweep values with grid={{'{k}': [...]}}")
     opt.resolve(1, fixed_hyper)  # a misspelt keyword: the optimizer's "Unknown hyperparameter" line
     for name, vals in axes.items():
         if name in sched_axes:
@@ -281,12 +313,21 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
         x0s = starts[[combos[i][-1] for i in sel]]
         call = dict(kw)
         if sched_axes:
-            call["scheduler"] = {**kw["scheduler"], **{k[len(SCHED_PREFIX):]: np.asarray(
+            call["scheduler"] = {**kw["scheduler"], **{k[len(SCHED_PREFIX):]: _column(
                 [axes[k][combos[i][names.index(k)]] for i in sel]) for k in sched_axes}}
         parts.append(simulate(opt.name, objective, x0=x0s, **hyper, **call))
         order.extend(sel)
     res = parts[0] if len(parts) == 1 else concat(parts, order)
     return Sweep(result=res, coords=coords, shape=shape)
+
+
+def _column(values):
+    """An axis's values as an array: numbers as numbers; values of different lengths (milestones
+    [[1, 2], [3]]) as a list, which numpy cannot make an array of."""
+    try:
+        return np.asarray(values)
+    except ValueError:
+        return list(values)
 
 
 def _valid_with_other_axes(opt, fixed, axes, sched_axes, name, v, limit=10_000) -> bool:

@@ -211,6 +211,17 @@ def note_used(key: KernelKey) -> None:
         used.append(key)
 
 
+def variant(key: KernelKey) -> str:
+    """What sets ``key``'s kernel apart from the plain one, for the compile notice (one tag names
+    several variants: 'compiling cpu_sgd_sched' came up once per scheduler kind and sweep)."""
+    parts = [f"{key.schedule} scheduler"] if key.schedule else []
+    parts += ["hyperparameters per trajectory"] if key.sweep and not key.schedule else []  # (a schedule: always)
+    parts += ["bounds"] if key.bounded else []
+    parts += ["track"] if key.record_state else []
+    parts += ["float32"] if key.dtype != "float64" else []
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def announce(tags: list[str]) -> None:
     """One line on stderr before compiling: what, and that it happens once."""
     if os.environ.get("OPTLAB_WARMUP_WORKER") or _QUIET:

@@ -107,6 +107,19 @@ class OptimizerSpec:
     # rows of ``vector`` that torch lets be None, and the value torch then uses for a parameter
     # of this dtype: name -> callable(numpy dtype) (Adafactor's eps1: the machine epsilon)
     none_value: dict = field(default_factory=dict)
+    # per-call options the kernel takes as integer codes: name -> the user's value of each code
+    # (L-BFGS's line_search_fn: (None, "strong_wolfe")), for what a run reports of itself
+    labels: dict = field(default_factory=dict)
+
+    def label(self, name: str, value):
+        """The user's value of a per-call option the kernel holds as a code (else ``value``)."""
+        names = self.labels.get(name)
+        if names is None or np.ndim(value) != 0:
+            return value
+        try:
+            return names[int(value)]
+        except (TypeError, ValueError, IndexError):
+            return value
 
     @property
     def n_state(self) -> int:
@@ -169,6 +182,9 @@ class OptimizerSpec:
                 continue  # an option of its own kind (line_search_fn): the optimizer checks it
             if not isinstance(default, (bool, np.bool_)) and has_bool(v):  # eps1=true ran as eps1=1
                 raise OptlabError(f"Invalid {key} for optimizer '{self.name}': {v!r} (must be a number, not true/false)")
+            if not isinstance(default, str) and has_text(v):  # lr="0.1" ran as 0.1; torch raises TypeError
+                raise OptlabError(f"Invalid {key} for optimizer '{self.name}': {_short_repr(v)} (must be a number, "
+                                  "not text)")
         values = {}
         for key, default in self.defaults.items():
             if key in PAIRS:
@@ -232,6 +248,17 @@ def _fill_none(value, fill):
     if not any(v is None for v in arr.reshape(-1)):
         return value
     return np.array([fill if v is None else v for v in arr.reshape(-1)], dtype=object).reshape(arr.shape)
+
+
+def has_text(v) -> bool:
+    """True when ``v`` is, or holds, text (numpy would read "0.1" as 0.1)."""
+    if isinstance(v, (str, bytes, np.str_)):
+        return True
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind in "US" or (v.dtype == object and any(has_text(x) for x in v.ravel()))
+    if isinstance(v, (list, tuple)):
+        return any(has_text(x) for x in v)
+    return False
 
 
 def has_bool(v) -> bool:

@@ -128,4 +128,5 @@ SPEC = OptimizerSpec(
     kernel_source=kernel_source,
     config_notes={"max_eval": "null = max_iter * 5 // 4, as torch", "line_search_fn": "null or strong_wolfe"},
     devices=("cpu",),
+    labels={"line_search_fn": (None, "strong_wolfe")},
 )

@@ -284,4 +284,5 @@ SPEC = OptimizerSpec(
     torch_name="Muon",
     reference="Jordan et al. 2024; Liu et al. 2025 (match_rms_adamw)",
     config_notes={"adjust_lr_fn": "null (= original), original or match_rms_adamw"},
+    labels={"adjust_lr_fn": ("original", "match_rms_adamw")},
 )

@@ -294,4 +294,5 @@ SPEC = OptimizerSpec(
     no_scheduler="it has two learning rates (lr for Muon, adamw_lr for AdamW)",
     config_notes={"adjust_lr_fn": "null (= original), original or match_rms_adamw",
                   "lr": "Muon's, on the hidden weight matrix", "adamw_lr": "AdamW's, on b, v and c"},
+    labels={"adjust_lr_fn": ("original", "match_rms_adamw")},
 )

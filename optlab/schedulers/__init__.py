@@ -141,6 +141,23 @@ def plan(spec: dict, lr, steps: int, *, momentum=None, momentum_name=None, n: in
     return Plan(root.name, options, table, index, moms, None)
 
 
+def per_trajectory_options(spec: dict, n: int) -> dict:
+    """The options of ``spec`` given one value per trajectory, for a run's tables:
+    ``{"scheduler.<option>": [n values]}``, a child's as ``scheduler.schedulers.<k>.<option>``,
+    MultiStepLR's milestones per trajectory as text (``"30, 80"``)."""
+    out = {}
+
+    def visit(node, prefix):
+        for k, v in node.values.items():
+            if isinstance(v, PerTrajectory):
+                out[f"{prefix}.{k}"] = [", ".join(map(str, e)) if isinstance(e, tuple) else e for e in v]
+        for i, child in enumerate(node.children):
+            visit(child, f"{prefix}.schedulers.{i}")
+
+    visit(_spec.parse(spec, _count(n)), "scheduler")
+    return out
+
+
 def _run(root, group, first, momentum_name, steps, cycles, at):
     """Build the scheduler tree on ``group`` and record ``group["lr"]`` (and the momentum) after
     construction and after each of ``steps`` steps."""
