@@ -414,7 +414,9 @@ BAD = [
     ("adafactor", dict(lr=-0.1), "Learning rate should be >= 0 but is: -0.1"),
     ("adafactor", dict(beta2_decay=0.5), "beta2_decay should be <= 0 but is: 0.5"),
     ("adafactor", dict(eps1=-1e-30), "epsilon1 should be >= 0 but is: -1e-30"),
-    ("adafactor", dict(eps1=float("nan")), "epsilon1 should be >= 0 but is: nan"),
+    # NaN: one message for every optimizer (torch's SGD runs lr=nan; optlab said "Invalid learning rate")
+    ("adafactor", dict(eps1=float("nan")), "Invalid eps1 for optimizer 'adafactor': nan (must be a finite number)"),
+    ("sgd", dict(lr=float("nan")), "Invalid lr for optimizer 'sgd': nan (must be a finite number)"),
     ("adafactor", dict(eps2=-1.0), "epsilon2 should be >= 0 but is: -1.0"),
     ("adafactor", dict(d=0.5), "Clipping threshold d should be >= 1 but is: 0.5"),
     ("adafactor", dict(weight_decay=-0.1), "weight_decay should be >= 0 but is: -0.1"),

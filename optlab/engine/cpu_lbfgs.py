@@ -338,7 +338,9 @@ def lbfgs_step(x, g, loss, lr, hs, d, pg, dirs, stps, ro, al, sv, iv, xb, gb, fb
         ls_evals = 0
         opt_cond = False
         if use_ls:
-            loss = strong_wolfe(x, t, t_tensor, d, loss, g, gtd, tol_change,
+            # torch 2.13 calls _strong_wolfe without tolerance_change: its default 1e-9, not the
+            # optimizer's (found by a torch fuzz: tolerance_change=1e-6 stopped a step early)
+            loss = strong_wolfe(x, t, t_tensor, d, loss, g, gtd, 1e-9,
                                 max_eval - current_evals, xb, gb, fb, p, ctx, noise, clip,
                                 seed, traj, step, np.int64(ev), w0, w1, w2, bg, gw, out, obj_fg)
             t = out[0]

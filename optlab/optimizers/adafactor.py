@@ -73,7 +73,8 @@ from ._base import OptimizerSpec, check_bool, require
 # st: torch's per-coordinate state (a vector parameter: the unfactored second moment)
 S_VARIANCE = 0
 # sc: per-trajectory scalars: this step's lerp weight t ** beta2_decay and step factor (alpha, then
-# -alpha / clip); the decay factor 1 - lr * wd and the floor eps1 ** 2 (set by init); four partial
+# -alpha / clip); the decay factor 1 - lr * wd (each step: the lr may be scheduled) and the floor
+# eps1 ** 2 (set by init); four partial
 # sums of a squared norm (NORM0 ends holding the sum)
 K_WEIGHT, K_SCALE, K_DECAY, K_FLOOR, K_NORM0, K_NORM1, K_NORM2, K_NORM3 = 0, 1, 2, 3, 4, 5, 6, 7
 # hp: the per-trajectory hyperparameters
@@ -85,11 +86,8 @@ def init(x, st, sc, hp, hs, n):
     for d in range(x.shape[0]):
         for j in range(n):
             st[S_VARIANCE, d, j] = 0.0
-    # hyperparameters never change during a run: the decay factor and the floor once
+    # the floor once (eps1 is no scheduler's); the decay factor follows the lr: each step
     for j in range(n):
-        lr = hp[H_LR, j]
-        wd = hp[H_WEIGHT_DECAY, j]
-        sc[K_DECAY, j] = 1.0 - lr * wd if wd != 0.0 else 1.0  # x * 1.0 is x: no decay, as torch skips it
         e1 = hp[H_EPS1, j]
         sc[K_FLOOR, j] = e1 * e1  # clamp_(min=eps1 * eps1)
 
@@ -142,6 +140,10 @@ def step(x, g, st, sc, hp, hs, t, n):
     _column_sumsq(x, sc, n)
     for j in range(n):
         lr = hp[H_LR, j]
+        wd = hp[H_WEIGHT_DECAY, j]
+        # torch's param.mul_(1 - lr * weight_decay) with this step's lr (a scheduler changes it: set
+        # once in init, the factor kept the first lr); x * 1.0 is x: no decay, as torch skips it
+        sc[K_DECAY, j] = 1.0 - lr * wd if wd != 0.0 else 1.0
         rho = inv_root_t if inv_root_t < lr else lr  # min(lr, 1 / t ** 0.5): lr on a tie, as Python's
         rms = math.sqrt(sc[K_NORM0, j]) / root_size  # param.norm(2) / numel ** 0.5
         eps2 = hp[H_EPS2, j]

@@ -115,7 +115,7 @@ def _fill(name, v, lam, out, steps):
         counts = {}
         for m in v["milestones"]:
             counts[m] = counts.get(m, 0) + 1
-        for t in range(1, steps + 1):
+        for t in range(steps + 1):  # a milestone at 0 applies at construction (torch's last_epoch 0)
             if t in counts:
                 out[t, 1] = v["gamma"] ** counts[t]
     elif name == "ExponentialLR":

@@ -43,6 +43,7 @@ OBJECTIVES = {
     "rosen2d": ("rosenbrock", {}, [-1.5, 2.0]),
     "quad5d": ("quadratic", {"cond": 50.0, "angle": 30.0}, [1.0, -0.8, 0.6, -0.4, 0.9]),
     "rosen4d": ("rosenbrock", {}, [-1.2, 1.0, -0.5, 0.8]),
+    "ackley2d": ("ackley", {}, [0.261, 0.331]),
 }
 MLP_OPTIONS = {"n_samples": 64, "noise": 0.1, "seed": 0}
 
@@ -183,6 +184,9 @@ SETTINGS = {
         ("wolfe_hist_eval", dict(line_search_fn="strong_wolfe", history_size=2, max_iter=10, max_eval=12),
          ALL),
         ("wolfe_lr_tolgrad", dict(line_search_fn="strong_wolfe", lr=0.5, tolerance_grad=1e-5), ALL),
+        # torch's line search takes its own tolerance_change (1e-9), not the optimizer's: near
+        # Ackley's minimum the zoom's bracket test decides (the optimizer's 1e-6 stopped a step early)
+        ("wolfe_tol_change", dict(line_search_fn="strong_wolfe", tolerance_change=1e-6), ("ackley2d",)),
     ],
 }
 

@@ -81,7 +81,7 @@ BASE = {
     "adamax": dict(lr=1e-2),
     "adadelta": dict(lr=1.0),
     "muon": dict(lr=1e-2),
-    "adafactor": dict(lr=0.03),
+    "adafactor": dict(lr=0.03, weight_decay=0.05),  # its decay factor follows the scheduled lr
     "gd": dict(lr=1.5e-3),
     "momentum": dict(lr=5e-4),
     "nesterov": dict(lr=5e-4),
@@ -102,6 +102,8 @@ SCHEDULES = [
     ("step_7", lambda lr: {"name": "step_lr", "step_size": 7, "gamma": 0.8}, "asgd"),
     ("multistep_dup", lambda lr: {"name": "MultiStepLR", "milestones": [20, 60, 60, 100], "gamma": 0.3}, "rprop"),
     ("multistep_one", lambda lr: {"name": "MultiStepLR", "milestones": [50]}, "adamax"),
+    # a milestone at 0 applies at construction (torch's last_epoch 0); twice: gamma ** 2
+    ("multistep_at_0", lambda lr: {"name": "MultiStepLR", "milestones": [0, 0, 40], "gamma": 0.7}, "adafactor"),
     ("constant_default", lambda lr: {"name": "ConstantLR"}, "adadelta"),
     ("constant_half_60", lambda lr: {"name": "ConstantLR", "factor": 0.5, "total_iters": 60}, "muon"),
     ("linear_default", lambda lr: {"name": "LinearLR"}, "adafactor"),
