@@ -105,6 +105,11 @@ def schedules_figure(problems, title):
     for row, pr in enumerate(problems):
         a_loss, a_lr, a_fin, a_search = axes[row]
         draw_loss_band(a_loss, pr["runs"], pr["ylabel"])
+        if pr.get("stall") is not None:
+            st = pr["stall"]
+            a_loss.plot(st["steps"], _positive(st["median"]), color=schedule_color("constant"), lw=1.4, ls="--",
+                        label=f"constant lr at cosine's peak ({st['lr']:.3g}): its noise floor")
+            a_loss.legend(loc="upper right", fontsize=8, frameon=False)
         a_loss.set_title(f"{pr['title']}\n{pr['ylabel']} at each schedule's tuned peak lr "
                          f"(median, band: quartiles over {pr['n_starts']} starts)", fontsize=9)
         draw_lr_curves(a_lr, pr["runs"])

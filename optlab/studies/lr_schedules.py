@@ -403,8 +403,12 @@ def run(cfg: dict, out_dir) -> dict:
         arrays[f"{pr['role']}__x0"] = pr["x0"]
         what = (f"{e.label}: minibatch SGD, batch {e.options.get('batch_size', 0)}" if full else
                 f"{e.label}: Adam (0.9, 0.999), batch {e.options.get('batch_size', 0)}")
+        # the curve the stall claim measures: the constant lr at cosine's peak (the tuned constant lr is
+        # smaller and still falling at the end; the page's floor is this one's)
+        stall = None if not full or stall_curve is None else dict(
+            steps=pr["runs"][0]["steps"], median=np.median(stall_curve, axis=0), lr=float(pr["lrs"][ci]))
         panels.append(dict(title=what, ylabel=ylabel, final_label=fin_label, n_starts=p["starts"], runs=runs,
-                           search=search, threshold=None if full else p["fail_loss"]))
+                           search=search, threshold=None if full else p["fail_loss"], stall=stall))
         rows.append(dict(problem=pr["role"], objective=e.label, optimizer=pr["optimizer"], steps=pr["steps"],
                          record_every=pr["every"], lr_grid=pr["lrs"].tolist(), n_starts=p["starts"],
                          f_min=e.f_min() if full else None, schedules=srows))
