@@ -149,16 +149,20 @@ def test_thresholds():
 
 
 def test_eos_measures_of_a_constructed_record():
-    steps = np.arange(10) * 5
+    steps = np.arange(10) * 10
     s = np.array([np.nan, 1.0, 2.0, 4.0, 5.0, 3.0, 6.0, 4.5, 5.5, 5.0])  # threshold 5 first met at index 4
     loss = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 5.5, 4.0, 4.0 + 1e-12, 3.0, 2.0])
     m = eos.eos_measures(steps, s, loss, 5.0)
-    assert m["start_sharpness"] == 1.0 and m["start_step"] == 5
-    assert m["cross"] == 4 and m["cross_step"] == 20
+    assert m["start_sharpness"] == 1.0 and m["start_step"] == 10
+    assert m["cross"] == 4 and m["cross_step"] == 40
     assert m["median_late"] == 5.0 and m["median_over_threshold"] == 1.0   # median of 5, 3, 6, 4.5, 5.5, 5
     # increases after the crossing: 5 -> 5.5 counts; 4 -> 4 + 1e-12 is below 1e-9 of the loss at the crossing
     assert m["loss_increases"] == 1
     assert m["loss_at_cross"] == 5.0 and m["loss_end"] == 2.0   # the last tenth of 10 records is the last one
+    # records every step: GD's period-2 flip (up, down, up ...) is not counted, records two apart are
+    flip = np.array([5.0, 6.0, 4.0, 5.0, 3.0, 4.0, 2.5, 3.5, 3.0, 2.0])   # even records: 5, 4, 3, 2.5, 3
+    m1 = eos.eos_measures(np.arange(10), np.full(10, 6.0), flip, 5.0)
+    assert m1["cross"] == 0 and m1["loss_increases"] == 1
     never = eos.eos_measures(steps, np.full(10, 1.0), loss, 5.0)
     assert never["cross"] is None and np.isnan(never["median_late"])
     rows = eos.claims_for(never, "gd", "x", "2/lr", "s")
