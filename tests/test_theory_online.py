@@ -329,3 +329,21 @@ def test_bad_input_is_one_clear_line(tmp_path, study, extra, message):
         run({"study": {"name": study, "quick": True, **extra}}, tmp_path / "bad")
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "bad").exists()
+
+
+def test_lr_range_truth_counts_a_stalled_oscillation_as_failing():
+    """GD just above 2/L on Rosenbrock settles into a period-2 cycle across the valley: its gap
+    neither grows nor falls. Counted as a success, the cycle (gap 0.34) beat every run still
+    converging after the budget and became the 'best' lr, above 2/L."""
+    from optlab.studies.lr_range_test import best_index, fails, sweep_edge
+    lrs = np.array([1e-3, 1.5e-3, 1.9e-3, 2.1e-3, 3e-3, 4e-3])
+    mid = np.array([2.0, 1.0, 0.6, 0.35, 0.36, 1e9])
+    final = np.array([1.2, 0.5, 0.4, 0.35, 0.3599999, np.inf])       # 2.1e-3 and 3e-3: stalled cycles
+    assert list(fails(final, mid, 24.0)) == [False, False, False, False, False, True]
+    stuck = fails(final, mid, 24.0, 1e-11, stuck=True)
+    assert list(stuck) == [False, False, False, True, True, True]
+    assert best_index(final) == 3 and best_index(final, stuck) == 2  # (3: a cycle)
+    edge, last_ok, first_bad = sweep_edge(lrs, final, mid, 24.0, 2, 1e-11, stuck=True)
+    assert (last_ok, first_bad) == (1.9e-3, 2.1e-3) and edge == pytest.approx(math.sqrt(1.9e-3 * 2.1e-3))
+    # converged at the rounding level: no progress there is no stall
+    assert not fails(np.array([1e-14]), np.array([1e-14]), 24.0, 1e-11, stuck=True)[0]

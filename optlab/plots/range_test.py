@@ -58,7 +58,7 @@ def range_test_figure(cases, rules, params, cols: int = 2):
             ax_s.plot([lr], [_gap([c["pick_final"][r]], g0)[0]], RULE_MARKERS[r], color=RULE_COLORS[r], mec="k", ms=7,
                       zorder=5)
         ax_r.set_title(f"{c['where'][:46]}\nrange test: f − f* at each step", fontsize=8.5)
-        ax_s.set_title(f"fixed lr, {params['steps']} steps: f − f* at the end", fontsize=8.5)
+        ax_s.set_title(f"fixed lr, {c.get('steps', params['steps']):,} steps: f − f* at the end", fontsize=8.5)
         ax_r.set_ylabel("f − f*" + (" (f* = 0: a bound)" if c["f_ref"] == 0 and c["L"] is None else ""), fontsize=8)
         for ax in (ax_r, ax_s):
             ax.set_xlim(params["start_lr"], params["end_lr"])

@@ -110,7 +110,9 @@ DEFAULTS = dict(
         {"name": "quadratic", "cond": 1.0, "angle": 30.0, "x0": [[1.0, 1.0]]},
         {"name": "quadratic", "cond": 10.0, "angle": 30.0, "x0": [[1.0, 1.0], [-1.8, 1.5]]},
         {"name": "quadratic", "cond": 100.0, "angle": 30.0, "x0": [[1.0, 1.0]]},
-        {"name": "rosenbrock", "x0": [[-1.2, 1.0], [1.2, 1.2]]},
+        # 500 steps leave GD in Rosenbrock's valley: a period-2 cycle across it above 2/L (gap 0.34)
+        # then beat every converging run; 5,000 steps let those through (cheap: 2-D)
+        {"name": "rosenbrock", "x0": [[-1.2, 1.0], [1.2, 1.2]], "steps": 5000},
         {"name": "linear_regression", "x0": [[-3.5, 3.5], [3.5, 3.0]]},
         {"name": "logistic_regression", "x0": [[-5.0, 5.0], [5.0, 4.0]]},
         {"name": "mlp", "dim": 33, "random_x0": [2, 0.5]},
@@ -129,13 +131,13 @@ QUICK = dict(
     objectives=[
         {"name": "quadratic", "cond": 1.0, "angle": 30.0, "x0": [[1.0, 1.0]]},
         {"name": "quadratic", "cond": 10.0, "angle": 30.0, "x0": [[1.0, 1.0]]},
-        {"name": "rosenbrock", "x0": [[1.2, 1.2]]},
+        {"name": "rosenbrock", "x0": [[1.2, 1.2]], "steps": 5000},
         {"name": "linear_regression", "x0": [[-3.5, 3.5]]},
         {"name": "logistic_regression", "x0": [[-5.0, 5.0]]},
     ],
     steps=300, per_decade=10,
 )
-EXTRA = ("x0", "random_x0")
+EXTRA = ("x0", "random_x0", "steps")
 RULES = ("minimum", "steep", "valley")
 SOURCE_SMITH = "Smith, WACV 2017, Sec. 3.3; fastai lr_find"
 SOURCE_FASTAI = "fastai/callback/schedule.py (LRFinder, minimum, steep, valley)"
@@ -291,28 +293,43 @@ def progress(g0, gaps, cap: float) -> np.ndarray:
     return np.where(np.isfinite(gaps), p, -np.inf)
 
 
-def best_index(gaps) -> int:
+def best_index(gaps, stuck=None) -> int:
     """The best fixed lr of a sweep: the smallest final gap; among equal ones (several runs at an
-    exact zero) the middle of them."""
+    exact zero) the middle of them. ``stuck``: runs that cannot be the best (:func:`fails` with
+    ``stuck``: GD on Rosenbrock locked in a period-2 cycle at a gap of 0.34 beat the converging runs'
+    gaps after 500 steps, and the 'best' lr lay above 2/L)."""
     gaps = np.asarray(gaps, dtype=float)
     g = np.where(np.isfinite(gaps), gaps, np.inf)
+    if stuck is not None and not np.all(stuck):
+        g = np.where(np.asarray(stuck, dtype=bool), np.inf, g)
     ties = np.flatnonzero(g == g.min())
     return int(ties[len(ties) // 2])
 
 
-def fails(final, mid, start_gap, converged: float = 0.0):
+#: a run whose gap fell by less than this fraction over the second half is stuck (with a known minimum)
+STUCK = 1e-3
+
+
+def fails(final, mid, start_gap, converged: float = 0.0, stuck: bool = False):
     """Whether a fixed-lr run failed: its gap is not finite, ends above where it started, or grew over
-    the second half while above ``converged`` (a gap at the rounding level may wobble)."""
+    the second half while above ``converged`` (a gap at the rounding level may wobble). ``stuck``
+    (an objective whose minimum value is known): also a gap above ``converged`` that fell by less
+    than :data:`STUCK` of itself over the second half. The records are an even number of steps
+    apart, so GD's period-2 oscillation across Rosenbrock's valley just above 2/L (no growth, no
+    progress) is caught; GD below its edge decreases f every step."""
     final, mid = np.asarray(final, dtype=float), np.asarray(mid, dtype=float)
     with np.errstate(invalid="ignore"):
-        return ~np.isfinite(final) | (final > start_gap) | ((final > mid) & (final > converged))
+        grew = (final > mid) & (final > converged)
+        if stuck:
+            grew |= (final >= (1.0 - STUCK) * mid) & (final > converged)
+        return ~np.isfinite(final) | (final > start_gap) | grew
 
 
-def sweep_edge(lrs, final, mid, start_gap, best: int, converged: float = 0.0):
+def sweep_edge(lrs, final, mid, start_gap, best: int, converged: float = 0.0, stuck: bool = False):
     """(edge, last good lr, first failing lr) above the best lr (:func:`fails`); (inf, None, None)
     when none in the grid fails."""
     lrs = np.asarray(lrs, dtype=float)
-    fail = fails(final, mid, start_gap, converged)
+    fail = fails(final, mid, start_gap, converged, stuck)
     above = np.flatnonzero(fail[best:])
     if above.size == 0:
         return math.inf, None, None
@@ -470,17 +487,19 @@ def run(cfg: dict, out_dir) -> dict:
         rt = simulate(opt, e.name, x0=starts, steps=num_it, record_every=1, lr=p["start_lr"],
                       scheduler={"name": "ExponentialLR", "gamma": gamma}, tol=0.0, blowup=math.inf,
                       objective_options=e.options, **hyper, **eng)
-        sw = sweep(opt, e.name, grid={"lr": grid}, x0=starts, steps=S, record_every=S // 2, tol=0.0,
+        S = positive_int("steps", e.extra.get("steps", p["steps"]), minimum=10)  # an entry's own budget
+        half = 2 * (S // 4)  # the middle record an even number of steps before the end (fails: stuck)
+        sw = sweep(opt, e.name, grid={"lr": grid}, x0=starts, steps=S, record_every=half, tol=0.0,
                    blowup=math.inf, objective_options=e.options, **hyper, **eng)
         final = sw.grid("loss_final") - f_ref                          # (n_grid, n_start)
-        rec = sw.grid("loss") - f_ref                                  # records at 0, S/2, S
+        rec = sw.grid("loss") - f_ref                                  # records at 0, half, (2 half)
         picks = []
         for s, x0 in enumerate(starts):
             lrs, loss = rt.lr[s, :num_it], rt.loss[s, :num_it + 1]
             sug = suggestions(lrs, loss, num_it, p["smoothing"], p["stop_div"])
             picks.append(sug)
         rules_lr = np.array([[pk[r] for r in RULES] for pk in picks])  # (n_start, n_rule)
-        rr = simulate(opt, e.name, x0=np.repeat(starts, len(RULES), axis=0), steps=S, record_every=S // 2, tol=0.0,
+        rr = simulate(opt, e.name, x0=np.repeat(starts, len(RULES), axis=0), steps=S, record_every=half, tol=0.0,
                       blowup=math.inf, lr=rules_lr.ravel(), objective_options=e.options, **hyper, **eng)
         rule_final = (rr.loss_final - f_ref).reshape(len(starts), len(RULES))
         rule_mid = (rr.loss[:, 1] - f_ref).reshape(len(starts), len(RULES))
@@ -490,13 +509,16 @@ def run(cfg: dict, out_dir) -> dict:
             lrs, loss = rt.lr[s, :num_it], rt.loss[s, :num_it + 1]
             g0 = float(rec[0, s, 0])
             prog = progress(g0, final[:, s], p["cap"])
-            best = best_index(final[:, s])
-            edge, last_ok, first_bad = sweep_edge(grid, final[:, s], rec[:, s, 1], g0, best, g0 * 10 ** -p["cap"])
+            conv = g0 * 10 ** -p["cap"]
+            known = e.f_min() is not None  # (the mlp's f* = 0 is a bound: its runs level off above it)
+            best = best_index(final[:, s], fails(final[:, s], rec[:, s, 1], g0, conv, known) if known else None)
+            edge, last_ok, first_bad = sweep_edge(grid, final[:, s], rec[:, s, 1], g0, best, conv, known)
             eff_grid = prog / prog[best] if prog[best] > 0 else np.full_like(prog, np.nan)
             rule_prog = progress(g0, rule_final[s], p["cap"])
             eff = rule_prog / prog[best] if prog[best] > 0 else np.full(len(RULES), np.nan)
             inc = first_increase(loss)
-            case = dict(objective=e.label, x0=x0.tolist(), f_ref=f_ref, L=L, two_over_L=None if L is None else 2 / L,
+            case = dict(objective=e.label, x0=x0.tolist(), steps=S, f_ref=f_ref, L=L,
+                        two_over_L=None if L is None else 2 / L,
                         quadratic=bool(quad), range_lrs=lrs, range_losses=loss[:num_it],
                         stopped_at=picks[s]["stopped_at"],
                         first_increase_lr=None if inc is None else float(lrs[inc]),
@@ -510,7 +532,7 @@ def run(cfg: dict, out_dir) -> dict:
                         within_10x={r: bool(rule_final[s, k] <= 10 * max(final[best, s], g0 * 10 ** -p["cap"]))
                                     for k, r in enumerate(RULES)},
                         past_edge={r: past_edge(float(rules_lr[s, k]), last_ok, first_bad,
-                                                fails(rule_final[s, k], rule_mid[s, k], g0, g0 * 10 ** -p["cap"]))
+                                                fails(rule_final[s, k], rule_mid[s, k], g0, conv, known))
                                    for k, r in enumerate(RULES)}, where=where)
             if quad and L is not None:
                 claims += _quadratic_claims(case, hess, x0, x_star, L, lrs, inc, p, gamma, grid, eps_dt)
@@ -554,7 +576,7 @@ def run(cfg: dict, out_dir) -> dict:
     rows = [{k: v for k, v in c.items() if k not in ("range_lrs", "range_losses", "sweep_lrs", "sweep_final")}
             for c in cases]
     doc = dict(study=NAME, optimizer=opt, start_lr=p["start_lr"], end_lr=p["end_lr"], num_it=num_it, gamma=gamma,
-               smoothing=p["smoothing"], stop_div=p["stop_div"], steps=S, sweep_grid=[float(grid[0]), float(grid[-1]),
+               smoothing=p["smoothing"], stop_div=p["stop_div"], steps=p["steps"], sweep_grid=[float(grid[0]), float(grid[-1]),
                                                                                      n_grid],
                good=p["good"], cap=p["cap"], chance_share=base, shares=shares, cases=rows, theory=table,
                figures=[figure_path.name])
