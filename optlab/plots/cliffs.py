@@ -64,7 +64,7 @@ def cliff_figure(spec, options, runs, jump, title):
               va="bottom", fontsize=7.5, color="0.3")
     ax_s.set_xlabel("step")
     ax_s.set_ylabel("step length |x_{t+1} − x_t| (log)")
-    ax_s.set_title("step length: GD's one huge step at the cliff; clipping caps it at lr·c", fontsize=9.5)
+    ax_s.set_title("step length: GD's huge steps at the cliff (thrown across the crater); clipping caps them at lr·c", fontsize=9.5)
     ax_r.axhspan(0.45, 0.55, color="0.85", zorder=0)
     ax_r.text(0.99, 0.5, "cliff ", transform=ax_r.get_yaxis_transform(), ha="right", va="center", fontsize=8,
               color="0.3")

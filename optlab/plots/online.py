@@ -55,10 +55,10 @@ def online_figure(theory, det, sto, arrays, params):
                    f" α/√t, α = {alpha:g}", fontsize=10)
     # the three starts of each optimizer meet at -1 within a few steps (the projection): said, so the
     # legend's six entries over two visible curves do not puzzle
-    ax_d.legend(loc="center left", fontsize=7, title="the starts meet at step 5, and agree after", title_fontsize=7)
+    ax_d.legend(loc="center right", fontsize=7, title="the starts meet at step 5, and agree after", title_fontsize=7)
     ax_s.set_title(f"(b) stochastic: {params['C']:g}x with probability {params['probability']:g}, else "
                    f"−{params['D']:g}x", fontsize=10)
-    ax_s.legend(loc="center left", fontsize=7)
+    ax_s.legend(loc="lower left", fontsize=7)
     ax_r.set_xlabel("step t")
     ax_r.set_ylabel("average regret R_t / t (log)")
     ax_r.set_ylim(1e-2, 20.0)
