@@ -232,14 +232,19 @@ def _legend_below(fig):
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=7, frameon=False)
 
 
+_LINE_STYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)))
+
+
 def _tuning_figure(panels, criterion):
     n = len(panels)
     fig, axes = figure(1, n, figsize=(5.6 * n, 5.4), squeeze=False)
     for ax, (e, searches) in zip(axes[0], panels):
-        for s in searches:
+        for i, s in enumerate(searches):
             color = color_for(s.optimizer)
             y = np.where(np.isfinite(s.scores), np.maximum(s.scores, 1e-16), np.nan)
-            ax.plot(s.lrs, y, "-", color=color, lw=1.2, label=s.optimizer)
+            # 19 lines share a dozen-odd colors, and some coincide (SparseAdam is Adam on a dense
+            # gradient: its pink hid Adam's orange): a line style each, in turn
+            ax.plot(s.lrs, y, color=color, lw=1.3, ls=_LINE_STYLES[i % len(_LINE_STYLES)], label=s.optimizer)
             ax.plot([s.best_lr], [max(s.best_score, 1e-16)], "o", color=color, ms=6, mec="k", mew=0.7, zorder=5)
             ax.plot([s.default_lr], [max(s.default_score, 1e-16)] if np.isfinite(s.default_score) else [np.nan],
                     "s", color=color, ms=5, mfc="white", mew=1.2, zorder=5)
