@@ -79,7 +79,7 @@ def test_adafactor_eps1_null_from_the_command_line(tmp_path):
     (["optimizer=adamm"], "Unknown optimizer 'adamm'; did you mean 'adam'?"),
     (["objective=rosenbrok"], "Unknown objective 'rosenbrok'; did you mean 'rosenbrock'?"),
     (["optimizer.lrr=0.1"], "Unknown hyperparameter 'lrr' for optimizer 'adam'"),
-    (["optimizer.lr=abc"], "Invalid lr: 'abc'"),
+    (["optimizer.lr=abc"], "Invalid lr for optimizer 'adam': 'abc' (must be a number, not text)"),
     (["optimizer.betas=[0.9,1.0]"], "Invalid beta parameter at index 1: 1.0"),
     (["optimizer.eps=-1e-8"], "Invalid epsilon value: -1e-08"),
     (["engine.steps=0"], "Invalid steps: 0"),

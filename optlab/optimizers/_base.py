@@ -215,10 +215,6 @@ class OptimizerSpec:
             if isinstance(v, np.ndarray) and v.ndim == 0:
                 v = v.item()
             out[key] = v
-        for key in self.vector:  # before the optimizer's checks: SGD's lr=nan got torch's "Invalid
-            bad = out[key][~np.isfinite(out[key])]  # learning rate: nan", which torch's SGD never says
-            if bad.size:
-                raise OptlabError(f"Invalid {key} for optimizer '{self.name}': {bad[0]} (must be a finite number)")
         if self.validate is not None:
             self.validate(out)
         hp = np.empty((len(self.vector), n), dtype=np.float64)

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from ..engine.ops import fma, jitable, like, uniform
-from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
+from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay
 
 # The kernel's rows, by name (checked against the spec at registration: _base.check_layout).
 # st: torch's per-coordinate state
@@ -258,9 +258,7 @@ def _eta_by_roots(sc, hp, tf, alpha, n):
 def _validate(v):
     check_lr(v)
     check_weight_decay(v)
-    for key in ("lambd", "alpha", "t0"):
-        require(v[key], lambda a: a == a, "Invalid " + key + " value: {}")
-    check_bool(v, "maximize")
+    check_bool(v, "maximize")  # (torch checks no lambd, alpha or t0: NaN meets the engine's finite check)
 
 
 SPEC = OptimizerSpec(

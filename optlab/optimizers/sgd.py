@@ -25,7 +25,7 @@ Sutskever, Martens, Dahl & Hinton, ICML 2013 for Nesterov momentum.
 import sys
 
 from ..engine.ops import fma, like, opaque_one
-from ._base import OptimizerSpec, check_bool, check_lr, check_weight_decay, require
+from ._base import OptimizerSpec, check_bool, require
 from ..errors import OptlabError
 
 
@@ -73,10 +73,12 @@ def step(x, g, st, sc, hp, hs, t, n):
 
 
 def _validate(v):
-    check_lr(v)
-    require(v["momentum"], lambda a: a >= 0.0, "Invalid momentum value: {}")
-    check_weight_decay(v)
-    require(v["dampening"], lambda a: a == a, "Invalid dampening value: {}")
+    # torch's SGD tests `lr < 0.0` (and likewise momentum, weight_decay): NaN passes its checks, so it
+    # is not refused here in torch's words (the engine's finite check refuses it in its own); torch
+    # checks no dampening
+    require(v["lr"], lambda a: ~(a < 0.0), "Invalid learning rate: {}")
+    require(v["momentum"], lambda a: ~(a < 0.0), "Invalid momentum value: {}")
+    require(v["weight_decay"], lambda a: ~(a < 0.0), "Invalid weight_decay value: {}")
     check_bool(v, "nesterov", "maximize")
     if v["nesterov"] and ((v["momentum"] <= 0).any() or (v["dampening"] != 0).any()):
         raise OptlabError("Nesterov momentum requires a momentum and zero dampening")
