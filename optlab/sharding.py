@@ -13,14 +13,11 @@ longer slices first), and the report merges the jobs that differ only in
 ``engine.shard`` back into one row.
 
 Randomness: the engine keys its counter-based generator by (seed,
-trajectory index *within the call*, step, k). A shard's trajectory 0 would
-therefore draw the same gradient noise as shard 0's trajectory 0. To keep
-shards statistically independent, shard ``k`` of ``K > 1`` runs with the
-derived seed :func:`shard_seed` (recorded in its npz). Runs without gradient
-noise on a full-batch objective do not use the generator, so their shards
-reproduce the unsharded run bit for bit; stochastic ones (gradient noise, or
-a finite sum with ``batch_size``: its minibatches are drawn from the same
-generator) are independent draws, not the unsharded draws.
+trajectory index, step, k). A shard runs its slice ``[a, b)`` with
+``trajectory_offset=a``, so its trajectories keep their indices in the whole
+run and draw its gradient noise and minibatches: the shards together are the
+unsharded run bit for bit, stochastic or not. (Before, shard ``k`` ran with
+a seed derived from (seed, k, K): independent draws, not the unsharded ones.)
 
 ``study.starts: N`` (single and compare studies) asks for ``N`` start points
 drawn uniformly from the inner 80 % of the objective's domain (the box the
@@ -55,8 +52,7 @@ def _int(name: str, value, minimum: int) -> int:
 class Shard:
     """Shard ``index`` of ``count``; ``Shard(0, 1)`` is the whole study.
 
-    ``base_seed`` is ``engine.seed`` as configured (before a shard seed is
-    derived): the start points are drawn from it, the same for every shard.
+    ``base_seed`` is ``engine.seed``: the start points are drawn from it, the same for every shard.
     """
 
     index: int = 0
@@ -104,27 +100,12 @@ class Shard:
         return {"index": self.index, "count": self.count}
 
 
-def shard_seed(seed: int, shard: Shard) -> int:
-    """The generator key of a shard: ``seed`` itself when unsharded, else a mix of (seed, k, K).
-
-    SplitMix64's finaliser of the three numbers, folded to 31 bits (the
-    engine accepts any integer >= 0).
-    """
-    if shard.count == 1:
-        return int(seed)
-    mask = (1 << 64) - 1
-    z = (int(seed) * 0x9E3779B97F4A7C15 + (shard.index + 1) * 0xBF58476D1CE4E5B9 + shard.count) & mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return int((z ^ (z >> 31)) & 0x7FFFFFFF)
-
-
 def apply_shard(cfg: dict) -> tuple[dict, Shard]:
     """Take ``engine.shard`` / ``engine.num_shards`` out of ``cfg``.
 
     Returns a shallow copy of ``cfg`` whose ``engine`` section no longer has
-    the two keys (so the engine's key check accepts it) and, when sharded,
-    carries the shard's seed; and the :class:`Shard`. Raises
+    the two keys (so the engine's key check accepts it), and the :class:`Shard`
+    (the study runs its slice with ``trajectory_offset``). Raises
     :class:`OptlabError` for a bad value, before any work.
     """
     eng = dict(cfg.get("engine") or {})
@@ -141,10 +122,7 @@ def apply_shard(cfg: dict) -> tuple[dict, Shard]:
     index = 0 if index is None else _int("engine.shard", index, 0)
     if index >= count:
         raise OptlabError(f"Invalid engine.shard: {index} (must be in [0, {count}) for engine.num_shards={count})")
-    shard = Shard(index, count, int(base_seed))
-    if count > 1 and valid_seed:
-        eng["seed"] = shard_seed(base_seed, shard)
-    return {**cfg, "engine": eng}, shard
+    return {**cfg, "engine": eng}, Shard(index, count, int(base_seed))
 
 
 

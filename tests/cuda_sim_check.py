@@ -199,6 +199,10 @@ def _special_checks(optlab, ecuda, args):
     quiet = optlab.simulate("adam", "rosenbrock", x0, device="cuda", **{**kw, "grad_noise": 0.0})
     noisy = optlab.simulate("adam", "rosenbrock", x0, device="cuda", **kw)
     out["noise_changes_x"] = float(np.nanmax(np.abs(noisy.x - quiet.x)))
+    # a slice with its first trajectory's index (a shard) draws the whole run's noise
+    tail = optlab.simulate("adam", "rosenbrock", x0[3:], device="cuda", trajectory_offset=3,
+                           **{**kw, "lr": kw["lr"][3:]})
+    out["offset_slice_equal"] = bool(np.array_equal(tail.x, ra.x[3:], equal_nan=True))
     # the same keyed draws on both engines, value by value
     from optlab.engine.rng import normal
     out["normal_sample"] = [normal(11, i, 3, 1) for i in range(3)]

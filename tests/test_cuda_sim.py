@@ -132,6 +132,7 @@ def test_chunks_grid_stride_and_noise(sim_vs_python_cpu):
     check_case(c)
     assert c["chunks"] == 4 and c["extra_keys_cuda"] == ["ax"] and c["max_abs_all"] == 0.0
     assert sp["noise_changes_x"] > 1e-6  # the noise is really there, and identical to the CPU's (above)
+    assert sp["offset_slice_equal"]  # trajectory_offset: a shard's slice draws the whole run's noise
     msg = sp["too_small"]
     assert msg and "\n" not in msg
     assert "one trajectory needs 320 bytes of GPU memory (8 records x 2 dims)" in msg and "free on" in msg

@@ -412,3 +412,24 @@ def test_betas_with_an_array_inside_is_one_line():
     parts = simulate("adam", "rosenbrock", x0=x0, steps=5, beta1=[0.8, 0.85, 0.9], beta2=0.999)
     pairs = simulate("adam", "rosenbrock", x0=x0, steps=5, betas=[(0.8, 0.999), (0.85, 0.999), (0.9, 0.999)])
     np.testing.assert_array_equal(parts.x, pairs.x)
+
+
+def test_a_slice_with_its_trajectory_offset_draws_the_whole_runs_noise():
+    """Draws are keyed by (seed, trajectory, step): trajectories k .. n of a run, run alone with
+    trajectory_offset=k, are that run's (noise, minibatches), over several blocks and a chunked
+    run; what engine.num_shards relies on."""
+    from optlab.errors import OptlabError
+    x0 = np.random.default_rng(5).uniform(-2, 2, (700, 2))
+    for objective, kw in (("rosenbrock", dict(grad_noise=0.5)),
+                          ("linear_regression", dict(objective_options=dict(batch_size=4)))):
+        whole = optlab.simulate("sgd", objective, x0=x0, steps=20, lr=1e-3, progress=False, **kw)
+        for k in (1, 250, 300):
+            part = optlab.simulate("sgd", objective, x0=x0[k:], steps=20, lr=1e-3, progress=False,
+                                   trajectory_offset=k, **kw)
+            np.testing.assert_array_equal(part.x, whole.x[k:])
+            assert part.options["trajectory_offset"] == k
+        moved = optlab.simulate("sgd", objective, x0=x0[250:], steps=20, lr=1e-3, progress=False, **kw)
+        assert not np.array_equal(moved.x, whole.x[250:], equal_nan=True)  # without it: other draws
+    for bad in (-1, 1.5, True):
+        with pytest.raises(OptlabError, match="Invalid trajectory_offset"):
+            optlab.simulate("sgd", "sphere", x0=[1.0, 1.0], steps=2, trajectory_offset=bad)

@@ -15,7 +15,7 @@ from conftest import ROOT, run_cli
 from optlab.callbacks import SweepProgress
 from optlab.errors import OptlabError
 from optlab.report.artifacts import find_jobs
-from optlab.sharding import Shard, apply_shard, shard_seed
+from optlab.sharding import Shard, apply_shard
 
 SMALL = ("engine.steps=30", "plot.contour=false")
 
@@ -81,8 +81,7 @@ def test_shard_selection_and_validation():
     np.testing.assert_array_equal(np.concatenate(parts), x0)
     assert [len(p) for p in parts] == [3, 3, 4]
     cfg, shard = apply_shard({"engine": {"seed": 7, "steps": 5, "shard": 1, "num_shards": 4}})
-    assert shard == Shard(1, 4, 7) and cfg["engine"] == {"seed": shard_seed(7, shard), "steps": 5}
-    assert len({shard_seed(7, Shard(k, 4)) for k in range(4)}) == 4  # independent noise per shard
+    assert shard == Shard(1, 4, 7) and cfg["engine"] == {"seed": 7, "steps": 5}  # (the slice takes an offset)
     assert apply_shard({"engine": {"seed": 3}})[1] == Shard(0, 1, 3)
     with pytest.raises(OptlabError, match=r"Invalid engine.shard: 4 \(must be in \[0, 4\)"):
         apply_shard({"engine": {"shard": 4, "num_shards": 4}})
@@ -273,4 +272,22 @@ def test_shards_split_per_trajectory_hyperparameters_too(tmp_path, x0):
     parts = [load(sharded / str(k)) for k in range(4)]
     assert [len(q["x"]) for q in parts] == [1, 2, 1, 2]  # [k N // K, (k+1) N // K)
     for key in ("x", "loss", "hyper_lr"):
+        np.testing.assert_array_equal(np.concatenate([q[key] for q in parts]), load(whole)[key])
+
+
+def test_shards_of_a_stochastic_run_are_the_unsharded_run(tmp_path):
+    """Gradient noise and minibatches are keyed by (seed, trajectory, step): each shard runs its slice
+    with its first trajectory's index in the whole run. (Shards drew from derived seeds before:
+    independent draws, not the unsharded run's.)"""
+    import glob
+    args = ("optimizer=sgd", "optimizer.lr=0.05", "objective=linear_regression", "objective.batch_size=4",
+            "engine.grad_noise=0.1", "+study.starts=9", "engine.steps=25", "plot.contour=false",
+            "report.enabled=false")
+    whole, sharded = tmp_path / "w", tmp_path / "s"
+    assert run_cli(*args, f"hydra.run.dir={whole}").returncode == 0
+    p = run_cli("-m", *args, "+engine.num_shards=3", "+engine.shard=0,1,2", f"hydra.sweep.dir={sharded}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    load = lambda d: np.load(glob.glob(str(d / "trajectories_*.npz"))[0])  # noqa: E731
+    parts = [load(sharded / str(k)) for k in range(3)]
+    for key in ("x", "loss", "x_final"):
         np.testing.assert_array_equal(np.concatenate([q[key] for q in parts]), load(whole)[key])

@@ -254,7 +254,7 @@ def dry_run():
 def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0, dtype="float64",
              device="cpu", tol=1e-6, blowup=1e10, grad_noise=0.0, clip_grad_norm=0.0,
              max_memory_gb=None, objective_options=None, progress=None, scheduler=None, bounds=None,
-             track=None, **hyper) -> Result:
+             track=None, trajectory_offset=0, **hyper) -> Result:
     """Run ``optimizer`` on ``objective`` for many trajectories in one engine call.
 
     Parameters
@@ -270,6 +270,12 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         too when k divides steps); records have ``steps // k + 1`` rows.
     seed : int
         Key of the counter-based generator (gradient noise, minibatches).
+    trajectory_offset : int
+        The index of the first trajectory in that key (the draws are keyed by
+        (seed, trajectory, step)): a run of a larger run's trajectories
+        ``k .. k + n`` with ``trajectory_offset=k`` draws that run's noise and
+        minibatches, so its slices (the shards of ``engine.num_shards``) are
+        the larger run bit for bit.
     dtype : "float64" or "float32"
     tol : float
         A trajectory "converged" when its final gradient norm, or its final
@@ -320,6 +326,9 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     steps, record_every, seed, dtype = checked["steps"], checked["record_every"], checked["seed"], checked["dtype"]
     tol, blowup, grad_noise, clip = checked["tol"], checked["blowup"], checked["grad_noise"], checked["clip_grad_norm"]
     max_memory_gb, progress = checked["max_memory_gb"], checked["progress"]
+    if isinstance(trajectory_offset, (bool, np.bool_)) or not isinstance(trajectory_offset, (int, np.integer)) \
+            or not 0 <= trajectory_offset < 2 ** 62:
+        raise OptlabError(f"Invalid trajectory_offset: {trajectory_offset!r} (must be an integer >= 0)")
     if objective_options is not None and not isinstance(objective_options, dict):
         raise OptlabError(f"Invalid objective_options: {objective_options!r} (must be a dict of option -> value)")
     opt.check_names(hyper, also=_SIMULATE_OPTIONS)
@@ -393,6 +402,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
     )
     if box is not None:
         out["bounds"] = box
+    out["i_off"] = int(trajectory_offset)
     if sched is not None:
         out["sched_kind"] = sched["kind"]
         out["sched"] = (sched["lr"], sched["momentum"], sched["index"], np.zeros((3, n)), sched["plateau"],
@@ -446,7 +456,7 @@ def simulate(optimizer, objective, x0=None, *, steps=100, record_every=1, seed=0
         t2 = time.perf_counter()
         timing = dict(load_s=t1 - t0, run_s=t2 - t1)
     timing["total_s"] = time.perf_counter() - t_start
-    run_options = {}
+    run_options = {"trajectory_offset": int(trajectory_offset)} if trajectory_offset else {}
     if sched is not None:
         run_options["scheduler"] = sched["options"]
     if box is not None:
@@ -705,7 +715,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
         from ..progress import bar as make_bar
         bar = make_bar(total=n, desc="trajectories", enabled=progress)
     if bar is None and nthreads == 1:
-        run(x0, hp, hs, p, *scalars, 0, out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
+        run(x0, hp, hs, p, *scalars, out.get("i_off", 0), out["rec_x"], out["rec_f"], out["rec_e"], out["x_out"],
             out["f_out"], out["gn_out"], out["best_f"], out["best_t"], out["div_t"], out["hit_t"],
             out["ex_out"], *out["ws"](), out["fg"], out["pert"], *out.get("sched", ()), *out.get("bounds", ()))
         return
@@ -725,7 +735,7 @@ def _run_chunked(run, x0, hp, hs, p, scalars, out, progress, align=1):
                sched[5][a:b]) if sched else ()
         rec_e = np.empty((out["rec_e"].shape[0], b - a) + out["rec_e"].shape[2:], out["rec_e"].dtype) \
             if has_e else out["rec_e"]
-        run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, a, out["rec_x"][a:b],
+        run(x0[a:b], np.ascontiguousarray(hp[:, a:b]), hs, p, *scalars, out.get("i_off", 0) + a, out["rec_x"][a:b],
             out["rec_f"][a:b], rec_e, out["x_out"][a:b], out["f_out"][a:b], out["gn_out"][a:b],
             out["best_f"][a:b], out["best_t"][a:b], out["div_t"][a:b], out["hit_t"][a:b],
             out["ex_out"][a:b], *out["ws"](), out["fg"], out["pert"], *sch, *out.get("bounds", ()))

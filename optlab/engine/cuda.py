@@ -456,7 +456,7 @@ def run(opt, obj, x0, hp, hs, p, scalars, out, progress=None, *, threads_per_blo
                            cuda.to_device(mt if mt.shape[0] == 1 else np.ascontiguousarray(mt[a:b])),
                            cuda.to_device(np.ascontiguousarray(si[a:b])), cuda.to_device(np.ascontiguousarray(ps[:, a:b])),
                            cuda.to_device(po), cuda.device_array((m, n_rec), dtype=sched[5].dtype))
-            args = (d_x0, d_hp, d_hs, d_p, *scal, a, *(dev[k] for k in _OUT_KEYS), *d_sched,
+            args = (d_x0, d_hp, d_hs, d_p, *scal, out.get("i_off", 0) + a, *(dev[k] for k in _OUT_KEYS), *d_sched,
                     *(float(v) for v in box))
             transfer_s += time.perf_counter() - t0
             if not compiled:  # compile (or load from the cache) outside the kernel timing

@@ -45,7 +45,9 @@ def _setup(cfg, optimizer_sections, study):
         bounds = [shard.bounds(max(len(x0), n)) for n in n_h]  # every run has a slice: one trajectory has none
         if len(x0) > 1:
             x0 = shard.select(x0)  # one start with per-trajectory values stays: each shard runs it
-        setups = [(opt, _slice_hyper(hyper, *ab), label) if n > 1 else (opt, hyper, label)
+        # the slice keeps its trajectories' indices in the whole run: the unsharded run's noise and
+        # minibatches (the draws are keyed by the index)
+        setups = [(opt, {**(_slice_hyper(hyper, *ab) if n > 1 else hyper), "trajectory_offset": ab[0]}, label)
                   for (opt, hyper, label), n, ab in zip(setups, n_h, bounds)]
     return cfg, spec, dim, options, eng, setups, x0
 
