@@ -567,9 +567,12 @@ def _check_first_job(job, plain: dict, parsed) -> None:
         key = o.key_or_group.lstrip("+~")
         words.update((key, key.rsplit(".", 1)[-1]))
         try:
-            words.update(str(v) for v in o.sweep_string_iterator())
+            values = [str(v) for v in o.sweep_string_iterator()]
         except Exception:  # noqa: BLE001 - a range or an interval: its values are not listed
             return
+        if any(v.lstrip().startswith(("[", "{")) for v in values):
+            return  # a list or dict value: an error names one element of it ("at index 1: 1.0")
+        words.update(values)
     import re
     if any(w and re.search(rf"(?<![\w.]){re.escape(w)}(?![\w])", message) for w in words):
         return

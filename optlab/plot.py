@@ -155,7 +155,7 @@ def heatmap(sw, x="lr", y="momentum", value="steps_to_tol", ax=None, *, where=No
     cells where the value is missing ("not reached") light gray.
 
     ``value``: ``steps_to_tol`` (the step from which f - f* stayed within the
-    tolerance), ``final_loss, ``best_loss`` (both as f - f* when the
+    tolerance), ``final_loss``, ``best_loss`` (both as f - f* when the
     minimum is known) or ``final_grad_norm``. Axes other than ``x`` and
     ``y`` are fixed by ``where`` ({axis: value}) or must have one value;
     ``start`` picks the start point. An axis spanning a factor of 20 or

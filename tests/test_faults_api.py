@@ -86,6 +86,7 @@ def test_coded_options_are_reported_as_given():
      "Invalid lr for optimizer 'sgd': '0.1' (must be a number, not text)"),  # ran as 0.1; torch: TypeError
     (lambda: optlab.simulate("adam", "quadratic", x0=[1.0, 1.0], steps=3, betas=("0.9", 0.99)),
      "(must be a number, not text)"),
+    (lambda: optlab.simulate("sgd", "quadratic", x0=[1.0, 1.0], steps=3, tol="1e-3"), "Invalid tol: '1e-3'"),
     (lambda: optlab.simulate("sgd", "rosenbrock", steps=3, lr=[0.1, 0.2, 0.3]),
      "no x0 was given, and 'rosenbrock' has 5 default starts, but hyperparameters have 3 values"),
 ])
@@ -114,6 +115,11 @@ def test_a_sweep_saves_and_loads_with_its_grid(tmp_path):
     assert back.coords["betas"] == [(0.9, 0.99), (0.8, 0.9)]
     np.testing.assert_array_equal(back.grid("loss"), sw.grid("loss"))
     assert list(back.index(lr=0.1, amsgrad=True)) == list(sw.index(lr=0.1, amsgrad=True))
+    ragged = optlab.sweep("sgd", "quadratic", grid={"scheduler.milestones": [[3, 3], [1, 2], [3]]}, x0=[1.0, 1.0],
+                          steps=5, lr=0.1, scheduler={"name": "MultiStepLR"})
+    assert list(ragged.index(**{"scheduler.milestones": [3]})) == [2]  # [3, 3] is not [3]
+    back = optlab.Sweep.load_npz(ragged.save_npz(tmp_path / "ragged.npz"))
+    assert list(back.index(**{"scheduler.milestones": [1, 2]})) == [1]
     run = tmp_path / "run.npz"
     sw.result.save_npz(run)
     with pytest.raises(OptlabError, match="holds a run, not a sweep"):

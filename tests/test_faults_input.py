@@ -716,6 +716,8 @@ def test_a_large_sweep_is_judged_by_its_first_job(capsys, tmp_path):
         cli._check_first_job(job, plain, OverridesParser.create().parse_overrides([swept]))
 
     check("optimizer.lr=-1,0.1", ["optimizer.lr=-1"])
+    # a list value: torch's error names one element ("at index 1: 1.0"); 9 of these 18 jobs run
+    check("optimizer.betas=[0.9,1.0],[0.9,0.999]", ["optimizer.betas=[0.9,1.0]"])
     check("optimizer.momentum=-1,0.9", ["optimizer=momentum", "optimizer.momentum=-1"])
     with pytest.raises(OptlabError, match=r"Invalid plot.dpi: 5 .*\(in every job of the sweep; nothing was run\)"):
         check("optimizer.lr=0.1,0.2", ["optimizer.lr=0.1", "plot.dpi=5"])

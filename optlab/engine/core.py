@@ -38,7 +38,7 @@ def _check_positive_int(name, v, minimum=1):
 
 
 def _check_float(name, v, ok, allowed):
-    if isinstance(v, (bool, np.bool_)):
+    if isinstance(v, (bool, np.bool_, str, bytes)):  # text: tol="1e-3" ran as 1e-3 (steps="3" was refused)
         raise OptlabError(f"Invalid {name}: {v!r} (must be {allowed})")
     try:
         f = float(v)

@@ -17,7 +17,7 @@ Per step ``t`` (0 .. steps; the last evaluation follows the last step):
 
 1. ``f`` and ``g`` at ``x`` come from the objective;
 2. :func:`observe` (:func:`books`, :func:`record`): the gradient norm, the books (best loss and its step,
-   the divergence step, the first step within the tolerance) and every
+   the divergence step, the step from which the run stayed within the tolerance) and every
    ``rec_every``-th step's record (NaN once diverged, so plots show where a
    run broke off), with the optimizer's extra records;
 3. :func:`perturb`: additive Gaussian gradient noise from the counter-based

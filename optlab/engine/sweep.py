@@ -91,14 +91,8 @@ class Sweep:
         for axis, (name, values) in enumerate(self.coords.items()):
             if name not in where:
                 continue
-            vals = np.asarray(values)
             want = where[name]
-            try:
-                hit = np.array([np.all(np.isclose(v, want, rtol=1e-9, atol=0.0)) if vals.dtype.kind == "f"
-                                else np.all(v == want)
-                                for v in vals], dtype=bool)
-            except (TypeError, ValueError):  # a value numpy cannot compare with the axis ('a' for lr)
-                hit = np.zeros(len(vals), dtype=bool)
+            hit = np.array([_same_value(v, want) for v in values], dtype=bool)
             if not hit.any():
                 raise OptlabError(f"{name}={want!r} is not on the grid; values: {list(values)}")
             shape = [1] * len(self.shape)
@@ -319,6 +313,20 @@ def sweep(optimizer, objective, grid: dict, x0=None, **kw) -> Sweep:
         order.extend(sel)
     res = parts[0] if len(parts) == 1 else concat(parts, order)
     return Sweep(result=res, coords=coords, shape=shape)
+
+
+def _same_value(v, want) -> bool:
+    """An axis value equals ``want``: same shape (a milestone list [3] is not [3, 3]), floats to a
+    relative 1e-9, the rest exactly; False for what does not compare ('a' for an lr)."""
+    try:
+        a, b = np.asarray(v), np.asarray(want)
+        if a.shape != b.shape:
+            return False
+        if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+            return bool(np.all(np.isclose(a.astype(float), b.astype(float), rtol=1e-9, atol=0.0)))
+        return bool(np.all(a == b))
+    except (TypeError, ValueError):
+        return False
 
 
 def _column(values):

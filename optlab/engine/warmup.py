@@ -289,7 +289,7 @@ def precompile(keys, *, workers: int | None = None, progress=None) -> list[str]:
     Several missing kernels compile in ``default_workers()`` new processes
     (each compile is single-threaded; :func:`_compile_in_workers`), which all
     write to the disk cache, or one after the other in this process where the
-    machine has no core to spare; a progress bar in an interactive terminal. Keys that share
+    machine has no core to spare; a progress bar in an interactive terminal or a Jupyter kernel. Keys that share
     a kernel (presets, aliases) compile once.
     """
     todo: dict[str, KernelKey] = {}  # one key per missing unit (shared units compile once)

@@ -214,7 +214,7 @@ function syncControls(){const o=OPTS[st.opt];$("lr").max=o.shape[0]-1;$("knob").
 function info(T){const o=OPTS[st.opt],k=cellAt(o,st.lr,st.knob),s=S[st.start],d=o.DIV[k],t=o.TOL[k];
   let txt=o.name+" lr="+fmt(o.lr[st.lr])+" "+o.knob+"="+fmt(o.knobValues[st.knob])+" from ("+fmt(s[0])+", "+fmt(s[1])+"): ";
   txt+=d>=0?"diverged at step "+d+" (drawn to its last finite point, step "+D.steps[T.pts.length-1]+")":
-    "final f = "+fmt(o.F[k])+(t>=0?", tolerance reached at step "+t:", tolerance not reached");
+    "final f = "+fmt(o.F[k])+(t>=0?", within tolerance from step "+t:", tolerance not reached (or left again)");
   $("info").textContent=txt;}
 function draw(){const T=traj();syncControls();drawLand(T);drawLoss(T);drawHeat();info(T);}
 function select(ch){Object.assign(st,ch);const o=OPTS[st.opt];st.lr=Math.min(st.lr,o.shape[0]-1);st.knob=Math.min(st.knob,o.shape[1]-1);

@@ -488,7 +488,7 @@ def run(cfg: dict, out_dir) -> dict:
                       scheduler={"name": "ExponentialLR", "gamma": gamma}, tol=0.0, blowup=math.inf,
                       objective_options=e.options, **hyper, **eng)
         S = positive_int("steps", e.extra.get("steps", p["steps"]), minimum=10)  # an entry's own budget
-        half = 2 * (S // 4)  # the middle record an even number of steps before the end (fails: stuck)
+        half = S // 2 - (S - S // 2) % 2  # the middle record an even number of steps before the end (fails)
         sw = sweep(opt, e.name, grid={"lr": grid}, x0=starts, steps=S, record_every=half, tol=0.0,
                    blowup=math.inf, objective_options=e.options, **hyper, **eng)
         final = sw.grid("loss_final") - f_ref                          # (n_grid, n_start)
