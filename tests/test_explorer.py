@@ -316,3 +316,21 @@ def test_the_default_page_fits_the_budget_and_is_interactive_within_2_s(tmp_path
     ms = js(browser, "window.explorer.readyMs")
     print(f"default page: {summary['page_bytes'] / 1e6:.1f} MB, interactive after {ms:.0f} ms")
     assert ms < 2000
+
+
+def test_the_page_holds_the_gap_in_float64_before_float32():
+    """Six-hump camel's f* = -1.0316...: float32(f) - f* was float32's rounding (3.6e-8 or 0) where the
+    gap was 1e-9; the page now stores float32(f - f*), computed in float64."""
+    import base64
+    from optlab.plots.explorer import page
+    f_star = -1.0316284534898774
+    loss = np.array([f_star + 1e-9, f_star + 2.5e-7, f_star + 0.3]).reshape(1, 1, 1, 3)
+    text = page("t", dict(box=[[0, 1], [0, 1]], values=np.zeros((2, 2))), np.zeros((1, 2)), np.arange(3),
+                [dict(name="sgd", knob="momentum", lr=[0.1], knob_values=[0.0], x=np.zeros((1, 1, 1, 3, 2)),
+                      loss=loss, loss_final=loss[..., -1], diverged_step=np.full((1, 1, 1), -1),
+                      tol_step=np.full((1, 1, 1), -1))], f_ref=f_star, f_ref_label="f − f*", tol=1e-6)
+    blob = re.search(r'<script id="explorer-data" type="application/json">(.*?)</script>', text, re.S).group(1)
+    data = json.loads(blob.replace("<\\/", "</"))
+    got = np.frombuffer(base64.b64decode(data["optimizers"][0]["loss"]), dtype="<f4")
+    np.testing.assert_array_equal(got, (loss.ravel() - f_star).astype(np.float32))
+    assert got[0] > 0 and data["tol"] == 1e-6

@@ -282,3 +282,14 @@ def test_a_second_sweep_into_a_used_folder_is_refused_and_a_shorter_resumed_one_
     assert "2 jobs: 2 ok (job folder(s) 2 belong to an earlier sweep in this folder and are left out)" in md
     assert [j.name for j in find_jobs(folder)[1]] == ["0", "1"]
     assert "adam" not in "".join(ln for ln in md.splitlines() if ln.startswith("| "))
+
+
+def test_a_failed_jobs_value_keeps_the_swept_axis_logarithmic(monkeypatch):
+    """lr=0.001,-1,0.01 with the -1 job failed: the axis went linear from -1 to 0 and squeezed the
+    two finished jobs into its right edge."""
+    from optlab.report import figures
+    seen = {}
+    monkeypatch.setattr(figures, "to_png", lambda fig: seen.setdefault("scale", fig.axes[0].get_xscale()))
+    figures.sweep_lines("optimizer.lr", [0.001, -1.0, 0.01], True,
+                        [dict(label="final loss", color_key="a", y=[200.0, None, 22.0])], "final", "t")
+    assert seen["scale"] == "log"

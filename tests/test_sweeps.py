@@ -66,6 +66,8 @@ def test_shards_of_a_study_merge_into_the_unsharded_result(warm_cache, tmp_path)
     md_text = (sharded / "report.md").read_text()
     row = next(line for line in md_text.splitlines() if line.startswith("| 0–2 "))
     assert "(3/3 shards)" in row and "| 30 |" in row
+    # each shard's figures are labelled as that shard, not as the merged row
+    assert "### job 1: study.starts=30" in md_text and "shard 1 of 3\n" in md_text
     # noise-free: the shards' trajectories are exactly the unsharded run's
     from optlab.engine.result import Result
     parts = [Result.load_npz(next((sharded / str(k)).glob("trajectories_*.npz"))) for k in range(3)]

@@ -45,14 +45,16 @@ def estimate_bytes(cells: list[int], n_start: int, n_rec: int, grid: int) -> int
 
 
 def page(title: str, landscape: dict, starts: np.ndarray, steps: np.ndarray, optimizers: list[dict],
-         minima=(), f_ref=None, f_ref_label="f", initial=None) -> str:
+         minima=(), f_ref=None, f_ref_label="f", initial=None, tol=None) -> str:
     """The HTML text of the explorer.
 
     ``landscape``: ``box`` [[x0, x1], [y0, y1]] and ``values`` (ny, nx) of the objective on a grid spanning
     the box (row 0 at y0). ``optimizers``: dicts with ``name``, ``knob`` (the second swept hyperparameter),
     ``lr`` and ``knob_values`` (the grid), ``x`` (n_lr, n_knob, n_start, n_rec, 2), ``loss`` (n_lr, n_knob,
     n_start, n_rec), ``loss_final``, ``diverged_step`` and ``tol_step`` (n_lr, n_knob, n_start).
-    ``f_ref``: the value subtracted before the log scale of the loss (the known minimum, or None).
+    ``f_ref``: the value subtracted before the log scale of the loss (the known minimum, or None): in
+    float64, before the float32 of the page (six-hump camel's f* = -1.03...: float32(f) - f* was its
+    rounding, 3.6e-8 or 0, where the gap was 1e-9). ``tol``: the run's tolerance, said in the info line.
     ``initial``: the selection shown first (``opt``, ``lr``, ``knob``, ``start`` indices).
     """
     vals = np.asarray(landscape["values"], dtype=float)
@@ -66,15 +68,20 @@ def page(title: str, landscape: dict, starts: np.ndarray, steps: np.ndarray, opt
         minima=[[float(m[0]), float(m[1])] for m in minima],
         fRef=None if f_ref is None else float(f_ref),
         fRefLabel=f_ref_label,
+        tol=None if tol is None else float(tol),
         optimizers=[],
         initial={k: int(v) for k, v in (initial or {}).items()},
     )
+    ref = 0.0 if f_ref is None else float(f_ref)
     for o in optimizers:
         x = np.asarray(o["x"])
+        with np.errstate(invalid="ignore", over="ignore"):
+            loss = np.asarray(o["loss"], dtype=float) - ref            # the gap, in float64
+            loss_final = np.asarray(o["loss_final"], dtype=float) - ref
         data["optimizers"].append(dict(
             name=o["name"], knob=o["knob"], lr=[float(v) for v in o["lr"]],
             knobValues=[float(v) for v in o["knob_values"]], shape=list(x.shape[:4]),
-            x=b64(x, "f4"), loss=b64(o["loss"], "f4"), lossFinal=b64(o["loss_final"], "f4"),
+            x=b64(x, "f4"), loss=b64(loss, "f4"), lossFinal=b64(loss_final, "f4"),
             divStep=b64(o["diverged_step"], "i4"), tolStep=b64(o["tol_step"], "i4")))
     blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return _HTML.replace("__TITLE__", html.escape(title)).replace("__DATA__", blob)
@@ -91,7 +98,7 @@ h1{font-size:17px;margin:0 0 8px}
 #controls label{display:flex;gap:6px;align-items:center}
 input[type=range]{width:180px}
 .val{font-variant-numeric:tabular-nums;min-width:70px;display:inline-block}
-#panels{display:flex;gap:14px;flex-wrap:wrap}
+#panels{display:flex;gap:14px;flex-wrap:wrap;align-items:flex-start}
 #right{display:flex;flex-direction:column;gap:8px;width:444px}
 canvas{border:1px solid #ccc;background:#fff}
 #info{font-variant-numeric:tabular-nums;margin:6px 0;min-height:1.3em}
@@ -131,7 +138,8 @@ function cmap(t){t=Math.min(1,Math.max(0,t));const k=t*(VIR.length-1),i=Math.min
   return VIR[i].map((c,j)=>Math.round(c+(VIR[i+1][j]-c)*f));}
 function fmt(v){if(!isFinite(v))return String(v);const a=Math.abs(v);return (a!==0&&(a<1e-3||a>=1e4))?v.toExponential(2):(+v.toPrecision(3)).toString();}
 const fRef=D.fRef;
-function lg(v){const y=fRef===null?v:v-fRef;return Math.log10(Math.max(y,1e-16));}
+const TOLTXT=D.tol===null?"":" ("+(fRef===null?"gradient norm":D.fRefLabel)+" \u2264 "+fmt(D.tol)+")";
+function lg(v){return Math.log10(Math.max(v,1e-16));}  // the losses are f - f* already where f* is known
 const useLog=fRef!==null||Array.from(VALUES).every(v=>v>0);
 function tr(v){return useLog?lg(v):v;}
 // --- landscape ---------------------------------------------------------------
@@ -161,6 +169,14 @@ function traj(){const o=OPTS[st.opt],pts=[],ls=[];
   for(let r=0;r<NR;r++){const k=idx(o,r),x=o.X[2*k],y=o.X[2*k+1],l=o.L[k];
     if(!(isFinite(x)&&isFinite(y)&&isFinite(l)))break;pts.push([x,y]);ls.push(l);}
   return {pts,ls};}
+function exitPoint(pts){  // the last point, or where the path last left the box (clamping each axis put
+  const inb=p=>p[0]>=view.x0&&p[0]<=view.x1&&p[1]>=view.y0&&p[1]<=view.y1,L=pts[pts.length-1];  // it in a corner)
+  if(inb(L))return L;let k=pts.length-1;while(k>=0&&!inb(pts[k]))k--;
+  if(k<0)return [Math.min(view.x1,Math.max(view.x0,L[0])),Math.min(view.y1,Math.max(view.y0,L[1]))];
+  const a=pts[k],b=pts[k+1];let t=1;
+  for(const [p,q,lo,hi] of [[a[0],b[0],view.x0,view.x1],[a[1],b[1],view.y0,view.y1]]){const d=q-p;
+    if(d>0&&q>hi)t=Math.min(t,(hi-p)/d);if(d<0&&q<lo)t=Math.min(t,(lo-p)/d);}
+  return [a[0]+t*(b[0]-a[0]),a[1]+t*(b[1]-a[1])];}
 function drawLand(T){lc.clearRect(0,0,land.width,land.height);lc.imageSmoothingEnabled=false;
   lc.drawImage(bg,M.l,M.t,M.w,M.h);axes(lc,view.x0,view.x1,view.y0,view.y1,M,"x","y",false);
   lc.save();lc.beginPath();lc.rect(M.l,M.t,M.w,M.h);lc.clip();
@@ -174,7 +190,7 @@ function drawLand(T){lc.clearRect(0,0,land.width,land.height);lc.imageSmoothingE
   lc.fillStyle="#ff3030";for(const p of pts){lc.beginPath();lc.arc(px(p[0]),py(p[1]),1.6,0,7);lc.fill();}
   lc.restore();
   const s=S[st.start];lc.strokeStyle="#fff";lc.lineWidth=2;lc.beginPath();lc.arc(px(s[0]),py(s[1]),5.5,0,7);lc.stroke();
-  if(pts.length){const p=pts[pts.length-1],X=Math.min(M.l+M.w,Math.max(M.l,px(p[0]))),Y=Math.min(M.t+M.h,Math.max(M.t,py(p[1])));
+  if(pts.length){const p=exitPoint(pts),X=px(p[0]),Y=py(p[1]);
     const div=n===T.pts.length&&T.pts.length<NR;
     if(div){lc.strokeStyle="#000";lc.lineWidth=3;const d=6;lc.beginPath();lc.moveTo(X-d,Y-d);lc.lineTo(X+d,Y+d);lc.moveTo(X+d,Y-d);lc.lineTo(X-d,Y+d);lc.stroke();
       lc.strokeStyle="#ff3030";lc.lineWidth=1.5;lc.stroke();}
@@ -214,7 +230,8 @@ function syncControls(){const o=OPTS[st.opt];$("lr").max=o.shape[0]-1;$("knob").
 function info(T){const o=OPTS[st.opt],k=cellAt(o,st.lr,st.knob),s=S[st.start],d=o.DIV[k],t=o.TOL[k];
   let txt=o.name+" lr="+fmt(o.lr[st.lr])+" "+o.knob+"="+fmt(o.knobValues[st.knob])+" from ("+fmt(s[0])+", "+fmt(s[1])+"): ";
   txt+=d>=0?"diverged at step "+d+" (drawn to its last finite point, step "+D.steps[T.pts.length-1]+")":
-    "final f = "+fmt(o.F[k])+(t>=0?", within tolerance from step "+t:", tolerance not reached (or left again)");
+    "final "+D.fRefLabel+" = "+fmt(o.F[k])+(t>=0?", within the tolerance"+TOLTXT+" from step "+t:
+    ", the tolerance"+TOLTXT+" not reached, or left again");
   $("info").textContent=txt;}
 function draw(){const T=traj();syncControls();drawLand(T);drawLoss(T);drawHeat();info(T);}
 function select(ch){Object.assign(st,ch);const o=OPTS[st.opt];st.lr=Math.min(st.lr,o.shape[0]-1);st.knob=Math.min(st.knob,o.shape[1]-1);

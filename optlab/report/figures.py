@@ -95,16 +95,22 @@ def sweep_lines(xs_label: str, x_values: list, numeric: bool, lines: list[dict],
     positive = bool(all_y) and min(all_y) > 0
     top = (max(all_y) if all_y else 1.0)
     top = top * 10 if positive else top + 1.0
+    # the axis follows the values that have a result: a failed job's value (lr=-1) turned the lr axis
+    # linear from -1 to 0 and squeezed the finished jobs into its right edge; it is left off a log axis
+    finished = [x for k, x in enumerate(x_values)
+                if any(ln["y"][k] is not None and math.isfinite(ln["y"][k]) for ln in lines)]
+    log_x = numeric and _log_ok(finished or x_values)
+    drawable = xs > 0 if log_x else np.ones(len(xs), dtype=bool)
     any_bad = False
     for ln, c in zip(lines, colors_for(lines)):
         y = np.array([np.nan if v is None or not math.isfinite(v) else v for v in ln["y"]], dtype=float)
-        missing = np.asarray(ln.get("missing") or [False] * len(y), dtype=bool)
+        missing = np.asarray(ln.get("missing") or [False] * len(y), dtype=bool) | ~drawable
         ax.plot(xs[~missing], y[~missing], "o-", color=c, lw=1.4, ms=4, label=plain(ln["label"]))
         bad = np.isnan(y) & ~missing
         if bad.any():
             any_bad = True
             ax.plot(xs[bad], np.full(int(bad.sum()), top), "x", color=c, ms=8, mew=2)
-    if numeric and _log_ok(x_values):
+    if log_x:
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(xs)

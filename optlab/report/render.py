@@ -98,6 +98,17 @@ def _overrides_text(ctx: Context, entry) -> str:
     return ", ".join(parts) or "(defaults)"
 
 
+def _job_text(ctx: Context, entry, job) -> str:
+    """A job's own label in a section of its own: a shard of a merged row is that shard ('shard 1
+    of 3'), not the merged row's '(3/3 shards)' over 10 of its 30 trajectories."""
+    if not entry.shards or job.shard is None:
+        return _overrides_text(ctx, entry)
+    keys = ctx.swept if ctx.swept else list(entry.overrides)
+    parts = [f"{k}={entry.overrides.get(k)}" for k in keys if k not in ("engine.shard", "engine.num_shards")]
+    parts.append(f"shard {job.shard[0]} of {job.shard[1]}")
+    return ", ".join(parts)
+
+
 def _status_class(status: str) -> str:
     return status.replace(" ", "-")
 
@@ -247,7 +258,7 @@ def html_report(ctx: Context) -> str:
                 w("<div>")
             else:
                 opened = " open" if len(jobs_with_figs) <= 4 else ""
-                w(f"<details{opened}><summary>job {esc(j.name)}: <code>{esc(_overrides_text(ctx, entry))}</code>"
+                w(f"<details{opened}><summary>job {esc(j.name)}: <code>{esc(_job_text(ctx, entry, j))}</code>"
                   f" ({esc(j.status)})</summary>")
             for fig in j.figures:
                 rel = _rel(ctx.root, fig)
@@ -446,6 +457,6 @@ def markdown_report(ctx: Context) -> str:
         for j in jobs_with_figs:
             entry = next(e for e in ctx.entries if j in e.jobs)
             if ctx.kind != "run":
-                w(f"### job {md(j.name)}: {md(_overrides_text(ctx, entry))}\n")
+                w(f"### job {md(j.name)}: {md(_job_text(ctx, entry, j))}\n")
             w(" ".join(f"![{md(f.name)}]({urllib.parse.quote(_rel(ctx.root, f))})" for f in j.figures) + "\n")
     return "\n".join(out) + "\n"

@@ -241,7 +241,8 @@ def run(cfg: dict, out_dir) -> dict:
                    start=int(np.argmin(np.sum((starts - c) ** 2, axis=1))))
     title = f"optlab explorer: {e.label}, {pl.steps} steps, {len(starts)} starts"
     text = page(title, dict(box=box, values=values), starts, np.arange(pl.n_rec) * pl.record_every, outs,
-                minima=minima, f_ref=f_min, f_ref_label="f − f*" if f_min is not None else "f", initial=initial)
+                minima=minima, f_ref=f_min, f_ref_label="f − f*" if f_min is not None else "f", initial=initial,
+                tol=pl.tol)
     path = out_dir / "explorer.html"
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
