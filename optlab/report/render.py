@@ -28,7 +28,8 @@ pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:.6rem;overflow-x:auto;fo
 white-space:pre-wrap;word-break:break-word}
 table{border-collapse:collapse;font-size:.8rem;width:100%}
 th,td{border:1px solid #ddd;padding:.25rem .4rem;vertical-align:top}
-th{background:#f0f0f0;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f0f0f0;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.scroll{overflow-x:auto}
 .ok{color:#1a7f37;font-weight:600}.failed{color:#cf222e;font-weight:600}
 .incomplete{color:#9a6700;font-weight:600}.not-started{color:#6e7781;font-weight:600}
 .problem{color:#6e7781;font-size:.75rem;display:block}
@@ -198,7 +199,8 @@ def html_report(ctx: Context) -> str:
     if ctx.swept:
         w(f"<p class=\"meta\">Swept: {esc(', '.join(ctx.swept))}. Engine and load seconds are per job "
           "(summed over shards); loss columns are medians/minimum over all trajectories of the job.</p>")
-    w("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in HEAD) + "</tr></thead><tbody>")
+    # its own scroll box: at 800 px the table ran off the page (and numbers wrapped mid-value: nowrap)
+    w("<div class=\"scroll\"><table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in HEAD) + "</tr></thead><tbody>")
     for e, run, first, n in table_rows(ctx):
         w("<tr>")
         if first:
@@ -215,7 +217,7 @@ def html_report(ctx: Context) -> str:
         if first:
             w(f"<td{span} class=\"num\">{esc(_worker(ctx, e))}</td>")
         w("</tr>")
-    w("</tbody></table>")
+    w("</tbody></table></div>")
     pages = _pages(ctx)
     if pages:
         w("<h2>Interactive pages</h2><ul>")
@@ -322,14 +324,15 @@ def _html_theory(ctx: Context, w) -> None:
             w(f"<p class=\"meta\"><span class=\"{cls}\">{esc(_theory_line(j))}</span>: what theory predicts "
               "next to what the run measured, with the tolerance of each claim.</p>")
         if j.theory:
-            w("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in THEORY_HEAD) + "</tr></thead><tbody>")
+            w("<div class=\"scroll\"><table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in THEORY_HEAD)
+              + "</tr></thead><tbody>")
             for c in j.theory:
                 cells = theory_cells(c)
                 verdict = f"<td class=\"verdict {'ok' if c.passed else 'failed'}\">{esc(cells[0])}</td>"
                 w("<tr>" + verdict + "".join(f"<td>{esc(t)}</td>" for t in cells[1:4])
                   + "".join(f"<td class=\"num\">{esc(t)}</td>" for t in cells[4:7])
                   + f"<td>{esc(cells[7])}</td></tr>")
-            w("</tbody></table>")
+            w("</tbody></table></div>")
         if multi:
             w("</details>")
 
