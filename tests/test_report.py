@@ -1,6 +1,7 @@
 """Reports: written at the end of runs and sweeps, rebuilt from whatever a sweep left behind."""
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import run_cli
@@ -293,3 +294,18 @@ def test_a_failed_jobs_value_keeps_the_swept_axis_logarithmic(monkeypatch):
     figures.sweep_lines("optimizer.lr", [0.001, -1.0, 0.01], True,
                         [dict(label="final loss", color_key="a", y=[200.0, None, 22.0])], "final", "t")
     assert seen["scale"] == "log"
+
+
+def test_a_diverging_job_does_not_set_the_loss_figures_range(monkeypatch):
+    """One job's median loss climbed to 1e27 and pressed the healthy curves into the bottom decade."""
+    from optlab.report import figures
+    seen = {}
+    monkeypatch.setattr(figures, "to_png", lambda fig: seen.update(ylim=fig.axes[0].get_ylim(),
+                                                                    title=fig.axes[0].get_title()))
+    steps = np.arange(50)
+    good = dict(label="a", color_key="a", steps=steps, y=np.geomspace(10.0, 1e-3, 50))
+    bad = dict(label="b", color_key="b", steps=steps, y=np.geomspace(10.0, 1e27, 50))
+    figures.loss_curves([good, bad], "loss", "t")
+    assert seen["ylim"][1] == pytest.approx(1e3) and "diverging" in seen["title"]
+    figures.loss_curves([good], "loss", "t")
+    assert seen["ylim"][1] < 1e3 and "diverging" not in seen["title"]

@@ -63,9 +63,20 @@ def loss_curves(series: list[dict], ylabel: str, title: str) -> bytes:
         y = np.where(np.isfinite(s["y"]), s["y"], np.nan)
         ax.plot(s["steps"], y, color=c, lw=1.4, label=plain(s["label"]) if len(series) <= MAX_LEGEND * 2 else None)
     ax.set_yscale("log" if positive else "symlog", **({} if positive else {"linthresh": 1e-8}))
+    note = ""
+    if positive:
+        # one diverging job's median climbed to 1e27 and pressed the others into the bottom decade:
+        # the axis stops 100x above the highest start, and such a curve runs off the top
+        finite = [s["y"][np.isfinite(s["y"])] for s in series]
+        starts = [f[0] for f in finite if f.size]
+        highs = [f.max() for f in finite if f.size]
+        if starts and max(highs) > 100 * max(starts):
+            lows = [f.min() for f in finite if f.size]
+            ax.set_ylim(0.5 * min(lows), 100 * max(starts))
+            note = "\n(a curve that leaves the top grew 100x past the highest start: diverging)"
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
-    ax.set_title(plain(title))
+    ax.set_title(plain(title) + note)
     _legend(ax, len(series))
     return to_png(fig)
 
