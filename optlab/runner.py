@@ -73,7 +73,7 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dic
     """
     out_dir = Path(out_dir)
     study, cfg = prepare(cfg, overrides)
-    _precompile(study, cfg)
+    precompiled = _precompile(study, cfg)
     t0 = time.perf_counter()
     existed = out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -82,6 +82,8 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dic
         with manifest.recording(rec):
             summary = study(cfg, out_dir)
             summary["wall_s"] = round(time.perf_counter() - t0, 3)
+            if precompiled:
+                summary["precompiled"] = precompiled
             if config_yaml is not None:
                 with atomic_path(out_dir / "config.yaml") as tmp:
                     Path(tmp).write_text(config_yaml)
@@ -106,18 +108,22 @@ def _recorder(out_dir: Path, study: str, overrides=None) -> manifest.Recorder:
     return rec
 
 
-def _precompile(study, cfg: dict) -> None:
-    """Compile the study's missing kernels up front, in parallel (see optlab.engine.warmup)."""
+def _precompile(study, cfg: dict) -> dict | None:
+    """Compile the study's missing kernels up front, in parallel (see optlab.engine.warmup);
+    ``{"kernels": n, "seconds": s}`` when it compiled any (in worker processes, which the job's
+    own compile clock does not see: the report said 'no compilation' after 11 s of it)."""
     plan = getattr(study, "kernels", None)
     eng = dict(cfg.get("engine") or {})
     if plan is None or eng.get("device", "cpu") != "cpu":
-        return
+        return None
     try:
         keys = plan(cfg)
     except OptlabError:
-        return  # the study reports its own bad input, in its own words
+        return None  # the study reports its own bad input, in its own words
     from .engine import warmup
-    warmup.ensure(keys)
+    t0 = time.perf_counter()
+    tags = warmup.ensure(keys)
+    return {"kernels": len(tags), "seconds": round(time.perf_counter() - t0, 3)} if tags else None
 
 
 def write_failure(out_dir, exc) -> None:

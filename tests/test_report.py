@@ -309,3 +309,20 @@ def test_a_diverging_job_does_not_set_the_loss_figures_range(monkeypatch):
     assert seen["ylim"][1] == pytest.approx(1e3) and "diverging" in seen["title"]
     figures.loss_curves([good], "loss", "t")
     assert seen["ylim"][1] < 1e3 and "diverging" not in seen["title"]
+
+
+def test_an_up_front_compile_is_counted(sweep, tmp_path):
+    """A study compiles its kernels up front in worker processes, which the job's own compile clock
+    does not see: the report said 'every kernel came from the disk cache (no compilation)' after
+    11 s of compiling. The runner records it (summary 'precompiled') and the report counts it."""
+    import json
+    folder = tmp_path / "pre"
+    shutil.copytree(sweep[0], folder)
+    path = folder / "0" / "summary.json"
+    doc = json.loads(path.read_text())
+    doc["precompiled"] = {"kernels": 2, "seconds": 7.5}
+    path.write_text(json.dumps(doc))
+    build_report(folder)
+    text = (folder / "report.md").read_text()
+    assert "kernel(s) compiled" in text and "no compilation" not in text
+    assert "compiled)" in _rows(text)["0"]  # the job's kernel column: "7.5xx (2 compiled)"

@@ -431,8 +431,9 @@ def _worker() -> None:  # pragma: no cover - runs in the worker processes (_comp
         print("ok", file=reply, flush=True)
 
 
-def ensure(keys) -> None:
-    """:func:`precompile`, tolerant of keys a study lists but cannot build (bad names)."""
+def ensure(keys) -> list:
+    """:func:`precompile`, tolerant of keys a study lists but cannot build (bad names); returns the
+    tags of the kernels it compiled."""
     from ..errors import OptlabError
     good = []
     for key in keys:
@@ -442,4 +443,4 @@ def ensure(keys) -> None:
         except OptlabError:
             continue  # the study itself reports a bad name, with its own message
         good.append(key)
-    precompile(good)
+    return precompile(good)

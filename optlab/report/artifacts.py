@@ -119,15 +119,26 @@ class Job:
         engine's module import time (summary ``load_s``); None when neither was recorded."""
         lock = (self.info or {}).get("numba_lock_s")
         vals = [r.load_s for r in self.runs if r.load_s is not None]
-        if lock is None and not vals:
+        pre = self._precompiled.get("seconds")
+        if lock is None and not vals and pre is None:
             return None
-        return float(lock or 0.0) + float(sum(vals))
+        return float(lock or 0.0) + float(sum(vals)) + float(pre or 0.0)
+
+    @property
+    def _precompiled(self) -> dict:
+        """The study's up-front compile (summary ``precompiled``: in worker processes, so not in
+        the job's own compile clock)."""
+        pre = (self.summary or {}).get("precompiled")
+        return pre if isinstance(pre, dict) else {}
 
     @property
     def compiles(self):
         """Kernels Numba compiled during the job (0: all from the cache); None when unknown."""
         n = (self.info or {}).get("numba_compiles")
-        return int(n) if isinstance(n, int) else None
+        pre = self._precompiled.get("kernels")
+        if not isinstance(n, int) and not isinstance(pre, int):
+            return None
+        return (n if isinstance(n, int) else 0) + (pre if isinstance(pre, int) else 0)
 
 
 # --- small readers -------------------------------------------------------------------------------

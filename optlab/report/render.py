@@ -99,6 +99,13 @@ def _overrides_text(ctx: Context, entry) -> str:
     return ", ".join(parts) or "(defaults)"
 
 
+#: a config that ran a study's quick mode: its study values above are the experiment file's, not what ran
+_QUICK = re.compile(r"^\s*quick:\s*true\s*$", re.M)
+QUICK_NOTE = ("study.quick=true: the study ran its quick mode, whose own settings (fewer objectives, steps "
+              "and grid points) replace study values listed above; summary.json and metrics.json hold "
+              "what ran.")
+
+
 def _job_text(ctx: Context, entry, job) -> str:
     """A job's own label in a section of its own: a shard of a merged row is that shard ('shard 1
     of 3'), not the merged row's '(3/3 shards)' over 10 of its 30 trajectories."""
@@ -195,6 +202,8 @@ def html_report(ctx: Context) -> str:
                 if ctx.kind == "multirun" else "config.yaml")
         w(f"<h2>Config</h2><details{' open' if ctx.kind == 'run' else ''}><summary>{esc(what)}</summary>"
           f"<pre>{esc(ctx.config)}</pre></details>")
+        if _QUICK.search(ctx.config):
+            w(f"<p class=\"meta\">{esc(QUICK_NOTE)}</p>")
     w("<h2>Jobs</h2>")
     if ctx.swept:
         w(f"<p class=\"meta\">Swept: {esc(', '.join(ctx.swept))}. Engine and load seconds are per job "
@@ -415,6 +424,8 @@ def markdown_report(ctx: Context) -> str:
         if ctx.kind == "multirun":
             w("Base config of the sweep (without its hydra section):\n")
         w(md_fence(ctx.config, "yaml") + "\n")
+        if _QUICK.search(ctx.config):
+            w(md(QUICK_NOTE) + "\n")
     w("## Jobs\n")
     if ctx.swept:
         w(f"Swept: {md(', '.join(ctx.swept))}.\n")
