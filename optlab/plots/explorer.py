@@ -213,12 +213,15 @@ function drawHeat(){hc.clearRect(0,0,heat.width,heat.height);const o=OPTS[st.opt
   const z=[];for(let i=0;i<nl;i++)for(let j=0;j<nk;j++){const k=cellAt(o,i,j);z.push(o.DIV[k]>=0||!isFinite(o.F[k])?NaN:tr(o.F[k]));}
   const s=sorted(z),lo=s.length?s[0]:0,hi=s.length?s[s.length-1]:1,cw=HM.w/nl,ch=HM.h/nk;
   for(let i=0;i<nl;i++)for(let j=0;j<nk;j++){const v=z[i*nk+j],c=isFinite(v)?cmap(1-(v-lo)/((hi-lo)||1)):[70,70,70];
-    hc.fillStyle="rgb("+c.join(",")+")";hc.fillRect(HM.l+i*cw,HM.t+(nk-1-j)*ch,Math.ceil(cw),Math.ceil(ch));}
+    hc.fillStyle="rgb("+c.join(",")+")";hc.fillRect(HM.l+i*cw,HM.t+(nk-1-j)*ch,Math.ceil(cw),Math.ceil(ch));
+    if(!isFinite(v)&&cw>5&&ch>5){const X=HM.l+i*cw,Y=HM.t+(nk-1-j)*ch;hc.strokeStyle="#c8c8c8";hc.lineWidth=1;  // a cross:
+      hc.beginPath();hc.moveTo(X+2,Y+2);hc.lineTo(X+cw-2,Y+ch-2);hc.moveTo(X+cw-2,Y+2);hc.lineTo(X+2,Y+ch-2);hc.stroke();}}  // not viridis' dark end
   window.explorer.heatView={left:HM.l,top:HM.t,width:HM.w,height:HM.h,nLr:nl,nKnob:nk};
   hc.strokeStyle="#f00";hc.lineWidth=2.5;hc.strokeRect(HM.l+st.lr*cw+1,HM.t+(nk-1-st.knob)*ch+1,cw-2,ch-2);
   hc.fillStyle="#222";hc.font="11px sans-serif";hc.textAlign="center";hc.textBaseline="top";
   [0,nl-1].forEach(i=>hc.fillText(fmt(o.lr[i]),HM.l+(i+0.5)*cw,HM.t+HM.h+3));
-  hc.fillText("lr (final "+(useLog?"log10 ":"")+D.fRefLabel+"; bright = low, dark gray = diverged)",HM.l+HM.w/2,HM.t+HM.h+18);
+  hc.fillText("lr (final "+(useLog?"log10 ":"")+D.fRefLabel+": bright "+fmt(lo)+" .. dark "+fmt(hi)+"; crossed = diverged)",
+    HM.l+HM.w/2,HM.t+HM.h+18);
   hc.textAlign="right";hc.textBaseline="middle";[0,nk-1].forEach(j=>hc.fillText(fmt(o.knobValues[j]),HM.l-3,HM.t+(nk-1-j+0.5)*ch));
   hc.save();hc.translate(10,HM.t+HM.h/2);hc.rotate(-Math.PI/2);hc.textAlign="center";hc.fillText(o.knob,0,0);hc.restore();}
 // --- controls --------------------------------------------------------------------

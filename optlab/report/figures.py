@@ -153,7 +153,8 @@ def heatmap(row_key: str, row_values: list, col_key: str, col_values: list, cell
         zname = zlabel
     masked = np.ma.masked_invalid(z)
     import matplotlib
-    cmap = matplotlib.colormaps["viridis"].copy()
+    # bright = low, as the studies' heatmaps and the explorer draw a loss (this one had bright = high)
+    cmap = matplotlib.colormaps["viridis_r"].copy()
     cmap.set_bad("#dddddd")
     im = ax.imshow(masked, cmap=cmap, aspect="auto", origin="upper")
     ax.grid(False)
@@ -170,10 +171,10 @@ def heatmap(row_key: str, row_values: list, col_key: str, col_values: list, cell
         for j in range(nc):
             if np.isfinite(cells[i, j]):
                 txt = f"{cells[i, j]:.2g}" + (f"\n{notes[i, j]}" if notes is not None and notes[i, j] else "")
-                light = (z[i, j] - lo) / (hi - lo) > 0.6 if hi > lo else False
+                light = (z[i, j] - lo) / (hi - lo) < 0.4 if hi > lo else True  # viridis_r: bright at the low end
                 ax.text(j, i, txt, ha="center", va="center", fontsize=7, color="black" if light else "white")
             else:
                 ax.text(j, i, status[i, j], ha="center", va="center", fontsize=7, color="#444444")
     if np.isfinite(z).any():
-        fig.colorbar(im, ax=ax, label=zname, shrink=0.85)
+        fig.colorbar(im, ax=ax, label=f"{zname} (bright = low)", shrink=0.85)
     return to_png(fig)
