@@ -88,8 +88,8 @@ def run(cfg: dict, out_dir, config_yaml: str | None = None, overrides=()) -> dic
                 with atomic_path(out_dir / "config.yaml") as tmp:
                     Path(tmp).write_text(config_yaml)
                 rec.add(out_dir / "config.yaml", "config")
-            rec.add(write_json_atomic(out_dir / "summary.json", {k: v for k, v in summary.items() if k != "table"}),
-                    "summary")
+            # the printed table too: a study's own numbers (momentum's beta*, lr*, ...) for its report
+            rec.add(write_json_atomic(out_dir / "summary.json", summary), "summary")
             rec.finish()
     except OptlabError:
         if not existed and out_dir.is_dir() and not any(out_dir.iterdir()):

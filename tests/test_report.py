@@ -326,3 +326,14 @@ def test_an_up_front_compile_is_counted(sweep, tmp_path):
     text = (folder / "report.md").read_text()
     assert "kernel(s) compiled" in text and "no compilation" not in text
     assert "compiled)" in _rows(text)["0"]  # the job's kernel column: "7.5xx (2 compiled)"
+
+
+def test_a_studys_own_table_is_in_its_report(tmp_path):
+    """A study without per-trajectory rows (momentum) had a jobs row of dashes; the table the run
+    printed (beta*, lr*, the fastest cell) appeared nowhere in its report."""
+    out = tmp_path / "mom"
+    p = run_cli("+experiment=momentum", "study.quick=true", "plot.dpi=40", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    text = (out / "report.md").read_text()
+    assert "## The study's table" in text and "rate-predicted" in text
+    assert "study.quick=true: the study ran its quick mode" in text

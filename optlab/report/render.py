@@ -106,6 +106,21 @@ QUICK_NOTE = ("study.quick=true: the study ran its quick mode, whose own setting
               "what ran.")
 
 
+def _study_tables(ctx: Context) -> list:
+    """(job, entry, text) for the jobs whose study has no per-trajectory rows (its row in the jobs
+    table is dashes): the table the run printed (summary ``table``), up to its theory table (which
+    has its own section)."""
+    out = []
+    for e in ctx.entries:
+        if e.runs:
+            continue
+        for j in e.jobs:
+            table = (j.summary or {}).get("table")
+            if isinstance(table, str) and table.strip():
+                out.append((j, e, table.split("\n\n")[0].rstrip()))
+    return out
+
+
 def _job_text(ctx: Context, entry, job) -> str:
     """A job's own label in a section of its own: a shard of a merged row is that shard ('shard 1
     of 3'), not the merged row's '(3/3 shards)' over 10 of its 30 trajectories."""
@@ -227,6 +242,13 @@ def html_report(ctx: Context) -> str:
             w(f"<td{span} class=\"num\">{esc(_worker(ctx, e))}</td>")
         w("</tr>")
     w("</tbody></table></div>")
+    tables = _study_tables(ctx)
+    if tables:
+        w("<h2>" + ("The study's table" if ctx.kind == "run" else "The studies' tables") + "</h2>")
+        for job, entry, text in tables:
+            if ctx.kind != "run":
+                w(f"<p>job {esc(job.name)}: <code>{esc(_job_text(ctx, entry, job))}</code></p>")
+            w(f"<div class=\"scroll\"><pre>{esc(text)}</pre></div>")
     pages = _pages(ctx)
     if pages:
         w("<h2>Interactive pages</h2><ul>")
@@ -442,6 +464,13 @@ def markdown_report(ctx: Context) -> str:
             lead, worker = ["", "", "", "", ""], ""
         w("| " + " | ".join(lead + [md(t) for t, _ in _run_cells(run, e)] + [worker]) + " |")
     w("")
+    tables = _study_tables(ctx)
+    if tables:
+        w("## " + ("The study's table" if ctx.kind == "run" else "The studies' tables") + "\n")
+        for job, entry, text in tables:
+            if ctx.kind != "run":
+                w(f"job {md(job.name)}: {md(_job_text(ctx, entry, job))}\n")
+            w(md_fence(text, "text") + "\n")
     bad = [e for e in ctx.entries if e.status != "ok"]
     if bad:
         w("## Failed and incomplete jobs\n")
