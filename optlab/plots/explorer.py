@@ -94,7 +94,8 @@ _HTML = r"""<!DOCTYPE html>
 <style>
 body{font:14px system-ui,sans-serif;margin:12px;color:#222;background:#fff}
 h1{font-size:17px;margin:0 0 8px}
-#controls{display:flex;flex-wrap:wrap;gap:14px;align-items:center;margin-bottom:8px}
+#controls{display:flex;flex-wrap:wrap;gap:14px;align-items:center;margin-bottom:8px;position:sticky;top:0;
+  background:#fff;z-index:1;padding:4px 0}
 #controls label{display:flex;gap:6px;align-items:center}
 input[type=range]{width:180px}
 .val{font-variant-numeric:tabular-nums;min-width:70px;display:inline-block}
