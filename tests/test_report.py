@@ -337,3 +337,13 @@ def test_a_studys_own_table_is_in_its_report(tmp_path):
     text = (out / "report.md").read_text()
     assert "## The study's table" in text and "rate-predicted" in text
     assert "study.quick=true: the study ran its quick mode" in text
+
+
+def test_the_engine_seconds_are_the_kernels_own(sweep):
+    """The column showed the engine call's wall time, its kernel load included (0.440 for a kernel
+    that ran 0.0005 s), which the kernel load column counts already."""
+    import json
+    folder = sweep[0]
+    run = json.loads((folder / "0" / "summary.json").read_text())["runs"][0]
+    cells = [c.strip() for c in _rows((folder / "report.md").read_text())["0"].strip().strip("|").split("|")]
+    assert cells[-2] == f"{run['run_s']:.3f}"

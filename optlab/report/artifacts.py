@@ -51,6 +51,7 @@ class RunData:
     steps_to_tol_median: float | None = None
     wall_s: float | None = None
     load_s: float | None = None
+    run_s: float | None = None      # the kernel's own seconds (wall_s: the engine call, its load included)
     f_target: float | None = None
     npz: Path | None = None
     # per-trajectory arrays from the npz (None when it could not be read)
@@ -356,7 +357,7 @@ def _run_of_row(label: str, row: dict) -> RunData:
                    best_loss_min=_num(row.get("best_loss_min")),
                    outcomes=row.get("outcomes") if isinstance(row.get("outcomes"), dict) else None,
                    steps_to_tol_median=_num(row.get("steps_to_tol_median")),
-                   wall_s=_num(row.get("wall_s")), load_s=_num(row.get("load_s")))
+                   wall_s=_num(row.get("wall_s")), load_s=_num(row.get("load_s")), run_s=_num(row.get("run_s")))
 
 
 def _manifest_runs(job: Job, rows: list, curves: bool) -> list[RunData]:
@@ -481,6 +482,8 @@ def merge_runs(parts: list[RunData]) -> RunData:
     out.wall_s = float(sum(walls)) if walls else None
     loads = [p.load_s for p in parts if p.load_s is not None]
     out.load_s = float(max(loads)) if loads else None
+    runs = [p.run_s for p in parts if p.run_s is not None]
+    out.run_s = float(sum(runs)) if len(runs) == len(parts) else None
     curves = [p for p in parts if p.curve_rows is not None]
     if curves and all(np.array_equal(c.steps, curves[0].steps) for c in curves):
         out.steps = curves[0].steps
